@@ -1,0 +1,88 @@
+//! The command line, in the words a kubectl user expects.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dbdeck",
+    version,
+    about = "Console, reconcile engine and sandbox cluster for Percona MySQL and PostgreSQL clusters on Kubernetes",
+    long_about = "dbdeck manages Percona XtraDB Cluster, Percona Server for MySQL and Percona PostgreSQL clusters \
+                  (pxc.percona.com, ps.percona.com, pgv2.percona.com custom resources).\n\n\
+                  Run a sub-command below. The interactive console and the headless operator mode are not in this \
+                  build yet; `dbdeck` without a sub-command says so and exits.",
+    after_help = "Examples:\n  dbdeck validate -f cr.yaml          check Percona CRs offline\n  \
+                  dbdeck crd > crds.yaml              print the nine CRDs\n  \
+                  dbdeck crd --apply --context kind-x  install them with server-side apply"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Connection flags shared by every mode, named as in kubectl.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file to use (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, global = true, value_name = "PATH", env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The name of the kubeconfig context to use
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Namespace scope (default: the context's namespace)
+    #[arg(short = 'n', long, global = true, value_name = "NS", conflicts_with = "all_namespaces")]
+    pub namespace: Option<String>,
+
+    /// Work across all namespaces
+    #[arg(short = 'A', long, global = true)]
+    pub all_namespaces: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the nine custom resource definitions as YAML, or install them with server-side apply
+    Crd(CrdArgs),
+    /// Check Percona cluster, backup and restore manifests offline and report every problem
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CrdArgs {
+    /// Server-side apply the CRDs to the current context instead of printing them
+    #[arg(long)]
+    pub apply: bool,
+
+    /// Output format when printing
+    #[arg(short = 'o', long, value_enum, default_value = "yaml")]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Files to check (YAML or JSON, one or many documents each); `-` reads standard input
+    #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Report format
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: ReportFormat,
+}

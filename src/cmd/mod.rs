@@ -1,0 +1,5 @@
+//! Sub-command runners behind the CLI.
+
+pub mod crd;
+pub mod kubeclient;
+pub mod validate;

@@ -1,0 +1,187 @@
+//! `dbdeck validate -f FILE`: offline checks of cluster, backup and restore manifests.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::AnyResource;
+use crate::cli::{ReportFormat, ValidateArgs};
+
+/// One problem found in one document of one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub file: String,
+    /// 1-based index of the document in its file (0 when the file could not be split at all).
+    pub document: usize,
+    /// `Kind/name` when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// Field path, e.g. `spec.pxc.size`; absent for whole-document problems such as bad YAML.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file)?;
+        if self.document > 0 {
+            write!(f, " (document {})", self.document)?;
+        }
+        if let Some(o) = &self.object {
+            write!(f, " {o}")?;
+        }
+        match &self.path {
+            Some(p) => write!(f, ": {p}: {}", self.message),
+            None => write!(f, ": {}", self.message),
+        }
+    }
+}
+
+/// The result of checking a set of inputs.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub documents: usize,
+    pub findings: Vec<Finding>,
+}
+
+/// Checks the text of one file (already read) and appends what it finds.
+pub fn check_text(report: &mut Report, file: &str, text: &str) {
+    let mut index = 0;
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        index += 1;
+        let yaml = match serde_yaml::Value::deserialize(doc) {
+            Ok(v) => v,
+            Err(e) => {
+                report.findings.push(Finding {
+                    file: file.into(),
+                    document: index,
+                    object: None,
+                    path: None,
+                    message: format!("malformed YAML: {e}"),
+                });
+                // The YAML stream cannot be resynchronised after a syntax error.
+                return;
+            }
+        };
+        if yaml.is_null() {
+            // `---` followed by nothing, or a document of only comments.
+            index -= 1;
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::to_value(&yaml) {
+            Ok(v) => v,
+            Err(e) => {
+                report.findings.push(Finding {
+                    file: file.into(),
+                    document: index,
+                    object: None,
+                    path: None,
+                    message: format!("not representable as JSON (Kubernetes objects must be): {e}"),
+                });
+                continue;
+            }
+        };
+        check_value(report, file, index, value);
+    }
+}
+
+fn check_value(report: &mut Report, file: &str, index: usize, value: serde_json::Value) {
+    // A `kind: List` (what `kubectl get -o yaml` prints) holds its objects in `items`.
+    if value.get("kind").and_then(|k| k.as_str()) == Some("List") {
+        if let Some(items) = value.get("items").and_then(|i| i.as_array()) {
+            for item in items.clone() {
+                check_value(report, file, index, item);
+            }
+            return;
+        }
+    }
+    report.documents += 1;
+    let label = object_label(&value);
+    match AnyResource::from_value(value) {
+        Ok(res) => {
+            for p in res.validate().0 {
+                report.findings.push(Finding {
+                    file: file.into(),
+                    document: index,
+                    object: label.clone(),
+                    path: Some(p.path),
+                    message: p.message,
+                });
+            }
+        }
+        Err(crate::api::ParseError::Field { path, message }) => report.findings.push(Finding {
+            file: file.into(),
+            document: index,
+            object: label,
+            path: Some(path),
+            message,
+        }),
+        Err(e) => report.findings.push(Finding {
+            file: file.into(),
+            document: index,
+            object: label,
+            path: None,
+            message: e.to_string(),
+        }),
+    }
+}
+
+fn object_label(value: &serde_json::Value) -> Option<String> {
+    let kind = value.get("kind").and_then(|k| k.as_str())?;
+    let name = value.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("(no name)");
+    Some(format!("{kind}/{name}"))
+}
+
+fn read_input(path: &Path) -> std::io::Result<String> {
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
+fn display_name(path: &Path) -> String {
+    if path == Path::new("-") { "<stdin>".into() } else { path.display().to_string() }
+}
+
+/// Checks every file; unreadable files are findings too.
+pub fn check_files(files: &[PathBuf]) -> Report {
+    let mut report = Report::default();
+    for f in files {
+        match read_input(f) {
+            Ok(text) => check_text(&mut report, &display_name(f), &text),
+            Err(e) => report.findings.push(Finding {
+                file: display_name(f),
+                document: 0,
+                object: None,
+                path: None,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    report
+}
+
+/// Runs the sub-command; returns the process exit code (0 clean, 1 problems found).
+pub fn run(args: &ValidateArgs) -> color_eyre::Result<i32> {
+    let report = check_files(&args.files);
+    match args.output {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Text => {
+            for f in &report.findings {
+                println!("{f}");
+            }
+            let n = report.findings.len();
+            if n == 0 {
+                println!("{} document(s) checked, no problems found", report.documents);
+            } else {
+                eprintln!("{} document(s) checked, {n} problem(s) found", report.documents);
+            }
+        }
+    }
+    Ok(if report.findings.is_empty() { 0 } else { 1 })
+}

@@ -1,0 +1,9 @@
+//! dbdeck: console, reconcile engine and sandbox cluster for Percona database clusters on Kubernetes.
+//!
+//! Layers (see docs/ARCHITECTURE.md): `api` (types, defaults, validation; no I/O) is used by all;
+//! `sandbox` is independent of the rest.
+
+pub mod api;
+pub mod cli;
+pub mod cmd;
+pub mod sandbox;

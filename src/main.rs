@@ -1,0 +1,22 @@
+use clap::Parser;
+
+use dbdeck::cli::{Cli, Command};
+use dbdeck::cmd;
+
+#[tokio::main]
+async fn main() -> color_eyre::Result<()> {
+    color_eyre::install()?;
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        Some(Command::Crd(args)) => cmd::crd::run(&cli.global, args).await?,
+        Some(Command::Validate(args)) => cmd::validate::run(args)?,
+        None => {
+            eprintln!(
+                "dbdeck: the interactive console is not in this build yet.\n\
+                 Available now: `dbdeck validate -f FILE`, `dbdeck crd [--apply]`. See `dbdeck --help`."
+            );
+            2
+        }
+    };
+    std::process::exit(code);
+}

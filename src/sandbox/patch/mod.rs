@@ -1,0 +1,38 @@
+//! Patch engines the sandbox applies to stored objects: JSON merge (RFC 7386), JSON patch (RFC 6902),
+//! strategic merge (built-in kinds) and server-side apply (field managers).
+
+use serde_json::Value;
+
+/// Why a patch could not be applied; the server maps each to a Status reason and code.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PatchError {
+    /// A JSON-patch `test` failed (422 Invalid).
+    #[error("the test operation failed: {0}")]
+    TestFailed(String),
+    /// The patch document is malformed (400 BadRequest).
+    #[error("malformed patch: {0}")]
+    Malformed(String),
+    /// The patch is well-formed but cannot apply to this object (422 Invalid).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// RFC 7386 JSON merge patch: objects merge recursively, `null` deletes, anything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (_, Some(_)) => {
+            *target = Value::Object(Default::default());
+            merge_patch(target, patch);
+        }
+        _ => *target = patch.clone(),
+    }
+}

@@ -87,7 +87,7 @@ impl ResourceType {
         base == self.plural
             || base == self.singular
             || base == self.kind.to_ascii_lowercase()
-            || self.short_names.iter().any(|s| *s == base)
+            || self.short_names.contains(&base)
     }
 }
 
@@ -250,7 +250,7 @@ pub fn find_by_kind<'a>(types: &'a [ResourceType], api_version: &str, kind: &str
 /// wins, as it does for kubectl.
 pub fn find_by_short_name<'a>(types: &'a [ResourceType], short: &str) -> Option<&'a ResourceType> {
     let short = short.to_ascii_lowercase();
-    let mut matching = types.iter().filter(|t| t.short_names.iter().any(|s| *s == short));
+    let mut matching = types.iter().filter(|t| t.short_names.contains(&short));
     let first = matching.next()?;
     Some(if first.group.is_empty() { first } else { matching.find(|t| t.group.is_empty()).unwrap_or(first) })
 }

@@ -460,6 +460,22 @@ mod tests {
     }
 
     #[test]
+    fn index_hashes_change_only_with_their_document() {
+        let mut types = builtin();
+        let before = root(&types);
+        assert_eq!(before, root(&types), "stable across calls");
+        let crd = serde_json::to_value(&crate::api::crds()[0]).unwrap();
+        types.extend(from_crd(&crd));
+        let after = root(&types);
+        assert_eq!(before["paths"]["api/v1"], after["paths"]["api/v1"]);
+        assert!(before["paths"]["apis/pxc.percona.com/v1"].is_null());
+        assert!(after["paths"]["apis/pxc.percona.com/v1"].is_object());
+        let mut changed = builtin();
+        changed.iter_mut().find(|t| t.kind == "ConfigMap").unwrap().status_subresource = true;
+        assert_ne!(root(&changed)["paths"]["api/v1"], before["paths"]["api/v1"]);
+    }
+
+    #[test]
     fn crd_documents_use_the_crd_schema() {
         let crds = crate::api::crds();
         let crd = serde_json::to_value(&crds[0]).unwrap();

@@ -3,6 +3,13 @@
 
 use serde_json::Value;
 
+mod json_patch;
+mod strategic;
+pub mod strategic_keys;
+
+pub use json_patch::json_patch;
+pub use strategic::strategic_merge;
+
 /// Why a patch could not be applied; the server maps each to a Status reason and code.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum PatchError {
@@ -23,7 +30,8 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
         (Some(t), Some(p)) => {
             for (k, v) in p {
                 if v.is_null() {
-                    t.remove(k);
+                    // shift_remove keeps the other fields in order (serde_json is built with preserve_order).
+                    t.shift_remove(k);
                 } else {
                     merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
                 }

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+pub mod apply;
 mod json_patch;
 mod strategic;
 pub mod strategic_keys;

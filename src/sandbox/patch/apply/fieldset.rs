@@ -177,11 +177,23 @@ fn item_key(item: &Value, keys: &[&str]) -> Option<String> {
     Some(key_element(key))
 }
 
-/// The list type to use for these items: a keyed list whose items lack their keys falls back to atomic.
+/// The list type to use for these items. A keyed list whose items lack their keys or repeat a key, or a set
+/// with repeated or non-scalar items, falls back to atomic: there is no way to own such items one by one (the
+/// real server would reject them; the Percona operators' history-like condition lists repeat types).
 pub fn effective_list_type(names: &[&str], items: &[Value]) -> ListType {
+    let unique = |elements: Vec<Option<String>>| {
+        let count = elements.len();
+        let distinct: BTreeSet<String> = elements.into_iter().flatten().collect();
+        distinct.len() == count
+    };
     match list_type(names) {
-        ListType::Map(keys) if items.iter().all(|i| item_key(i, keys).is_some()) => ListType::Map(keys),
-        ListType::Set if items.iter().all(|i| !i.is_object() && !i.is_array()) => ListType::Set,
+        ListType::Map(keys) if unique(items.iter().map(|i| item_key(i, keys)).collect()) => ListType::Map(keys),
+        ListType::Set
+            if items.iter().all(|i| !i.is_object() && !i.is_array())
+                && unique(items.iter().map(|i| Some(format!("v:{i}"))).collect()) =>
+        {
+            ListType::Set
+        }
         _ => ListType::Atomic,
     }
 }
@@ -416,6 +428,15 @@ mod tests {
             display(&path),
             ".spec.template.spec.containers[name=\"nginx\"].ports[containerPort=80,protocol=\"TCP\"].containerPort"
         );
+    }
+
+    #[test]
+    fn repeated_keys_make_a_list_atomic() {
+        let status =
+            json!({"status": {"conditions": [{"type": "ready"}, {"type": "initializing"}, {"type": "ready"}]}});
+        assert_eq!(fields_of(&status).to_fields_v1(), json!({"f:status": {"f:conditions": {}}}));
+        let keyless = json!({"spec": {"containers": [{"image": "x"}]}});
+        assert_eq!(fields_of(&keyless).to_fields_v1(), json!({"f:spec": {"f:containers": {}}}));
     }
 
     #[test]

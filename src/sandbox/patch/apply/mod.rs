@@ -22,7 +22,6 @@
 //! - When removal leaves a map or list empty, the empty parent is removed too.
 //! - New keyed-list items are appended after the live ones; the real server may interleave them.
 //! - Objects without managedFields are not attributed to a `before-first-apply` manager.
-//! - An apply to a subresource cannot be told apart here (no subresource parameter); the caller may set it.
 
 mod fieldset;
 pub mod list_types;
@@ -87,6 +86,21 @@ pub fn apply(live: Option<&Value>, applied: &Value, manager: &str, force: bool) 
     apply_at(live, applied, manager, force, &now())
 }
 
+/// Server-side apply to a subresource, as `PATCH .../status` with an apply patch sends it. The manager's entry
+/// records the subresource, so a controller that applies both the main resource and its status under one
+/// manager name keeps two field sets, as on a real cluster. For `"status"` only `.status` of the applied
+/// configuration counts (the real server resets everything else on status writes); for the main resource the
+/// caller strips `.status` itself when the resource has a status subresource.
+pub fn apply_subresource(
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+    subresource: &str,
+) -> Result<Value, ApplyConflict> {
+    apply_in(live, applied, manager, force, Some(subresource), &now())
+}
+
 /// Records a non-apply write (create, update, patch) of `new` over `old` by `manager`: the fields it changed
 /// become its own (operation `Update`) and leave every other manager. Returns `new` with managedFields set.
 pub fn record_update(old: Option<&Value>, new: &Value, manager: &str, subresource: Option<&str>) -> Value {
@@ -137,6 +151,24 @@ fn clean_applied(applied: &Value) -> Value {
     out
 }
 
+/// Only what a status write may change: identity and `.status`.
+fn status_only(applied: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for field in ["apiVersion", "kind"] {
+        if let Some(v) = applied.get(field) {
+            out.insert(field.into(), v.clone());
+        }
+    }
+    if let Some(meta) = applied.get("metadata").and_then(Value::as_object) {
+        let identity = meta.iter().filter(|(k, _)| *k == "name" || *k == "namespace");
+        out.insert("metadata".into(), Value::Object(identity.map(|(k, v)| (k.clone(), v.clone())).collect()));
+    }
+    if let Some(status) = applied.get("status") {
+        out.insert("status".into(), status.clone());
+    }
+    Value::Object(out)
+}
+
 fn apply_at(
     live: Option<&Value>,
     applied: &Value,
@@ -144,14 +176,28 @@ fn apply_at(
     force: bool,
     now: &str,
 ) -> Result<Value, ApplyConflict> {
-    let applied = clean_applied(applied);
+    apply_in(live, applied, manager, force, None, now)
+}
+
+fn apply_in(
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+    subresource: Option<&str>,
+    now: &str,
+) -> Result<Value, ApplyConflict> {
+    let applied = match subresource {
+        Some("status") => clean_applied(&status_only(applied)),
+        _ => clean_applied(applied),
+    };
     let applied_set = fields_of(&applied);
     let mine = Entry {
         manager: manager.to_string(),
         operation: APPLY.to_string(),
         api_version: api_version(&applied),
         time: Some(now.to_string()),
-        subresource: None,
+        subresource: subresource.map(str::to_string),
         fields: applied_set.clone(),
     };
     let Some(live) = live else {
@@ -159,7 +205,7 @@ fn apply_at(
         managed::write(&mut created, &[mine]);
         return Ok(created);
     };
-    let is_mine = |e: &Entry| e.manager == manager && e.operation == APPLY && e.subresource.is_none();
+    let is_mine = |e: &Entry| e.manager == manager && e.operation == APPLY && e.subresource.as_deref() == subresource;
 
     let original = managed::read(live);
     let mut entries = original.clone();

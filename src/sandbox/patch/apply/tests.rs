@@ -376,3 +376,23 @@ fn public_entry_points_stamp_the_current_time() {
     let updated = record_update(None, &deploy(1), "b", None);
     assert!(entry(&updated, "b", "Update").is_some());
 }
+
+#[test]
+fn status_apply_keeps_its_own_entry_and_ignores_everything_but_status() {
+    let v1 = run(None, &deploy(3), "engine", false, T0);
+    // controller-rs style: apiVersion, kind and status only; a stray spec change is ignored on /status.
+    let status =
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 9}, "status": {"readyReplicas": 3}});
+    let v2 = apply_in(Some(&v1), &status, "engine", false, Some("status"), T1).unwrap();
+    assert_eq!(v2["spec"], v1["spec"]);
+    assert_eq!(v2["status"], json!({"readyReplicas": 3}));
+    let entries = v2["metadata"]["managedFields"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1]["subresource"], "status");
+    assert_eq!(entries[1]["fieldsV1"], json!({"f:status": {"f:readyReplicas": {}}}));
+    // The main apply does not remove the status the status entry owns, and a repeat status apply is a no-op.
+    let v3 = run(Some(&v2), &deploy(3), "engine", false, T2);
+    assert_eq!(v3, v2);
+    let v4 = apply_in(Some(&v3), &status, "engine", false, Some("status"), T2).unwrap();
+    assert_eq!(v4, v3);
+}

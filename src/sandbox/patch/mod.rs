@@ -1,5 +1,12 @@
 //! Patch engines the sandbox applies to stored objects: JSON merge (RFC 7386), JSON patch (RFC 6902),
 //! strategic merge (built-in kinds) and server-side apply (field managers).
+//!
+//! All are pure functions on `serde_json::Value`. The HTTP layer maps the content type to the engine:
+//! `merge-patch+json` → [`merge_patch`], `json-patch+json` → [`json_patch`], `strategic-merge-patch+json` →
+//! [`strategic_merge`], `apply-patch+yaml` → [`apply::apply`] (or [`apply::apply_subresource`] on `/status`).
+//! Every other write should go through [`apply::record_update`] so field ownership stays true.
+//! [`PatchError`] variants map to 422 `Invalid` (`TestFailed`, `Invalid`) and 400 `BadRequest` (`Malformed`);
+//! [`apply::ApplyConflict`] maps to 409 `Conflict` with one `FieldManagerConflict` cause per field.
 
 use serde_json::Value;
 

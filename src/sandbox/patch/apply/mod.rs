@@ -21,6 +21,8 @@
 //! - A `null` in the applied configuration means "not set" (the field is not owned).
 //! - When removal leaves a map or list empty, the empty parent is removed too.
 //! - New keyed-list items are appended after the live ones; the real server may interleave them.
+//! - Update entries do not mark maps with `.` (the real server does for maps an update created); ownership of
+//!   their leaves is the same.
 //! - Objects without managedFields are not attributed to a `before-first-apply` manager.
 
 mod fieldset;

@@ -396,3 +396,77 @@ fn status_apply_keeps_its_own_entry_and_ignores_everything_but_status() {
     let v4 = apply_in(Some(&v3), &status, "engine", false, Some("status"), T2).unwrap();
     assert_eq!(v4, v3);
 }
+
+/// A StatefulSet as the engine builds one, with every list shape apply knows.
+fn engine_statefulset() -> Value {
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {
+            "name": "cluster1-pxc",
+            "namespace": "db",
+            "labels": {"app.kubernetes.io/instance": "cluster1", "app.kubernetes.io/component": "pxc"},
+            "ownerReferences": [{"apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBCluster", "name": "cluster1", "uid": "u-1", "controller": true}]
+        },
+        "spec": {
+            "replicas": 3,
+            "serviceName": "cluster1-pxc",
+            "selector": {"matchLabels": {"app.kubernetes.io/instance": "cluster1"}},
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/instance": "cluster1"}},
+                "spec": {
+                    "containers": [{
+                        "name": "pxc",
+                        "image": "percona/percona-xtradb-cluster:8.0.36",
+                        "ports": [{"containerPort": 3306, "name": "mysql"}, {"containerPort": 4567, "name": "write-set"}],
+                        "env": [{"name": "CLUSTER_NAME", "value": "cluster1"}],
+                        "envFrom": [{"secretRef": {"name": "cluster1-env"}}],
+                        "volumeMounts": [{"name": "datadir", "mountPath": "/var/lib/mysql"}]
+                    }],
+                    "volumes": [{"name": "cfg", "configMap": {"name": "cluster1-pxc"}}],
+                    "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists"}]
+                }
+            },
+            "volumeClaimTemplates": [{"metadata": {"name": "datadir"}, "spec": {"resources": {"requests": {"storage": "6Gi"}}}}]
+        }
+    })
+}
+
+#[test]
+fn engine_reapply_after_defaulting_and_status_updates_is_a_no_op() {
+    let created = run(None, &engine_statefulset(), "dbdeck", false, T0);
+    // The server defaults fields nobody applied and a controller writes status through /status.
+    let mut defaulted = created.clone();
+    defaulted["metadata"]["uid"] = json!("sts-uid");
+    defaulted["metadata"]["resourceVersion"] = json!("12");
+    let container = &mut defaulted["spec"]["template"]["spec"]["containers"][0];
+    container["imagePullPolicy"] = json!("IfNotPresent");
+    for port in container["ports"].as_array_mut().unwrap() {
+        port["protocol"] = json!("TCP");
+    }
+    let mut with_status = defaulted.clone();
+    with_status["status"] = json!({"replicas": 3, "readyReplicas": 2});
+    let live = record_update_at(Some(&defaulted), &with_status, "statefulset-controller", Some("status"), T1);
+
+    let again = run(Some(&live), &engine_statefulset(), "dbdeck", false, T2);
+    assert_eq!(again, live, "re-applying the same configuration must change nothing");
+
+    // A real change touches only the changed field and keeps the defaulted ones.
+    let mut bumped = engine_statefulset();
+    bumped["spec"]["template"]["spec"]["containers"][0]["image"] = json!("percona/percona-xtradb-cluster:8.0.37");
+    let changed = run(Some(&live), &bumped, "dbdeck", false, T2);
+    let container = &changed["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "percona/percona-xtradb-cluster:8.0.37");
+    assert_eq!(container["imagePullPolicy"], "IfNotPresent");
+    assert_eq!(container["ports"][0]["protocol"], "TCP");
+    assert_eq!(changed["status"], live["status"]);
+    assert_eq!(changed["metadata"]["managedFields"], live["metadata"]["managedFields"]);
+}
+
+#[test]
+fn owner_references_are_keyed_by_uid() {
+    let obj = run(None, &engine_statefulset(), "dbdeck", false, T0);
+    assert!(owns(&obj, "dbdeck", "Apply", "/f:metadata/f:ownerReferences/k:{\"uid\":\"u-1\"}/f:controller"));
+    assert!(owns(&obj, "dbdeck", "Apply", "/f:spec/f:volumeClaimTemplates"));
+    assert!(!owns(&obj, "dbdeck", "Apply", "/f:spec/f:volumeClaimTemplates/k:{\"name\":\"datadir\"}"));
+}

@@ -470,3 +470,19 @@ fn owner_references_are_keyed_by_uid() {
     assert!(owns(&obj, "dbdeck", "Apply", "/f:spec/f:volumeClaimTemplates"));
     assert!(!owns(&obj, "dbdeck", "Apply", "/f:spec/f:volumeClaimTemplates/k:{\"name\":\"datadir\"}"));
 }
+
+#[test]
+fn changing_a_shared_field_conflicts_with_the_other_owner() {
+    let v1 = run(None, &deploy(3), "a", false, T0);
+    let v2 = run(Some(&v1), &deploy(3), "b", false, T1);
+    let err = apply_at(Some(&v2), &deploy(4), "a", false, T2).unwrap_err();
+    assert_eq!(err.message(), "Apply failed with 1 conflict: conflict with \"b\": .spec.replicas");
+}
+
+#[test]
+fn an_applier_conflicts_with_its_own_update_entry() {
+    // Apply and Update are separate managers even under one name, as on a real server.
+    let created = record_update_at(None, &deploy(2), "dbdeck", None, T0);
+    let err = apply_at(Some(&created), &deploy(5), "dbdeck", false, T1).unwrap_err();
+    assert_eq!(err.conflicts[0].manager_label, "\"dbdeck\" using apps/v1");
+}

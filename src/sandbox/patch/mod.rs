@@ -1,7 +1,22 @@
 //! Patch engines the sandbox applies to stored objects: JSON merge (RFC 7386), JSON patch (RFC 6902),
 //! strategic merge (built-in kinds) and server-side apply (field managers).
+//!
+//! All are pure functions on `serde_json::Value`. The HTTP layer maps the content type to the engine:
+//! `merge-patch+json` → [`merge_patch`], `json-patch+json` → [`json_patch`], `strategic-merge-patch+json` →
+//! [`strategic_merge`], `apply-patch+yaml` → [`apply::apply`] (or [`apply::apply_subresource`] on `/status`).
+//! Every other write should go through [`apply::record_update`] so field ownership stays true.
+//! [`PatchError`] variants map to 422 `Invalid` (`TestFailed`, `Invalid`) and 400 `BadRequest` (`Malformed`);
+//! [`apply::ApplyConflict`] maps to 409 `Conflict` with one `FieldManagerConflict` cause per field.
 
 use serde_json::Value;
+
+pub mod apply;
+mod json_patch;
+mod strategic;
+pub mod strategic_keys;
+
+pub use json_patch::json_patch;
+pub use strategic::strategic_merge;
 
 /// Why a patch could not be applied; the server maps each to a Status reason and code.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -23,7 +38,8 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
         (Some(t), Some(p)) => {
             for (k, v) in p {
                 if v.is_null() {
-                    t.remove(k);
+                    // shift_remove keeps the other fields in order (serde_json is built with preserve_order).
+                    t.shift_remove(k);
                 } else {
                     merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
                 }

@@ -100,6 +100,15 @@ fn full_example_uses_only_typed_fields() {
     assert!(s.pmm.as_ref().unwrap().extra.is_empty());
     assert!(s.patroni.as_ref().unwrap().extra.is_empty());
     assert!(s.standby.as_ref().unwrap().extra.is_empty());
+    assert!(s.tls.as_ref().unwrap().extra.is_empty());
+    assert!(s.log_collector.as_ref().unwrap().extra.is_empty(), "{:?}", s.log_collector.as_ref().unwrap().extra.keys());
+    assert!(s.expose.as_ref().unwrap().extra.is_empty());
+    assert!(pgbr.manual.as_ref().unwrap().extra.is_empty());
+    assert!(pgbr.restore.as_ref().unwrap().extra.is_empty());
+    assert!(backups.volume_snapshots.as_ref().unwrap().extra.is_empty());
+    for u in s.users.as_ref().unwrap() {
+        assert!(u.extra.is_empty());
+    }
     let ext = s.extensions.as_ref().unwrap();
     assert_eq!(ext.extra.keys().collect::<Vec<_>>(), ["pg_audit", "pg_stat_monitor", "pgvector"]);
     // Four repos, one of each storage kind.
@@ -124,6 +133,44 @@ fn percona_samples_round_trip_and_validate_when_present() {
         }
     }
     println!("checked {} Percona sample file(s)", files.len());
+}
+
+/// A cluster with the status Percona's operator writes keeps every status field.
+#[test]
+fn status_round_trips() {
+    let mut doc = minimal();
+    doc["status"] = json!({
+        "state": "ready",
+        "host": "cluster1-pgbouncer.db.svc",
+        "postgres": {"size": 3, "ready": 3, "instances": [{"name": "instance1", "size": 3, "ready": 3}],
+                     "version": 18, "imageID": "docker.io/percona/pg@sha256:abc", "distribution": "percona"},
+        "pgbouncer": {"size": 3, "ready": 3},
+        "patroni": {"status": {"systemIdentifier": "7291"}, "version": "4.1.5"},
+        "patroniVersion": "4.1.5",
+        "pgbackrest": {"repoHost": {"apiVersion": "apps/v1", "kind": "StatefulSet", "ready": true},
+                       "repos": [{"name": "repo1", "bound": true, "stanzaCreated": true, "volume": "pvc-1"}]},
+        "installedCustomExtensions": [],
+        "conditions": [{"type": "ReadyForBackup", "status": "True", "reason": "Ready", "message": "",
+                        "lastTransitionTime": "2026-11-20T10:00:00Z", "observedGeneration": 2}],
+        "observedGeneration": 2,
+        "standby": {"lagBytes": 0, "lagLastComputedAt": "2026-11-20T10:00:00Z"}
+    });
+    assert_eq!(round_trip::<PerconaPGCluster>(&doc), doc);
+    let b = backup(json!({"pgCluster": "cluster1", "repoName": "repo1"}));
+    let mut b = b;
+    b["status"] = json!({
+        "state": "Succeeded", "jobName": "cluster1-backup-x7k2", "completed": "2026-11-20T10:05:00Z",
+        "destination": "s3://bucket/pgbackrest/repo2", "backupType": "full", "storageType": "s3",
+        "repo": {"name": "repo2", "s3": {"bucket": "bucket", "endpoint": "e", "region": "r"}},
+        "image": "percona/percona-pgbackrest:2.59.0-1", "backupName": "20261120-100000F", "crVersion": "3.1.0",
+        "latestRestorableTime": null, "snapshot": {"volumeSnapshotName": "s1", "targetPvcName": "p1"},
+        "conditions": [{"type": "BackupLeaseAcquired", "status": "True"}]
+    });
+    assert_eq!(round_trip::<PerconaPGBackup>(&b), b);
+    let mut r = restore(json!({"pgCluster": "cluster1", "repoName": "repo1"}));
+    r["status"] =
+        json!({"state": "Running", "jobName": "cluster1-pgbackrest-restore", "completed": "2026-11-20T10:05:00Z"});
+    assert_eq!(round_trip::<PerconaPGRestore>(&r), r);
 }
 
 /// Explicit nulls in free-form sections survive (Percona's sample has `metadata: {labels: null}`-like spots).
@@ -347,6 +394,20 @@ fn forbidden_combinations() {
 }
 
 #[test]
+fn logical_replica_rules() {
+    let mut doc = with(minimal(), "/spec/postgresVersion", json!(16));
+    doc["spec"]["logicalReplicas"] = json!([
+        {"name": "instance1", "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
+        {"name": "reports", "bootstrapMethod": "rsync"}
+    ]);
+    let p = problems_of(doc);
+    expect_problem(&p, "spec.logicalReplicas", "need PostgreSQL 17 or newer");
+    expect_problem(&p, "spec.logicalReplicas[0].name", "also an instance set name");
+    expect_problem(&p, "spec.logicalReplicas[1].bootstrapMethod", "\"rsync\" is not supported");
+    expect_problem(&p, "spec.logicalReplicas[1].dataVolumeClaimSpec", "is required");
+}
+
+#[test]
 fn all_problems_are_reported_at_once() {
     let mut doc = minimal();
     doc["spec"]["postgresVersion"] = json!(30);
@@ -360,8 +421,8 @@ fn all_problems_are_reported_at_once() {
         [
             "spec.postgresVersion",
             "spec.port",
-            "spec.backups.pgbackrest.repos[0].schedules.full",
-            "spec.instances[0].replicas"
+            "spec.instances[0].replicas",
+            "spec.backups.pgbackrest.repos[0].schedules.full"
         ],
         "{p}"
     );

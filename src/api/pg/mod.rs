@@ -148,6 +148,19 @@ pub struct PerconaPGClusterSpec {
     pub auto_create_user_schema: Option<bool>,
     #[serde(rename = "clusterServiceDNSSuffix", default, skip_serializing_if = "Option::is_none")]
     pub cluster_service_dns_suffix: Option<String>,
+    /// postgresql.conf parameters and files mounted under /etc/postgres.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "keep_null")]
+    #[schemars(schema_with = "crate::api::common::any_value")]
+    pub config: Option<Value>,
+    /// Extra pg_hba.conf rules.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "keep_null")]
+    #[schemars(schema_with = "crate::api::common::any_value")]
+    pub authentication: Option<Value>,
+    /// Read-only logical replicas (3.1.0 tech preview, PostgreSQL 17+): `{name, databases, bootstrapMethod,
+    /// dataVolumeClaimSpec, ...}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::common::any_object_list")]
+    pub logical_replicas: Option<Vec<Value>>,
     #[serde(flatten)]
     #[schemars(skip)]
     pub extra: Extra,
@@ -345,6 +358,13 @@ pub struct PgInstanceSet {
     pub containers: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_mounts: Option<Vec<VolumeMount>>,
+    /// Volumes mounted into the PostgreSQL container of every pod of the set (3.1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::common::any_object_list")]
+    pub extra_volumes: Option<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "keep_null")]
+    #[schemars(schema_with = "crate::api::common::any_value")]
+    pub init_container: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<EnvVar>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -408,6 +428,12 @@ pub struct PgBouncer {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "keep_null")]
     #[schemars(schema_with = "crate::api::common::any_value")]
     pub containers: Option<Value>,
+    /// Secrets with extra CA bundles (`ca.crt`) pgBouncer trusts for client certificates (3.1.0).
+    #[serde(rename = "additionalTrustedCAs", default, skip_serializing_if = "Option::is_none")]
+    pub additional_trusted_cas: Option<Vec<LocalObjectReference>>,
+    /// Secret of extra pgBouncer users (key: user, value: password or verifier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users_secret: Option<LocalObjectReference>,
     /// `PAUSE` every pgBouncer so clients queue instead of failing (3.1.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,

@@ -178,12 +178,13 @@ impl Validate for PerconaPGCluster {
             );
         }
 
-        let repos = validate_backups(&mut p, self);
         validate_instances(&mut p, &name, s.instances.as_deref());
         if let Some(b) = s.proxy.as_ref().and_then(|p| p.pg_bouncer.as_ref()) {
             validate_bouncer(&mut p, b);
         }
         validate_users(&mut p, s.users.as_deref(), pg_version);
+        validate_logical_replicas(&mut p, self);
+        let repos = validate_backups(&mut p, self);
 
         if let Some(sb) = &s.standby
             && sb.enabled.unwrap_or(false)
@@ -316,6 +317,52 @@ fn validate_instances(p: &mut Problems, cluster: &str, instances: Option<&[super
         check_claim(p, &format!("{path}.walVolumeClaimSpec"), set.wal_volume_claim_spec.as_ref(), false);
         for (j, c) in set.sidecars.iter().flatten().enumerate() {
             check_resources(p, &format!("{path}.sidecars[{j}].resources"), c.resources.as_ref());
+        }
+    }
+}
+
+/// Logical replicas (3.1.0): PostgreSQL 17+, unique names that do not collide with instance sets, and
+/// `pg_basebackup` bootstrap when there are no backups to restore from.
+fn validate_logical_replicas(p: &mut Problems, cluster: &PerconaPGCluster) {
+    let s = &cluster.spec;
+    let replicas = s.logical_replicas.as_deref().unwrap_or_default();
+    if replicas.is_empty() {
+        return;
+    }
+    if s.postgres_version.is_some_and(|v| v < 17) {
+        p.push("spec.logicalReplicas", "logical replicas need PostgreSQL 17 or newer (spec.postgresVersion)");
+    }
+    let sets: BTreeSet<&str> = s.instances.iter().flatten().filter_map(|i| i.name.as_deref()).collect();
+    let backups_off = s.backups.as_ref().is_some_and(|b| !b.is_enabled());
+    let mut seen = BTreeSet::new();
+    for (i, r) in replicas.iter().enumerate() {
+        let path = format!("spec.logicalReplicas[{i}]");
+        let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+        if name.is_empty() {
+            p.push(format!("{path}.name"), "is required");
+        } else {
+            check_dns_label(p, &format!("{path}.name"), name, 20);
+            if !seen.insert(name.to_string()) {
+                p.push(format!("{path}.name"), format!("\"{name}\" is used by another logical replica"));
+            }
+            if sets.contains(name) {
+                p.push(format!("{path}.name"), format!("\"{name}\" is also an instance set name; pick another"));
+            }
+        }
+        let method = r.get("bootstrapMethod").and_then(Value::as_str);
+        check_one_of(p, &format!("{path}.bootstrapMethod"), method, &["pgbackrest", "pg_basebackup"]);
+        if backups_off && method != Some("pg_basebackup") {
+            p.push(
+                format!("{path}.bootstrapMethod"),
+                "must be pg_basebackup while spec.backups.enabled is false (there is no backup to seed from)",
+            );
+        }
+        match r.get("dataVolumeClaimSpec") {
+            None => p.push(format!("{path}.dataVolumeClaimSpec"), "is required: the replica's data volume"),
+            Some(v) => match serde_json::from_value::<PersistentVolumeClaimSpec>(v.clone()) {
+                Ok(claim) => check_claim(p, &format!("{path}.dataVolumeClaimSpec"), Some(&claim), true),
+                Err(e) => p.push(format!("{path}.dataVolumeClaimSpec"), format!("is not a volume claim: {e}")),
+            },
         }
     }
 }

@@ -166,7 +166,9 @@ impl PerconaPGClusterSpec {
         }
         for (i, set) in instances.iter_mut().enumerate() {
             // Crunchy Default(): unnamed sets are named by index (`00`, `01`, ...).
-            set.name.get_or_insert_with(|| format!("{i:02}"));
+            if set.name.as_deref().unwrap_or("").is_empty() {
+                set.name = Some(format!("{i:02}"));
+            }
             // CRD default replicas: 1.
             set.replicas.get_or_insert(1);
             // Sample: 1Gi ReadWriteOnce PGDATA volume.
@@ -303,7 +305,10 @@ mod tests {
     #[test]
     fn unnamed_sets_are_named_by_index() {
         let spec = PerconaPGClusterSpec {
-            instances: Some(vec![PgInstanceSet::default(), PgInstanceSet::default()]),
+            instances: Some(vec![
+                PgInstanceSet::default(),
+                PgInstanceSet { name: Some(String::new()), ..Default::default() },
+            ]),
             ..Default::default()
         };
         let d = spec.with_defaults("c1");

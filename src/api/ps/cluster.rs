@@ -36,20 +36,28 @@ macro_rules! component {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub image_pull_policy: Option<String>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<LocalObjectReference>>")]
             pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(schema_with = "crate::api::ps::schema::k8s::<ResourceRequirements>")]
             pub resources: Option<ResourceRequirements>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(schema_with = "crate::api::ps::schema::k8s::<Probe>")]
             pub startup_probe: Option<Probe>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(schema_with = "crate::api::ps::schema::k8s::<Probe>")]
             pub readiness_probe: Option<Probe>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(schema_with = "crate::api::ps::schema::k8s::<Probe>")]
             pub liveness_probe: Option<Probe>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(schema_with = "crate::api::ps::schema::k8s::<SecurityContext>")]
             pub container_security_context: Option<SecurityContext>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<EnvVar>>")]
             pub env: Option<Vec<EnvVar>>,
             #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<EnvFromSource>>")]
             pub env_from: Option<Vec<EnvFromSource>>,
         }
     };
@@ -75,10 +83,12 @@ macro_rules! component {
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub affinity: Option<PodAffinity>,
                 #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<TopologySpreadConstraint>>")]
                 pub topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub node_selector: Option<Labels>,
                 #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<Toleration>>")]
                 pub tolerations: Option<Vec<Toleration>>,
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub priority_class_name: Option<String>,
@@ -90,6 +100,7 @@ macro_rules! component {
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub runtime_class_name: Option<String>,
                 #[serde(default, skip_serializing_if = "Option::is_none")]
+                #[schemars(schema_with = "crate::api::ps::schema::k8s::<PodSecurityContext>")]
                 pub pod_security_context: Option<PodSecurityContext>,
                 #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub service_account_name: Option<String>,
@@ -246,8 +257,10 @@ pub struct InitContainerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<ResourceRequirements>")]
     pub resources: Option<ResourceRequirements>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<SecurityContext>")]
     pub container_security_context: Option<SecurityContext>,
 }
 
@@ -299,6 +312,7 @@ pub struct PodAffinity {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anti_affinity_topology_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<Affinity>")]
     pub advanced: Option<Affinity>,
 }
 
@@ -307,18 +321,41 @@ pub struct PodAffinity {
 #[serde(rename_all = "camelCase")]
 pub struct VolumeSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<EmptyDirVolumeSource>")]
     pub empty_dir: Option<EmptyDirVolumeSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<HostPathVolumeSource>")]
     pub host_path: Option<HostPathVolumeSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<PersistentVolumeClaimSpec>")]
     pub persistent_volume_claim: Option<PersistentVolumeClaimSpec>,
 }
 
-/// How a component is exposed as a Service. `enabled` exists only on `mysql.expose` and
-/// `mysql.exposePrimary` in Percona's API.
+/// How a proxy or Orchestrator is exposed as a Service.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceExpose {
+    /// `ClusterIP`, `NodePort` or `LoadBalancer`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer_source_ranges: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocate_load_balancer_node_ports: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Labels>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Labels>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_traffic_policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_traffic_policy: Option<String>,
+}
+
+/// `mysql.expose` (a Service per pod) and `mysql.exposePrimary`: the same fields plus an on/off switch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceExposeTogglable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// `ClusterIP`, `NodePort` or `LoadBalancer`.
@@ -336,6 +373,21 @@ pub struct ServiceExpose {
     pub internal_traffic_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_traffic_policy: Option<String>,
+}
+
+impl ServiceExposeTogglable {
+    /// The Service settings without the switch.
+    pub fn expose(&self) -> ServiceExpose {
+        ServiceExpose {
+            type_: self.type_.clone(),
+            load_balancer_source_ranges: self.load_balancer_source_ranges.clone(),
+            allocate_load_balancer_node_ports: self.allocate_load_balancer_node_ports,
+            annotations: self.annotations.clone(),
+            labels: self.labels.clone(),
+            internal_traffic_policy: self.internal_traffic_policy.clone(),
+            external_traffic_policy: self.external_traffic_policy.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -366,6 +418,7 @@ pub struct SidecarPVC {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<PersistentVolumeClaimSpec>")]
     pub spec: Option<PersistentVolumeClaimSpec>,
 }
 
@@ -381,9 +434,9 @@ component! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub auto_config: Option<AutoConfigSpec>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub expose_primary: Option<ServiceExpose>,
+        pub expose_primary: Option<ServiceExposeTogglable>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub expose: Option<ServiceExpose>,
+        pub expose: Option<ServiceExposeTogglable>,
         /// Reboot the cluster from a complete outage automatically.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub auto_recovery: Option<bool>,
@@ -434,6 +487,7 @@ component! {
         pub expose: Option<ServiceExpose>,
         /// Service ports; replaces the default set when given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<ServicePort>>")]
         pub ports: Option<Vec<ServicePort>>,
     }
 }
@@ -448,6 +502,7 @@ component! {
         pub expose: Option<ServiceExpose>,
         /// Resources per sidecar container name (e.g. `mysql-monit`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(schema_with = "crate::api::ps::schema::k8s::<BTreeMap<String, ResourceRequirements>>")]
         pub sidecar_resources: Option<BTreeMap<String, ResourceRequirements>>,
     }
 }
@@ -475,14 +530,18 @@ pub struct PMMSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_cluster_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<ResourceRequirements>")]
     pub resources: Option<ResourceRequirements>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<SecurityContext>")]
     pub container_security_context: Option<SecurityContext>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<Probe>")]
     pub liveness_probe: Option<Probe>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<Probe>")]
     pub readiness_probe: Option<Probe>,
 }
 
@@ -510,14 +569,17 @@ pub struct BackupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<LocalObjectReference>>")]
     pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<SecurityContext>")]
     pub container_security_context: Option<SecurityContext>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<ResourceRequirements>")]
     pub resources: Option<ResourceRequirements>,
     /// Named storages (at most 100); schedules and backups refer to them by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -579,12 +641,16 @@ pub struct BackupStorageSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_selector: Option<Labels>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<ResourceRequirements>")]
     pub resources: Option<ResourceRequirements>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<Affinity>")]
     pub affinity: Option<Affinity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<TopologySpreadConstraint>>")]
     pub topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<Toleration>>")]
     pub tolerations: Option<Vec<Toleration>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Labels>,
@@ -595,8 +661,10 @@ pub struct BackupStorageSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<PodSecurityContext>")]
     pub pod_security_context: Option<PodSecurityContext>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<SecurityContext>")]
     pub container_security_context: Option<SecurityContext>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_class_name: Option<String>,
@@ -672,6 +740,7 @@ pub struct BackupStorageAzureSpec {
 #[serde(rename_all = "camelCase")]
 pub struct BackupContainerOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::api::ps::schema::k8s::<Vec<EnvVar>>")]
     pub env: Option<Vec<EnvVar>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<BackupContainerArgs>,

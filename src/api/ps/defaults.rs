@@ -192,7 +192,7 @@ fn fill_mysql(m: &mut MySQLSpec, cluster_name: &str) {
     set(&mut m.pod_disruption_budget, pdb());
     fill_affinity(&mut m.affinity);
     set(&mut m.pod_security_context, pod_security_context());
-    let primary = m.expose_primary.get_or_insert_with(ServiceExpose::default);
+    let primary = m.expose_primary.get_or_insert_with(ServiceExposeTogglable::default);
     set(&mut primary.enabled, true);
     // Go CheckNSetDefaults: vault secret and bootstrap mode.
     set_str(&mut m.vault_secret_name, &format!("{cluster_name}-vault"));

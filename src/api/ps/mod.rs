@@ -20,6 +20,7 @@ mod backup;
 mod cluster;
 mod defaults;
 mod nullable;
+mod schema;
 mod status;
 mod validate;
 

@@ -348,8 +348,8 @@ fn validate_mysql(p: &mut Problems, m: &MySQLSpec, kind: Option<ClusterType>, fl
         m.image.as_deref(),
         "the Percona Server image, e.g. percona/percona-server:8.4.11-11.1",
     );
-    check_expose(p, "spec.mysql.expose", m.expose.as_ref());
-    check_expose(p, "spec.mysql.exposePrimary", m.expose_primary.as_ref());
+    check_expose(p, "spec.mysql.expose", m.expose.as_ref().map(|e| e.expose()).as_ref());
+    check_expose(p, "spec.mysql.exposePrimary", m.expose_primary.as_ref().map(|e| e.expose()).as_ref());
     check_volume(p, "spec.mysql.volumeSpec", m.volume_spec.as_ref(), true);
     for (i, pvc) in m.sidecar_pvcs.iter().flatten().enumerate() {
         let ppath = format!("spec.mysql.sidecarPVCs[{i}]");

@@ -249,7 +249,7 @@ fn wrong_type_deep_in_storage_reports_its_path() {
 
 #[test]
 fn group_replication_sizes() {
-    for (size, fragment) in [(4, "odd number"), (1, "at least 3"), (9, "at most 7")] {
+    for (size, fragment) in [(4, "odd number"), (1, "at least 3"), (9, "9 or more are not allowed, use 3, 5 or 7")] {
         let mut doc = minimal();
         set(&mut doc, "/spec/mysql/size", json!(size));
         assert_problem(doc.clone(), "spec.mysql.size", fragment);
@@ -259,7 +259,10 @@ fn group_replication_sizes() {
     }
     let mut doc = minimal();
     set(&mut doc, "/spec/mysql/size", json!(0));
-    assert_problem(doc, "spec.mysql.size", "greater than 0");
+    assert_problem(doc, "spec.mysql.size", "is 0; it must be greater than 0");
+    let mut doc = minimal();
+    remove(&mut doc, "/spec/mysql/size");
+    assert_problem(doc, "spec.mysql.size", "is required");
 }
 
 #[test]

@@ -29,6 +29,8 @@ pub mod restore_state {
 }
 
 /// An on-demand backup of one cluster to one of its storages.
+// kube's repeated printcolumn(...) entries trip clippy's duplicated-attribute check.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "ps.percona.com",
@@ -100,6 +102,8 @@ pub struct PerconaServerMySQLBackupStatus {
 }
 
 /// Restores a cluster from a backup (by name, or by destination + storage for a backup made elsewhere).
+// kube's repeated printcolumn(...) entries trip clippy's duplicated-attribute check.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "ps.percona.com",

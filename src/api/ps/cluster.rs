@@ -115,6 +115,8 @@ macro_rules! component {
 }
 
 /// The desired state of a Percona Server for MySQL cluster (async replication or group replication).
+// kube's repeated printcolumn(...) entries trip clippy's duplicated-attribute check.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "ps.percona.com",

@@ -311,15 +311,13 @@ fn validate_spec(p: &mut Problems, s: &PerconaServerMySQLSpec) {
                 );
             }
         }
-        Some(ClusterType::GroupReplication) => {
-            if !router_on && !haproxy_on && !flags.proxy() {
-                p.push(
-                    "spec.proxy",
-                    "group replication needs a proxy: enable proxy.haproxy or proxy.router (set unsafeFlags.proxy: true to run without one)",
-                );
-            }
+        Some(ClusterType::GroupReplication) if !router_on && !haproxy_on && !flags.proxy() => {
+            p.push(
+                "spec.proxy",
+                "group replication needs a proxy: enable proxy.haproxy or proxy.router (set unsafeFlags.proxy: true to run without one)",
+            );
         }
-        None => {}
+        Some(ClusterType::GroupReplication) | None => {}
     }
 
     if let Some(pmm) = &s.pmm {
@@ -364,42 +362,32 @@ fn validate_mysql(p: &mut Problems, m: &MySQLSpec, kind: Option<ClusterType>, fl
     }
     validate_auto_config(p, m);
 
-    let size = m.size;
-    match size {
-        None | Some(..=0) => p.push(
+    match m.size {
+        None => p.push(
             "spec.mysql.size",
-            format!(
-                "must be greater than 0 (got {}); group replication needs 3, 5 or 7",
-                size.map_or("nothing".into(), |s| s.to_string())
-            ),
+            "is required: the number of MySQL servers (3, 5 or 7 for group replication, at least 2 for async)",
         ),
+        Some(n) if n <= 0 => p.push("spec.mysql.size", format!("is {n}; it must be greater than 0")),
         Some(_) if flags.mysql_size() => {}
         Some(n) => {
-            let flags_hint = "set unsafeFlags.mysqlSize: true to override";
-            match kind {
-                Some(ClusterType::GroupReplication) => {
-                    if n < 3 {
-                        p.push(
-                            path.to_string() + ".size",
-                            format!(
-                                "is {n}; group replication needs at least 3 members to keep a majority ({flags_hint})"
-                            ),
-                        );
-                    } else if n % 2 == 0 {
-                        p.push(path.to_string() + ".size", format!("is {n}; group replication needs an odd number of members (3, 5 or 7) so a majority always exists ({flags_hint})"));
-                    } else if n >= 9 {
-                        p.push(path.to_string() + ".size", format!("is {n}; group replication allows at most 7 members here, above 9 requires an override ({flags_hint})"));
-                    }
-                }
+            let hint = "set unsafeFlags.mysqlSize: true to override";
+            let problem = match kind {
+                Some(ClusterType::GroupReplication) if n < 3 => Some(format!(
+                    "is {n}; group replication needs at least 3 members to keep a majority when one fails ({hint})"
+                )),
+                Some(ClusterType::GroupReplication) if n % 2 == 0 => Some(format!(
+                    "is {n}; group replication needs an odd number of members (3, 5 or 7) so a majority always exists ({hint})"
+                )),
+                Some(ClusterType::GroupReplication) if n >= 9 => Some(format!(
+                    "is {n}; group replication sizes of 9 or more are not allowed, use 3, 5 or 7 ({hint})"
+                )),
                 Some(ClusterType::Async) if n < 2 => {
-                    p.push(
-                        path.to_string() + ".size",
-                        format!(
-                            "is {n}; async replication needs at least 2 servers, a source and a replica ({flags_hint})"
-                        ),
-                    );
+                    Some(format!("is {n}; async replication needs at least 2 servers, a source and a replica ({hint})"))
                 }
-                _ => {}
+                _ => None,
+            };
+            if let Some(msg) = problem {
+                p.push(format!("{path}.size"), msg);
             }
         }
     }

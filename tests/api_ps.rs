@@ -403,6 +403,9 @@ fn cluster_name_rules_and_missing_sections() {
     set(&mut doc, "/metadata/name", json!("Shop_DB"));
     assert_problem(doc, "metadata.name", "lower case letters");
     let mut doc = minimal();
+    set(&mut doc, "/metadata/name", json!("1shop"));
+    assert_problem(doc, "metadata.name", "must start with a letter");
+    let mut doc = minimal();
     remove(&mut doc, "/metadata/name");
     assert_problem(doc, "metadata.name", "is required");
     let mut doc = minimal();

@@ -140,7 +140,8 @@ fn check_expose(p: &mut Problems, path: &str, e: Option<&ServiceExpose>) {
 fn check_args(p: &mut Problems, path: &str, opts: Option<&BackupContainerOptions>) {
     let Some(xb) = opts.and_then(|o| o.args.as_ref()).and_then(|a| a.xtrabackup.as_ref()) else { return };
     let is_defaults = |a: &String| a == "--defaults-file" || a.starts_with("--defaults-file=");
-    if xb.iter().any(is_defaults) && !xb.first().is_some_and(|a| a.starts_with("--defaults-file=") && a.len() > 16) {
+    let first_ok = xb.first().is_some_and(|a| a.starts_with("--defaults-file=") && a != "--defaults-file=");
+    if xb.iter().any(is_defaults) && !first_ok {
         p.push(
             format!("{path}.args.xtrabackup"),
             "--defaults-file must be written --defaults-file=<path> and be the first xtrabackup argument",
@@ -194,7 +195,12 @@ fn check_enabled_component(p: &mut Problems, path: &str, name: &str, image: Opti
 impl Validate for PerconaServerMySQL {
     fn validate(&self) -> Problems {
         let mut p = Problems::new();
-        check_dns_label(&mut p, "metadata.name", self.metadata.name.as_deref().unwrap_or(""), MAX_CLUSTER_NAME_LEN);
+        let name = self.metadata.name.as_deref().unwrap_or("");
+        check_dns_label(&mut p, "metadata.name", name, MAX_CLUSTER_NAME_LEN);
+        // Percona's docs: the name must also start with a letter (it becomes part of MySQL identifiers).
+        if name.starts_with(|c: char| c.is_ascii_digit()) {
+            p.push("metadata.name", format!("\"{name}\" must start with a letter"));
+        }
         validate_spec(&mut p, &self.spec);
         p
     }

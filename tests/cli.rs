@@ -146,3 +146,14 @@ fn bare_dbdeck_says_what_is_available() {
     assert_eq!(code, 2);
     assert!(err.contains("dbdeck validate -f FILE"), "{err}");
 }
+
+#[test]
+fn a_misspelt_field_is_reported_as_unknown() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples/ps-minimal.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    doc["spec"]["mysql"]["sise"] = serde_yaml::Value::from(3);
+    let (code, out, _) = dbdeck(&["validate", "-f", "-"], Some(&serde_yaml::to_string(&doc).unwrap()));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("spec.mysql.sise: unknown field"), "{out}");
+}

@@ -266,6 +266,36 @@ pub fn check_dns_label(problems: &mut Problems, path: &str, value: &str, max: us
     }
 }
 
+/// Paths present in `original` but missing from `typed` (its parse-and-serialise round trip): fields our
+/// schema — like Percona's — does not declare, which an API server would prune. Explicit `null`s are not
+/// reported, since null and absent mean the same to the operators.
+pub fn pruned_fields(original: &serde_json::Value, typed: &serde_json::Value) -> Vec<String> {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Object(am), Value::Object(bm)) => {
+                for (k, av) in am {
+                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    match bm.get(k) {
+                        Some(bv) => walk(&p, av, bv, out),
+                        None if av.is_null() => {}
+                        None => out.push(p),
+                    }
+                }
+            }
+            (Value::Array(aa), Value::Array(ba)) => {
+                for (i, (av, bv)) in aa.iter().zip(ba).enumerate() {
+                    walk(&format!("{path}[{i}]"), av, bv, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", original, typed, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +334,13 @@ mod tests {
         check_dns_label(&mut p, "metadata.name", "a-very-long-cluster-name-indeed", 22);
         assert_eq!(p.len(), 2);
         assert!(p.0[1].message.contains("at most 22"));
+    }
+
+    #[test]
+    fn pruned_fields_skip_nulls_and_walk_lists() {
+        let a = serde_json::json!({"spec": {"size": 3, "sise": 4, "gone": null, "l": [{"x": 1, "y": 2}]}});
+        let b = serde_json::json!({"spec": {"size": 3, "l": [{"x": 1}]}});
+        assert_eq!(pruned_fields(&a, &b), ["spec.sise", "spec.l[0].y"]);
     }
 
     #[test]

@@ -154,6 +154,20 @@ impl AnyResource {
         }
     }
 
+    /// Validates and also reports fields of `original` (the document this was parsed from) that the model does
+    /// not declare: an API server would silently drop them, which is how a misspelt `sise:` goes unnoticed.
+    pub fn validate_document(&self, original: &serde_json::Value) -> Problems {
+        let mut problems = Problems::new();
+        for path in common::pruned_fields(original, &self.to_value()) {
+            problems.push(
+                path,
+                "unknown field: this kind has no such field, so Kubernetes would drop it (check the spelling)",
+            );
+        }
+        problems.extend(self.validate());
+        problems
+    }
+
     /// Serialises back to a JSON value (used by the round-trip tests and the console's YAML view).
     pub fn to_value(&self) -> serde_json::Value {
         fn v<T: Serialize>(t: &T) -> serde_json::Value {

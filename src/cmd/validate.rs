@@ -99,9 +99,9 @@ fn check_value(report: &mut Report, file: &str, index: usize, value: serde_json:
     }
     report.documents += 1;
     let label = object_label(&value);
-    match AnyResource::from_value(value) {
+    match AnyResource::from_value(value.clone()) {
         Ok(res) => {
-            for p in res.validate().0 {
+            for p in res.validate_document(&value).0 {
                 report.findings.push(Finding {
                     file: file.into(),
                     document: index,

@@ -24,11 +24,12 @@ mod schema;
 mod status;
 mod validate;
 
+pub use super::common::pruned_fields;
 pub use backup::*;
 pub use cluster::*;
 pub use defaults::*;
 pub use status::*;
-pub use validate::{MAX_CLUSTER_NAME_LEN, pruned_fields};
+pub use validate::MAX_CLUSTER_NAME_LEN;
 
 #[cfg(test)]
 mod tests;

@@ -829,31 +829,3 @@ impl Validate for PerconaServerMySQLRestore {
         p
     }
 }
-
-/// Paths present in `original` but missing from `typed` (its parse-and-serialise round trip): the
-/// fields our schema — like Percona's — does not declare, which the API server would prune.
-pub fn pruned_fields(original: &serde_json::Value, typed: &serde_json::Value) -> Vec<String> {
-    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
-        use serde_json::Value;
-        match (a, b) {
-            (Value::Object(am), Value::Object(bm)) => {
-                for (k, av) in am {
-                    let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                    match bm.get(k) {
-                        Some(bv) => walk(&p, av, bv, out),
-                        None => out.push(p),
-                    }
-                }
-            }
-            (Value::Array(aa), Value::Array(ba)) => {
-                for (i, (av, bv)) in aa.iter().zip(ba).enumerate() {
-                    walk(&format!("{path}[{i}]"), av, bv, out);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk("", original, typed, &mut out);
-    out
-}

@@ -381,3 +381,81 @@ fn default_backup(b: &mut BackupSpec) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delay_shortcut_wins_over_probe_value() {
+        let spec = PerconaXtraDBClusterSpec {
+            pxc: Some(PxcSpec {
+                liveness_delay_sec: Some(900),
+                liveness_probes: Some(Probe { initial_delay_seconds: Some(10), ..Default::default() }),
+                readiness_probes: Some(Probe { period_seconds: Some(7), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let pxc = spec.with_defaults("c").pxc.unwrap();
+        assert_eq!(pxc.liveness_probes.unwrap().initial_delay_seconds, Some(900));
+        let r = pxc.readiness_probes.unwrap();
+        assert_eq!((r.period_seconds, r.initial_delay_seconds), (Some(7), Some(15)));
+    }
+
+    #[test]
+    fn affinity_rules() {
+        let mut a = Some(PodAffinity { anti_affinity_topology_key: Some("rack".into()), advanced: None });
+        default_affinity(&mut a);
+        assert_eq!(a.unwrap().anti_affinity_topology_key.as_deref(), Some(ANTI_AFFINITY_TOPOLOGY_KEY));
+        let mut a = Some(PodAffinity { anti_affinity_topology_key: Some("none".into()), advanced: None });
+        default_affinity(&mut a);
+        assert_eq!(a.unwrap().anti_affinity_topology_key.as_deref(), Some("none"));
+        let mut a = Some(PodAffinity {
+            anti_affinity_topology_key: Some("kubernetes.io/hostname".into()),
+            advanced: Some(Default::default()),
+        });
+        default_affinity(&mut a);
+        assert_eq!(a.unwrap().anti_affinity_topology_key, None);
+    }
+
+    #[test]
+    fn written_resources_are_not_merged() {
+        let limits_only = ResourceRequirements {
+            limits: Some(BTreeMap::from([("memory".to_string(), Quantity("2G".into()))])),
+            ..Default::default()
+        };
+        let mut r = Some(limits_only.clone());
+        default_resources(&mut r, COMPONENT_MEMORY, COMPONENT_CPU);
+        assert_eq!(r, Some(limits_only));
+    }
+
+    #[test]
+    fn unsafe_switch_turns_tls_off_in_defaults() {
+        let spec = PerconaXtraDBClusterSpec { allow_unsafe_configurations: Some(true), ..Default::default() };
+        let d = spec.with_defaults("c");
+        assert_eq!(d.tls.unwrap().enabled, Some(false));
+        assert_eq!(d.unsafe_flags.unwrap().pxc_size, Some(true));
+    }
+
+    #[test]
+    fn replication_sources_get_port_and_weight() {
+        let spec = PerconaXtraDBClusterSpec {
+            pxc: Some(PxcSpec {
+                replication_channels: Some(vec![ReplicationChannel {
+                    name: Some("a_to_b".into()),
+                    is_source: Some(false),
+                    sources_list: Some(vec![ReplicationSource { host: Some("10.0.0.1".into()), ..Default::default() }]),
+                    configuration: None,
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let ch = &spec.with_defaults("c").pxc.unwrap().replication_channels.unwrap()[0];
+        let src = &ch.sources_list.as_ref().unwrap()[0];
+        assert_eq!((src.port, src.weight), (Some(3306), Some(100)));
+        let cfg = ch.configuration.as_ref().unwrap();
+        assert_eq!((cfg.source_retry_count, cfg.source_connect_retry), (Some(3), Some(60)));
+    }
+}

@@ -12,6 +12,9 @@
 //! would hide. Pieces the engine never reads (security contexts, sidecars, lifecycle hooks …) are
 //! kept as free-form JSON so they survive a round trip unchanged.
 
+// kube-derive's printcolumn(...) lists repeat `type_ = "string"`, which clippy mistakes for duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 pub mod defaults;
 pub mod validate;
 
@@ -184,6 +187,7 @@ macro_rules! component_spec {
     group = "pxc.percona.com",
     version = "v1",
     kind = "PerconaXtraDBCluster",
+    doc = "A Percona XtraDB Cluster (Galera) with its proxies, backups and monitoring",
     namespaced,
     derive = "PartialEq",
     derive = "Default",
@@ -883,6 +887,7 @@ pub struct ReplicationChannelStatus {
     group = "pxc.percona.com",
     version = "v1",
     kind = "PerconaXtraDBClusterBackup",
+    doc = "One backup of a PerconaXtraDBCluster to one of its storages",
     namespaced,
     derive = "PartialEq",
     derive = "Default",
@@ -988,6 +993,7 @@ pub struct PerconaXtraDBClusterBackupStatus {
     group = "pxc.percona.com",
     version = "v1",
     kind = "PerconaXtraDBClusterRestore",
+    doc = "Restores a PerconaXtraDBCluster from a backup, optionally to a point in time",
     namespaced,
     derive = "PartialEq",
     derive = "Default",
@@ -1136,5 +1142,48 @@ impl BackupSchedule {
             count: Some(self.keep.unwrap_or(0)),
             delete_from_storage: Some(true),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn explicit_nulls_in_free_form_fields_survive() {
+        let v = json!({"size": 3, "podSecurityContext": null, "sidecars": []});
+        let p: PxcSpec = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(p.pod_security_context, Some(Value::Null));
+        assert_eq!(serde_json::to_value(&p).unwrap(), v);
+    }
+
+    #[test]
+    fn absent_fields_stay_absent() {
+        let p: PxcSpec = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(serde_json::to_value(&p).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn legacy_keep_becomes_count_retention() {
+        let s = BackupSchedule { keep: Some(3), ..Default::default() };
+        let r = s.effective_retention();
+        assert_eq!((r.type_.as_deref(), r.count, r.delete_from_storage), (Some("count"), Some(3), Some(true)));
+        let explicit =
+            BackupRetention { type_: Some("count".into()), count: Some(9), delete_from_storage: Some(false) };
+        let s = BackupSchedule { keep: Some(3), retention: Some(explicit.clone()), ..Default::default() };
+        assert_eq!(s.effective_retention(), explicit);
+    }
+
+    #[test]
+    fn unsafe_switch_implies_all_flags_and_tls_off() {
+        let s = PerconaXtraDBClusterSpec { allow_unsafe_configurations: Some(true), ..Default::default() };
+        assert!(!s.tls_enabled());
+        let f = s.effective_unsafe_flags();
+        assert_eq!(
+            (f.tls, f.pxc_size, f.proxy_size, f.backup_if_unhealthy),
+            (Some(true), Some(true), Some(true), Some(true))
+        );
+        assert!(PerconaXtraDBClusterSpec::default().tls_enabled());
     }
 }

@@ -588,3 +588,59 @@ impl Validate for PerconaXtraDBClusterRestore {
         p
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        for ok in ["1.20.0", "1.20", "v1.20.0", "1.20.0-rc1"] {
+            assert!(is_version(ok), "{ok}");
+        }
+        for bad in ["", "latest", "1..0", "1.2.3.4", "one.two"] {
+            assert!(!is_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn volume_needs_a_source_and_a_size() {
+        let mut p = Problems::new();
+        check_volume(&mut p, "v", &VolumeSpec::default());
+        assert_eq!(p.0[0].path, "v");
+        let mut p = Problems::new();
+        check_volume(
+            &mut p,
+            "v",
+            &VolumeSpec { persistent_volume_claim: Some(Default::default()), ..Default::default() },
+        );
+        assert_eq!(p.0[0].path, "v.persistentVolumeClaim.resources.requests.storage");
+        let mut p = Problems::new();
+        check_volume(&mut p, "v", &VolumeSpec { empty_dir: Some(Default::default()), ..Default::default() });
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn zero_storage_is_rejected() {
+        let pvc = k8s_openapi::api::core::v1::PersistentVolumeClaimSpec {
+            resources: Some(k8s_openapi::api::core::v1::VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_string(), Quantity("0".into()))])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut p = Problems::new();
+        check_volume(&mut p, "v", &VolumeSpec { persistent_volume_claim: Some(pvc), ..Default::default() });
+        assert!(p.0[0].message.contains("greater than zero"), "{p}");
+    }
+
+    #[test]
+    fn proxy_size_default_is_safe() {
+        let mut p = Problems::new();
+        check_proxy_size(&mut p, "x", "HAProxy", None, &UnsafeFlags::default());
+        check_proxy_size(&mut p, "x", "HAProxy", Some(2), &UnsafeFlags::default());
+        assert!(p.is_empty());
+        check_proxy_size(&mut p, "x", "HAProxy", Some(0), &UnsafeFlags::default());
+        assert_eq!(p.len(), 1);
+    }
+}

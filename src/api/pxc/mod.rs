@@ -437,6 +437,9 @@ pub struct ServiceExpose {
     pub load_balancer_class: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer_source_ranges: Option<Vec<String>>,
+    /// Requested load balancer address (deprecated by Kubernetes, still in Percona's cr.yaml).
+    #[serde(default, rename = "loadBalancerIP", skip_serializing_if = "Option::is_none")]
+    pub load_balancer_ip: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -357,6 +357,7 @@ fn cluster_name_rules() {
     let p = with(&[("metadata.name", json!("a-very-long-cluster-name-x"))]);
     assert_problem(&p, "metadata.name", "at most 22");
     assert_problem(&with(&[("metadata.name", json!("Cluster_1"))]), "metadata.name", "lower case");
+    assert_problem(&with(&[("metadata.name", json!("1cluster"))]), "metadata.name", "must start with a letter");
     assert_problem(&with(&[("metadata.name", Value::Null)]), "metadata.name", "is required");
 }
 

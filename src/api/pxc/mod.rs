@@ -11,6 +11,10 @@
 //! `#[serde(flatten)]` a wrong type still reports its exact path (`spec.pxc.size`), which flattening
 //! would hide. Pieces the engine never reads (security contexts, sidecars, lifecycle hooks …) are
 //! kept as free-form JSON so they survive a round trip unchanged.
+//!
+//! **Round-trip limits.** Quantities are kept as the text written, but an unquoted number
+//! (`cpu: 1`) comes back as the string `"1"`, as the API server would store it; an explicit
+//! `null` on a typed field is read as "absent" (free-form fields keep their `null`).
 
 // kube-derive's printcolumn(...) lists repeat `type_ = "string"`, which clippy mistakes for duplicated attributes.
 #![allow(clippy::duplicated_attributes)]

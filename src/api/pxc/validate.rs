@@ -98,7 +98,12 @@ fn check_component(p: &mut Problems, c: Component<'_>) {
 impl Validate for PerconaXtraDBCluster {
     fn validate(&self) -> Problems {
         let mut p = Problems::new();
-        check_dns_label(&mut p, "metadata.name", &self.name_any(), CLUSTER_NAME_MAX_LEN);
+        let name = self.name_any();
+        check_dns_label(&mut p, "metadata.name", &name, CLUSTER_NAME_MAX_LEN);
+        // Percona's documented rule is stricter than a DNS label: the name must start with a letter.
+        if name.starts_with(|c: char| c.is_ascii_digit()) {
+            p.push("metadata.name", format!("\"{name}\" must start with a letter"));
+        }
         let s = &self.spec;
         let flags = s.effective_unsafe_flags();
 
@@ -231,6 +236,7 @@ fn validate_pxc(p: &mut Problems, pxc: &PxcSpec, flags: &UnsafeFlags) {
             expose: vec![("expose", &pxc.expose)],
         },
     );
+    // An unset size takes the default of 3 (`with_defaults`); Percona itself would read it as 0.
     let size = pxc.size.unwrap_or(defaults::PXC_SIZE);
     if size < 0 {
         p.push("spec.pxc.size", format!("{size} must not be negative"));

@@ -128,6 +128,7 @@ const KUBERNETES_TYPED: &[&str] = &[
     "env",
     "imagePullSecrets",
     "advanced",
+    "caBundle",
 ];
 
 /// Records every schema property under `path` with whether any of `values` sets it, descending
@@ -452,6 +453,25 @@ fn replication_channel_rules() {
 }
 
 #[test]
+fn tls_durations_passwords_allocator_and_health_checks() {
+    let p = with(&[
+        ("spec.tls.certValidityDuration", json!("90d")),
+        ("spec.passwordGenerationOptions", json!({"minLength": 20, "maxLength": 12})),
+        ("spec.pxc.mysqlAllocator", json!("ptmalloc")),
+        ("spec.haproxy.healthCheck", json!({"interval": 500, "fall": 0})),
+    ]);
+    assert_problem(&p, "spec.tls.certValidityDuration", "\"90d\" is not a duration");
+    assert_problem(&p, "spec.passwordGenerationOptions.maxLength", "12 is smaller than minLength 20");
+    let short = with(&[("spec.passwordGenerationOptions", json!({"minLength": 4}))]);
+    assert_problem(&short, "spec.passwordGenerationOptions.minLength", "4 is outside the allowed 8 to 32");
+    assert_problem(&p, "spec.pxc.mysqlAllocator", "use jemalloc or tcmalloc");
+    assert_problem(&p, "spec.haproxy.healthCheck.interval", "500 is below the minimum of 1000");
+    assert_problem(&p, "spec.haproxy.healthCheck.fall", "below the minimum of 1");
+    let p = with(&[("spec.tls.certValidityDuration", json!("2160h")), ("spec.tls.caValidityDuration", json!("720h"))]);
+    assert_problem(&p, "spec.tls.caValidityDuration", "must not be shorter than certValidityDuration");
+}
+
+#[test]
 fn duplicate_users_and_schedules() {
     let p = with(&[
         ("spec.users", json!([{"name": "app"}, {"name": "app"}])),
@@ -512,6 +532,8 @@ fn backup_and_restore_rules() {
     assert_problem(&p, "spec.pitr.date", "\"yesterday\" is not a time");
     let p = restore(json!({"pxcCluster": "c", "backupName": "b", "pitr": {"type": "transaction"}}));
     assert_problem(&p, "spec.pitr.gtid", "is required for type transaction");
+    let p = restore(json!({"pxcCluster": "c", "backupName": "b", "pitr": {"type": "latest", "gtid": "abc:1"}}));
+    assert_problem(&p, "spec.pitr.gtid", "must not be set when type is latest");
 }
 
 #[test]
@@ -542,7 +564,13 @@ fn defaults_of_a_minimal_cluster() {
     assert_eq!(d.ssl_internal_secret_name.as_deref(), Some("cluster1-ssl-internal"));
     assert_eq!(d.vault_secret_name.as_deref(), Some("cluster1-vault"));
     assert_eq!(d.update_strategy.as_deref(), Some("SmartUpdate"));
-    assert_eq!(d.tls.as_ref().unwrap().enabled, Some(true));
+    let tls = d.tls.as_ref().unwrap();
+    assert_eq!(tls.enabled, Some(true));
+    assert_eq!(tls.cert_validity_duration.as_deref(), Some("2160h"));
+    assert_eq!(tls.ca_validity_duration.as_deref(), Some("26280h"));
+    let pw = d.password_generation_options.as_ref().unwrap();
+    assert_eq!((pw.min_length, pw.max_length), (Some(16), Some(20)));
+    assert_eq!(d.platform.as_deref(), Some("kubernetes"));
     let up = d.upgrade_options.as_ref().unwrap();
     assert_eq!(up.apply.as_deref(), Some("disabled"));
     assert_eq!(up.schedule.as_deref(), Some("0 4 * * *"));
@@ -552,6 +580,7 @@ fn defaults_of_a_minimal_cluster() {
     assert_eq!(pxc.image.as_deref(), Some("custom/pxc:1"), "a written value is never replaced");
     assert_eq!(pxc.auto_recovery, Some(true));
     assert_eq!(pxc.grace_period, Some(600));
+    assert_eq!(pxc.pod_security_context, Some(json!({"fsGroup": 1001, "supplementalGroups": [1001]})));
     let req = pxc.resources.as_ref().unwrap().requests.as_ref().unwrap();
     assert_eq!(req["memory"], Quantity("1G".into()));
     assert_eq!(req["cpu"], Quantity("600m".into()));
@@ -577,6 +606,7 @@ fn defaults_of_a_minimal_cluster() {
     assert_eq!(h.grace_period, Some(30));
     assert_eq!(h.expose_replicas.as_ref().unwrap().enabled, Some(true));
     assert_eq!(h.liveness_probes.as_ref().unwrap().failure_threshold, Some(4));
+    assert_eq!(h.health_check.as_ref().unwrap().interval, Some(10000));
     assert!(d.proxysql.is_none(), "an absent proxysql section stays absent (disabled)");
     assert!(d.backup.is_none(), "no backup section means no backups");
 
@@ -601,6 +631,7 @@ fn defaults_without_a_proxy_and_with_backups() {
     let b = d.backup.as_ref().unwrap();
     assert_eq!(b.image.as_deref(), Some("percona/percona-xtrabackup:8.4.0-5.1"));
     assert_eq!(b.allow_parallel, Some(true));
+    assert_eq!(b.running_deadline_seconds, Some(300));
     let pitr = b.pitr.as_ref().unwrap();
     assert_eq!(pitr.time_between_uploads.as_ref().and_then(|n| n.as_u64()), Some(60));
     assert_eq!(pitr.timeout_seconds.as_ref().and_then(|n| n.as_u64()), Some(3600));

@@ -62,8 +62,22 @@ pub const INIT_CPU: &str = "50m";
 /// `CheckNSetDefaults`: PITR upload interval and timeout.
 pub const PITR_TIME_BETWEEN_UPLOADS: u64 = 60;
 pub const PITR_TIMEOUT_SECONDS: u64 = 3600;
-/// Reference notes (§1.2): a started backup Job must be running within this many seconds.
-pub const BACKUP_RUNNING_DEADLINE_SECONDS: i64 = 1200;
+/// `BackupSpec.RunningDeadlineSeconds` (`+kubebuilder:default:=300`): a started backup Job must be
+/// running within this many seconds. (Our reference notes said 1200; Percona's type says 300.)
+pub const BACKUP_RUNNING_DEADLINE_SECONDS: i64 = 300;
+/// `deploy/cr.yaml` comments and `pxctls`: certificate lifetimes when TLS is on.
+pub const CERT_VALIDITY: &str = "2160h";
+pub const CA_VALIDITY: &str = "26280h";
+/// `setPasswordGenerationOptionsDefaults`.
+pub const PASSWORD_SYMBOLS: &str = "!#$%&()*+,-.<=>?@[]^_{}~";
+pub const PASSWORD_MAX_LENGTH: i32 = 20;
+pub const PASSWORD_MIN_LENGTH: i32 = 16;
+/// `setPodSecurityContext`: group 1001 for the data volumes (no fsGroup on OpenShift).
+pub const POD_GROUP: i64 = 1001;
+/// `HAProxyHealthCheckSpec` documented defaults.
+pub const HAPROXY_CHECK_INTERVAL_MS: i32 = 10000;
+pub const HAPROXY_CHECK_FALL: i32 = 2;
+pub const HAPROXY_CHECK_RISE: i32 = 1;
 /// `CheckNSetDefaults`: replication source defaults and replica channel retries.
 pub const REPLICATION_SOURCE_PORT: i32 = 3306;
 pub const REPLICATION_SOURCE_WEIGHT: i32 = 100;
@@ -185,6 +199,8 @@ impl PerconaXtraDBClusterSpec {
         let c = cluster_name;
 
         set_if_none(&mut s.cr_version, CR_VERSION.into());
+        // Percona asks the API server; offline we cannot, and plain Kubernetes is its fallback.
+        set_if_none(&mut s.platform, "kubernetes".into());
         set_if_none(&mut s.pause, false);
         set_if_none(&mut s.secrets_name, format!("{c}-secrets"));
         set_if_none(&mut s.ssl_secret_name, format!("{c}-ssl"));
@@ -199,7 +215,17 @@ impl PerconaXtraDBClusterSpec {
             s.unsafe_flags = Some(s.effective_unsafe_flags());
             s.tls.get_or_insert_with(TlsSpec::default).enabled = Some(false);
         }
-        set_if_none(&mut s.tls.get_or_insert_with(TlsSpec::default).enabled, true);
+        let tls = s.tls.get_or_insert_with(TlsSpec::default);
+        set_if_none(&mut tls.enabled, true);
+        if s.tls_enabled() || s.unsafe_flags.as_ref().and_then(|f| f.tls) != Some(true) {
+            let tls = s.tls.get_or_insert_with(TlsSpec::default);
+            set_if_none(&mut tls.cert_validity_duration, CERT_VALIDITY.into());
+            set_if_none(&mut tls.ca_validity_duration, CA_VALIDITY.into());
+        }
+        let pw = s.password_generation_options.get_or_insert_with(PasswordGenerationOptions::default);
+        set_if_none(&mut pw.symbols, PASSWORD_SYMBOLS.into());
+        set_if_none(&mut pw.max_length, PASSWORD_MAX_LENGTH);
+        set_if_none(&mut pw.min_length, PASSWORD_MIN_LENGTH);
         let flags = s.unsafe_flags.get_or_insert_with(UnsafeFlags::default);
         set_if_none(&mut flags.tls, false);
         set_if_none(&mut flags.pxc_size, false);
@@ -253,8 +279,15 @@ impl PerconaXtraDBClusterSpec {
                 set_if_none(&mut p.image_pull_policy, IMAGE_PULL_POLICY.into());
             }
         }
+        let security = pod_security_context(s.platform.as_deref() == Some("openshift"));
         if let Some(b) = s.backup.as_mut() {
-            default_backup(b);
+            default_backup(b, &security);
+        }
+        if let Some(p) = s.pxc.as_mut() {
+            set_if_none(&mut p.pod_security_context, security.clone());
+        }
+        if let Some(p) = s.proxysql.as_mut().filter(|p| p.enabled == Some(true)) {
+            set_if_none(&mut p.pod_security_context, security);
         }
         s
     }
@@ -309,6 +342,15 @@ impl PerconaXtraDBClusterSpec {
     }
 }
 
+/// `setPodSecurityContext`: what pxc, proxysql and backup pods get when none is written.
+fn pod_security_context(openshift: bool) -> serde_json::Value {
+    if openshift {
+        serde_json::json!({ "supplementalGroups": [POD_GROUP] })
+    } else {
+        serde_json::json!({ "fsGroup": POD_GROUP, "supplementalGroups": [POD_GROUP] })
+    }
+}
+
 fn default_haproxy(h: &mut HaproxySpec, c: &str) {
     set_if_none(&mut h.size, PROXY_SIZE);
     set_if_none(&mut h.image, HAPROXY_IMAGE.into());
@@ -323,6 +365,10 @@ fn default_haproxy(h: &mut HaproxySpec, c: &str) {
     if h.expose_replicas.is_none() {
         h.expose_replicas = Some(ServiceExpose { enabled: Some(true), ..Default::default() });
     }
+    let hc = h.health_check.get_or_insert_with(HaproxyHealthCheck::default);
+    set_if_none(&mut hc.interval, HAPROXY_CHECK_INTERVAL_MS);
+    set_if_none(&mut hc.fall, HAPROXY_CHECK_FALL);
+    set_if_none(&mut hc.rise, HAPROXY_CHECK_RISE);
     default_probe(
         &mut h.readiness_probes,
         h.readiness_delay_sec,
@@ -348,9 +394,19 @@ fn default_proxysql(p: &mut ProxysqlSpec, c: &str, ssl: Option<String>, ssl_inte
     set_if_none(&mut p.env_vars_secret, format!("{c}-env-vars-proxysql"));
     p.ssl_secret_name = ssl;
     p.ssl_internal_secret_name = ssl_internal;
+    // `ProxySQLSchedulerSpec` kubebuilder defaults; the scheduler itself stays off unless asked for.
+    let sch = p.scheduler.get_or_insert_with(ProxysqlScheduler::default);
+    set_if_none(&mut sch.enabled, false);
+    set_if_none(&mut sch.check_timeout_milliseconds, 2000);
+    set_if_none(&mut sch.writer_is_also_reader, true);
+    set_if_none(&mut sch.success_threshold, 1);
+    set_if_none(&mut sch.failure_threshold, 3);
+    set_if_none(&mut sch.ping_timeout_milliseconds, 1000);
+    set_if_none(&mut sch.node_check_interval_milliseconds, 2000);
+    set_if_none(&mut sch.max_connections, 1000);
 }
 
-fn default_backup(b: &mut BackupSpec) {
+fn default_backup(b: &mut BackupSpec, security: &serde_json::Value) {
     set_if_none(&mut b.image, BACKUP_IMAGE.into());
     set_if_none(&mut b.image_pull_policy, IMAGE_PULL_POLICY.into());
     // GetAllowParallel: unset means parallel backups are allowed.
@@ -366,6 +422,7 @@ fn default_backup(b: &mut BackupSpec) {
         }
     }
     for st in b.storages.iter_mut().flat_map(|m| m.values_mut()) {
+        set_if_none(&mut st.pod_security_context, security.clone());
         if st.type_ == storage_type::FILESYSTEM
             && let Some(pvc) = st.volume.as_mut().and_then(|v| v.persistent_volume_claim.as_mut())
             && pvc.access_modes.as_ref().is_none_or(|m| m.is_empty())

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Affinity, EmptyDirVolumeSource, EnvVar, HostPathVolumeSource, LocalObjectReference, PersistentVolumeClaimSpec,
-    Probe, ResourceRequirements, Toleration, TopologySpreadConstraint,
+    Probe, ResourceRequirements, SecretKeySelector as KubeSecretKeySelector, Toleration, TopologySpreadConstraint,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -233,6 +233,9 @@ pub struct PerconaXtraDBClusterSpec {
     pub pause: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_name: Option<String>,
+    /// How the operator generates passwords for system users it creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_generation_options: Option<PasswordGenerationOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_secret_name: Option<String>,
     #[serde(default, rename = "sslSecretName", skip_serializing_if = "Option::is_none")]
@@ -322,6 +325,21 @@ pub struct TlsSpec {
     pub ca_validity_duration: Option<String>,
 }
 
+/// Character set and length range of generated system-user passwords.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordGenerationOptions {
+    /// Special characters that may appear (at most 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub symbols: Option<String>,
+    /// 8 to 32, not below `minLength`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<i32>,
+    /// 8 to 32.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<i32>,
+}
+
 /// A cert-manager object reference.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -398,6 +416,9 @@ component_spec! {
         /// Per-pod services.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub expose: Option<ServiceExpose>,
+        /// Memory allocator for mysqld: `jemalloc` or `tcmalloc`.
+        #[serde(default, rename = "mysqlAllocator", skip_serializing_if = "Option::is_none")]
+        pub mysql_allocator: Option<String>,
     }
 }
 
@@ -410,6 +431,9 @@ component_spec! {
         /// The readers service (`<cluster>-haproxy-replicas`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub expose_replicas: Option<ServiceExpose>,
+        /// How HAProxy checks the Galera nodes behind it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub health_check: Option<HaproxyHealthCheck>,
         /// Deprecated by Percona in favour of `exposeReplicas.enabled`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub replicas_service_enabled: Option<bool>,
@@ -424,7 +448,46 @@ component_spec! {
     pub struct ProxysqlSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub expose: Option<ServiceExpose>,
+        /// ProxySQL's own Galera health scheduler (instead of proxysql-admin).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub scheduler: Option<ProxysqlScheduler>,
     }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HaproxyHealthCheck {
+    /// Milliseconds between checks (at least 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<i32>,
+    /// Failed checks before a node is marked down (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fall: Option<i32>,
+    /// Successful checks before a node is marked up again (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rise: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxysqlScheduler {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_timeout_milliseconds: Option<i32>,
+    /// Keep the writer in the reader set too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_is_also_reader: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_threshold: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_threshold: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping_timeout_milliseconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_check_interval_milliseconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<i32>,
 }
 
 /// How a component's Service is exposed.
@@ -743,10 +806,9 @@ pub struct S3Storage {
     pub region: Option<String>,
     #[serde(default, rename = "endpointUrl", skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
-    /// A custom CA for the S3 endpoint (a secret reference), kept as written.
-    #[serde(default, deserialize_with = "keep_null", skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::api::common::any_object")]
-    pub ca_bundle: Option<Value>,
+    /// A Secret key holding a custom CA for the S3 endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<KubeSecretKeySelector>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -971,8 +1033,9 @@ pub struct PerconaXtraDBClusterBackupStatus {
     pub s3: Option<S3Storage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azure: Option<AzureStorage>,
+    /// The claim a `filesystem` backup was written to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pvc: Option<VolumeSpec>,
+    pub pvc: Option<PersistentVolumeClaimSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1093,17 +1156,16 @@ pub struct PerconaXtraDBClusterRestoreStatus {
     pub completed: Option<String>,
     #[serde(default, rename = "lastscheduled", skip_serializing_if = "Option::is_none")]
     pub last_scheduled: Option<String>,
-    /// Sizes and flags saved before the cluster is stopped, put back when it starts again.
+    /// pxc size saved before the cluster is stopped, put back when it starts again (as are the
+    /// proxy sizes and unsafe flags below).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pxc_size: Option<i32>,
+    pub cluster_size: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub haproxy_size: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxysql_size: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsafe_flags: Option<UnsafeFlags>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conditions: Option<Vec<Condition>>,
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -120,6 +120,12 @@ impl Validate for PerconaXtraDBCluster {
                 "TLS must stay enabled; set spec.unsafeFlags.tls: true to run without it (not for production)",
             );
         }
+        if let Some(tls) = &s.tls {
+            check_tls_durations(&mut p, tls);
+        }
+        if let Some(pw) = &s.password_generation_options {
+            check_password_options(&mut p, pw);
+        }
 
         // Update strategy.
         if let Some(u) = &s.update_strategy {
@@ -169,6 +175,16 @@ impl Validate for PerconaXtraDBCluster {
                 },
             );
             check_proxy_size(&mut p, "spec.haproxy.size", "HAProxy", h.size, &flags);
+            if let Some(hc) = &h.health_check {
+                for (field, v, min) in [("interval", hc.interval, 1000), ("fall", hc.fall, 1), ("rise", hc.rise, 1)] {
+                    if let Some(v) = v.filter(|v| *v < min) {
+                        p.push(
+                            format!("spec.haproxy.healthCheck.{field}"),
+                            format!("{v} is below the minimum of {min}"),
+                        );
+                    }
+                }
+            }
         }
         if let Some(x) = s.proxysql.as_ref().filter(|x| x.enabled == Some(true)) {
             check_component(
@@ -224,6 +240,50 @@ impl Validate for PerconaXtraDBCluster {
     }
 }
 
+/// Go durations in hours/minutes/seconds; the CA must outlive the certificates it signs.
+fn check_tls_durations(p: &mut Problems, tls: &TlsSpec) {
+    let parse = |p: &mut Problems, field: &str, v: &Option<String>| -> Option<u64> {
+        let v = v.as_deref()?;
+        let secs = crate::api::common::parse_go_duration(v);
+        if secs.is_none() {
+            p.push(
+                format!("spec.tls.{field}"),
+                format!("\"{v}\" is not a duration such as 2160h (hours, minutes, seconds)"),
+            );
+        }
+        secs
+    };
+    let cert = parse(p, "certValidityDuration", &tls.cert_validity_duration);
+    let ca = parse(p, "caValidityDuration", &tls.ca_validity_duration);
+    if let (Some(cert), Some(ca)) = (cert, ca)
+        && ca < cert
+    {
+        p.push(
+            "spec.tls.caValidityDuration",
+            "must not be shorter than certValidityDuration: the CA would expire before the certificates it signed",
+        );
+    }
+}
+
+fn check_password_options(p: &mut Problems, pw: &PasswordGenerationOptions) {
+    for (field, v) in [("minLength", pw.min_length), ("maxLength", pw.max_length)] {
+        if let Some(v) = v.filter(|v| !(8..=32).contains(v)) {
+            p.push(format!("spec.passwordGenerationOptions.{field}"), format!("{v} is outside the allowed 8 to 32"));
+        }
+    }
+    if let (Some(min), Some(max)) = (pw.min_length, pw.max_length)
+        && max < min
+    {
+        p.push("spec.passwordGenerationOptions.maxLength", format!("{max} is smaller than minLength {min}"));
+    }
+    if let Some(sym) = pw.symbols.as_deref().filter(|s| s.chars().count() > 32) {
+        p.push(
+            "spec.passwordGenerationOptions.symbols",
+            format!("has {} characters; at most 32 are allowed", sym.chars().count()),
+        );
+    }
+}
+
 fn validate_pxc(p: &mut Problems, pxc: &PxcSpec, flags: &UnsafeFlags) {
     check_component(
         p,
@@ -258,6 +318,9 @@ fn validate_pxc(p: &mut Problems, pxc: &PxcSpec, flags: &UnsafeFlags) {
                 format!("must be odd (3 or 5) so a network split leaves a majority, got {size}; {override_hint}"),
             );
         }
+    }
+    if let Some(a) = pxc.mysql_allocator.as_deref().filter(|a| !["jemalloc", "tcmalloc"].contains(a)) {
+        p.push("spec.pxc.mysqlAllocator", format!("\"{a}\" is not supported; use jemalloc or tcmalloc"));
     }
     match &pxc.volume_spec {
         None => p.push("spec.pxc.volumeSpec", "is required: say where the database keeps its data (e.g. a 6G claim)"),
@@ -553,7 +616,13 @@ impl Validate for PerconaXtraDBClusterRestore {
         }
         if let Some(pitr) = &s.pitr {
             match pitr.type_.as_str() {
-                "latest" => {}
+                "latest" => {
+                    for (field, v) in [("date", &pitr.date), ("gtid", &pitr.gtid)] {
+                        if v.as_deref().is_some_and(|v| !v.is_empty()) {
+                            p.push(format!("spec.pitr.{field}"), "must not be set when type is latest");
+                        }
+                    }
+                }
                 "date" => match pitr.date.as_deref() {
                     None | Some("") => p.push("spec.pitr.date", "is required for type date: \"YYYY-MM-DD hh:mm:ss\""),
                     Some(d) if chrono::NaiveDateTime::parse_from_str(d, "%Y-%m-%d %H:%M:%S").is_err() => {

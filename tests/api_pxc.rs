@@ -509,6 +509,34 @@ fn all_problems_are_reported_at_once() {
 }
 
 #[test]
+fn degenerate_documents_report_instead_of_panicking() {
+    let kinds = ["PerconaXtraDBCluster", "PerconaXtraDBClusterBackup", "PerconaXtraDBClusterRestore"];
+    let specs = [
+        json!({}),
+        json!({"pxc": {}, "haproxy": {"enabled": true}, "proxysql": {"enabled": true}}),
+        json!({"pxc": {"size": 0, "volumeSpec": {}}, "backup": {"storages": {}, "schedule": [{}]}}),
+        json!({"backup": {"pitr": {"enabled": true}, "storages": {"x": {}}}}),
+        json!({"pxcCluster": "", "backupSource": {}, "pitr": {"type": ""}}),
+    ];
+    for kind in kinds {
+        for spec in &specs {
+            let doc = json!({"apiVersion": "pxc.percona.com/v1", "kind": kind, "metadata": {}, "spec": spec});
+            if let Ok(res) = AnyResource::from_value(doc) {
+                let problems = res.validate();
+                assert!(!problems.is_empty(), "{kind} with {spec} should have problems");
+                assert!(problems.iter().all(|p| !p.path.is_empty() && !p.message.is_empty()));
+            }
+        }
+    }
+    let cluster = problems_of(json!({"apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBCluster",
+        "metadata": {"name": "c1"}, "spec": {"pxc": {"size": 0, "volumeSpec": {}},
+        "backup": {"storages": {}, "schedule": [{}]}}}));
+    assert_problem(&cluster, "spec.pxc.volumeSpec", "needs one of persistentVolumeClaim, hostPath or emptyDir");
+    assert_problem(&cluster, "spec.backup.schedule[0].storageName", "is required");
+    assert_problem(&cluster, "spec.backup.schedule[0].schedule", "is required");
+}
+
+#[test]
 fn backup_and_restore_rules() {
     let backup = json!({"apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBClusterBackup",
         "metadata": {"name": "b1"}, "spec": {}});

@@ -157,3 +157,12 @@ fn a_misspelt_field_is_reported_as_unknown() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("spec.mysql.sise: unknown field"), "{out}");
 }
+
+#[test]
+fn an_old_versioned_pxc_api_version_is_named_and_the_rest_still_checked() {
+    let doc = "apiVersion: pxc.percona.com/v1-12-0\nkind: PerconaXtraDBCluster\nmetadata:\n  name: c1\nspec:\n  pxc:\n    size: 4\n";
+    let (code, out, _) = dbdeck(&["validate", "-f", "-"], Some(doc));
+    assert_eq!(code, 1);
+    assert!(out.contains("apiVersion: pxc.percona.com/v1-12-0 is an old versioned alias"), "{out}");
+    assert!(out.contains("spec.pxc.size"), "{out}");
+}

@@ -22,6 +22,9 @@ fn structural_problems(node: &Value, path: &str, out: &mut Vec<String>) {
     if !obj.contains_key("type") && !preserve && !int_or_string {
         out.push(format!("{path}: no type"));
     }
+    if obj.get("type").is_some_and(|t| !t.is_string()) {
+        out.push(format!("{path}: type is not a single string"));
+    }
     if obj.contains_key("properties") && obj.contains_key("additionalProperties") {
         out.push(format!("{path}: properties and additionalProperties together"));
     }

@@ -55,9 +55,47 @@ pub fn known_kinds() -> Vec<(String, String)> {
     ]
 }
 
+/// Longest schema description kept in a CRD. Embedded Kubernetes types (Affinity, Probe, …) carry pages of
+/// upstream documentation; kept whole they push the cluster CRDs past what client-side apply can store in its
+/// last-applied annotation. Percona trims theirs for the same reason (controller-gen `maxDescLen`).
+const MAX_DESCRIPTION: usize = 100;
+
+fn trim_descriptions(node: &mut serde_json::Value) {
+    match node {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(d)) = map.get_mut("description") {
+                // Keep the first sentence, within the limit.
+                let first = d.split(". ").next().unwrap_or(d).trim_end_matches('.');
+                let mut cut: String = first.chars().take(MAX_DESCRIPTION).collect();
+                if cut.len() < first.len() {
+                    cut.push('…');
+                }
+                *d = cut;
+            }
+            map.values_mut().for_each(trim_descriptions);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(trim_descriptions),
+        _ => {}
+    }
+}
+
+fn trimmed(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for v in &mut crd.spec.versions {
+        if let Some(schema) = v.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+            if let Ok(mut value) = serde_json::to_value(&*schema) {
+                trim_descriptions(&mut value);
+                if let Ok(back) = serde_json::from_value(value) {
+                    *schema = back;
+                }
+            }
+        }
+    }
+    crd
+}
+
 /// All nine CRDs, in the order `dbdeck crd` prints them.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    [
         pxc::PerconaXtraDBCluster::crd(),
         pxc::PerconaXtraDBClusterBackup::crd(),
         pxc::PerconaXtraDBClusterRestore::crd(),
@@ -68,6 +106,9 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         pg::PerconaPGBackup::crd(),
         pg::PerconaPGRestore::crd(),
     ]
+    .into_iter()
+    .map(trimmed)
+    .collect()
 }
 
 fn typed<K: DeserializeOwned>(value: serde_json::Value) -> Result<K, ParseError> {

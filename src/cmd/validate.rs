@@ -99,6 +99,25 @@ fn check_value(report: &mut Report, file: &str, index: usize, value: serde_json:
     }
     report.documents += 1;
     let label = object_label(&value);
+    let mut value = value;
+    // Percona's older PXC CRDs served versioned aliases (`pxc.percona.com/v1-12-0`) with the v1 schema; say so and
+    // check the rest of the document as v1, so one outdated line does not hide every other problem.
+    if let Some(av) = value.get("apiVersion").and_then(|v| v.as_str()).map(str::to_string) {
+        if let Some(rest) = av.strip_prefix("pxc.percona.com/v1-") {
+            if !rest.is_empty() && rest.split('-').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())) {
+                report.findings.push(Finding {
+                    file: file.into(),
+                    document: index,
+                    object: label.clone(),
+                    path: Some("apiVersion".into()),
+                    message: format!(
+                        "{av} is an old versioned alias that current operators no longer serve; use pxc.percona.com/v1 (same fields)"
+                    ),
+                });
+                value["apiVersion"] = serde_json::Value::String("pxc.percona.com/v1".into());
+            }
+        }
+    }
     match AnyResource::from_value(value.clone()) {
         Ok(res) => {
             for p in res.validate_document(&value).0 {
@@ -179,7 +198,7 @@ pub fn run(args: &ValidateArgs) -> color_eyre::Result<i32> {
             if n == 0 {
                 println!("{} document(s) checked, no problems found", report.documents);
             } else {
-                eprintln!("{} document(s) checked, {n} problem(s) found", report.documents);
+                println!("{} document(s) checked, {n} problem(s) found", report.documents);
             }
         }
     }

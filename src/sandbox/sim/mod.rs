@@ -6,6 +6,7 @@ pub mod labels;
 pub mod nodes;
 pub mod quantity;
 pub mod scheduler;
+pub mod statefulset;
 
 use serde_json::Value;
 

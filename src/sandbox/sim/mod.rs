@@ -4,6 +4,7 @@
 
 pub mod labels;
 pub mod nodes;
+pub mod pvc;
 pub mod quantity;
 pub mod scheduler;
 pub mod statefulset;

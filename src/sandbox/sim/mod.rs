@@ -2,8 +2,10 @@
 //! endpoints. Everything here is a pure function over `serde_json::Value` objects as the store holds
 //! them, so the rules can be unit-tested without a server; the store/watch layer applies the results.
 
+pub mod endpoints;
 pub mod labels;
 pub mod nodes;
+pub mod pdb;
 pub mod pvc;
 pub mod quantity;
 pub mod scheduler;

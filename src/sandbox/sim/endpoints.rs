@@ -95,7 +95,7 @@ fn pod_ports(service: &Value, pod: &Value) -> Vec<Value> {
             Some(p)
         })
         .collect();
-    out.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+    out.sort_by_key(Value::to_string);
     out
 }
 
@@ -128,7 +128,9 @@ pub fn endpoints_for(service: &Value, pods: &[Value]) -> Option<Value> {
     selector(service)?;
     let publish = publish_not_ready(service);
     // Subsets group pods that serve the same resolved ports.
-    let mut groups: BTreeMap<String, (Vec<Value>, Vec<Value>, Vec<Value>)> = BTreeMap::new();
+    // (ports, ready addresses, not-ready addresses) per resolved port set.
+    type Subset = (Vec<Value>, Vec<Value>, Vec<Value>);
+    let mut groups: BTreeMap<String, Subset> = BTreeMap::new();
     for pod in selected_pods(service, pods) {
         if is_terminating(pod) && !publish {
             continue;

@@ -4,7 +4,7 @@
 //! deterministically. When nothing fits, the error carries the upstream `FitError` message so that
 //! `kubectl describe pod` reads as on a real cluster.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
@@ -75,17 +75,27 @@ impl NodeFailure {
 }
 
 /// What the scheduler knows about one node: its labels and what the pods already bound to it use.
-struct NodeInfo<'a> {
-    node: &'a Value,
-    name: &'a str,
+struct NodeInfo {
+    node: Value,
+    name: String,
+    allocatable: Resources,
+    taints: Vec<Taint>,
     labels: Map<String, Value>,
     requested: BTreeMap<String, i128>,
     nonzero_cpu: i128,
     nonzero_memory: i128,
-    pods: Vec<&'a Value>,
+    pods: Vec<BoundPod>,
 }
 
-impl NodeInfo<'_> {
+/// What the scheduler needs of a pod bound to a node, read once.
+struct BoundPod {
+    labels: Map<String, Value>,
+    namespace: String,
+    anti_terms: Vec<Value>,
+    controller_uid: Option<String>,
+}
+
+impl NodeInfo {
     fn label(&self, key: &str) -> Option<&str> {
         self.labels.get(key).and_then(Value::as_str)
     }
@@ -178,34 +188,96 @@ fn pod_counts(pod: &Value) -> bool {
     !matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"))
 }
 
-fn node_infos<'a>(pod: &Value, nodes: &'a [Value], bound_pods: &'a [Value]) -> Vec<NodeInfo<'a>> {
-    let mut infos: Vec<NodeInfo<'a>> = nodes
-        .iter()
-        .map(|n| NodeInfo {
-            node: n,
-            name: name_of(n),
-            labels: labels_of(n),
-            requested: Resources::new(),
-            nonzero_cpu: 0,
-            nonzero_memory: 0,
-            pods: Vec::new(),
-        })
-        .collect();
-    let index: HashMap<&str, usize> = infos.iter().enumerate().map(|(i, n)| (n.name, i)).collect();
-    for p in bound_pods.iter().filter(|p| pod_counts(p) && !same_pod(p, pod)) {
-        let Some(node) = p.pointer("/spec/nodeName").and_then(Value::as_str) else {
-            continue;
+/// The cluster as the scheduler sees it: nodes with what their bound pods use. Build it once and
+/// [`Snapshot::assume`] each binding to schedule many pods without re-reading every pod each time.
+pub struct Snapshot {
+    infos: Vec<NodeInfo>,
+    index: HashMap<String, usize>,
+}
+
+impl Snapshot {
+    /// A snapshot of `nodes` with `bound_pods` (pods without `spec.nodeName`, on unknown nodes or
+    /// finished are ignored).
+    pub fn new(nodes: &[Value], bound_pods: &[Value]) -> Self {
+        let mut snapshot = Snapshot::with_nodes(nodes);
+        for p in bound_pods {
+            snapshot.assume(p);
+        }
+        snapshot
+    }
+
+    fn with_nodes(nodes: &[Value]) -> Self {
+        let infos: Vec<NodeInfo> = nodes
+            .iter()
+            .map(|n| NodeInfo {
+                node: n.clone(),
+                name: name_of(n).to_string(),
+                allocatable: n
+                    .pointer("/status/allocatable")
+                    .and_then(Value::as_object)
+                    .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), parse_milli(v.as_str()?).ok()?))).collect())
+                    .unwrap_or_default(),
+                taints: effective_taints(n),
+                labels: labels_of(n),
+                requested: Resources::new(),
+                nonzero_cpu: 0,
+                nonzero_memory: 0,
+                pods: Vec::new(),
+            })
+            .collect();
+        let index = infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        Snapshot { infos, index }
+    }
+
+    /// Accounts for a pod bound to `spec.nodeName` (as the scheduler cache "assumes" a binding).
+    pub fn assume(&mut self, pod: &Value) {
+        if !pod_counts(pod) {
+            return;
+        }
+        let Some(node) = pod.pointer("/spec/nodeName").and_then(Value::as_str) else {
+            return;
         };
-        if let Some(&i) = index.get(node) {
-            let info = &mut infos[i];
-            add_into(&mut info.requested, &pod_requests(p));
-            let (c, m) = nonzero_requests(p);
+        if let Some(&i) = self.index.get(node) {
+            let info = &mut self.infos[i];
+            add_into(&mut info.requested, &pod_requests(pod));
+            let (c, m) = nonzero_requests(pod);
             info.nonzero_cpu += c;
             info.nonzero_memory += m;
-            info.pods.push(p);
+            info.pods.push(BoundPod {
+                labels: labels_of(pod),
+                namespace: namespace_of(pod).to_string(),
+                anti_terms: array(pod, &format!("/spec/affinity/podAntiAffinity/{REQUIRED}")).to_vec(),
+                controller_uid: controller_uid(pod).map(str::to_string),
+            });
         }
     }
-    infos
+
+    /// Picks the node for `pod`, which must not be among the pods already assumed. Ties go to the
+    /// node whose name sorts first.
+    pub fn schedule(&self, pod: &Value) -> Result<String, Unschedulable> {
+        if self.infos.is_empty() {
+            return Err(Unschedulable { message: NO_NODES.to_string(), reasons: BTreeMap::new() });
+        }
+        let infos = &self.infos;
+        let pod_req = pod_requests(pod);
+        let affinity = PodAffinity::build(pod, infos);
+        let mut feasible = Vec::new();
+        let mut failures = Vec::new();
+        for info in infos {
+            match filter(pod, &pod_req, info, &affinity) {
+                Ok(()) => feasible.push(info),
+                Err(f) => failures.push(f),
+            }
+        }
+        if feasible.is_empty() {
+            return Err(fit_error(pod, infos.len(), &failures));
+        }
+        let scores = score(pod, &feasible, infos, &affinity);
+        let best = (0..feasible.len())
+            .max_by(|&a, &b| scores[a].cmp(&scores[b]).then_with(|| feasible[b].name.cmp(&feasible[a].name)))
+            .unwrap_or(0);
+        Ok(feasible[best].name.clone())
+    }
 }
 
 /// Whether a toleration tolerates a taint (upstream `Toleration.ToleratesTaint`).
@@ -251,26 +323,21 @@ fn effective_taints(node: &Value) -> Vec<Taint> {
 }
 
 fn node_affinity_matches(pod: &Value, node: &NodeInfo) -> bool {
-    if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object) {
-        if sel.iter().any(|(k, v)| node.label(k) != v.as_str()) {
-            return false;
-        }
+    if let Some(sel) = pod.pointer("/spec/nodeSelector").and_then(Value::as_object)
+        && sel.iter().any(|(k, v)| node.label(k) != v.as_str())
+    {
+        return false;
     }
     match pod.pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution") {
         Some(req) if !req.is_null() => {
-            array(req, "/nodeSelectorTerms").iter().any(|t| node_selector_term_matches(t, node.node))
+            array(req, "/nodeSelectorTerms").iter().any(|t| node_selector_term_matches(t, &node.node))
         }
         _ => true,
     }
 }
 
 fn resource_reasons(pod_req: &Resources, node: &NodeInfo) -> Vec<String> {
-    let alloc: Resources = node
-        .node
-        .pointer("/status/allocatable")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), parse_milli(v.as_str()?).ok()?))).collect())
-        .unwrap_or_default();
+    let alloc = &node.allocatable;
     let mut reasons = Vec::new();
     let max_pods = alloc.get("pods").copied().unwrap_or(0) / 1000;
     if node.pods.len() as i128 + 1 > max_pods {
@@ -294,99 +361,138 @@ fn resource_reasons(pod_req: &Resources, node: &NodeInfo) -> Vec<String> {
     reasons
 }
 
-/// Whether a pod-affinity term declared by a pod in `owner_ns` selects `pod`. With neither
-/// `namespaces` nor `namespaceSelector` the term is about the owner's namespace. Namespace labels are
-/// not known here, so a namespaceSelector sees only `kubernetes.io/metadata.name`, which every
-/// namespace carries.
-fn term_selects(term: &Value, owner_ns: &str, pod: &Value) -> bool {
-    let names: Vec<&str> = array(term, "/namespaces").iter().filter_map(Value::as_str).collect();
+/// Whether a pod-affinity term declared by a pod in `owner_ns` selects a pod of namespace `ns` with
+/// `labels`. With neither `namespaces` nor `namespaceSelector` the term is about the owner's
+/// namespace. Namespace labels are not known here, so a namespaceSelector sees only
+/// `kubernetes.io/metadata.name`, which every namespace carries.
+fn term_selects(term: &Value, owner_ns: &str, ns: &str, labels: &Map<String, Value>) -> bool {
+    let names = array(term, "/namespaces");
     let ns_selector = term.get("namespaceSelector").filter(|s| !s.is_null());
-    let ns = namespace_of(pod);
     let ns_ok = if names.is_empty() && ns_selector.is_none() {
         ns == owner_ns
     } else {
-        names.contains(&ns)
+        names.iter().any(|n| n.as_str() == Some(ns))
             || ns_selector.is_some_and(|sel| {
                 let mut l = Map::new();
                 l.insert("kubernetes.io/metadata.name".into(), json!(ns));
                 selector_matches(Some(sel), &l)
             })
     };
-    ns_ok && selector_matches(term.get("labelSelector"), &labels_of(pod))
+    ns_ok && selector_matches(term.get("labelSelector"), labels)
 }
 
 fn topology_key(term: &Value) -> &str {
     term.get("topologyKey").and_then(Value::as_str).unwrap_or("")
 }
 
-/// Bound pods that `term` (declared in `owner_ns`) selects and that run in the same topology domain
-/// (same value of the term's topology key) as `candidate`.
-fn pods_in_domain<'a>(
-    term: &Value,
-    owner_ns: &str,
-    candidate: &NodeInfo,
-    infos: &'a [NodeInfo<'a>],
-) -> impl Iterator<Item = &'a Value> {
-    let key = topology_key(term).to_string();
-    let value = candidate.label(&key).map(str::to_string);
-    let owner_ns = owner_ns.to_string();
-    let term = term.clone();
-    infos
-        .iter()
-        .filter(move |n| value.is_some() && n.label(&key) == value.as_deref())
-        .flat_map(|n| n.pods.iter().copied())
-        .filter(move |p| term_selects(&term, &owner_ns, p))
+/// One pod-affinity term of the incoming pod with, per value of its topology key, how many bound pods
+/// it selects there. Built once per scheduling so each node is checked in constant time.
+struct TermDomains {
+    key: String,
+    counts: HashMap<String, i128>,
+    weight: i128,
 }
 
-fn inter_pod_affinity(pod: &Value, candidate: &NodeInfo, infos: &[NodeInfo]) -> Result<(), NodeFailure> {
-    let ns = namespace_of(pod);
-    let affinity = array(pod, "/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution");
-    if !affinity.is_empty() {
-        let satisfied = affinity.iter().all(|t| pods_in_domain(t, ns, candidate, infos).next().is_some());
-        if !satisfied {
-            // The first pod of a group may follow itself: allowed when no pod anywhere matches the
-            // terms yet and the pod matches all of them.
-            let any_match = affinity.iter().any(|t| {
-                infos
-                    .iter()
-                    .filter(|n| n.label(topology_key(t)).is_some())
-                    .any(|n| n.pods.iter().any(|p| term_selects(t, ns, p)))
-            });
-            let self_match = affinity.iter().all(|t| term_selects(t, ns, pod));
-            if any_match || !self_match || affinity.iter().any(|t| candidate.label(topology_key(t)).is_none()) {
-                return Err(NodeFailure::unresolvable(REASON_POD_AFFINITY));
+impl TermDomains {
+    fn build(term: &Value, owner_ns: &str, infos: &[NodeInfo], weight: i128) -> Self {
+        let key = topology_key(term).to_string();
+        let mut counts = HashMap::new();
+        for n in infos {
+            let Some(v) = n.label(&key) else { continue };
+            let c = n.pods.iter().filter(|p| term_selects(term, owner_ns, &p.namespace, &p.labels)).count();
+            if c > 0 {
+                *counts.entry(v.to_string()).or_insert(0) += c as i128;
             }
         }
+        TermDomains { key, counts, weight }
     }
-    let anti = array(pod, "/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution");
-    if anti.iter().any(|t| pods_in_domain(t, ns, candidate, infos).next().is_some()) {
-        return Err(NodeFailure::resolvable(vec![REASON_POD_ANTI_AFFINITY.into()]));
+
+    /// Bound pods the term selects in the candidate's domain (0 when the node lacks the key).
+    fn count_on(&self, node: &NodeInfo) -> i128 {
+        node.label(&self.key).and_then(|v| self.counts.get(v)).copied().unwrap_or(0)
     }
-    for other_node in infos {
-        for existing in &other_node.pods {
-            let terms =
-                array(existing, "/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution");
-            for t in terms {
-                let key = topology_key(t);
-                let same_domain = other_node.label(key).is_some() && other_node.label(key) == candidate.label(key);
-                if same_domain && term_selects(t, namespace_of(existing), pod) {
-                    return Err(NodeFailure::resolvable(vec![REASON_EXISTING_ANTI_AFFINITY.into()]));
+}
+
+/// Inter-pod (anti-)affinity of the incoming pod against the bound pods, precomputed.
+struct PodAffinity {
+    required: Vec<TermDomains>,
+    self_match: bool,
+    anti: Vec<TermDomains>,
+    /// Topology domains (key → values) that bound pods' required anti-affinity closes to this pod.
+    existing_anti: HashMap<String, HashSet<String>>,
+    preferred: Vec<TermDomains>,
+}
+
+const REQUIRED: &str = "requiredDuringSchedulingIgnoredDuringExecution";
+const PREFERRED: &str = "preferredDuringSchedulingIgnoredDuringExecution";
+
+impl PodAffinity {
+    fn build(pod: &Value, infos: &[NodeInfo]) -> Self {
+        let ns = namespace_of(pod);
+        let labels = labels_of(pod);
+        let terms = |kind: &str| array(pod, &format!("/spec/affinity/{kind}/{REQUIRED}"));
+        let required: Vec<TermDomains> =
+            terms("podAffinity").iter().map(|t| TermDomains::build(t, ns, infos, 1)).collect();
+        let self_match = terms("podAffinity").iter().all(|t| term_selects(t, ns, ns, &labels));
+        let anti = terms("podAntiAffinity").iter().map(|t| TermDomains::build(t, ns, infos, 1)).collect();
+        let mut existing_anti: HashMap<String, HashSet<String>> = HashMap::new();
+        for n in infos {
+            for p in &n.pods {
+                for t in &p.anti_terms {
+                    let key = topology_key(t);
+                    if let Some(v) = n.label(key)
+                        && term_selects(t, &p.namespace, ns, &labels)
+                    {
+                        existing_anti.entry(key.to_string()).or_default().insert(v.to_string());
+                    }
                 }
             }
         }
+        let mut preferred = Vec::new();
+        for (kind, sign) in [("podAffinity", 1), ("podAntiAffinity", -1)] {
+            for w in array(pod, &format!("/spec/affinity/{kind}/{PREFERRED}")) {
+                let weight = w.get("weight").and_then(Value::as_i64).unwrap_or(0) as i128;
+                let term = w.get("podAffinityTerm").cloned().unwrap_or(Value::Null);
+                preferred.push(TermDomains::build(&term, ns, infos, sign * weight));
+            }
+        }
+        PodAffinity { required, self_match, anti, existing_anti, preferred }
     }
-    Ok(())
+
+    /// The InterPodAffinity filter: the pod's affinity, its anti-affinity, then bound pods' anti-affinity.
+    fn check(&self, candidate: &NodeInfo) -> Result<(), NodeFailure> {
+        if !self.required.iter().all(|t| t.count_on(candidate) > 0) {
+            // The first pod of a group may follow itself: allowed when no pod anywhere matches the
+            // terms yet and the pod matches all of them.
+            let any_match = self.required.iter().any(|t| !t.counts.is_empty());
+            let has_keys = self.required.iter().all(|t| candidate.label(&t.key).is_some());
+            if any_match || !self.self_match || !has_keys {
+                return Err(NodeFailure::unresolvable(REASON_POD_AFFINITY));
+            }
+        }
+        if self.anti.iter().any(|t| t.count_on(candidate) > 0) {
+            return Err(NodeFailure::resolvable(vec![REASON_POD_ANTI_AFFINITY.into()]));
+        }
+        let closed = self.existing_anti.iter().any(|(k, vs)| candidate.label(k).is_some_and(|v| vs.contains(v)));
+        if closed {
+            return Err(NodeFailure::resolvable(vec![REASON_EXISTING_ANTI_AFFINITY.into()]));
+        }
+        Ok(())
+    }
+
+    fn preferred_score(&self, node: &NodeInfo) -> i128 {
+        self.preferred.iter().map(|t| t.weight * t.count_on(node)).sum()
+    }
 }
 
-fn filter(pod: &Value, pod_req: &Resources, node: &NodeInfo, infos: &[NodeInfo]) -> Result<(), NodeFailure> {
+fn filter(pod: &Value, pod_req: &Resources, node: &NodeInfo, affinity: &PodAffinity) -> Result<(), NodeFailure> {
     if node.node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true)
         && !pod_tolerates(pod, &Taint::new(TAINT_UNSCHEDULABLE, "", "NoSchedule"))
     {
         return Err(NodeFailure::unresolvable(REASON_UNSCHEDULABLE));
     }
-    if let Some(t) = effective_taints(node.node)
-        .into_iter()
-        .find(|t| (t.effect == "NoSchedule" || t.effect == "NoExecute") && !pod_tolerates(pod, t))
+    if let Some(t) =
+        node.taints.iter().find(|t| (t.effect == "NoSchedule" || t.effect == "NoExecute") && !pod_tolerates(pod, t))
     {
         return Err(NodeFailure::unresolvable(format!("node(s) had untolerated taint {{{}: {}}}", t.key, t.value)));
     }
@@ -397,7 +503,7 @@ fn filter(pod: &Value, pod_req: &Resources, node: &NodeInfo, infos: &[NodeInfo])
     if !reasons.is_empty() {
         return Err(NodeFailure::resolvable(reasons));
     }
-    inter_pod_affinity(pod, node, infos)
+    affinity.check(node)
 }
 
 /// `"1 Insufficient cpu, 2 node(s) had …"`: counts per reason, sorted as strings like upstream.
@@ -437,9 +543,7 @@ fn normalize(raw: &[i128]) -> Vec<i128> {
 }
 
 fn least_allocated(node: &NodeInfo, pod_cpu: i128, pod_mem: i128) -> i128 {
-    let alloc = |r: &str| {
-        node.node.pointer(&format!("/status/allocatable/{r}")).and_then(Value::as_str).and_then(|s| parse_milli(s).ok())
-    };
+    let alloc = |r: &str| node.allocatable.get(r).copied();
     let score = |cap: Option<i128>, used: i128| match cap {
         Some(cap) if cap > 0 && used <= cap => (cap - used) * 100 / cap,
         _ => 0,
@@ -457,18 +561,17 @@ fn controller_uid(pod: &Value) -> Option<&str> {
 /// Scores for the feasible nodes: least requested, preferred node affinity, preferred pod
 /// (anti-)affinity and spreading of pods with the same controller over hostnames and zones, each
 /// normalised to 0..=100 and summed.
-fn score(pod: &Value, feasible: &[&NodeInfo], infos: &[NodeInfo]) -> Vec<i128> {
+fn score(pod: &Value, feasible: &[&NodeInfo], infos: &[NodeInfo], affinity: &PodAffinity) -> Vec<i128> {
     let (pod_cpu, pod_mem) = nonzero_requests(pod);
-    let ns = namespace_of(pod);
     let least: Vec<i128> = feasible.iter().map(|n| least_allocated(n, pod_cpu, pod_mem)).collect();
 
-    let preferred_nodes = array(pod, "/spec/affinity/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution");
+    let preferred_nodes = array(pod, &format!("/spec/affinity/nodeAffinity/{PREFERRED}"));
     let node_aff: Vec<i128> = feasible
         .iter()
         .map(|n| {
             preferred_nodes
                 .iter()
-                .filter(|p| p.get("preference").is_some_and(|t| node_selector_term_matches(t, n.node)))
+                .filter(|p| p.get("preference").is_some_and(|t| node_selector_term_matches(t, &n.node)))
                 .map(|p| p.get("weight").and_then(Value::as_i64).unwrap_or(0) as i128)
                 .sum()
         })
@@ -477,36 +580,21 @@ fn score(pod: &Value, feasible: &[&NodeInfo], infos: &[NodeInfo]) -> Vec<i128> {
     let node_aff: Vec<i128> =
         node_aff.iter().map(|s| if node_aff_max > 0 { s * 100 / node_aff_max } else { 0 }).collect();
 
-    let weighted = |path: &str, sign: i128, n: &NodeInfo| -> i128 {
-        array(pod, path)
-            .iter()
-            .map(|w| {
-                let weight = w.get("weight").and_then(Value::as_i64).unwrap_or(0) as i128;
-                let term = w.get("podAffinityTerm").cloned().unwrap_or(Value::Null);
-                sign * weight * pods_in_domain(&term, ns, n, infos).count() as i128
-            })
-            .sum()
-    };
-    let pod_aff: Vec<i128> = feasible
-        .iter()
-        .map(|n| {
-            weighted("/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution", 1, n)
-                + weighted("/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution", -1, n)
-        })
-        .collect();
-    let pod_aff = normalize(&pod_aff);
+    let pod_aff = normalize(&feasible.iter().map(|n| affinity.preferred_score(n)).collect::<Vec<_>>());
 
     let spread: Vec<i128> = match controller_uid(pod) {
         Some(owner) => {
-            let siblings = |n: &NodeInfo| n.pods.iter().filter(|p| controller_uid(p) == Some(owner)).count() as i128;
+            let siblings =
+                |n: &NodeInfo| n.pods.iter().filter(|p| p.controller_uid.as_deref() == Some(owner)).count() as i128;
+            let mut per_zone: HashMap<&str, i128> = HashMap::new();
+            for n in infos {
+                if let Some(z) = n.label(ZONE_KEY) {
+                    *per_zone.entry(z).or_insert(0) += siblings(n);
+                }
+            }
             let raw: Vec<i128> = feasible
                 .iter()
-                .map(|n| {
-                    let zone = n.label(ZONE_KEY);
-                    let in_zone: i128 =
-                        infos.iter().filter(|o| zone.is_some() && o.label(ZONE_KEY) == zone).map(siblings).sum();
-                    2 * siblings(n) + in_zone
-                })
+                .map(|n| 2 * siblings(n) + n.label(ZONE_KEY).and_then(|z| per_zone.get(z)).copied().unwrap_or(0))
                 .collect();
             normalize(&raw).into_iter().map(|s| 100 - s).collect()
         }
@@ -516,30 +604,14 @@ fn score(pod: &Value, feasible: &[&NodeInfo], infos: &[NodeInfo]) -> Vec<i128> {
     (0..feasible.len()).map(|i| least[i] + node_aff[i] + pod_aff[i] + spread[i]).collect()
 }
 
-/// Picks the node for `pod` among `nodes`, given the pods already bound (`spec.nodeName` set; others
-/// and finished pods are ignored). Ties go to the node whose name sorts first.
+/// Picks the node for `pod` among `nodes`, given the pods already bound (`spec.nodeName` set; others,
+/// finished pods and `pod` itself are ignored). Ties go to the node whose name sorts first.
 pub fn schedule(pod: &Value, nodes: &[Value], bound_pods: &[Value]) -> Result<String, Unschedulable> {
-    if nodes.is_empty() {
-        return Err(Unschedulable { message: NO_NODES.to_string(), reasons: BTreeMap::new() });
+    let mut snapshot = Snapshot::with_nodes(nodes);
+    for p in bound_pods.iter().filter(|p| !same_pod(p, pod)) {
+        snapshot.assume(p);
     }
-    let infos = node_infos(pod, nodes, bound_pods);
-    let pod_req = pod_requests(pod);
-    let mut feasible = Vec::new();
-    let mut failures = Vec::new();
-    for info in &infos {
-        match filter(pod, &pod_req, info, &infos) {
-            Ok(()) => feasible.push(info),
-            Err(f) => failures.push(f),
-        }
-    }
-    if feasible.is_empty() {
-        return Err(fit_error(pod, nodes.len(), &failures));
-    }
-    let scores = score(pod, &feasible, &infos);
-    let best = (0..feasible.len())
-        .max_by(|&a, &b| scores[a].cmp(&scores[b]).then_with(|| feasible[b].name.cmp(feasible[a].name)))
-        .unwrap_or(0);
-    Ok(feasible[best].name.to_string())
+    snapshot.schedule(pod)
 }
 
 #[cfg(test)]
@@ -858,5 +930,40 @@ mod tests {
             .map(|n| nodes.iter().find(|x| name_of(x) == n).unwrap()["metadata"]["labels"][ZONE_KEY].to_string())
             .collect();
         assert_eq!(zones.len(), 3, "placed on {placed:?}");
+    }
+
+    #[test]
+    fn snapshot_places_many_clusters_with_anti_affinity_and_zone_spread() {
+        let nodes = make_nodes(6, &[]);
+        let mut snapshot = Snapshot::new(&nodes, &[]);
+        for c in 0..100 {
+            let mut zones = std::collections::BTreeSet::new();
+            let mut hosts = std::collections::BTreeSet::new();
+            for i in 0..3 {
+                let mut p = pod(
+                    &format!("c{c}-{i}"),
+                    json!({"metadata": {"labels": {"app": format!("c{c}")}, "ownerReferences": [
+                        {"kind": "StatefulSet", "name": format!("c{c}"), "uid": format!("u{c}"), "controller": true}]},
+                      "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}}}],
+                        "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                        {"labelSelector": {"matchLabels": {"app": format!("c{c}")}}, "topologyKey": HOSTNAME_KEY}]}}}}),
+                );
+                let node = snapshot.schedule(&p).unwrap();
+                let zone =
+                    nodes.iter().find(|n| name_of(n) == node).unwrap()["metadata"]["labels"][ZONE_KEY].to_string();
+                hosts.insert(node.clone());
+                zones.insert(zone);
+                p["spec"]["nodeName"] = json!(node);
+                snapshot.assume(&p);
+            }
+            assert_eq!(hosts.len(), 3, "cluster c{c} on {hosts:?}");
+            assert_eq!(zones.len(), 3, "cluster c{c} spread over {zones:?}");
+        }
+        // 300 pods over 6 nodes: the least-requested score keeps them balanced, within the score's
+        // integer granularity (one point is several of these small pods).
+        let per_node: Vec<usize> = snapshot.infos.iter().map(|n| n.pods.len()).collect();
+        let (min, max) = (per_node.iter().min().unwrap(), per_node.iter().max().unwrap());
+        assert_eq!(per_node.iter().sum::<usize>(), 300);
+        assert!(max - min <= 6, "{per_node:?}");
     }
 }

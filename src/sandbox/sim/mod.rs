@@ -1,6 +1,16 @@
 //! Decision logic of the simulated cluster: nodes, scheduler, StatefulSet controller, volumes, PDBs and
 //! endpoints. Everything here is a pure function over `serde_json::Value` objects as the store holds
-//! them, so the rules can be unit-tested without a server; the store/watch layer applies the results.
+//! them, so the rules can be unit-tested without a server; the store/watch layer applies the results:
+//!
+//! - [`nodes::make_nodes`] at start-up; [`nodes::set_ready`] / [`nodes::set_cordoned`] for faults;
+//! - [`scheduler::schedule`] (or a [`scheduler::Snapshot`] reused across a batch) per pending pod, then
+//!   `spec.nodeName`, or the `PodScheduled=False` condition from the error;
+//! - [`statefulset::plan`] per StatefulSet change or owned pod/PVC event, applying the plan's fields in
+//!   order and writing `status`;
+//! - [`pvc::bind_plan`] per Pending claim, [`pvc::validate_update`] on claim updates, then
+//!   [`pvc::resize_step`] once per simulated delay while a claim grows;
+//! - [`pdb::pdb_status`], [`endpoints::endpoints_for`] / [`endpoints::endpoint_slices_for`] on pod
+//!   changes, [`endpoints::cluster_ip`] from a counter when a Service is created.
 
 pub mod endpoints;
 pub mod labels;

@@ -431,8 +431,27 @@ impl PodAffinity {
         let ns = namespace_of(pod);
         let labels = labels_of(pod);
         let terms = |kind: &str| array(pod, &format!("/spec/affinity/{kind}/{REQUIRED}"));
-        let required: Vec<TermDomains> =
-            terms("podAffinity").iter().map(|t| TermDomains::build(t, ns, infos, 1)).collect();
+        // As upstream, affinity counts only pods that match all the required terms together.
+        let affinity_terms = terms("podAffinity");
+        let required: Vec<TermDomains> = affinity_terms
+            .iter()
+            .map(|t| {
+                let key = topology_key(t).to_string();
+                let mut counts = HashMap::new();
+                for n in infos {
+                    let Some(v) = n.label(&key) else { continue };
+                    let c = n
+                        .pods
+                        .iter()
+                        .filter(|p| affinity_terms.iter().all(|t| term_selects(t, ns, &p.namespace, &p.labels)))
+                        .count();
+                    if c > 0 {
+                        *counts.entry(v.to_string()).or_insert(0) += c as i128;
+                    }
+                }
+                TermDomains { key, counts, weight: 1 }
+            })
+            .collect();
         let self_match = terms("podAffinity").iter().all(|t| term_selects(t, ns, ns, &labels));
         let anti = terms("podAntiAffinity").iter().map(|t| TermDomains::build(t, ns, infos, 1)).collect();
         let mut existing_anti: HashMap<String, HashSet<String>> = HashMap::new();
@@ -744,6 +763,21 @@ mod tests {
             "0/3 nodes are available: 3 node(s) didn't match pod affinity rules. \
              preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
         );
+    }
+
+    #[test]
+    fn pod_affinity_terms_must_match_the_same_pod() {
+        let nodes = make_nodes(3, &[]);
+        let term = |app: &str, key: &str| json!({"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": key});
+        let two_terms = json!({"spec": {"affinity": {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            term("mysql", HOSTNAME_KEY), term("proxy", ZONE_KEY)]}}}});
+        // One pod matches the first term, another the second: no single pod matches both.
+        let mysql = pod("m", json!({"spec": {"nodeName": "dbdeck-node-1"}}));
+        let proxy = pod("p", json!({"metadata": {"labels": {"app": "proxy"}}, "spec": {"nodeName": "dbdeck-node-1"}}));
+        let mut p = pod("x", two_terms);
+        p["metadata"]["labels"] = json!({"app": "other"});
+        let err = schedule(&p, &nodes, &[mysql, proxy]).unwrap_err();
+        assert!(err.message.starts_with("0/3 nodes are available: 3 node(s) didn't match pod affinity rules."));
     }
 
     #[test]

@@ -917,4 +917,18 @@ mod tests {
         assert_eq!(ordinal_of(&Spec::read(&w.sts), "db-01"), None);
         assert_eq!(ordinal_of(&Spec::read(&w.sts), "db-10"), Some(10));
     }
+
+    #[test]
+    fn ordinals_start_shifts_names_and_claims() {
+        let mut w = World::new(sts(2, json!({"spec": {"ordinals": {"start": 5}, "podManagementPolicy": "Parallel"}})));
+        let p = w.step();
+        assert_eq!(names(&p.create_pods), ["db-5", "db-6"]);
+        assert_eq!(names(&p.create_pvcs), ["datadir-db-5", "datadir-db-6"]);
+        assert_eq!(p.create_pods[0]["metadata"]["labels"][LABEL_POD_INDEX], "5");
+        w.make_ready();
+        w.sts["spec"]["ordinals"]["start"] = json!(6);
+        let p = w.step();
+        assert_eq!(names(&p.create_pods), ["db-7"]);
+        assert_eq!(p.delete_pods, ["db-5"]);
+    }
 }

@@ -167,4 +167,18 @@ mod tests {
         assert_eq!(st["expectedPods"], 1);
         assert_eq!(st["disruptionsAllowed"], 0);
     }
+
+    #[test]
+    fn deployment_scale_is_found_through_its_replica_set() {
+        let mut p = pod("web-abc", true);
+        p["metadata"]["ownerReferences"] =
+            json!([{"kind": "ReplicaSet", "name": "web-1", "uid": "rs", "controller": true}]);
+        let rs = json!({"kind": "ReplicaSet", "metadata": {"name": "web-1", "uid": "rs",
+            "ownerReferences": [{"kind": "Deployment", "name": "web", "uid": "dep", "controller": true}]},
+            "spec": {"replicas": 2}});
+        let dep = json!({"kind": "Deployment", "metadata": {"name": "web", "uid": "dep"}, "spec": {"replicas": 4}});
+        let st = pdb_status(&pdb(json!({"maxUnavailable": 1})), &[p], &[rs, dep], Utc::now());
+        assert_eq!(st["expectedPods"], 4);
+        assert_eq!(st["desiredHealthy"], 3);
+    }
 }

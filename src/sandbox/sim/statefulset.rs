@@ -931,4 +931,20 @@ mod tests {
         assert_eq!(names(&p.create_pods), ["db-7"]);
         assert_eq!(p.delete_pods, ["db-5"]);
     }
+
+    #[test]
+    fn hash_collision_bumps_collision_count() {
+        let set = sts(1, json!({}));
+        let hash = template_hash(&set["spec"]["template"], 0);
+        // A revision already carries the name this template hashes to, but holds another template.
+        let squatter = json!({"apiVersion": "apps/v1", "kind": "ControllerRevision",
+            "metadata": {"name": format!("db-{hash}"), "ownerReferences": [
+                {"kind": "StatefulSet", "name": "db", "uid": "sts-uid", "controller": true}]},
+            "data": {"spec": {"template": {"spec": {"containers": []}, "$patch": "replace"}}}, "revision": 1});
+        let p = plan(&set, &[], &[], &[squatter]);
+        let rev = p.create_revision.unwrap();
+        assert_eq!(name_of(&rev), format!("db-{}", template_hash(&set["spec"]["template"], 1)));
+        assert_eq!(rev["revision"], 2);
+        assert_eq!(p.status["collisionCount"], 1);
+    }
 }

@@ -201,11 +201,7 @@ impl Prober {
     }
 
     async fn read(&self, target: &ProbeTarget) -> ProbeOutcome {
-        let key = PoolKey {
-            endpoint: target.endpoint.clone(),
-            user: target.credentials.user.clone(),
-            protocol: target.family.protocol(),
-        };
+        let key = PoolKey::new(&target.endpoint, &target.credentials, target.family.protocol());
         if let Some(conn) = self.pool.take(&key).await {
             match self.read_with(conn, target).await {
                 (Ok(facts), Some(conn)) => {

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-use super::Endpoint;
+use sha2::{Digest, Sha256};
+
+use super::{Credentials, Endpoint};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Protocol {
@@ -17,11 +19,22 @@ pub(super) enum Protocol {
     Postgres,
 }
 
+/// A kept connection is only handed to a reading with the same credentials: a changed (or wrong) password must
+/// reach the server, not ride on a session opened with the old one. The password enters the key as a digest so
+/// the map never holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct PoolKey {
     pub endpoint: Endpoint,
     pub user: String,
+    pub password_digest: [u8; 32],
     pub protocol: Protocol,
+}
+
+impl PoolKey {
+    pub fn new(endpoint: &Endpoint, creds: &Credentials, protocol: Protocol) -> Self {
+        let digest = Sha256::digest(creds.password.expose().as_bytes());
+        PoolKey { endpoint: endpoint.clone(), user: creds.user.clone(), password_digest: digest.into(), protocol }
+    }
 }
 
 pub(super) struct PgConn {
@@ -68,5 +81,20 @@ impl ConnectionPool {
 
     pub async fn len(&self) -> usize {
         self.conns.lock().await.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_differ_by_password_without_holding_it() {
+        let ep = Endpoint::new("127.0.0.1", 3306);
+        let a = PoolKey::new(&ep, &Credentials::new("monitor", "one"), Protocol::Mysql);
+        let b = PoolKey::new(&ep, &Credentials::new("monitor", "two"), Protocol::Mysql);
+        assert_ne!(a, b);
+        assert_eq!(a, PoolKey::new(&ep, &Credentials::new("monitor", "one"), Protocol::Mysql));
+        assert!(!format!("{a:?}").contains("one"));
     }
 }

@@ -119,6 +119,20 @@ async fn mariadb_async_replication_lag_errors_and_reuse() {
     mysql_exec(&mut rep, "START SLAVE SQL_THREAD").await;
     probe_until(&prober, &replica, Duration::from_secs(30), "caught up after resume", caught_up).await;
 
+    // IO thread stopped: the replica alone thinks it is caught up; against the source it is 3 behind.
+    mysql_exec(&mut rep, "STOP SLAVE IO_THREAD").await;
+    for i in 11..=13 {
+        mysql_exec(&mut src, &format!("INSERT INTO app.t VALUES ({i}, {i})")).await;
+    }
+    let alone = prober.probe(&replica).await;
+    assert_eq!(facts(&alone).state, "IO thread stopped");
+    assert_eq!(facts(&alone).lag_amount, Some(LagAmount::transactions(0)));
+    let together = prober.probe_all(&[source.clone(), replica.clone()]).await;
+    assert_eq!(facts(&together[1]).lag_amount, Some(LagAmount::transactions(3)));
+    assert!(facts(&together[1]).lag_note.as_deref().unwrap_or_default().contains("IO thread is not running"));
+    mysql_exec(&mut rep, "START SLAVE IO_THREAD").await;
+    probe_until(&prober, &replica, Duration::from_secs(30), "caught up after IO restart", caught_up).await;
+
     // Reuse: with connections kept, further readings open no new connection on the server.
     assert_eq!(prober.pooled_connections().await, 2);
     let before = global_connections(&mut rep).await;

@@ -2,10 +2,12 @@
 //! `SHOW SLAVE STATUS` (older MySQL) or `SHOW ALL SLAVES STATUS` (MariaDB), read by column name so both
 //! spellings (`Source_*`/`Replica_*` and `Master_*`/`Slave_*`) work.
 
+use std::collections::BTreeMap;
+
 use super::gtid::{MariadbGtidPos, MysqlGtidSet};
 use super::row::TextRow;
 use crate::observe::facts::{
-    AsyncDetail, DbFacts, FamilyDetail, LagAmount, MysqlFlavor, ReplicaChannel, Role, ThreadState,
+    AsyncDetail, DbFacts, FamilyDetail, LagAmount, MemberFacts, MysqlFlavor, ReplicaChannel, Role, ThreadState,
 };
 
 /// Server-wide values read next to the replica status.
@@ -128,6 +130,57 @@ pub fn async_facts(rows: &[TextRow], vars: ServerVars, version: &str) -> DbFacts
             gtid_executed: vars.gtid_executed,
             channels,
         }),
+    }
+}
+
+/// Transactions each replica still has to apply of those the source has executed, when the readings contain
+/// exactly one source: `source.gtid_executed - replica.gtid_executed`.
+///
+/// A replica alone only knows what it has received; when its IO thread is down it believes it is caught up.
+/// Comparing with the source's own GTIDs counts what it has not even fetched yet.
+pub fn lag_behind_source(members: &[MemberFacts]) -> BTreeMap<String, u64> {
+    let sources: Vec<&AsyncDetail> =
+        members.iter().filter_map(async_of).filter(|(role, _)| *role == Role::Source).map(|(_, d)| d).collect();
+    let [source] = sources.as_slice() else {
+        return BTreeMap::new();
+    };
+    let mut lag = BTreeMap::new();
+    for m in members {
+        let Some((Role::Replica, replica)) = async_of(m) else { continue };
+        if replica.flavor != source.flavor {
+            continue;
+        }
+        let behind = match source.flavor {
+            MysqlFlavor::Mariadb => MariadbGtidPos::parse(&source.gtid_executed)
+                .and_then(|s| Ok(s.count_ahead_of(&MariadbGtidPos::parse(&replica.gtid_executed)?))),
+            MysqlFlavor::Mysql => MysqlGtidSet::parse(&source.gtid_executed)
+                .and_then(|s| Ok(s.count_missing_from(&MysqlGtidSet::parse(&replica.gtid_executed)?))),
+        };
+        if let Ok(behind) = behind {
+            lag.insert(m.member.clone(), behind);
+        }
+    }
+    lag
+}
+
+fn async_of(m: &MemberFacts) -> Option<(Role, &AsyncDetail)> {
+    match m.facts() {
+        Some(DbFacts { role, detail: FamilyDetail::Async(d), .. }) => Some((role.clone(), d)),
+        _ => None,
+    }
+}
+
+/// Raises each replica's transactions-behind to [`lag_behind_source`] when that is larger (the two readings are
+/// taken a moment apart, so the larger figure is the safer one).
+pub fn apply_source_lag(members: &mut [MemberFacts]) {
+    let lag = lag_behind_source(members);
+    for m in members.iter_mut() {
+        if let Some(behind) = lag.get(&m.member).copied()
+            && let Some(facts) = m.facts_mut()
+        {
+            let local = facts.lag_amount.map_or(0, |a| a.value);
+            facts.lag_amount = Some(LagAmount::transactions(local.max(behind)));
+        }
     }
 }
 
@@ -256,6 +309,43 @@ mod tests {
         assert_eq!(facts.role, Role::Source);
         assert_eq!(facts.lag_amount, None);
         assert!(facts.problems.is_empty());
+    }
+
+    fn member(name: &str, facts: DbFacts) -> MemberFacts {
+        MemberFacts {
+            member: name.into(),
+            read_at: chrono::Utc::now(),
+            outcome: crate::observe::facts::ProbeOutcome::Ok(facts),
+        }
+    }
+
+    #[test]
+    fn replicas_are_compared_with_the_single_source() {
+        let source_vars = ServerVars {
+            flavor: MysqlFlavor::Mariadb,
+            read_only: false,
+            gtid_executed: "0-1-50".into(),
+            gtid_slave_pos: Some(String::new()),
+        };
+        // The IO thread is down: locally nothing is pending, but the source is 8 ahead.
+        let row = TextRow::from_pairs([
+            ("Slave_IO_Running", Some("No")),
+            ("Slave_SQL_Running", Some("Yes")),
+            ("Gtid_IO_Pos", Some("0-1-42")),
+        ]);
+        let mut members = vec![
+            member("db-0", async_facts(&[], source_vars.clone(), "10.11")),
+            member("db-1", async_facts(&[row], mariadb_vars("0-1-42"), "10.11")),
+        ];
+        assert_eq!(members[1].facts().unwrap().lag_amount, Some(LagAmount::transactions(0)));
+        assert_eq!(lag_behind_source(&members).get("db-1"), Some(&8));
+        apply_source_lag(&mut members);
+        assert_eq!(members[1].facts().unwrap().lag_amount, Some(LagAmount::transactions(8)));
+        assert_eq!(members[0].facts().unwrap().lag_amount, None);
+
+        // Two sources (split brain, or two clusters mixed up): no comparison.
+        members.push(member("db-2", async_facts(&[], source_vars, "10.11")));
+        assert!(lag_behind_source(&members).is_empty());
     }
 
     #[test]

@@ -193,10 +193,11 @@ impl Prober {
     }
 
     /// Reads all members concurrently (bounded by `max_concurrency`), in the order given, then fills in the
-    /// lag figures that need several members (Galera's relative lag).
+    /// lag figures that need several members (Galera's relative lag, async replicas against their source).
     pub async fn probe_all(&self, targets: &[ProbeTarget]) -> Vec<MemberFacts> {
         let mut facts = futures::future::join_all(targets.iter().map(|t| self.probe(t))).await;
         apply_galera_relative_lag(&mut facts);
+        async_repl::apply_source_lag(&mut facts);
         facts
     }
 

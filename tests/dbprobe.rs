@@ -165,6 +165,26 @@ async fn mariadb_async_replication_lag_errors_and_reuse() {
     }
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert!(!format!("{reading:?}").contains("not-the-password"));
+
+    // A server that hangs after the connection was made: the query timeout ends the reading, the kept
+    // connection is dropped, and the next reading after recovery connects anew.
+    let short = Prober::new(ProbeConfig {
+        connect_timeout: Duration::from_secs(2),
+        query_timeout: Duration::from_millis(700),
+        max_concurrency: 2,
+    });
+    assert!(short.probe(&source).await.facts().is_some());
+    assert_eq!(short.pooled_connections().await, 1);
+    pair.source.freeze().expect("SIGSTOP the source");
+    let (reading, took) = within(Duration::from_secs(3), short.probe(&source)).await;
+    pair.source.thaw().expect("SIGCONT the source");
+    assert_eq!(reading.outcome, ProbeOutcome::Timeout { phase: ProbePhase::Query, after: Duration::from_millis(700) });
+    assert!(took < Duration::from_millis(700) + Duration::from_millis(1500), "{took:?}");
+    assert_eq!(short.pooled_connections().await, 0);
+    let recovered =
+        probe_until(&short, &source, Duration::from_secs(10), "source answers again", |m| m.facts().is_some()).await;
+    assert_eq!(facts(&recovered).role, Role::Source);
+    assert_eq!(short.pooled_connections().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -337,4 +357,10 @@ async fn unreachable_and_hanging_members_end_within_the_timeout() {
     assert!(readings.iter().all(|m| matches!(m.outcome, ProbeOutcome::Timeout { .. })));
     assert!(took < config.connect_timeout * 2 + margin, "{took:?}");
     assert_eq!(prober.pooled_connections().await, 0);
+
+    // With one permit the same members queue: the bound on concurrency holds.
+    let serial = Prober::new(ProbeConfig { connect_timeout: Duration::from_millis(300), max_concurrency: 1, ..config });
+    let (readings, took) = within(Duration::from_secs(10), serial.probe_all(&targets[..3])).await;
+    assert!(readings.iter().all(|m| matches!(m.outcome, ProbeOutcome::Timeout { .. })));
+    assert!(took >= Duration::from_millis(900), "three members with one permit took only {took:?}");
 }

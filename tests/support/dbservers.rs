@@ -153,6 +153,13 @@ impl ServerProcess {
     pub fn log_tail(&self) -> String {
         tail(&self.log, 30)
     }
+
+    /// Sends a signal to the server process alone (e.g. `STOP`/`CONT` to make it hang and recover).
+    pub fn signal(&self, signal: &str) -> Result<()> {
+        let pid = self.child.id().to_string();
+        run(Command::new("kill").args([&format!("-{signal}"), pid.as_str()]), &format!("kill -{signal} {}", self.name))
+            .map(|_| ())
+    }
 }
 
 impl Drop for ServerProcess {
@@ -196,6 +203,10 @@ pub struct MariaDbTemplate {
 impl MariaDbTemplate {
     pub fn create() -> Result<Self> {
         let root = ServerDir::new("dbdeck-mariadb-template-")?;
+        // A private tmpdir: a starting server removes stray temporary tables it finds in its tmpdir, which breaks
+        // another server's bootstrap when they share /tmp.
+        let tmp = root.path().join("tmp");
+        std::fs::create_dir(&tmp).map_err(|e| format!("mkdir {}: {e}", tmp.display()))?;
         let (uid, gid) = user_ids("mysql")?;
         chown_recursive(root.path(), uid, gid)?;
         let data = root.path().join("data");
@@ -203,6 +214,7 @@ impl MariaDbTemplate {
             Command::new("mariadb-install-db")
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--tmpdir={}", tmp.display()))
                 .args(["--user=mysql", "--auth-root-authentication-method=normal", "--skip-test-db"])
                 .args(["--innodb-log-file-size=4M", "--innodb-buffer-pool-size=16M"]),
             "mariadb-install-db",
@@ -238,6 +250,8 @@ impl MariaDb {
         let dir = ServerDir::new(&format!("dbdeck-{}-", opts.name))?;
         let data = dir.path().join("data");
         copy_dir(&template.data(), &data)?;
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).map_err(|e| format!("mkdir {}: {e}", tmp.display()))?;
         let (uid, gid) = user_ids("mysql")?;
         chown_recursive(dir.path(), uid, gid)?;
         let socket = dir.path().join("mysqld.sock");
@@ -248,6 +262,7 @@ impl MariaDb {
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
             .arg(format!("--log-error={}", log.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--port={port}"))
             .arg(format!("--server-id={}", opts.server_id))
             .args(["--bind-address=127.0.0.1", "--user=mysql", "--skip-name-resolve"])
@@ -311,6 +326,15 @@ impl MariaDb {
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open but nothing answers, like a hung node.
+    pub fn freeze(&self) -> Result<()> {
+        self.process.signal("STOP")
+    }
+
+    pub fn thaw(&self) -> Result<()> {
+        self.process.signal("CONT")
     }
 
     pub fn pid(&self) -> u32 {

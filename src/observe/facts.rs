@@ -454,6 +454,33 @@ impl History {
     }
 }
 
+/// Histories of all members of a cluster, by member name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryBook {
+    capacity: usize,
+    members: BTreeMap<String, History>,
+}
+
+impl HistoryBook {
+    pub fn new(capacity: usize) -> Self {
+        HistoryBook { capacity, members: BTreeMap::new() }
+    }
+
+    /// Records one refresh; members that are no longer in `readings` are forgotten (scaled down, deleted).
+    pub fn record(&mut self, readings: &[MemberFacts]) {
+        self.members.retain(|name, _| readings.iter().any(|r| &r.member == name));
+        let capacity = if self.capacity == 0 { History::DEFAULT_CAPACITY } else { self.capacity };
+        for reading in readings {
+            self.members.entry(reading.member.clone()).or_insert_with(|| History::new(capacity)).push(reading);
+        }
+    }
+
+    pub fn get(&self, member: &str) -> Option<&History> {
+        self.members.get(member)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -531,6 +558,18 @@ mod tests {
         assert!(!history.latest().unwrap().reachable);
         assert_eq!(History::new(0).capacity(), 1);
         assert_eq!(History::default().capacity(), 60);
+    }
+
+    #[test]
+    fn history_book_follows_the_members() {
+        let mut book = HistoryBook::new(5);
+        book.record(&[galera("pxc-0", Some(1)), galera("pxc-1", Some(1))]);
+        book.record(&[galera("pxc-0", Some(2)), unreachable("pxc-1")]);
+        assert_eq!(book.get("pxc-0").unwrap().len(), 2);
+        assert!(!book.get("pxc-1").unwrap().latest().unwrap().reachable);
+        book.record(&[galera("pxc-0", Some(3))]);
+        assert!(book.get("pxc-1").is_none());
+        assert_eq!(book.get("pxc-0").unwrap().capacity(), 5);
     }
 
     #[test]

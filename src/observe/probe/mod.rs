@@ -22,8 +22,8 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::Semaphore;
 
-use crate::observe::facts::{MemberFacts, ProbeOutcome, ProbePhase, apply_galera_relative_lag};
-use pool::{ConnectionPool, PoolKey, Protocol};
+use crate::observe::facts::{DbFacts, MemberFacts, ProbeOutcome, ProbePhase, apply_galera_relative_lag};
+use pool::{ConnectionPool, PoolKey, PooledConn, Protocol};
 
 /// Where a member's database listens (pod IP, service DNS name, or a local port-forward).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -205,16 +205,15 @@ impl Prober {
         let key = PoolKey::new(&target.endpoint, &target.credentials, target.family.protocol());
         if let Some(conn) = self.pool.take(&key).await {
             match self.read_with(conn, target).await {
-                (Ok(facts), Some(conn)) => {
+                Ok((facts, conn)) => {
                     self.pool.put(key, conn).await;
                     return ProbeOutcome::Ok(facts);
                 }
-                (Ok(facts), None) => return ProbeOutcome::Ok(facts),
                 // A kept connection may have been closed by the server (restart, wait_timeout): try once afresh.
-                (Err(Failure::Lost(reason)), _) => {
+                Err(Failure::Lost(reason)) => {
                     tracing::debug!(member = %target.member, %reason, "kept connection lost; reconnecting");
                 }
-                (Err(failure), _) => return failure.into_outcome(),
+                Err(failure) => return failure.into_outcome(),
             }
         }
         let conn = match self.connect(target).await {
@@ -222,24 +221,21 @@ impl Prober {
             Err(failure) => return failure.into_outcome(),
         };
         match self.read_with(conn, target).await {
-            (Ok(facts), Some(conn)) => {
+            Ok((facts, conn)) => {
                 self.pool.put(key, conn).await;
                 ProbeOutcome::Ok(facts)
             }
-            (Ok(facts), None) => ProbeOutcome::Ok(facts),
-            (Err(failure), _) => failure.into_outcome(),
+            Err(failure) => failure.into_outcome(),
         }
     }
 
-    async fn connect(&self, target: &ProbeTarget) -> Result<pool::PooledConn, Failure> {
+    async fn connect(&self, target: &ProbeTarget) -> Result<PooledConn, Failure> {
         let timeout = self.config.connect_timeout;
         let attempt = async {
             match target.family.protocol() {
-                Protocol::Mysql => {
-                    mysql::connect(&target.endpoint, &target.credentials).await.map(pool::PooledConn::Mysql)
-                }
+                Protocol::Mysql => mysql::connect(&target.endpoint, &target.credentials).await.map(PooledConn::Mysql),
                 Protocol::Postgres => {
-                    postgres::connect(&target.endpoint, &target.credentials).await.map(pool::PooledConn::Postgres)
+                    postgres::connect(&target.endpoint, &target.credentials).await.map(PooledConn::Postgres)
                 }
             }
         };
@@ -249,27 +245,22 @@ impl Prober {
         }
     }
 
-    /// Runs the reading on `conn`; gives the connection back only if it is still fit for reuse.
-    async fn read_with(
-        &self,
-        conn: pool::PooledConn,
-        target: &ProbeTarget,
-    ) -> (Result<crate::observe::facts::DbFacts, Failure>, Option<pool::PooledConn>) {
+    /// Runs the reading on `conn` and hands the connection back for reuse; on any failure it is dropped.
+    async fn read_with(&self, conn: PooledConn, target: &ProbeTarget) -> Result<(DbFacts, PooledConn), Failure> {
         let timeout = self.config.query_timeout;
+        let timed_out = || Failure::Timeout(ProbePhase::Query, timeout);
         match conn {
-            pool::PooledConn::Mysql(mut conn) => {
-                match tokio::time::timeout(timeout, mysql::read_facts(&mut conn, target.family)).await {
-                    Ok(Ok(facts)) => (Ok(facts), Some(pool::PooledConn::Mysql(conn))),
-                    Ok(Err(failure)) => (Err(failure), None),
-                    Err(_) => (Err(Failure::Timeout(ProbePhase::Query, timeout)), None),
-                }
+            PooledConn::Mysql(mut conn) => {
+                let facts = tokio::time::timeout(timeout, mysql::read_facts(&mut conn, target.family))
+                    .await
+                    .map_err(|_| timed_out())??;
+                Ok((facts, PooledConn::Mysql(conn)))
             }
-            pool::PooledConn::Postgres(conn) => {
-                match tokio::time::timeout(timeout, postgres::read_facts(&conn.client)).await {
-                    Ok(Ok(facts)) => (Ok(facts), Some(pool::PooledConn::Postgres(conn))),
-                    Ok(Err(failure)) => (Err(failure), None),
-                    Err(_) => (Err(Failure::Timeout(ProbePhase::Query, timeout)), None),
-                }
+            PooledConn::Postgres(conn) => {
+                let facts = tokio::time::timeout(timeout, postgres::read_facts(&conn.client))
+                    .await
+                    .map_err(|_| timed_out())??;
+                Ok((facts, PooledConn::Postgres(conn)))
             }
         }
     }

@@ -583,6 +583,78 @@ mod tests {
         assert_eq!(primary_member(&[a, b]), None);
     }
 
+    /// The JSON shape is what `dbdeck status -o json` prints and scripts read: changes must be deliberate.
+    #[test]
+    fn json_shape_is_stable() {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let standby = MemberFacts {
+            member: "cluster1-instance1-abcd-0".into(),
+            read_at: at,
+            outcome: ProbeOutcome::Ok(DbFacts {
+                role: Role::Standby,
+                state: "replay paused".into(),
+                version: "15.18".into(),
+                lag_seconds: Some(12.5),
+                lag_amount: Some(LagAmount::bytes(40960)),
+                lag_note: None,
+                problems: vec!["WAL replay is paused".into()],
+                detail: FamilyDetail::Postgres(PostgresDetail {
+                    in_recovery: true,
+                    timeline: Some(1),
+                    current_lsn: None,
+                    replication: vec![],
+                    receive_lsn: Some("0/3000148".into()),
+                    replay_lsn: Some("0/2FF6148".into()),
+                    last_replay_at: Some(at),
+                    replay_paused: true,
+                    upstream_host: Some("cluster1-primary".into()),
+                }),
+            }),
+        };
+        let replica = MemberFacts {
+            member: "ps-cluster1-mysql-1".into(),
+            read_at: at,
+            outcome: ProbeOutcome::Ok(DbFacts {
+                role: Role::Replica,
+                state: "SQL thread stopped".into(),
+                version: "8.0.36-28".into(),
+                lag_seconds: None,
+                lag_amount: Some(LagAmount::transactions(5)),
+                lag_note: Some("seconds behind source is NULL: the SQL thread is not running".into()),
+                problems: vec!["SQL thread is not running".into()],
+                detail: FamilyDetail::Async(AsyncDetail {
+                    flavor: MysqlFlavor::Mysql,
+                    read_only: true,
+                    gtid_executed: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-10".into(),
+                    channels: vec![ReplicaChannel {
+                        name: String::new(),
+                        source_host: "ps-cluster1-mysql-0.ps-cluster1-mysql".into(),
+                        source_port: Some(3306),
+                        io_running: ThreadState::Running,
+                        sql_running: false,
+                        seconds_behind: None,
+                        last_io_errno: 0,
+                        last_io_error: String::new(),
+                        last_sql_errno: 0,
+                        last_sql_error: String::new(),
+                        retrieved_gtids: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-15".into(),
+                        executed_gtids: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-10".into(),
+                        transactions_behind: Some(5),
+                    }],
+                }),
+            }),
+        };
+        let gone = MemberFacts {
+            member: "cluster1-pxc-2".into(),
+            read_at: at,
+            outcome: ProbeOutcome::Unreachable { reason: "connection refused by 10.0.0.7:3306".into() },
+        };
+        let all = vec![standby, replica, gone];
+        let back: Vec<MemberFacts> = serde_json::from_value(serde_json::to_value(&all).unwrap()).unwrap();
+        assert_eq!(back, all);
+        insta::assert_json_snapshot!("member_facts", all);
+    }
+
     #[test]
     fn outcome_serialises_with_stable_names() {
         let timeout = ProbeOutcome::Timeout { phase: ProbePhase::Connect, after: Duration::from_millis(3000) };

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use dbdeck::observe::facts::{
     FamilyDetail, History, LagAmount, MemberFacts, ProbeOutcome, ProbePhase, Role, ThreadState, primary_member,
 };
-use dbdeck::observe::probe::{Credentials, Endpoint, Family, ProbeConfig, ProbeTarget, Prober};
+use dbdeck::observe::probe::{Credentials, Endpoint, Family, ProbeConfig, ProbeTarget, Prober, TlsMode};
 use dbservers::*;
 use mysql_async::prelude::Queryable;
 
@@ -26,6 +26,7 @@ fn target(member: &str, port: u16, user: &str, password: &str, family: Family) -
         endpoint: Endpoint::new("127.0.0.1", port),
         credentials: Credentials::new(user, password),
         family,
+        tls: TlsMode::Disable,
     }
 }
 
@@ -314,6 +315,42 @@ async fn postgres_streaming_replication_lag() {
         other => panic!("expected an authentication failure, got {other:?}"),
     }
     assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls() {
+    require(postgres_available(), "PostgreSQL 15");
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let ca_pem = cert.cert.pem();
+    let server =
+        Postgres::start_primary_with(Some((ca_pem.clone(), cert.signing_key.serialize_pem()))).await.expect("start");
+    let admin = server.admin().await.unwrap();
+    admin.batch_execute("CREATE ROLE monitor LOGIN PASSWORD 'mon-tls-pw' IN ROLE pg_monitor").await.unwrap();
+    let prober = Prober::new(ProbeConfig::default());
+    let with_tls =
+        |tls: TlsMode| ProbeTarget { tls, ..target("pg-0", server.port, "monitor", "mon-tls-pw", Family::Postgres) };
+
+    // The server allows this user over TLS only, as Percona's PostgreSQL clusters do.
+    let plain = prober.probe(&with_tls(TlsMode::Disable)).await;
+    match &plain.outcome {
+        ProbeOutcome::AuthFailed { reason } => assert!(reason.contains("no encryption"), "{reason}"),
+        other => panic!("expected a refusal without TLS, got {other:?}"),
+    }
+
+    let required = prober.probe(&with_tls(TlsMode::Require)).await;
+    assert_eq!(facts(&required).role, Role::Primary);
+
+    let verified = prober.probe(&with_tls(TlsMode::VerifyFull { ca_pem: ca_pem.into_bytes() })).await;
+    assert_eq!(facts(&verified).role, Role::Primary);
+
+    let stranger = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let wrong_ca = prober.probe(&with_tls(TlsMode::VerifyFull { ca_pem: stranger.cert.pem().into_bytes() })).await;
+    match &wrong_ca.outcome {
+        ProbeOutcome::Error { reason } => assert!(reason.contains("TLS with 127.0.0.1"), "{reason}"),
+        other => panic!("expected a certificate error, got {other:?}"),
+    }
+    // Kept connections are per TLS mode: the two that worked are both kept.
+    assert_eq!(prober.pooled_connections().await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

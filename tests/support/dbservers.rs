@@ -469,6 +469,13 @@ impl Postgres {
 
     /// initdb (password auth over TCP for the `postgres` user) and start.
     pub async fn start_primary() -> Result<Self> {
+        Self::start_primary_with(None).await
+    }
+
+    /// Like [`Postgres::start_primary`], with TLS from `tls` = (certificate PEM, key PEM) when given. Then only
+    /// the `postgres` admin user may log in without TLS (so test setup can use plain connections); every other
+    /// user must use TLS, the way Percona's clusters allow network logins.
+    pub async fn start_primary_with(tls: Option<(String, String)>) -> Result<Self> {
         let dir = ServerDir::new("dbdeck-pg-primary-")?;
         let (uid, gid) = user_ids("postgres")?;
         chown_recursive(dir.path(), uid, gid)?;
@@ -483,6 +490,31 @@ impl Postgres {
                 .arg(format!("--pwfile={}", pwfile.display())),
             "initdb",
         )?;
+        if let Some((cert_pem, key_pem)) = tls {
+            let data = dir.path().join("data");
+            let write = |name: &str, text: &str, mode: u32| -> Result<()> {
+                let path = data.join(name);
+                std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+                chown_recursive(&path, uid, gid)
+            };
+            write("server.crt", &cert_pem, 0o644)?;
+            // PostgreSQL refuses a key that others can read.
+            write("server.key", &key_pem, 0o600)?;
+            write(
+                "pg_hba.conf",
+                "local all all trust\n\
+                 hostnossl all postgres 127.0.0.1/32 scram-sha-256\n\
+                 hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                 host replication postgres 127.0.0.1/32 scram-sha-256\n",
+                0o600,
+            )?;
+            let conf = data.join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&conf).map_err(|e| format!("read {}: {e}", conf.display()))?;
+            text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+            std::fs::write(&conf, text).map_err(|e| format!("write {}: {e}", conf.display()))?;
+        }
         Self::launch("pg-primary", dir, uid, gid).await
     }
 

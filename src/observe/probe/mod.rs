@@ -10,6 +10,7 @@ pub mod galera;
 pub mod group_repl;
 pub mod gtid;
 mod mysql;
+pub mod pg_tls;
 mod pool;
 mod postgres;
 pub mod row;
@@ -23,6 +24,7 @@ use chrono::Utc;
 use tokio::sync::Semaphore;
 
 use crate::observe::facts::{DbFacts, MemberFacts, ProbeOutcome, ProbePhase, apply_galera_relative_lag};
+pub use pg_tls::TlsMode;
 use pool::{ConnectionPool, PoolKey, PooledConn, Protocol};
 
 /// Where a member's database listens (pod IP, service DNS name, or a local port-forward).
@@ -109,6 +111,8 @@ pub struct ProbeTarget {
     pub endpoint: Endpoint,
     pub credentials: Credentials,
     pub family: Family,
+    /// Transport security; only PostgreSQL members support anything but `Disable` so far.
+    pub tls: TlsMode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +206,7 @@ impl Prober {
     }
 
     async fn read(&self, target: &ProbeTarget) -> ProbeOutcome {
-        let key = PoolKey::new(&target.endpoint, &target.credentials, target.family.protocol());
+        let key = PoolKey::new(&target.endpoint, &target.credentials, &target.tls, target.family.protocol());
         if let Some(conn) = self.pool.take(&key).await {
             match self.read_with(conn, target).await {
                 Ok((facts, conn)) => {
@@ -233,10 +237,14 @@ impl Prober {
         let timeout = self.config.connect_timeout;
         let attempt = async {
             match target.family.protocol() {
+                Protocol::Mysql if target.tls != TlsMode::Disable => Err(Failure::Error(format!(
+                    "TLS is requested for {} but MySQL probes connect without TLS only",
+                    target.member
+                ))),
                 Protocol::Mysql => mysql::connect(&target.endpoint, &target.credentials).await.map(PooledConn::Mysql),
-                Protocol::Postgres => {
-                    postgres::connect(&target.endpoint, &target.credentials).await.map(PooledConn::Postgres)
-                }
+                Protocol::Postgres => postgres::connect(&target.endpoint, &target.credentials, &target.tls)
+                    .await
+                    .map(PooledConn::Postgres),
             }
         };
         match tokio::time::timeout(timeout, attempt).await {

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
-use super::{Credentials, Endpoint};
+use super::{Credentials, Endpoint, TlsMode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Protocol {
@@ -27,13 +27,20 @@ pub(super) struct PoolKey {
     pub endpoint: Endpoint,
     pub user: String,
     pub password_digest: [u8; 32],
+    pub tls: TlsMode,
     pub protocol: Protocol,
 }
 
 impl PoolKey {
-    pub fn new(endpoint: &Endpoint, creds: &Credentials, protocol: Protocol) -> Self {
+    pub fn new(endpoint: &Endpoint, creds: &Credentials, tls: &TlsMode, protocol: Protocol) -> Self {
         let digest = Sha256::digest(creds.password.expose().as_bytes());
-        PoolKey { endpoint: endpoint.clone(), user: creds.user.clone(), password_digest: digest.into(), protocol }
+        PoolKey {
+            endpoint: endpoint.clone(),
+            user: creds.user.clone(),
+            password_digest: digest.into(),
+            tls: tls.clone(),
+            protocol,
+        }
     }
 }
 
@@ -91,10 +98,10 @@ mod tests {
     #[test]
     fn keys_differ_by_password_without_holding_it() {
         let ep = Endpoint::new("127.0.0.1", 3306);
-        let a = PoolKey::new(&ep, &Credentials::new("monitor", "one"), Protocol::Mysql);
-        let b = PoolKey::new(&ep, &Credentials::new("monitor", "two"), Protocol::Mysql);
+        let a = PoolKey::new(&ep, &Credentials::new("monitor", "one"), &TlsMode::Disable, Protocol::Mysql);
+        let b = PoolKey::new(&ep, &Credentials::new("monitor", "two"), &TlsMode::Disable, Protocol::Mysql);
         assert_ne!(a, b);
-        assert_eq!(a, PoolKey::new(&ep, &Credentials::new("monitor", "one"), Protocol::Mysql));
+        assert_eq!(a, PoolKey::new(&ep, &Credentials::new("monitor", "one"), &TlsMode::Disable, Protocol::Mysql));
         assert!(!format!("{a:?}").contains("one"));
     }
 }

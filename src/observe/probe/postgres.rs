@@ -4,14 +4,16 @@ use std::error::Error as _;
 use std::io::ErrorKind;
 
 use chrono::{DateTime, Utc};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
+use super::pg_tls::{MakeRustls, TlsMode, client_config};
 use super::pool::PgConn;
 use super::{Credentials, Endpoint, Failure};
 use crate::observe::facts::{DbFacts, FamilyDetail, LagAmount, PgReplicationRow, PostgresDetail, Role};
 
-pub(super) async fn connect(endpoint: &Endpoint, creds: &Credentials) -> Result<PgConn, Failure> {
+pub(super) async fn connect(endpoint: &Endpoint, creds: &Credentials, tls: &TlsMode) -> Result<PgConn, Failure> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(&endpoint.host)
@@ -20,14 +22,28 @@ pub(super) async fn connect(endpoint: &Endpoint, creds: &Credentials) -> Result<
         .password(creds.password.expose())
         .dbname("postgres")
         .application_name("dbdeck-probe");
-    let (client, connection) =
-        config.connect(NoTls).await.map_err(|e| classify_connect_error(endpoint, &creds.user, &e))?;
-    let driver = tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "postgres probe connection ended");
+    let tls_config =
+        client_config(tls).map_err(|e| Failure::Error(format!("PostgreSQL TLS settings for {endpoint}: {e}")))?;
+    let classify = |e: tokio_postgres::Error| classify_connect_error(endpoint, &creds.user, &e);
+    let (client, driver) = match tls_config {
+        None => {
+            let (client, connection) = config.connect(NoTls).await.map_err(classify)?;
+            (client, tokio::spawn(drive(connection)))
         }
-    });
+        Some(tls_config) => {
+            config.ssl_mode(SslMode::Require);
+            let (client, connection) = config.connect(MakeRustls::new(tls_config)).await.map_err(classify)?;
+            (client, tokio::spawn(drive(connection)))
+        }
+    };
     Ok(PgConn { client, driver })
+}
+
+/// Runs the connection's socket until the client is dropped or the server goes away.
+async fn drive<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
+    if let Err(e) = connection.await {
+        tracing::debug!(error = %e, "postgres probe connection ended");
+    }
 }
 
 fn classify_connect_error(endpoint: &Endpoint, user: &str, err: &tokio_postgres::Error) -> Failure {
@@ -41,10 +57,12 @@ fn classify_connect_error(endpoint: &Endpoint, user: &str, err: &tokio_postgres:
     let mut source = err.source();
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return Failure::Unreachable(match io.kind() {
-                ErrorKind::ConnectionRefused => format!("connection refused by {endpoint}"),
-                _ => format!("{endpoint}: {io}"),
-            });
+            return match io.kind() {
+                ErrorKind::ConnectionRefused => Failure::Unreachable(format!("connection refused by {endpoint}")),
+                // rustls reports certificate and handshake failures as invalid data.
+                ErrorKind::InvalidData => Failure::Error(format!("TLS with {endpoint} failed: {io}")),
+                _ => Failure::Unreachable(format!("{endpoint}: {io}")),
+            };
         }
         source = cause.source();
     }

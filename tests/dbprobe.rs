@@ -315,6 +315,12 @@ async fn postgres_streaming_replication_lag() {
         other => panic!("expected an authentication failure, got {other:?}"),
     }
     assert!(took < Duration::from_secs(3), "{took:?}");
+
+    // A user without pg_monitor sees blank rows: said so, not shown as healthy.
+    admin_p.batch_execute("CREATE ROLE plain LOGIN PASSWORD 'plain-pw'").await.unwrap();
+    let plain = prober.probe(&target("pg-0", primary.port, "plain", "plain-pw", Family::Postgres)).await;
+    let f = facts(&plain);
+    assert!(f.problems.iter().any(|p| p.contains("grant it the pg_monitor role")), "{:?}", f.problems);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,11 +132,7 @@ async fn read_primary(client: &Client, version: String) -> Result<DbFacts, tokio
             replay_lag_bytes: bytes.map(|b| u64::try_from(b).unwrap_or(0)),
         });
     }
-    let problems = replication
-        .iter()
-        .filter(|r| r.state != "streaming")
-        .map(|r| format!("standby '{}' is {}", r.application_name, r.state))
-        .collect();
+    let problems = primary_problems(&replication);
     Ok(DbFacts {
         role: Role::Primary,
         state: "primary".into(),
@@ -157,6 +153,23 @@ async fn read_primary(client: &Client, version: String) -> Result<DbFacts, tokio
             upstream_host: None,
         }),
     })
+}
+
+/// Standbys that are not streaming; and a hint when the rows are blanked out, which PostgreSQL does for users
+/// without `pg_monitor` (or superuser): then no state or lag can be read and that must not look like "fine".
+fn primary_problems(rows: &[PgReplicationRow]) -> Vec<String> {
+    let hidden = rows.iter().filter(|r| r.state.is_empty()).count();
+    let mut problems: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.state.is_empty() && r.state != "streaming")
+        .map(|r| format!("standby '{}' is {}", r.application_name, r.state))
+        .collect();
+    if hidden > 0 {
+        problems.push(format!(
+            "pg_stat_replication hides {hidden} standby row(s) from this user: grant it the pg_monitor role"
+        ));
+    }
+    problems
 }
 
 async fn read_standby(client: &Client, version: String) -> Result<DbFacts, tokio_postgres::Error> {
@@ -233,6 +246,28 @@ fn epoch_to_utc(epoch: f64) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(name: &str, state: &str) -> PgReplicationRow {
+        PgReplicationRow {
+            application_name: name.into(),
+            client_addr: None,
+            state: state.into(),
+            sync_state: String::new(),
+            write_lag_seconds: None,
+            flush_lag_seconds: None,
+            replay_lag_seconds: None,
+            replay_lag_bytes: None,
+        }
+    }
+
+    #[test]
+    fn primary_problems_name_lagging_and_hidden_standbys() {
+        assert!(primary_problems(&[row("pg-1", "streaming")]).is_empty());
+        assert_eq!(primary_problems(&[row("pg-1", "catchup")]), vec!["standby 'pg-1' is catchup"]);
+        let hidden = primary_problems(&[row("", ""), row("", "")]);
+        assert_eq!(hidden.len(), 1);
+        assert!(hidden[0].contains("hides 2 standby row(s)") && hidden[0].contains("pg_monitor"), "{hidden:?}");
+    }
 
     #[test]
     fn epoch_seconds_become_timestamps() {

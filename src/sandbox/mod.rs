@@ -7,4 +7,5 @@ pub mod listener;
 pub mod openapi;
 pub mod patch;
 pub mod resources;
+pub mod sim;
 pub mod tls;

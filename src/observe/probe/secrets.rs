@@ -1,0 +1,172 @@
+//! Picking probe credentials out of a cluster's own Secrets, the way the Percona operators lay them out.
+//!
+//! PXC and PS keep one key per system user in `internal-<cluster>` (written by the operator) and the user-facing
+//! `<cluster>-secrets`; the key name is the user name. We prefer `monitor` (read-only, made for this) and fall back
+//! to `operator`. PostgreSQL keeps one Secret per user, `<cluster>-pguser-<user>`, with `user` and `password` keys.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use thiserror::Error;
+
+use super::Credentials;
+
+/// Which operator's layout the Secret follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretLayout {
+    /// PerconaXtraDBCluster.
+    Pxc,
+    /// PerconaServerMySQL.
+    Ps,
+    /// PerconaPGCluster.
+    Pg,
+}
+
+/// MySQL system users that can read replication status, in order of preference.
+const MYSQL_PROBE_USERS: [&str; 2] = ["monitor", "operator"];
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CredentialError {
+    #[error("Secret {secret} has none of the keys {wanted}: no user to probe with")]
+    NoUserKey { secret: String, wanted: String },
+    #[error("Secret {secret} key {key} is not UTF-8 text")]
+    NotText { secret: String, key: String },
+    #[error("Secret {secret} key {key} is empty")]
+    Empty { secret: String, key: String },
+    #[error("Secret {secret} is not a credentials Secret of cluster {cluster} (expected {expected})")]
+    UnexpectedSecret { secret: String, cluster: String, expected: String },
+}
+
+/// Secret names to look for, most preferred first. `pg_user` picks the PostgreSQL user (default: the cluster's own
+/// user, which Percona PG names after the cluster).
+pub fn candidate_secrets(layout: SecretLayout, cluster: &str, pg_user: Option<&str>) -> Vec<String> {
+    match layout {
+        SecretLayout::Pxc | SecretLayout::Ps => vec![format!("internal-{cluster}"), format!("{cluster}-secrets")],
+        SecretLayout::Pg => vec![format!("{cluster}-pguser-{}", pg_user.unwrap_or(cluster))],
+    }
+}
+
+/// Reads credentials from the `data` of the Secret named `secret`.
+pub fn credentials_from_secret(
+    layout: SecretLayout,
+    cluster: &str,
+    secret: &str,
+    data: &BTreeMap<String, ByteString>,
+) -> Result<Credentials, CredentialError> {
+    match layout {
+        SecretLayout::Pxc | SecretLayout::Ps => {
+            let expected = candidate_secrets(layout, cluster, None);
+            if !expected.iter().any(|name| name == secret) {
+                return Err(CredentialError::UnexpectedSecret {
+                    secret: secret.into(),
+                    cluster: cluster.into(),
+                    expected: expected.join(" or "),
+                });
+            }
+            let user = MYSQL_PROBE_USERS.iter().find(|user| data.contains_key(**user)).ok_or_else(|| {
+                CredentialError::NoUserKey { secret: secret.into(), wanted: MYSQL_PROBE_USERS.join(", ") }
+            })?;
+            let password = text(secret, user, data)?;
+            Ok(Credentials::new(*user, password))
+        }
+        SecretLayout::Pg => {
+            let prefix = format!("{cluster}-pguser-");
+            let Some(suffix) = secret.strip_prefix(&prefix).filter(|s| !s.is_empty()) else {
+                return Err(CredentialError::UnexpectedSecret {
+                    secret: secret.into(),
+                    cluster: cluster.into(),
+                    expected: format!("{prefix}<user>"),
+                });
+            };
+            let user = match data.get("user") {
+                Some(_) => text(secret, "user", data)?,
+                // Older Secrets carry only the password; the user is in the Secret's name.
+                None => suffix.to_string(),
+            };
+            if !data.contains_key("password") {
+                return Err(CredentialError::NoUserKey { secret: secret.into(), wanted: "password".into() });
+            }
+            let password = text(secret, "password", data)?;
+            Ok(Credentials::new(user, password))
+        }
+    }
+}
+
+fn text(secret: &str, key: &str, data: &BTreeMap<String, ByteString>) -> Result<String, CredentialError> {
+    let bytes = data.get(key).map(|b| b.0.clone()).unwrap_or_default();
+    let value =
+        String::from_utf8(bytes).map_err(|_| CredentialError::NotText { secret: secret.into(), key: key.into() })?;
+    // Secrets written with `echo` often end in a newline that is not part of the password.
+    let value = value.trim_end_matches(['\n', '\r']).to_string();
+    if value.is_empty() {
+        return Err(CredentialError::Empty { secret: secret.into(), key: key.into() });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &[u8])]) -> BTreeMap<String, ByteString> {
+        pairs.iter().map(|(k, v)| (k.to_string(), ByteString(v.to_vec()))).collect()
+    }
+
+    #[test]
+    fn pxc_prefers_the_monitor_user() {
+        let d = data(&[("root", b"r00t"), ("operator", b"op-pass"), ("monitor", b"mon-pass\n")]);
+        let creds = credentials_from_secret(SecretLayout::Pxc, "cluster1", "internal-cluster1", &d).unwrap();
+        assert_eq!(creds.user, "monitor");
+        assert_eq!(creds.password.expose(), "mon-pass");
+    }
+
+    #[test]
+    fn ps_falls_back_to_operator() {
+        let d = data(&[("root", b"r00t"), ("operator", b"op-pass")]);
+        let creds = credentials_from_secret(SecretLayout::Ps, "ps-cluster1", "ps-cluster1-secrets", &d).unwrap();
+        assert_eq!(creds.user, "operator");
+        assert_eq!(creds.password.expose(), "op-pass");
+    }
+
+    #[test]
+    fn mysql_secret_without_a_probe_user_is_explained() {
+        let d = data(&[("root", b"r00t")]);
+        let err = credentials_from_secret(SecretLayout::Pxc, "cluster1", "cluster1-secrets", &d).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Secret cluster1-secrets has none of the keys monitor, operator: no user to probe with"
+        );
+        let err = credentials_from_secret(SecretLayout::Pxc, "cluster1", "other", &d).unwrap_err();
+        assert!(matches!(err, CredentialError::UnexpectedSecret { .. }));
+        let d = data(&[("monitor", b""), ("operator", b"x")]);
+        let err = credentials_from_secret(SecretLayout::Pxc, "cluster1", "internal-cluster1", &d).unwrap_err();
+        assert_eq!(err, CredentialError::Empty { secret: "internal-cluster1".into(), key: "monitor".into() });
+        let d = data(&[("monitor", &[0xff, 0xfe])]);
+        let err = credentials_from_secret(SecretLayout::Pxc, "cluster1", "internal-cluster1", &d).unwrap_err();
+        assert!(matches!(err, CredentialError::NotText { .. }));
+    }
+
+    #[test]
+    fn pg_reads_user_and_password_keys() {
+        let d = data(&[("user", b"cluster1"), ("password", b"pg-pass"), ("host", b"cluster1-primary.db.svc")]);
+        let creds = credentials_from_secret(SecretLayout::Pg, "cluster1", "cluster1-pguser-cluster1", &d).unwrap();
+        assert_eq!(creds.user, "cluster1");
+        assert_eq!(creds.password.expose(), "pg-pass");
+
+        let d = data(&[("password", b"pw")]);
+        let creds = credentials_from_secret(SecretLayout::Pg, "cluster1", "cluster1-pguser-postgres", &d).unwrap();
+        assert_eq!(creds.user, "postgres");
+
+        let err = credentials_from_secret(SecretLayout::Pg, "cluster1", "cluster1-pguser-x", &data(&[("user", b"x")]));
+        assert!(matches!(err, Err(CredentialError::NoUserKey { .. })));
+        let err = credentials_from_secret(SecretLayout::Pg, "cluster1", "cluster2-pguser-x", &d);
+        assert!(matches!(err, Err(CredentialError::UnexpectedSecret { .. })));
+    }
+
+    #[test]
+    fn candidate_names_follow_percona() {
+        assert_eq!(candidate_secrets(SecretLayout::Pxc, "cluster1", None), ["internal-cluster1", "cluster1-secrets"]);
+        assert_eq!(candidate_secrets(SecretLayout::Pg, "cluster1", None), ["cluster1-pguser-cluster1"]);
+        assert_eq!(candidate_secrets(SecretLayout::Pg, "cluster1", Some("postgres")), ["cluster1-pguser-postgres"]);
+    }
+}

@@ -1,0 +1,409 @@
+//! The DB probes against real servers on loopback: MariaDB async replication, a MariaDB Galera cluster,
+//! PostgreSQL 15 streaming replication, and members that are unreachable, refuse the password or hang.
+//!
+//! Needs the packages `.ci/install-db.sh` installs; the servers are started and removed by the tests.
+
+#[path = "support/dbservers.rs"]
+mod dbservers;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use dbdeck::observe::facts::{
+    FamilyDetail, History, LagAmount, MemberFacts, ProbeOutcome, ProbePhase, Role, ThreadState, primary_member,
+};
+use dbdeck::observe::probe::{Credentials, Endpoint, Family, ProbeConfig, ProbeTarget, Prober, TlsMode};
+use dbservers::*;
+use mysql_async::prelude::Queryable;
+
+fn require(available: bool, what: &str) {
+    assert!(available, "{what} is not installed: run `bash .ci/install-db.sh` first");
+}
+
+fn target(member: &str, port: u16, user: &str, password: &str, family: Family) -> ProbeTarget {
+    ProbeTarget {
+        member: member.into(),
+        endpoint: Endpoint::new("127.0.0.1", port),
+        credentials: Credentials::new(user, password),
+        family,
+        tls: TlsMode::Disable,
+    }
+}
+
+/// Probes until `check` accepts the reading, or fails with the last reading after `deadline`.
+async fn probe_until(
+    prober: &Prober,
+    target: &ProbeTarget,
+    deadline: Duration,
+    what: &str,
+    mut check: impl FnMut(&MemberFacts) -> bool,
+) -> MemberFacts {
+    let start = Instant::now();
+    loop {
+        let facts = prober.probe(target).await;
+        if check(&facts) {
+            return facts;
+        }
+        assert!(start.elapsed() < deadline, "{what}: not reached within {deadline:?}; last reading: {facts:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> (T, Duration) {
+    let start = Instant::now();
+    let out = tokio::time::timeout(limit, fut).await.expect("probe did not return within its time limit");
+    (out, start.elapsed())
+}
+
+fn facts(m: &MemberFacts) -> &dbdeck::observe::facts::DbFacts {
+    m.facts().unwrap_or_else(|| panic!("{} has no facts: {}", m.member, m.outcome.summary()))
+}
+
+async fn mysql_exec(conn: &mut mysql_async::Conn, sql: &str) {
+    conn.query_drop(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Connection attempts the server has seen since it started.
+async fn global_connections(conn: &mut mysql_async::Conn) -> u64 {
+    let row: Option<(String, u64)> = conn.query_first("SHOW GLOBAL STATUS LIKE 'Connections'").await.unwrap();
+    row.expect("Connections status row").1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_async_replication_lag_errors_and_reuse() {
+    require(mariadb_available(), "MariaDB");
+    let pair = MariaDbPair::start().await.expect("start MariaDB source and replica");
+    let prober = Prober::new(ProbeConfig::default());
+    let source = target("db-0", pair.source.port, MONITOR_USER, MONITOR_PASSWORD, Family::MysqlAsync);
+    let replica = target("db-1", pair.replica.port, MONITOR_USER, MONITOR_PASSWORD, Family::MysqlAsync);
+
+    let mut src = pair.source.admin().await.unwrap();
+    let mut rep = pair.replica.admin().await.unwrap();
+    mysql_exec(&mut src, "CREATE DATABASE app").await;
+    mysql_exec(&mut src, "CREATE TABLE app.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB").await;
+
+    // Caught up: replicating, 0 seconds, 0 transactions, source known.
+    let caught_up = |m: &MemberFacts| {
+        m.facts().is_some_and(|f| {
+            f.state == "replicating" && f.lag_seconds == Some(0.0) && f.lag_amount == Some(LagAmount::transactions(0))
+        })
+    };
+    let reading = probe_until(&prober, &replica, Duration::from_secs(30), "replica caught up", caught_up).await;
+    let f = facts(&reading);
+    assert_eq!(f.role, Role::Replica);
+    assert!(f.version.contains("MariaDB"), "{}", f.version);
+    let FamilyDetail::Async(detail) = &f.detail else { panic!("not async: {f:?}") };
+    assert_eq!(detail.channels.len(), 1);
+    assert_eq!(detail.channels[0].source_host, "127.0.0.1");
+    assert_eq!(detail.channels[0].source_port, Some(pair.source.port));
+    assert_eq!(detail.channels[0].io_running, ThreadState::Running);
+    let all = prober.probe_all(&[source.clone(), replica.clone()]).await;
+    assert_eq!(facts(&all[0]).role, Role::Source);
+    assert_eq!(primary_member(&all), Some("db-0"));
+
+    // SQL thread stopped + 5 transactions on the source: 5 behind, seconds unknown with the reason.
+    mysql_exec(&mut rep, "STOP SLAVE SQL_THREAD").await;
+    for i in 1..=5 {
+        mysql_exec(&mut src, &format!("INSERT INTO app.t VALUES ({i}, {i})")).await;
+    }
+    let lagging = probe_until(&prober, &replica, Duration::from_secs(30), "5 transactions behind", |m| {
+        m.facts().is_some_and(|f| f.lag_amount == Some(LagAmount::transactions(5)))
+    })
+    .await;
+    let f = facts(&lagging);
+    assert_eq!(f.state, "SQL thread stopped");
+    assert_eq!(f.lag_seconds, None, "seconds behind must be unknown while the SQL thread is stopped");
+    assert!(f.lag_note.as_deref().unwrap_or_default().contains("SQL thread is not running"), "{f:?}");
+    assert!(f.problems.iter().any(|p| p == "SQL thread is not running"), "{:?}", f.problems);
+
+    // Resumed: back to zero.
+    mysql_exec(&mut rep, "START SLAVE SQL_THREAD").await;
+    probe_until(&prober, &replica, Duration::from_secs(30), "caught up after resume", caught_up).await;
+
+    // IO thread stopped: the replica alone thinks it is caught up; against the source it is 3 behind.
+    mysql_exec(&mut rep, "STOP SLAVE IO_THREAD").await;
+    for i in 11..=13 {
+        mysql_exec(&mut src, &format!("INSERT INTO app.t VALUES ({i}, {i})")).await;
+    }
+    let alone = prober.probe(&replica).await;
+    assert_eq!(facts(&alone).state, "IO thread stopped");
+    assert_eq!(facts(&alone).lag_amount, Some(LagAmount::transactions(0)));
+    let together = prober.probe_all(&[source.clone(), replica.clone()]).await;
+    assert_eq!(facts(&together[1]).lag_amount, Some(LagAmount::transactions(3)));
+    assert!(facts(&together[1]).lag_note.as_deref().unwrap_or_default().contains("IO thread is not running"));
+    mysql_exec(&mut rep, "START SLAVE IO_THREAD").await;
+    probe_until(&prober, &replica, Duration::from_secs(30), "caught up after IO restart", caught_up).await;
+
+    // Reuse: with connections kept, further readings open no new connection on the server.
+    assert_eq!(prober.pooled_connections().await, 2);
+    let before = global_connections(&mut rep).await;
+    for _ in 0..3 {
+        assert!(caught_up(&prober.probe(&replica).await));
+    }
+    assert_eq!(global_connections(&mut rep).await, before, "probes opened new connections instead of reusing one");
+
+    // Broken: a row written on the replica conflicts with the same key from the source.
+    mysql_exec(&mut rep, "SET SESSION sql_log_bin=0").await;
+    mysql_exec(&mut rep, "INSERT INTO app.t VALUES (100, 0)").await;
+    mysql_exec(&mut src, "INSERT INTO app.t VALUES (100, 1)").await;
+    let broken = probe_until(&prober, &replica, Duration::from_secs(30), "duplicate key error", |m| {
+        m.facts().is_some_and(|f| f.state == "SQL thread failed")
+    })
+    .await;
+    let f = facts(&broken);
+    let FamilyDetail::Async(detail) = &f.detail else { panic!("not async") };
+    assert_eq!(detail.channels[0].last_sql_errno, 1062);
+    assert!(detail.channels[0].last_sql_error.contains("Duplicate entry"), "{:?}", detail.channels[0]);
+    assert!(f.problems.iter().any(|p| p.starts_with("SQL thread error 1062:") && p.contains("Duplicate entry")));
+    assert_eq!(f.lag_seconds, None);
+
+    // Wrong password: a clear authentication failure, well within the connect timeout.
+    let wrong = target("db-0", pair.source.port, MONITOR_USER, "not-the-password", Family::MysqlAsync);
+    let (reading, took) = within(Duration::from_secs(5), prober.probe(&wrong)).await;
+    match &reading.outcome {
+        ProbeOutcome::AuthFailed { reason } => assert!(reason.contains("Access denied"), "{reason}"),
+        other => panic!("expected an authentication failure, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(!format!("{reading:?}").contains("not-the-password"));
+
+    // A server that hangs after the connection was made: the query timeout ends the reading, the kept
+    // connection is dropped, and the next reading after recovery connects anew.
+    let short = Prober::new(ProbeConfig {
+        connect_timeout: Duration::from_secs(2),
+        query_timeout: Duration::from_millis(700),
+        max_concurrency: 2,
+    });
+    assert!(short.probe(&source).await.facts().is_some());
+    assert_eq!(short.pooled_connections().await, 1);
+    pair.source.freeze().expect("SIGSTOP the source");
+    let (reading, took) = within(Duration::from_secs(3), short.probe(&source)).await;
+    pair.source.thaw().expect("SIGCONT the source");
+    assert_eq!(reading.outcome, ProbeOutcome::Timeout { phase: ProbePhase::Query, after: Duration::from_millis(700) });
+    assert!(took < Duration::from_millis(700) + Duration::from_millis(1500), "{took:?}");
+    assert_eq!(short.pooled_connections().await, 0);
+    let recovered =
+        probe_until(&short, &source, Duration::from_secs(10), "source answers again", |m| m.facts().is_some()).await;
+    assert_eq!(facts(&recovered).role, Role::Source);
+    assert_eq!(short.pooled_connections().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn galera_cluster_wsrep_facts() {
+    require(galera_available(), "MariaDB Galera (galera-4, rsync)");
+    let cluster = GaleraCluster::start(3).await.expect("start a three-node Galera cluster");
+    cluster.wait_synced(Duration::from_secs(60)).await.expect("cluster synced");
+    let mut admin = cluster.nodes[0].admin().await.unwrap();
+    mysql_exec(&mut admin, "CREATE DATABASE app").await;
+    mysql_exec(&mut admin, "CREATE TABLE app.t (id INT PRIMARY KEY) ENGINE=InnoDB").await;
+    mysql_exec(&mut admin, "INSERT INTO app.t VALUES (1), (2), (3)").await;
+
+    let prober = Prober::new(ProbeConfig { max_concurrency: 2, ..ProbeConfig::default() });
+    let targets: Vec<ProbeTarget> = cluster
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| target(&format!("pxc-{i}"), n.port, MONITOR_USER, MONITOR_PASSWORD, Family::Galera))
+        .collect();
+    let start = Instant::now();
+    let readings = loop {
+        let readings = prober.probe_all(&targets).await;
+        let settled =
+            readings.iter().all(|m| m.facts().is_some_and(|f| f.lag_amount == Some(LagAmount::transactions(0))));
+        if settled {
+            break readings;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "members did not converge: {readings:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut seqnos = Vec::new();
+    for reading in &readings {
+        let f = facts(reading);
+        assert_eq!(f.role, Role::GaleraMember);
+        assert_eq!(f.state, "Synced");
+        assert!(f.problems.is_empty(), "{}: {:?}", reading.member, f.problems);
+        let FamilyDetail::Galera(g) = &f.detail else { panic!("not galera") };
+        assert_eq!(g.cluster_status, "Primary");
+        assert_eq!(g.local_state, Some(4));
+        assert_eq!(g.cluster_size, Some(3));
+        assert!(g.ready && g.connected);
+        assert!(g.flow_control_paused.is_some() && g.recv_queue.is_some() && g.send_queue.is_some());
+        seqnos.push(g.last_committed.expect("wsrep_last_committed"));
+    }
+    // Three writes (database, table, rows) went through the group; every member committed them.
+    assert!(seqnos.iter().all(|s| *s >= 3 && *s == seqnos[0]), "{seqnos:?}");
+
+    // The sparkline history records each reading.
+    let mut history = History::new(4);
+    for _ in 0..5 {
+        history.push(&prober.probe(&targets[1]).await);
+    }
+    assert_eq!(history.len(), 4);
+    assert!(history.points().all(|p| p.reachable));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_streaming_replication_lag() {
+    require(postgres_available(), "PostgreSQL 15");
+    let primary = Postgres::start_primary().await.expect("start PostgreSQL primary");
+    let standby = Postgres::start_standby(&primary, "pg-1").await.expect("start PostgreSQL standby");
+    let prober = Prober::new(ProbeConfig::default());
+    let p = target("pg-0", primary.port, "postgres", PG_PASSWORD, Family::Postgres);
+    let s = target("pg-1", standby.port, "postgres", PG_PASSWORD, Family::Postgres);
+    let admin_p = primary.admin().await.unwrap();
+    let admin_s = standby.admin().await.unwrap();
+    admin_p.batch_execute("CREATE TABLE t (id serial PRIMARY KEY, v text)").await.unwrap();
+
+    let streaming_row_bytes = |m: &MemberFacts| -> Option<u64> {
+        let FamilyDetail::Postgres(d) = &m.facts()?.detail else { return None };
+        let row = d.replication.iter().find(|r| r.application_name == "pg-1" && r.state == "streaming")?;
+        row.replay_lag_bytes
+    };
+    let in_sync = |m: &MemberFacts| {
+        m.facts().is_some_and(|f| f.lag_seconds == Some(0.0) && f.lag_amount == Some(LagAmount::bytes(0)))
+    };
+    probe_until(&prober, &p, Duration::from_secs(30), "standby streaming", |m| streaming_row_bytes(m) == Some(0)).await;
+    let reading = probe_until(&prober, &s, Duration::from_secs(30), "standby in sync", in_sync).await;
+    let f = facts(&reading);
+    assert_eq!(f.role, Role::Standby);
+    assert_eq!(f.state, "streaming");
+    let FamilyDetail::Postgres(d) = &f.detail else { panic!("not postgres") };
+    assert!(d.in_recovery && !d.replay_paused);
+    assert_eq!(d.timeline, Some(1));
+    assert_eq!(d.upstream_host.as_deref(), Some("127.0.0.1"));
+    let all = prober.probe_all(&[p.clone(), s.clone()]).await;
+    assert_eq!(facts(&all[0]).role, Role::Primary);
+    assert_eq!(primary_member(&all), Some("pg-0"));
+    let FamilyDetail::Postgres(pd) = &facts(&all[0]).detail else { panic!("not postgres") };
+    assert_eq!(pd.replication[0].sync_state, "async");
+    assert_eq!(pd.timeline, Some(1));
+
+    // Replay paused + writes on the primary: bytes behind on both sides, seconds growing on the standby.
+    admin_s.batch_execute("SELECT pg_wal_replay_pause()").await.unwrap();
+    for _ in 0..5 {
+        admin_p.execute("INSERT INTO t (v) SELECT repeat('x', 1000) FROM generate_series(1, 50)", &[]).await.unwrap();
+    }
+    let paused = probe_until(&prober, &s, Duration::from_secs(30), "standby behind", |m| {
+        m.facts().is_some_and(|f| f.lag_amount.is_some_and(|a| a.value > 0) && f.lag_seconds.is_some_and(|s| s > 0.0))
+    })
+    .await;
+    let f = facts(&paused);
+    assert_eq!(f.state, "replay paused");
+    assert!(f.problems.iter().any(|p| p == "WAL replay is paused"));
+    let first_seconds = f.lag_seconds.unwrap();
+    probe_until(&prober, &s, Duration::from_secs(30), "seconds behind growing", |m| {
+        m.facts().and_then(|f| f.lag_seconds).is_some_and(|secs| secs > first_seconds)
+    })
+    .await;
+    probe_until(&prober, &p, Duration::from_secs(30), "primary sees replay lag bytes", |m| {
+        streaming_row_bytes(m).is_some_and(|b| b > 0)
+    })
+    .await;
+
+    // Resumed: back to zero on both sides.
+    admin_s.batch_execute("SELECT pg_wal_replay_resume()").await.unwrap();
+    probe_until(&prober, &s, Duration::from_secs(30), "standby caught up", in_sync).await;
+    probe_until(&prober, &p, Duration::from_secs(30), "primary sees no lag", |m| streaming_row_bytes(m) == Some(0))
+        .await;
+    assert_eq!(prober.pooled_connections().await, 2);
+
+    // Wrong password.
+    let wrong = target("pg-0", primary.port, "postgres", "nope-not-it", Family::Postgres);
+    let (reading, took) = within(Duration::from_secs(5), prober.probe(&wrong)).await;
+    match &reading.outcome {
+        ProbeOutcome::AuthFailed { reason } => assert!(reason.contains("password authentication failed"), "{reason}"),
+        other => panic!("expected an authentication failure, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(3), "{took:?}");
+
+    // A user without pg_monitor sees blank rows: said so, not shown as healthy.
+    admin_p.batch_execute("CREATE ROLE plain LOGIN PASSWORD 'plain-pw'").await.unwrap();
+    let plain = prober.probe(&target("pg-0", primary.port, "plain", "plain-pw", Family::Postgres)).await;
+    let f = facts(&plain);
+    assert!(f.problems.iter().any(|p| p.contains("grant it the pg_monitor role")), "{:?}", f.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls() {
+    require(postgres_available(), "PostgreSQL 15");
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let ca_pem = cert.cert.pem();
+    let server =
+        Postgres::start_primary_with(Some((ca_pem.clone(), cert.signing_key.serialize_pem()))).await.expect("start");
+    let admin = server.admin().await.unwrap();
+    admin.batch_execute("CREATE ROLE monitor LOGIN PASSWORD 'mon-tls-pw' IN ROLE pg_monitor").await.unwrap();
+    let prober = Prober::new(ProbeConfig::default());
+    let with_tls =
+        |tls: TlsMode| ProbeTarget { tls, ..target("pg-0", server.port, "monitor", "mon-tls-pw", Family::Postgres) };
+
+    // The server allows this user over TLS only, as Percona's PostgreSQL clusters do.
+    let plain = prober.probe(&with_tls(TlsMode::Disable)).await;
+    match &plain.outcome {
+        ProbeOutcome::AuthFailed { reason } => assert!(reason.contains("no encryption"), "{reason}"),
+        other => panic!("expected a refusal without TLS, got {other:?}"),
+    }
+
+    let required = prober.probe(&with_tls(TlsMode::Require)).await;
+    assert_eq!(facts(&required).role, Role::Primary);
+
+    let verified = prober.probe(&with_tls(TlsMode::VerifyFull { ca_pem: ca_pem.into_bytes() })).await;
+    assert_eq!(facts(&verified).role, Role::Primary);
+
+    let stranger = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let wrong_ca = prober.probe(&with_tls(TlsMode::VerifyFull { ca_pem: stranger.cert.pem().into_bytes() })).await;
+    match &wrong_ca.outcome {
+        ProbeOutcome::Error { reason } => assert!(reason.contains("TLS with 127.0.0.1"), "{reason}"),
+        other => panic!("expected a certificate error, got {other:?}"),
+    }
+    // Kept connections are per TLS mode: the two that worked are both kept.
+    assert_eq!(prober.pooled_connections().await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_and_hanging_members_end_within_the_timeout() {
+    let config = ProbeConfig {
+        connect_timeout: Duration::from_millis(800),
+        query_timeout: Duration::from_millis(800),
+        max_concurrency: 4,
+    };
+    let prober = Prober::new(config);
+    let silent = SilentServer::start().await;
+    let closed = closed_port();
+    let margin = Duration::from_millis(1500);
+
+    for family in [Family::MysqlAsync, Family::Postgres] {
+        let refused = target("gone", closed, "monitor", "pw", family);
+        let (reading, took) = within(config.connect_timeout + margin, prober.probe(&refused)).await;
+        match &reading.outcome {
+            ProbeOutcome::Unreachable { reason } => {
+                assert!(reason.contains("connection refused"), "{family:?}: {reason}")
+            }
+            other => panic!("{family:?}: expected unreachable, got {other:?}"),
+        }
+        assert!(took < config.connect_timeout + margin, "{took:?}");
+
+        let hanging = target("hangs", silent.port, "monitor", "pw", family);
+        let (reading, took) = within(config.connect_timeout + margin, prober.probe(&hanging)).await;
+        assert_eq!(
+            reading.outcome,
+            ProbeOutcome::Timeout { phase: ProbePhase::Connect, after: config.connect_timeout },
+            "{family:?}"
+        );
+        assert!(took >= config.connect_timeout && took < config.connect_timeout + margin, "{took:?}");
+        assert_eq!(reading.outcome.summary(), "timed out connecting after 800 ms");
+    }
+
+    // Several hanging members are probed concurrently, not one after another.
+    let targets: Vec<ProbeTarget> =
+        (0..4).map(|i| target(&format!("m-{i}"), silent.port, "monitor", "pw", Family::Galera)).collect();
+    let (readings, took) = within(Duration::from_secs(10), prober.probe_all(&targets)).await;
+    assert!(readings.iter().all(|m| matches!(m.outcome, ProbeOutcome::Timeout { .. })));
+    assert!(took < config.connect_timeout * 2 + margin, "{took:?}");
+    assert_eq!(prober.pooled_connections().await, 0);
+
+    // With one permit the same members queue: the bound on concurrency holds.
+    let serial = Prober::new(ProbeConfig { connect_timeout: Duration::from_millis(300), max_concurrency: 1, ..config });
+    let (readings, took) = within(Duration::from_secs(10), serial.probe_all(&targets[..3])).await;
+    assert!(readings.iter().all(|m| matches!(m.outcome, ProbeOutcome::Timeout { .. })));
+    assert!(took >= Duration::from_millis(900), "three members with one permit took only {took:?}");
+}

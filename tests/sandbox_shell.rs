@@ -444,7 +444,7 @@ async fn kubectl_uses_discovery_openapi_and_applies_with_strict_validation() {
         ("persistentvolumeclaims", "pvc", "v1"),
         ("statefulsets", "sts", "apps/v1"),
         ("customresourcedefinitions", "crd,crds", "apiextensions.k8s.io/v1"),
-        ("perconaxtradbclusters", "pxc", "pxc.percona.com/v1"),
+        ("perconaxtradbclusters", "pxc,pxcs", "pxc.percona.com/v1"),
     ] {
         let r = row(name, gv).unwrap_or_else(|| panic!("{name} missing from:\n{out}"));
         assert_eq!(r[1], short, "{name}: {r:?}");

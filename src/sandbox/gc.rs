@@ -221,7 +221,7 @@ impl State {
         Ok(())
     }
 
-    fn check_namespace_done(&mut self, ns: &str) -> Result<(), ApiError> {
+    pub(crate) fn check_namespace_done(&mut self, ns: &str) -> Result<(), ApiError> {
         let key = ObjectKey { gr: GroupResource::of_namespaces(), namespace: String::new(), name: ns.to_string() };
         let Some(nsobj) = self.get(&key).cloned() else { return Ok(()) };
         if nsobj["metadata"]["deletionTimestamp"].is_null()
@@ -233,6 +233,38 @@ impl State {
         let mut last = (*nsobj).clone();
         last["spec"]["finalizers"] = json!([]);
         self.finish_removal(&key, Some(last))?;
+        Ok(())
+    }
+
+    /// An object created with ownerReferences whose owners are all gone is collected, as upstream's
+    /// collector does for dangling references (here at once rather than on its next pass).
+    pub(crate) fn collect_if_orphaned(&mut self, key: &ObjectKey) -> Result<(), ApiError> {
+        let Some(obj) = self.get(key).cloned() else { return Ok(()) };
+        let owners: Vec<&str> = obj["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["uid"].as_str())
+            .collect();
+        if owners.is_empty() || owners.iter().any(|u| self.key_of_uid(u).is_some()) {
+            return Ok(());
+        }
+        tracing::debug!(object = %key.name, "collecting an object whose owners are all gone");
+        self.delete_key(key, Propagation::Background)
+    }
+
+    /// Collects every object whose owners are all gone (after a reload, e.g. a crash mid-cascade).
+    pub(crate) fn collect_orphans(&mut self) -> Result<(), ApiError> {
+        let keys: Vec<ObjectKey> = self
+            .objects
+            .iter()
+            .flat_map(|(gr, m)| {
+                m.keys().map(|(ns, name)| ObjectKey { gr: gr.clone(), namespace: ns.clone(), name: name.clone() })
+            })
+            .collect();
+        for k in keys {
+            self.collect_if_orphaned(&k)?;
+        }
         Ok(())
     }
 
@@ -306,6 +338,16 @@ mod tests {
         s.update(&sec, "default", "child", released, Subresource::Main, &WriteOptions::default()).unwrap();
         assert_eq!(s.get(&sec, "default", "child").unwrap_err().code, 404);
         assert_eq!(s.get(&cm, "default", "owner").unwrap_err().code, 404);
+    }
+
+    #[test]
+    fn objects_created_for_a_vanished_owner_are_collected() {
+        let s = store();
+        let sec = s.resource("", "v1", "secrets").unwrap();
+        let ghost = json!({"metadata": {"name": "ghost", "uid": "no-such-uid"}});
+        let created = create(&s, "secrets", "", owned_by(&ghost, "stray", false));
+        assert_eq!(created["metadata"]["name"], "stray");
+        assert_eq!(s.get(&sec, "default", "stray").unwrap_err().code, 404);
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl Default for SandboxConfig {
 pub enum SandboxError {
     #[error("cannot open the sandbox state in {dir}: {source}")]
     State { dir: PathBuf, source: PersistError },
-    #[error("cannot create the sandbox's initial namespace {name}: {source}")]
+    #[error("cannot prepare the sandbox ({name}): {source}")]
     Bootstrap { name: String, source: ApiError },
 }
 
@@ -106,6 +106,10 @@ impl Sandbox {
             state.rv = loaded.rv;
             state.floor = loaded.rv;
             tracing::info!(objects = count, resource_version = loaded.rv, "sandbox state reloaded");
+            // A crash between an owner's removal and its dependents' leaves orphans: finish the job.
+            state
+                .collect_orphans()
+                .map_err(|source| SandboxError::Bootstrap { name: "garbage collection".into(), source })?;
         }
         let store = Store::from_state(state, hub);
         let ns_rt = store.resource("", "v1", "namespaces").ok_or_else(|| SandboxError::Bootstrap {
@@ -125,7 +129,7 @@ impl Sandbox {
             if !exists {
                 store
                     .create(&ns_rt, "", json!({"metadata": {"name": name}}), &WriteOptions::default())
-                    .map_err(|source| SandboxError::Bootstrap { name: name.to_string(), source })?;
+                    .map_err(|source| SandboxError::Bootstrap { name: format!("namespace {name}"), source })?;
             }
         }
         Ok(Sandbox {

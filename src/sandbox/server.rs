@@ -346,10 +346,8 @@ fn serve(
             let opts = delete_options(q, headers, body)?;
             sb.inner.writes.count(WriteVerb::Delete);
             let d = store.delete(rt, &ns, name, &opts)?;
-            if !d.removed {
-                return Ok(json_response(StatusCode::ACCEPTED, &d.object));
-            }
-            if rt.delete_returns_object {
+            // Pending deletions (finalizers) answer with the object, like kinds that return it anyway.
+            if !d.removed || rt.delete_returns_object {
                 return ok(d.object);
             }
             ok(delete_success(rt, name, str_at(&d.object, "/metadata/uid")))

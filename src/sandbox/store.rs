@@ -607,6 +607,7 @@ impl State {
         if crd::is_crd(&key.gr) {
             self.crd_types.insert(name.clone(), super::resources::from_crd(&stored));
         }
+        self.collect_if_orphaned(&key)?;
         Ok(to_view(rt, &stored))
     }
 
@@ -679,6 +680,10 @@ impl State {
                         }
                     }
                 }
+                // Field ownership of the status write (server-side apply) is kept.
+                if let Some(mf) = new["metadata"].get("managedFields") {
+                    m["metadata"]["managedFields"] = mf.clone();
+                }
                 m
             }
             _ => {
@@ -731,7 +736,8 @@ impl State {
         if opts.dry_run {
             return Ok(to_view(rt, &merged));
         }
-        if !merged["metadata"]["deletionTimestamp"].is_null() && finalizers(&merged).is_empty() {
+        let is_namespace = key.gr == GroupResource::of_namespaces();
+        if !merged["metadata"]["deletionTimestamp"].is_null() && finalizers(&merged).is_empty() && !is_namespace {
             // The last finalizer went: the pending deletion completes now.
             let last = self.finish_removal(&key, Some(merged))?;
             return Ok(to_view(rt, &last.unwrap_or_else(|| (*old).clone())));
@@ -739,6 +745,13 @@ impl State {
         let stored = self.put(&key, merged, EventType::Modified)?;
         if crd::is_crd(&key.gr) {
             self.crd_types.insert(name.to_string(), super::resources::from_crd(&stored));
+        }
+        if is_namespace {
+            // A terminating namespace goes once it is empty and its own finalizers are gone.
+            self.check_namespace_done(name)?;
+            if self.get(&key).is_none() {
+                return Ok(to_view(rt, &stored));
+            }
         }
         self.after_update(&key, &old, &stored)?;
         Ok(to_view(rt, &stored))

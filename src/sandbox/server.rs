@@ -100,6 +100,10 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
         return Ok(json!({}));
     }
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    // Only JSON and YAML are spoken; a 415 makes client-go switch its typed clients to JSON.
+    if ct.contains("protobuf") || ct.contains("cbor") {
+        return Err(ApiError::unsupported_media_type(ct));
+    }
     let parsed: Result<Value, String> = if ct.contains("yaml") {
         serde_yaml::from_slice(body).map_err(|e| e.to_string())
     } else {

@@ -3,7 +3,8 @@
 //! Admin endpoint (not subject to faults itself):
 //! - `GET /_sandbox/faults` → the current [`FaultConfig`] as JSON;
 //! - `PUT /_sandbox/faults` with any subset of `{"errorRate": 0.2, "errorCode": 429|503,
-//!   "retryAfterSeconds": 1, "latencyMs": 50}` → merges it into the config and returns the result;
+//!   "retryAfterSeconds": 1, "latencyMs": 50, "noopWritesBumpRv": false}` → merges it into the config
+//!   and returns the result (`POST` and `PATCH` do the same);
 //! - `DELETE /_sandbox/faults` → back to no faults;
 //! - `POST /_sandbox/faults/expire-watches` → every open watch gets an in-stream `ERROR` 410 `Expired`
 //!   (kube's watcher then relists);
@@ -33,6 +34,9 @@ pub struct FaultConfig {
     pub retry_after_seconds: u32,
     /// Added before every API request is served.
     pub latency_ms: u64,
+    /// Writes that change nothing still bump the resourceVersion and send MODIFIED, as the upstream
+    /// regressions that caused self-triggered reconcile loops did.
+    pub noop_writes_bump_rv: bool,
 }
 
 #[derive(Default)]

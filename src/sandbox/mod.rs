@@ -152,7 +152,17 @@ impl Sandbox {
     }
 
     pub fn set_faults(&self, cfg: FaultConfig) -> Result<(), ApiError> {
-        self.inner.faults.set(cfg)
+        let bump = cfg.noop_writes_bump_rv;
+        self.inner.faults.set(cfg)?;
+        self.inner.store.lock().bump_noop = bump;
+        Ok(())
+    }
+
+    /// Merges a partial JSON fault config (the admin endpoint's body) and returns the result.
+    pub fn merge_faults(&self, patch: &Value) -> Result<FaultConfig, ApiError> {
+        let cfg = self.inner.faults.merge_json(patch)?;
+        self.inner.store.lock().bump_noop = cfg.noop_writes_bump_rv;
+        Ok(cfg)
     }
 
     /// Ends every open watch with an in-stream 410 Expired ERROR event.

@@ -216,7 +216,7 @@ fn admin(sb: &Sandbox, method: &Method, path: &str, body: &Bytes) -> Result<Valu
         ("PUT" | "POST" | "PATCH", "/_sandbox/faults") => {
             let patch: Value = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("faults: the body is not JSON: {e}")))?;
-            let cfg = sb.inner.faults.merge_json(&patch)?;
+            let cfg = sb.merge_faults(&patch)?;
             tracing::info!(?cfg, "sandbox faults changed");
             Ok(serde_json::to_value(cfg).unwrap_or_default())
         }

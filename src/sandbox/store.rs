@@ -257,6 +257,8 @@ pub(crate) struct State {
     persist: Option<Persist>,
     hub: broadcast::Sender<HubMsg>,
     pub(crate) mutations: u64,
+    /// Fault mode: no-op writes still commit (new RV, MODIFIED event).
+    pub(crate) bump_noop: bool,
 }
 
 impl State {
@@ -276,6 +278,7 @@ impl State {
             persist,
             hub,
             mutations: 0,
+            bump_noop: false,
         }
     }
 
@@ -730,7 +733,7 @@ impl State {
             let manager = opts.field_manager.clone().unwrap_or_else(|| "unknown".into());
             merged = ssa::record_update(Some(&old), &merged, &manager);
         }
-        if same_content(&merged, &old) {
+        if same_content(&merged, &old) && !self.bump_noop {
             return Ok(to_view(rt, &old));
         }
         if opts.dry_run {
@@ -1177,6 +1180,16 @@ pub(crate) mod tests {
         assert_eq!(v2["metadata"]["generation"], 2);
         let stale = s.update(&cm, "default", "a", changed, Subresource::Main, &Default::default()).unwrap_err();
         assert_eq!((stale.code, stale.reason), (409, "Conflict"));
+    }
+
+    #[test]
+    fn noop_bump_fault_commits_unchanged_writes() {
+        let s = store();
+        let cm = cm_rt(&s);
+        let o = s.create(&cm, "default", json!({"metadata": {"name": "a"}}), &Default::default()).unwrap();
+        s.lock().bump_noop = true;
+        let again = s.update(&cm, "default", "a", o.clone(), Subresource::Main, &Default::default()).unwrap();
+        assert_ne!(again["metadata"]["resourceVersion"], o["metadata"]["resourceVersion"]);
     }
 
     #[test]

@@ -313,4 +313,47 @@ mod tests {
         assert_eq!(bm["type"], "BOOKMARK");
         assert_eq!(bm["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
     }
+
+    #[tokio::test]
+    async fn bookmarks_carry_the_latest_rv_and_timeouts_end_the_watch() {
+        let s = store();
+        let cm = s.resource("", "v1", "configmaps").unwrap();
+        let opts = WatchOptions {
+            resource_version: Some(s.resource_version().to_string()),
+            allow_bookmarks: true,
+            timeout: Some(Duration::from_millis(300)),
+            ..Default::default()
+        };
+        let mut w = s.watch(&cm, Some("default"), opts, Duration::from_millis(20)).unwrap();
+        // A change in another collection still advances the bookmark's RV.
+        let ns = s.resource("", "v1", "namespaces").unwrap();
+        s.create(&ns, "", json!({"metadata": {"name": "other"}}), &WriteOptions::default()).unwrap();
+        let want = s.resource_version().to_string();
+        loop {
+            let ev = next(&mut w).await;
+            assert_eq!(ev["type"], "BOOKMARK", "no events from other collections");
+            if ev["object"]["metadata"]["resourceVersion"] == want.as_str() {
+                break;
+            }
+        }
+        // timeoutSeconds: the stream ends on its own.
+        let ended = tokio::time::timeout(Duration::from_secs(5), async { while w.recv().await.is_some() {} }).await;
+        assert!(ended.is_ok());
+    }
+
+    #[tokio::test]
+    async fn injected_faults_reach_open_watches() {
+        let s = store();
+        let cm = s.resource("", "v1", "configmaps").unwrap();
+        let mut a = s.watch(&cm, None, WatchOptions::default(), Duration::from_secs(60)).unwrap();
+        let mut b = s.watch(&cm, None, WatchOptions::default(), Duration::from_secs(60)).unwrap();
+        s.create(&cm, "default", json!({"metadata": {"name": "x"}}), &WriteOptions::default()).unwrap();
+        assert_eq!(next(&mut a).await["type"], "ADDED");
+        assert_eq!(next(&mut b).await["type"], "ADDED");
+        let _ = s.hub().send(HubMsg::Expire);
+        let ev = next(&mut a).await;
+        assert_eq!((ev["type"].as_str(), ev["object"]["code"].as_u64()), (Some("ERROR"), Some(410)));
+        assert!(a.recv().await.is_none());
+        assert_eq!(next(&mut b).await["type"], "ERROR", "every open watch gets it");
+    }
 }

@@ -52,7 +52,10 @@ fn sandbox() -> (Sandbox, Client) {
 }
 
 /// A client whose requests (URI and Accept header) are recorded.
-fn recording_client(sb: &Sandbox) -> (Client, Arc<Mutex<Vec<(String, String)>>>) {
+/// (URI, Accept) of every request a recording client sent.
+type RequestLog = Arc<Mutex<Vec<(String, String)>>>;
+
+fn recording_client(sb: &Sandbox) -> (Client, RequestLog) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let seen = log.clone();
     let router = sb.router().layer(axum::middleware::from_fn(

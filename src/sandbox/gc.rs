@@ -26,10 +26,10 @@ fn without_owner(obj: &Value, uid: &str) -> Value {
     let mut o = obj.clone();
     if let Some(refs) = o["metadata"]["ownerReferences"].as_array_mut() {
         refs.retain(|r| r["uid"] != uid);
-        if refs.is_empty() {
-            if let Some(m) = o["metadata"].as_object_mut() {
-                m.remove("ownerReferences");
-            }
+        if refs.is_empty()
+            && let Some(m) = o["metadata"].as_object_mut()
+        {
+            m.remove("ownerReferences");
         }
     }
     o
@@ -50,14 +50,14 @@ impl State {
         let key = self.key(rt, ns, name);
         let Some(obj) = self.get(&key).cloned() else { return Err(ApiError::not_found(rt, name)) };
         let uid = str_at(&obj, "/metadata/uid").to_string();
-        if let Some(want) = &opts.precondition_uid {
-            if *want != uid {
-                return Err(ApiError::conflict(
-                    rt,
-                    name,
-                    &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"),
-                ));
-            }
+        if let Some(want) = &opts.precondition_uid
+            && *want != uid
+        {
+            return Err(ApiError::conflict(
+                rt,
+                name,
+                &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"),
+            ));
         }
         if let Some(want) = &opts.precondition_rv {
             let have = str_at(&obj, "/metadata/resourceVersion");
@@ -187,10 +187,10 @@ impl State {
     /// Called after a write: dropping an ownerReference may unblock an owner's foreground deletion.
     pub(crate) fn after_update(&mut self, _key: &ObjectKey, old: &Value, new: &Value) -> Result<(), ApiError> {
         for owner in old["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
-            if let Some(owner_uid) = owner["uid"].as_str() {
-                if !blocks(new, owner_uid) {
-                    self.check_foreground(owner_uid)?;
-                }
+            if let Some(owner_uid) = owner["uid"].as_str()
+                && !blocks(new, owner_uid)
+            {
+                self.check_foreground(owner_uid)?;
             }
         }
         Ok(())

@@ -164,10 +164,10 @@ impl FieldSelector {
             };
             let mut field = field.trim().to_string();
             // events.k8s.io names the involved object `regarding`; the store keeps the core/v1 form.
-            if group == "events.k8s.io" {
-                if let Some(rest) = field.strip_prefix("regarding.") {
-                    field = format!("involvedObject.{rest}");
-                }
+            if group == "events.k8s.io"
+                && let Some(rest) = field.strip_prefix("regarding.")
+            {
+                field = format!("involvedObject.{rest}");
             }
             let known = field == "metadata.name"
                 || field == "metadata.namespace"

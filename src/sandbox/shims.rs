@@ -111,13 +111,13 @@ pub mod patch {
             serde_json::from_value(patch.clone()).map_err(|e| PatchError::Malformed(e.to_string()))?;
         let mut out = doc.clone();
         for op in &ops {
-            if let json_patch::PatchOperation::Test(t) = op {
-                if out.pointer(t.path.as_str()).is_none() {
-                    if t.value.is_null() {
-                        continue;
-                    }
-                    return Err(PatchError::TestFailed(format!("{} is missing", t.path.as_str())));
+            if let json_patch::PatchOperation::Test(t) = op
+                && out.pointer(t.path.as_str()).is_none()
+            {
+                if t.value.is_null() {
+                    continue;
                 }
+                return Err(PatchError::TestFailed(format!("{} is missing", t.path.as_str())));
             }
             json_patch::patch(&mut out, std::slice::from_ref(op)).map_err(|e| match e.kind {
                 json_patch::PatchErrorKind::TestFailed => PatchError::TestFailed(e.to_string()),

@@ -11,8 +11,8 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    /// `details` of the Status (name, group, kind, causes); `Null` when there is none.
-    pub details: Value,
+    /// `details` of the Status (name, group, kind, causes), boxed to keep errors small.
+    pub details: Option<Box<Value>>,
     /// Seconds for the `Retry-After` header (429/503).
     pub retry_after: Option<u32>,
 }
@@ -28,12 +28,12 @@ fn details(rt: &ResourceType, name: &str) -> Value {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: Value::Null, retry_after: None }
+        ApiError { code, reason, message: message.into(), details: None, retry_after: None }
     }
 
     pub fn not_found(rt: &ResourceType, name: &str) -> Self {
         let mut e = Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified_resource(rt)));
-        e.details = details(rt, name);
+        e.details = Some(Box::new(details(rt, name)));
         e
     }
 
@@ -44,7 +44,7 @@ impl ApiError {
 
     pub fn already_exists(rt: &ResourceType, name: &str) -> Self {
         let mut e = Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified_resource(rt)));
-        e.details = details(rt, name);
+        e.details = Some(Box::new(details(rt, name)));
         e
     }
 
@@ -55,7 +55,7 @@ impl ApiError {
             "Conflict",
             format!("Operation cannot be fulfilled on {} \"{name}\": {why}", qualified_resource(rt)),
         );
-        e.details = details(rt, name);
+        e.details = Some(Box::new(details(rt, name)));
         e
     }
 
@@ -64,7 +64,7 @@ impl ApiError {
         let mut e = Self::new(409, "Conflict", message);
         let mut d = details(rt, name);
         d["causes"] = Value::Array(causes);
-        e.details = d;
+        e.details = Some(Box::new(d));
         e
     }
 
@@ -73,7 +73,7 @@ impl ApiError {
         let mut e = Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {field}: {why}", rt.kind));
         let mut d = json!({"name": name, "group": rt.group, "kind": rt.kind});
         d["causes"] = json!([{"reason": "FieldValueInvalid", "message": why, "field": field}]);
-        e.details = d;
+        e.details = Some(Box::new(d));
         e
     }
 
@@ -129,8 +129,8 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
-        if !self.details.is_null() {
-            s["details"] = self.details.clone();
+        if let Some(d) = &self.details {
+            s["details"] = (**d).clone();
         }
         s
     }

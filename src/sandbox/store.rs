@@ -500,10 +500,10 @@ impl State {
                 (None, None) => std::ops::Bound::Unbounded,
             };
             for ((obj_ns, _), obj) in m.range((lower, std::ops::Bound::Unbounded)) {
-                if let Some(n) = ns {
-                    if obj_ns != n {
-                        break;
-                    }
+                if let Some(n) = ns
+                    && obj_ns != n
+                {
+                    break;
                 }
                 if !opts.labels.matches(obj) || !opts.fields.matches(obj) {
                     continue;
@@ -587,10 +587,10 @@ impl State {
             m.remove("deletionTimestamp");
             m.remove("deletionGracePeriodSeconds");
         }
-        if rt.status_subresource {
-            if let Some(m) = obj.as_object_mut() {
-                m.remove("status");
-            }
+        if rt.status_subresource
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
         }
         if key.gr == GroupResource::of_namespaces() {
             obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
@@ -635,6 +635,7 @@ impl State {
     }
 
     /// Replaces an object (PUT, or the result of a patch) under the subresource rules.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn update(
         &mut self,
         rt: &ResourceType,
@@ -761,6 +762,7 @@ impl State {
     }
 
     /// Applies a patch of any kind; returns the object and whether an apply created it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn patch(
         &mut self,
         rt: &ResourceType,
@@ -952,7 +954,7 @@ fn run_patch(
                 "Invalid",
                 format!("the server rejected our request due to an error in our request: {m}"),
             );
-            e.details = json!({"name": name, "group": rt.group, "kind": rt.plural});
+            e.details = Some(Box::new(json!({"name": name, "group": rt.group, "kind": rt.plural})));
             e
         }
         PatchError::Invalid(m) => ApiError::invalid(rt, name, "patch", &m),

@@ -49,10 +49,10 @@ pub fn to_view(rt: &ResourceType, stored: &Value) -> Value {
         for (core, new) in EVENT_FIELDS {
             rename(&mut map, core, new);
         }
-        if let Some(src) = map.get("deprecatedSource") {
-            if src.as_object().is_some_and(|m| m.is_empty()) {
-                map.remove("deprecatedSource");
-            }
+        if let Some(src) = map.get("deprecatedSource")
+            && src.as_object().is_some_and(|m| m.is_empty())
+        {
+            map.remove("deprecatedSource");
         }
     }
     with_type_meta(rt, map)

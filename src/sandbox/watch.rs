@@ -75,10 +75,10 @@ impl Filter {
         if ch.key.gr != self.gr {
             return None;
         }
-        if let Some(ns) = &self.ns {
-            if ch.key.namespace != *ns {
-                return None;
-            }
+        if let Some(ns) = &self.ns
+            && ch.key.namespace != *ns
+        {
+            return None;
         }
         let now = self.selects(&ch.object);
         match ch.kind {
@@ -195,10 +195,10 @@ impl WatchRun {
             return;
         }
         for ch in replay {
-            if let Some(ev) = self.filter.translate(&ch) {
-                if self.tx.send(ev).await.is_err() {
-                    return;
-                }
+            if let Some(ev) = self.filter.translate(&ch)
+                && self.tx.send(ev).await.is_err()
+            {
+                return;
             }
         }
         let mut last_rv = self.start_rv;
@@ -211,11 +211,10 @@ impl WatchRun {
                 msg = self.hub_rx.recv() => match msg {
                     Ok(HubMsg::Change(ch)) => {
                         last_rv = ch.rv;
-                        if let Some(ev) = self.filter.translate(&ch) {
-                            if self.tx.send(ev).await.is_err() {
+                        if let Some(ev) = self.filter.translate(&ch)
+                            && self.tx.send(ev).await.is_err() {
                                 return;
                             }
-                        }
                     }
                     Ok(HubMsg::Expire) => {
                         let _ = self.tx.send(expired_event(format!("too old resource version: {last_rv} (injected fault)"))).await;

@@ -12,7 +12,7 @@ use super::resources::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Change, EventType, GroupResource, HubMsg, Store};
-use super::views::{RenderAs, to_view};
+use super::views::{RenderAs, object, to_view};
 
 /// Upstream closes watches without `timeoutSeconds` after 30–60 minutes.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -67,7 +67,7 @@ impl Filter {
     }
 
     fn event(&self, kind: &str, obj: &Value) -> Value {
-        json!({"type": kind, "object": self.render(obj)})
+        object(vec![("type", Value::String(kind.to_string())), ("object", self.render(obj))])
     }
 
     /// The event (if any) this change produces for this watch.

@@ -503,6 +503,14 @@ async fn label_and_field_selectors_and_paging() {
     assert!(second.metadata.continue_.is_none_or(|c| c.is_empty()));
     let meta = api.list_metadata(&ListParams::default().labels("tier=back")).await.unwrap();
     assert_eq!(meta.items.iter().map(|o| o.name_any()).collect::<Vec<_>>(), ["a", "d"]);
+    let one = api.get_metadata("a").await.unwrap();
+    assert_eq!(one.types.map(|t| t.kind).as_deref(), Some("PartialObjectMetadata"));
+
+    let deleted =
+        api.delete_collection(&DeleteParams::default(), &ListParams::default().labels("app=db")).await.unwrap();
+    let deleted = deleted.left().expect("DELETE on a collection answers with the List");
+    assert_eq!(names(deleted), ["a", "b"]);
+    assert_eq!(names(api.list(&ListParams::default()).await.unwrap()), ["c", "d"]);
 }
 
 #[tokio::test]

@@ -1218,6 +1218,26 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn continue_tokens_expire_with_the_history() {
+        let (hub, _) = broadcast::channel(64);
+        let s = Store::from_state(State::new(2, None, hub.clone()), hub);
+        let ns = s.resource("", "v1", "namespaces").unwrap();
+        for i in 0..3 {
+            s.create(&ns, "", json!({"metadata": {"name": format!("n{i}")}}), &Default::default()).unwrap();
+        }
+        let first = s.list(&ns, None, &ListOptions { limit: Some(1), ..Default::default() }).unwrap();
+        let token = first.continue_token.unwrap();
+        for i in 3..6 {
+            s.create(&ns, "", json!({"metadata": {"name": format!("n{i}")}}), &Default::default()).unwrap();
+        }
+        let opts = ListOptions { limit: Some(1), continue_token: Some(token), ..Default::default() };
+        let err = s.list(&ns, None, &opts).unwrap_err();
+        assert_eq!((err.code, err.reason), (410, "Expired"));
+        let garbage = ListOptions { continue_token: Some("not-a-token".into()), ..Default::default() };
+        assert_eq!(s.list(&ns, None, &garbage).unwrap_err().code, 400);
+    }
+
+    #[test]
     fn json_patch_test_on_missing_path_equals_null() {
         let s = store();
         let cm = cm_rt(&s);

@@ -10,6 +10,7 @@ pub mod faults;
 mod gc;
 pub mod patch;
 mod persist;
+mod protobuf;
 pub mod resources;
 pub mod selector;
 mod server;

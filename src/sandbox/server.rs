@@ -100,8 +100,14 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
         return Ok(json!({}));
     }
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-    // Only JSON and YAML are spoken; a 415 makes client-go switch its typed clients to JSON.
-    if ct.contains("protobuf") || ct.contains("cbor") {
+    // kubectl's typed clients (create namespace/configmap/secret) only send protobuf.
+    if ct.contains("protobuf") {
+        return super::protobuf::decode(body).map_err(|e| match e {
+            super::protobuf::ProtoError::Unsupported(_) => ApiError::new(415, "UnsupportedMediaType", e.to_string()),
+            other => ApiError::bad_request(other.to_string()),
+        });
+    }
+    if ct.contains("cbor") {
         return Err(ApiError::unsupported_media_type(ct));
     }
     let parsed: Result<Value, String> = if ct.contains("yaml") {

@@ -4,6 +4,17 @@
 //! [`Sandbox`] holds the store (objects, resourceVersions, watch history, optional redb persistence),
 //! fault injection and write counters. [`Sandbox::router`] is an axum `Router` that is at once the
 //! tower Service tests hand to `kube::Client::new` and what the HTTPS listener serves.
+//!
+//! In-process users (the simulated controllers) go through [`Sandbox::store`]: `get`, `list`, `create`,
+//! `update`, `patch`, `delete` and `watch` on `serde_json::Value`s with the same semantics as HTTP
+//! (resourceVersions, watch events, admission of status/scale writes, garbage collection), plus
+//! [`Store::changes`] for one feed of every change. Writes made that way are not counted by
+//! [`Sandbox::write_count`], which counts API requests.
+//!
+//! Layout: `store` (objects, RVs, history, create/update/patch), `gc` (delete, finalizers, owner
+//! references, namespaces, CRD removal), `watch`, `selector`, `views` (per-API presentation, events
+//! mapping, metadata-only and Table), `crd`, `persist` (redb), `faults` (admin knobs, counters),
+//! `protobuf` (kubectl's typed create bodies), `server` (HTTP), `status` (error bodies).
 
 mod crd;
 pub mod faults;

@@ -1023,6 +1023,13 @@ impl Store {
         &self.hub
     }
 
+    /// Every committed change of every kind, in resourceVersion order, from now on: what an in-process
+    /// simulated controller reacts to. A receiver that falls more than the hub's capacity behind gets
+    /// `RecvError::Lagged` and should re-read the state it cares about.
+    pub fn changes(&self) -> broadcast::Receiver<HubMsg> {
+        self.hub.subscribe()
+    }
+
     /// Every resource type served right now (built-in and from CRDs).
     pub fn resources(&self) -> Vec<ResourceType> {
         self.lock().types()
@@ -1182,6 +1189,24 @@ pub(crate) mod tests {
         assert_eq!(v2["metadata"]["generation"], 2);
         let stale = s.update(&cm, "default", "a", changed, Subresource::Main, &Default::default()).unwrap_err();
         assert_eq!((stale.code, stale.reason), (409, "Conflict"));
+    }
+
+    #[test]
+    fn change_feed_sees_every_kind_in_order() {
+        let s = store();
+        let mut feed = s.changes();
+        let cm = cm_rt(&s);
+        let sec = s.resource("", "v1", "secrets").unwrap();
+        s.create(&cm, "default", json!({"metadata": {"name": "a"}}), &Default::default()).unwrap();
+        s.create(&sec, "default", json!({"metadata": {"name": "b"}}), &Default::default()).unwrap();
+        let mut seen = Vec::new();
+        while let Ok(HubMsg::Change(c)) = feed.try_recv() {
+            seen.push((c.key.gr.resource.clone(), c.kind, c.rv));
+        }
+        assert_eq!(seen.len(), 2);
+        assert_eq!((seen[0].0.as_str(), seen[0].1), ("configmaps", EventType::Added));
+        assert_eq!(seen[1].0, "secrets");
+        assert_eq!(seen[1].2, seen[0].2 + 1);
     }
 
     #[test]

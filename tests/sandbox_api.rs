@@ -568,6 +568,18 @@ async fn crd_registration_serves_and_unserves_the_kind() {
     assert_eq!(table["kind"], "Table");
     assert_eq!(table["rows"][0]["cells"][0], "one");
 
+    // Fields the schema does not declare: pruned, or refused under fieldValidation=Strict (kubectl's default).
+    let body = json!({"apiVersion": "test.dbdeck.io/v1", "kind": "Widget", "metadata": {"name": "loose"},
+        "spec": {"size": 1, "colour": "red"}});
+    let uri = "/apis/test.dbdeck.io/v1/namespaces/default/widgets";
+    let ct = [("content-type", "application/json")];
+    let (code, _, err) = raw(&sb, "POST", &format!("{uri}?fieldValidation=Strict"), &ct, body.clone()).await;
+    assert_eq!((code, err["reason"].as_str()), (StatusCode::BAD_REQUEST, Some("BadRequest")));
+    assert!(err["message"].as_str().unwrap().contains("spec.colour"), "{err}");
+    let (code, _, made) = raw(&sb, "POST", uri, &ct, body).await;
+    assert_eq!(code, StatusCode::CREATED);
+    assert_eq!(made["spec"], json!({"size": 1}));
+
     crds.delete("widgets.test.dbdeck.io", &DeleteParams::default()).await.unwrap();
     let err = widgets.list(&ListParams::default()).await.unwrap_err();
     assert_eq!(api_code(&err).0, 404);

@@ -23,6 +23,7 @@ pub mod patch;
 mod persist;
 mod protobuf;
 pub mod resources;
+mod schema;
 pub mod selector;
 mod server;
 mod shims;
@@ -58,6 +59,8 @@ pub struct SandboxConfig {
     pub bookmark_interval: Duration,
     /// Capacity of the live-event hub; a watch that falls further behind is ended with 410 Expired.
     pub hub_capacity: usize,
+    /// Prune fields a CRD's schema does not declare and apply its defaults, as a real apiserver does.
+    pub prune_unknown_fields: bool,
 }
 
 impl Default for SandboxConfig {
@@ -67,6 +70,7 @@ impl Default for SandboxConfig {
             history_size: 10_000,
             bookmark_interval: Duration::from_secs(15),
             hub_capacity: 16_384,
+            prune_unknown_fields: true,
         }
     }
 }
@@ -106,6 +110,7 @@ impl Sandbox {
             None => (None, None),
         };
         let mut state = State::new(config.history_size, persist, hub.clone());
+        state.prune = config.prune_unknown_fields;
         if let Some(loaded) = loaded {
             let count = loaded.objects.len();
             for (key, obj) in loaded.objects {

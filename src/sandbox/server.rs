@@ -291,8 +291,12 @@ fn serve(
     let rt = &target.rt;
     let ns = target.ns.clone().unwrap_or_default();
     let store = sb.store();
-    let write_opts =
-        |q: &Query| WriteOptions { dry_run: q.dry_run(), field_manager: manager(q, headers), force: q.flag("force") };
+    let write_opts = |q: &Query| WriteOptions {
+        dry_run: q.dry_run(),
+        field_manager: manager(q, headers),
+        force: q.flag("force"),
+        strict_fields: q.get("fieldValidation") == Some("Strict"),
+    };
     match (method.as_str(), &target.name) {
         ("GET", Some(name)) => {
             if target.sub == Subresource::Scale {

@@ -108,6 +108,9 @@ pub struct WriteOptions {
     /// The field manager of the write (`fieldManager`, or derived from the user agent).
     pub field_manager: Option<String>,
     pub force: bool,
+    /// `fieldValidation=Strict`: fields the CRD schema does not declare fail the write (400) instead
+    /// of being pruned silently.
+    pub strict_fields: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -259,6 +262,8 @@ pub(crate) struct State {
     pub(crate) mutations: u64,
     /// Fault mode: no-op writes still commit (new RV, MODIFIED event).
     pub(crate) bump_noop: bool,
+    /// Prune and default custom resources by their CRD's schema, as an apiserver does.
+    pub(crate) prune: bool,
 }
 
 impl State {
@@ -279,6 +284,7 @@ impl State {
             hub,
             mutations: 0,
             bump_noop: false,
+            prune: true,
         }
     }
 
@@ -592,6 +598,7 @@ impl State {
         {
             m.remove("status");
         }
+        self.apply_schema(rt, &name, &mut obj, opts)?;
         if key.gr == GroupResource::of_namespaces() {
             obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
             obj["spec"]["finalizers"] = json!(["kubernetes"]);
@@ -612,6 +619,32 @@ impl State {
         }
         self.collect_if_orphaned(&key)?;
         Ok(to_view(rt, &stored))
+    }
+
+    /// Prunes and defaults a custom resource by its CRD schema (built-in kinds are left alone).
+    fn apply_schema(
+        &self,
+        rt: &ResourceType,
+        name: &str,
+        obj: &mut Value,
+        opts: &WriteOptions,
+    ) -> Result<(), ApiError> {
+        let custom = self.crd_types.values().flatten().any(|t| t.group == rt.group && t.plural == rt.plural);
+        let Some(schema) = rt.schema.as_ref().filter(|_| self.prune && custom) else { return Ok(()) };
+        let pruned = super::schema::prune_and_default(obj, schema);
+        if pruned.is_empty() {
+            return Ok(());
+        }
+        let fields: Vec<String> =
+            pruned.iter().map(|p| format!("unknown field {:?}", p.trim_start_matches('.'))).collect();
+        if opts.strict_fields {
+            let mut e =
+                ApiError::bad_request(format!("{} {name:?}: strict decoding error: {}", rt.kind, fields.join(", ")));
+            e.details = Some(Box::new(json!({"name": name, "group": rt.group, "kind": rt.plural})));
+            return Err(e);
+        }
+        tracing::debug!(kind = %rt.kind, %name, pruned = ?pruned, "pruned fields the CRD schema does not declare");
+        Ok(())
     }
 
     fn check_crd_names(&self, rt: &ResourceType, crd_obj: &Value) -> Result<(), ApiError> {
@@ -722,6 +755,7 @@ impl State {
             }
         }
         meta["resourceVersion"] = json!(old_rv);
+        self.apply_schema(rt, name, &mut merged, opts)?;
         if spec_part(&merged) != spec_part(&old) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
             merged["metadata"]["generation"] = json!(generation + 1);

@@ -34,10 +34,10 @@ fn walk_object(map: &mut Map<String, Value>, schema: &Value, path: &str, root: b
     // Defaults first, so defaulted objects are themselves walked (and defaulted) below.
     if let Some(props) = props {
         for (name, prop) in props {
-            if let Some(d) = prop.get("default") {
-                if !map.contains_key(name) {
-                    map.insert(name.clone(), d.clone());
-                }
+            if let Some(d) = prop.get("default")
+                && !map.contains_key(name)
+            {
+                map.insert(name.clone(), d.clone());
             }
         }
     }

@@ -174,6 +174,42 @@ pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Rejects bodies a typed decoder would refuse: a non-object, or metadata/spec/status of the wrong JSON
+/// type. Everything after this may index into those fields safely.
+fn check_shape(obj: &Value) -> Result<(), ApiError> {
+    let bad = |what: &str| Err(ApiError::bad_request(format!("the object could not be decoded: {what}")));
+    let Some(map) = obj.as_object() else { return bad("the body must be a JSON object") };
+    for key in ["metadata", "spec", "status"] {
+        if map.get(key).is_some_and(|v| !v.is_object() && !v.is_null()) {
+            return bad(&format!("{key} must be an object"));
+        }
+    }
+    let meta = &obj["metadata"];
+    for key in ["labels", "annotations"] {
+        match &meta[key] {
+            Value::Null => {}
+            Value::Object(m) if m.values().all(Value::is_string) => {}
+            _ => return bad(&format!("metadata.{key} must map strings to strings")),
+        }
+    }
+    match &meta["finalizers"] {
+        Value::Null => {}
+        Value::Array(a) if a.iter().all(Value::is_string) => {}
+        _ => return bad("metadata.finalizers must be a list of strings"),
+    }
+    match &meta["ownerReferences"] {
+        Value::Null => {}
+        Value::Array(a) if a.iter().all(Value::is_object) => {}
+        _ => return bad("metadata.ownerReferences must be a list of objects"),
+    }
+    for key in ["name", "namespace", "generateName", "resourceVersion", "uid"] {
+        if !meta[key].is_null() && !meta[key].is_string() {
+            return bad(&format!("metadata.{key} must be a string"));
+        }
+    }
+    Ok(())
+}
+
 /// DNS-1123 subdomain, as upstream requires of most object names.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -532,6 +568,7 @@ impl State {
         obj: Value,
         opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
+        check_shape(&obj)?;
         let mut obj = from_view(rt, obj);
         if !obj["metadata"].is_object() {
             obj["metadata"] = json!({});
@@ -681,6 +718,7 @@ impl State {
     ) -> Result<Value, ApiError> {
         let key = self.key(rt, ns, name);
         let old = self.existing(rt, &key)?;
+        check_shape(&new_view)?;
         let mut new = from_view(rt, new_view);
         if !new["metadata"].is_object() {
             new["metadata"] = json!({});
@@ -820,6 +858,7 @@ impl State {
             if kind != PatchKind::Apply || sub != Subresource::Main {
                 return Err(ApiError::not_found(rt, name));
             }
+            check_shape(patch)?;
             let mut applied = patch.clone();
             if !applied["metadata"].is_object() {
                 applied["metadata"] = json!({});
@@ -842,6 +881,7 @@ impl State {
         let live_view = to_view(rt, &live);
         let mut applied = patch.clone();
         if kind == PatchKind::Apply {
+            check_shape(patch)?;
             // kube-rs status applies carry no metadata: name and namespace come from the URL.
             if !applied["metadata"].is_object() {
                 applied["metadata"] = json!({});
@@ -1205,6 +1245,31 @@ pub(crate) mod tests {
         assert_eq!(s.create(&cm, "default", again, &Default::default()).unwrap_err().reason, "AlreadyExists");
         let missing = s.create(&cm, "nope", json!({"metadata": {"name": "a"}}), &Default::default()).unwrap_err();
         assert_eq!((missing.code, missing.message.as_str()), (404, "namespaces \"nope\" not found"));
+    }
+
+    #[test]
+    fn malformed_bodies_are_400_not_panics() {
+        let s = store();
+        let cm = cm_rt(&s);
+        for body in [
+            json!("text"),
+            json!({"metadata": "x"}),
+            json!({"metadata": {"name": "a", "labels": "x"}}),
+            json!({"metadata": {"name": "a", "labels": {"k": 1}}}),
+            json!({"metadata": {"name": "a", "finalizers": "x"}}),
+            json!({"metadata": {"name": 5}}),
+            json!({"metadata": {"name": "a"}, "spec": []}),
+        ] {
+            let err = s.create(&cm, "default", body.clone(), &Default::default()).unwrap_err();
+            assert_eq!(err.code, 400, "{body}");
+        }
+        s.create(&cm, "default", json!({"metadata": {"name": "a"}}), &Default::default()).unwrap();
+        let replace_root = json!([{"op": "replace", "path": "", "value": "x"}]);
+        let err = s.patch(&cm, "default", "a", PatchKind::Json, &replace_root, Subresource::Main, &Default::default());
+        assert_eq!(err.unwrap_err().code, 400);
+        let opts = WriteOptions { field_manager: Some("m".into()), ..Default::default() };
+        let err = s.patch(&cm, "default", "b", PatchKind::Apply, &json!(["x"]), Subresource::Main, &opts);
+        assert_eq!(err.unwrap_err().code, 400);
     }
 
     #[test]

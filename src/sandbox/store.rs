@@ -210,6 +210,74 @@ fn check_shape(obj: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A label value, or the name part of a label key: at most 63 alphanumerics, '-', '_' or '.', starting
+/// and ending with an alphanumeric.
+fn valid_label_part(s: &str) -> bool {
+    s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && s.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+}
+
+fn valid_qualified_key(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    !name.is_empty() && valid_label_part(name) && prefix.is_none_or(valid_name)
+}
+
+/// Upstream's ObjectMeta validation that clients notice: label syntax, annotation keys, owner references.
+fn check_metadata(rt: &ResourceType, name: &str, obj: &Value) -> Result<(), ApiError> {
+    let meta = &obj["metadata"];
+    for (k, v) in meta["labels"].as_object().into_iter().flatten() {
+        let value = v.as_str().unwrap_or_default();
+        if !valid_qualified_key(k) {
+            return Err(ApiError::invalid(
+                rt,
+                name,
+                "metadata.labels",
+                &format!(
+                    "Invalid value: {k:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+                ),
+            ));
+        }
+        if !valid_label_part(value) {
+            return Err(ApiError::invalid(
+                rt,
+                name,
+                "metadata.labels",
+                &format!(
+                    "Invalid value: {value:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+                ),
+            ));
+        }
+    }
+    for k in meta["annotations"].as_object().into_iter().flat_map(|m| m.keys()) {
+        if !valid_qualified_key(k) {
+            return Err(ApiError::invalid(
+                rt,
+                name,
+                "metadata.annotations",
+                &format!("Invalid value: {k:?}: name part must consist of alphanumeric characters, '-', '_' or '.'"),
+            ));
+        }
+    }
+    for r in meta["ownerReferences"].as_array().into_iter().flatten() {
+        for field in ["apiVersion", "kind", "name", "uid"] {
+            if r[field].as_str().is_none_or(str::is_empty) {
+                return Err(ApiError::invalid(
+                    rt,
+                    name,
+                    &format!("metadata.ownerReferences.{field}"),
+                    "Invalid value: \"\": must not be empty",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// DNS-1123 subdomain, as upstream requires of most object names.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -616,6 +684,17 @@ impl State {
                 ),
             ));
         }
+        if rt.kind == "Namespace" && (name.len() > 63 || name.contains('.')) {
+            return Err(ApiError::invalid(
+                rt,
+                &name,
+                "metadata.name",
+                &format!(
+                    "Invalid value: {name:?}: a lowercase RFC 1123 label must be at most 63 characters and contain no '.'"
+                ),
+            ));
+        }
+        check_metadata(rt, &name, &obj)?;
         self.check_namespace(rt, ns)?;
         let key = self.key(rt, ns, &name);
         if self.get(&key).is_some() {
@@ -793,6 +872,7 @@ impl State {
             }
         }
         meta["resourceVersion"] = json!(old_rv);
+        check_metadata(rt, name, &merged)?;
         self.apply_schema(rt, name, &mut merged, opts)?;
         if spec_part(&merged) != spec_part(&old) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
@@ -1270,6 +1350,28 @@ pub(crate) mod tests {
         let opts = WriteOptions { field_manager: Some("m".into()), ..Default::default() };
         let err = s.patch(&cm, "default", "b", PatchKind::Apply, &json!(["x"]), Subresource::Main, &opts);
         assert_eq!(err.unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn metadata_validation_matches_upstream_rules() {
+        let s = store();
+        let cm = cm_rt(&s);
+        let ok = json!({"metadata": {"name": "ok", "labels": {"app.kubernetes.io/name": "pxc", "empty": ""},
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}});
+        s.create(&cm, "default", ok, &Default::default()).unwrap();
+        for body in [
+            json!({"metadata": {"name": "a", "labels": {"app": "has space"}}}),
+            json!({"metadata": {"name": "a", "labels": {"-bad": "x"}}}),
+            json!({"metadata": {"name": "a", "labels": {"k": "x".repeat(64)}}}),
+            json!({"metadata": {"name": "a", "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o"}]}}),
+            json!({"metadata": {"name": "Upper"}}),
+        ] {
+            let err = s.create(&cm, "default", body.clone(), &Default::default()).unwrap_err();
+            assert_eq!((err.code, err.reason), (422, "Invalid"), "{body}");
+        }
+        let ns = s.resource("", "v1", "namespaces").unwrap();
+        let err = s.create(&ns, "", json!({"metadata": {"name": "a.b"}}), &Default::default()).unwrap_err();
+        assert_eq!(err.code, 422);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::selector::{FieldSelector, LabelSelector};
 use super::shims::{discovery, openapi};
 use super::status::{ApiError, delete_success};
 use super::store::{DeleteOptions, ListOptions, PatchKind, Propagation, Subresource, WriteOptions, str_at};
-use super::views::RenderAs;
+use super::views::{RenderAs, list_json, to_view};
 use super::watch::WatchOptions;
 
 /// Bodies larger than this are refused (upstream's limit is 3 MiB per object; lists can be bigger).
@@ -309,12 +309,18 @@ fn serve(
         ("GET", None) if q.flag("watch") => watch(sb, rt, target.ns.as_deref(), q, render),
         ("GET", None) => {
             let opts = list_options(rt, q)?;
-            let page = store.list(rt, target.ns.as_deref(), &opts)?;
+            let page = store.list_shared(rt, target.ns.as_deref(), &opts)?;
             let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
             if let Some(t) = page.continue_token {
                 meta["continue"] = json!(t);
             }
-            ok(render.list(rt, page.items, meta))
+            if render == RenderAs::Object {
+                let mut resp = (StatusCode::OK, list_json(rt, &page.items, &meta)).into_response();
+                resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                return Ok(resp);
+            }
+            let items = page.items.iter().map(|o| to_view(rt, o)).collect();
+            ok(render.list(rt, items, meta))
         }
         ("POST", None) => {
             let obj = parse_body(headers, body)?;

@@ -145,6 +145,14 @@ pub struct ListPage {
     pub continue_token: Option<String>,
 }
 
+/// A LIST page of the stored objects themselves (see [`crate::sandbox::views::list_json`]).
+#[derive(Clone, Debug)]
+pub(crate) struct SharedPage {
+    pub items: Vec<Arc<Value>>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
+}
+
 /// The outcome of a DELETE: the object's last state, and whether it is gone (false: finalizers pending).
 #[derive(Clone, Debug)]
 pub struct Deleted {
@@ -586,6 +594,21 @@ impl State {
     }
 
     pub(crate) fn list(&self, rt: &ResourceType, ns: Option<&str>, opts: &ListOptions) -> Result<ListPage, ApiError> {
+        let page = self.list_shared(rt, ns, opts)?;
+        Ok(ListPage {
+            items: page.items.iter().map(|o| to_view(rt, o)).collect(),
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+        })
+    }
+
+    /// One page of stored objects, shared rather than copied (the lock is held only to collect them).
+    pub(crate) fn list_shared(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<SharedPage, ApiError> {
         let (list_rv, start_after) = match &opts.continue_token {
             Some(tok) => {
                 let (rv, after) = decode_continue(tok)?;
@@ -623,10 +646,10 @@ impl State {
                     next = Some(encode_continue(list_rv, &items_last_key(&items)));
                     break;
                 }
-                items.push(to_view(rt, obj));
+                items.push(obj.clone());
             }
         }
-        Ok(ListPage { items, resource_version: list_rv, continue_token: next })
+        Ok(SharedPage { items, resource_version: list_rv, continue_token: next })
     }
 
     pub(crate) fn create(
@@ -1049,7 +1072,7 @@ impl State {
     }
 }
 
-fn items_last_key(items: &[Value]) -> (String, String) {
+fn items_last_key(items: &[Arc<Value>]) -> (String, String) {
     // The token resumes after the last item handed out on this page.
     let last = items.last();
     (
@@ -1216,6 +1239,15 @@ impl Store {
     /// `ns = None` lists across namespaces (or a cluster-scoped kind).
     pub fn list(&self, rt: &ResourceType, ns: Option<&str>, opts: &ListOptions) -> Result<ListPage, ApiError> {
         self.lock().list(rt, ns, opts)
+    }
+
+    pub(crate) fn list_shared(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<SharedPage, ApiError> {
+        self.lock().list_shared(rt, ns, opts)
     }
 
     pub fn create(&self, rt: &ResourceType, ns: &str, obj: Value, opts: &WriteOptions) -> Result<Value, ApiError> {

@@ -144,6 +144,36 @@ impl RenderAs {
     }
 }
 
+/// Whether a stored object already is its own view for `rt` (same apiVersion and kind, no event mapping).
+fn is_own_view(rt: &ResourceType, stored: &Value) -> bool {
+    !is_events_k8s_io(rt) && stored["apiVersion"] == rt.api_version().as_str() && stored["kind"] == rt.kind.as_str()
+}
+
+/// A plain LIST body written straight from the stored objects: no per-item copy when none is needed.
+pub fn list_json(rt: &ResourceType, items: &[std::sync::Arc<Value>], list_meta: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + items.len() * 512);
+    out.extend_from_slice(b"{\"apiVersion\":");
+    out.extend_from_slice(Value::String(rt.api_version()).to_string().as_bytes());
+    out.extend_from_slice(b",\"kind\":");
+    out.extend_from_slice(Value::String(rt.list_kind.clone()).to_string().as_bytes());
+    out.extend_from_slice(b",\"metadata\":");
+    out.extend_from_slice(list_meta.to_string().as_bytes());
+    out.extend_from_slice(b",\"items\":[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing JSON into a Vec cannot fail.
+        let _ = if is_own_view(rt, item) {
+            serde_json::to_writer(&mut out, item.as_ref())
+        } else {
+            serde_json::to_writer(&mut out, &to_view(rt, item))
+        };
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
 /// `PartialObjectMetadata` for metadata-only requests.
 pub fn partial_metadata(obj: &Value) -> Value {
     object(vec![
@@ -239,6 +269,21 @@ mod tests {
         assert_eq!(core["involvedObject"]["kind"], "Document");
         let back = to_view(&events_rt("events.k8s.io"), &stored);
         assert_eq!(back, new);
+    }
+
+    #[test]
+    fn list_json_matches_the_value_rendering() {
+        let rt = events_rt("events.k8s.io");
+        let stored = from_view(&rt, json!({"metadata": {"name": "e"}, "note": "n", "regarding": {"name": "x"}}));
+        let cm = crate::sandbox::resources::builtin().into_iter().find(|r| r.plural == "configmaps").unwrap();
+        let cm_obj = from_view(&cm, json!({"metadata": {"name": "c"}}));
+        for (rt, obj) in [(rt, stored), (cm, cm_obj)] {
+            let meta = json!({"resourceVersion": "7"});
+            let fast: Value =
+                serde_json::from_slice(&list_json(&rt, &[std::sync::Arc::new(obj.clone())], &meta)).unwrap();
+            let slow = RenderAs::Object.list(&rt, vec![to_view(&rt, &obj)], meta);
+            assert_eq!(fast, slow);
+        }
     }
 
     #[test]

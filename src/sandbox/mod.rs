@@ -11,10 +11,12 @@
 //! [`Store::changes`] for one feed of every change. Writes made that way are not counted by
 //! [`Sandbox::write_count`], which counts API requests.
 //!
-//! Layout: `store` (objects, RVs, history, create/update/patch), `gc` (delete, finalizers, owner
-//! references, namespaces, CRD removal), `watch`, `selector`, `views` (per-API presentation, events
-//! mapping, metadata-only and Table), `crd`, `persist` (redb), `faults` (admin knobs, counters),
-//! `protobuf` (kubectl's typed create bodies), `server` (HTTP), `status` (error bodies).
+//! Layout: `store` (objects, RVs, indexes, history, LIST, the `Store` facade), `writes` (create,
+//! update, patch, scale), `validation` (body shapes, ObjectMeta rules), `schema` (CRD pruning and
+//! defaults), `gc` (delete, finalizers, owner references, namespaces, CRD removal), `watch`,
+//! `selector`, `views` (per-API presentation, events mapping, metadata-only and Table), `crd`,
+//! `persist` (redb), `faults` (admin knobs, counters), `protobuf` (kubectl's typed create bodies),
+//! `server` (HTTP), `status` (error bodies), `shims` (stand-ins until the sibling branches merge).
 
 mod crd;
 pub mod faults;
@@ -29,8 +31,10 @@ mod server;
 mod shims;
 pub mod status;
 pub mod store;
+mod validation;
 pub mod views;
 pub mod watch;
+mod writes;
 
 use std::path::PathBuf;
 use std::sync::Arc;

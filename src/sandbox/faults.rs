@@ -9,6 +9,8 @@
 //! - `POST /_sandbox/faults/expire-watches` → every open watch gets an in-stream `ERROR` 410 `Expired`
 //!   (kube's watcher then relists);
 //! - `POST /_sandbox/faults/drop-watches` → every open watch connection is closed;
+//! - `PUT /_sandbox/history` with `{"size": 100}` → resizes the watch-history window (watches and
+//!   continue tokens older than it get 410 Expired);
 //! - `GET /_sandbox/stats` → `{"writes": {"create": n, "update": n, "patch": n, "delete": n,
 //!   "deletecollection": n}, "writeTotal": n, "mutations": n, "resourceVersion": n}`.
 

@@ -196,6 +196,11 @@ impl Sandbox {
         let _ = self.inner.store.hub().send(HubMsg::Drop);
     }
 
+    /// Changes the watch-history window at run time (a smaller window makes 410 Expired easy to provoke).
+    pub fn set_history_size(&self, size: usize) {
+        self.inner.store.lock().set_history_size(size);
+    }
+
     /// Write requests (create, update, patch, delete, deletecollection) served since start.
     pub fn write_count(&self) -> u64 {
         self.inner.writes.total()

@@ -239,6 +239,17 @@ fn admin(sb: &Sandbox, method: &Method, path: &str, body: &Bytes) -> Result<Valu
             Ok(json!({"dropped": true}))
         }
         ("GET", "/_sandbox/stats") => Ok(sb.stats()),
+        ("PUT" | "POST", "/_sandbox/history") => {
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("history: the body is not JSON: {e}")))?;
+            let size = v["size"]
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ApiError::bad_request("history: \"size\" must be a positive integer"))?;
+            sb.set_history_size(size);
+            Ok(json!({"size": size}))
+        }
         _ => Err(ApiError::no_route(path)),
     }
 }

@@ -314,14 +314,24 @@ impl State {
         self.objects.entry(key.gr.clone()).or_default().insert((key.namespace, key.name), Arc::new(obj));
     }
 
-    fn record(&mut self, change: Change) {
-        let change = Arc::new(change);
-        self.history.push_back(change.clone());
+    /// Resizes the watch history; shrinking forgets the oldest changes (watches from them get 410).
+    pub(crate) fn set_history_size(&mut self, size: usize) {
+        self.history_size = size.max(1);
+        self.trim_history();
+    }
+
+    fn trim_history(&mut self) {
         while self.history.len() > self.history_size {
             if let Some(old) = self.history.pop_front() {
                 self.floor = old.rv;
             }
         }
+    }
+
+    fn record(&mut self, change: Change) {
+        let change = Arc::new(change);
+        self.history.push_back(change.clone());
+        self.trim_history();
         self.mutations += 1;
         // No receivers is fine: nobody is watching.
         let _ = self.hub.send(HubMsg::Change(change));

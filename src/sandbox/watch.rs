@@ -297,6 +297,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn shrinking_the_history_expires_old_resource_versions() {
+        let s = store();
+        let cm = s.resource("", "v1", "configmaps").unwrap();
+        let start = s.resource_version().to_string();
+        for i in 0..3 {
+            s.create(&cm, "default", json!({"metadata": {"name": format!("c{i}")}}), &WriteOptions::default()).unwrap();
+        }
+        s.lock().set_history_size(1);
+        let opts = WatchOptions { resource_version: Some(start), ..Default::default() };
+        let mut w = s.watch(&cm, None, opts, Duration::from_secs(60)).unwrap();
+        assert_eq!(next(&mut w).await["object"]["code"], 410);
+    }
+
+    #[tokio::test]
     async fn streaming_list_ends_initial_events_with_bookmark() {
         let s = store();
         let ns = s.resource("", "v1", "namespaces").unwrap();

@@ -70,7 +70,9 @@ impl ApiError {
 
     /// 422 Invalid: `Kind "name" is invalid: field: message`.
     pub fn invalid(rt: &ResourceType, name: &str, field: &str, why: &str) -> Self {
-        let mut e = Self::new(422, "Invalid", format!("{} \"{name}\" is invalid: {field}: {why}", rt.kind));
+        // Upstream qualifies grouped kinds: `StatefulSet.apps "x" is invalid: ...`.
+        let kind = if rt.group.is_empty() { rt.kind.clone() } else { format!("{}.{}", rt.kind, rt.group) };
+        let mut e = Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {field}: {why}"));
         let mut d = json!({"name": name, "group": rt.group, "kind": rt.kind});
         d["causes"] = json!([{"reason": "FieldValueInvalid", "message": why, "field": field}]);
         e.details = Some(Box::new(d));

@@ -12,7 +12,7 @@ use super::status::ApiError;
 use super::store::{
     EventType, GroupResource, PatchKind, State, Subresource, WriteOptions, finalizers, now_rfc3339, str_at,
 };
-use super::validation::{check_metadata, check_shape, valid_name};
+use super::validation::{check_immutable, check_metadata, check_shape, valid_name};
 use super::views::{from_view, to_view};
 
 /// Everything outside metadata and status: a change there bumps `generation`.
@@ -319,6 +319,9 @@ impl State {
         }
         meta["resourceVersion"] = json!(old_rv);
         check_metadata(rt, name, &merged)?;
+        if sub != Subresource::Status {
+            check_immutable(rt, name, &old, &mut merged)?;
+        }
         self.apply_schema(rt, name, &mut merged, opts)?;
         if spec_part(&merged) != spec_part(&old) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);

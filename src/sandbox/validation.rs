@@ -171,20 +171,16 @@ fn quantity_bytes(q: &str) -> Option<f64> {
 pub(crate) fn check_immutable(rt: &ResourceType, name: &str, old: &Value, new: &mut Value) -> Result<(), ApiError> {
     let forbid = |field: &str, why: &str| Err(ApiError::invalid(rt, name, field, why));
     match (rt.group.as_str(), rt.kind.as_str()) {
-        ("apps", "StatefulSet") => {
-            if without(&old["spec"], STS_MUTABLE) != without(&new["spec"], STS_MUTABLE) {
-                return forbid(
-                    "spec",
-                    "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', \
+        ("apps", "StatefulSet") if without(&old["spec"], STS_MUTABLE) != without(&new["spec"], STS_MUTABLE) => {
+            return forbid(
+                "spec",
+                "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', \
                      'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and \
                      'minReadySeconds' are forbidden",
-                );
-            }
+            );
         }
-        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet") => {
-            if old["spec"]["selector"] != new["spec"]["selector"] {
-                return forbid("spec.selector", "Invalid value: field is immutable");
-            }
+        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet") if old["spec"]["selector"] != new["spec"]["selector"] => {
+            return forbid("spec.selector", "Invalid value: field is immutable");
         }
         ("batch", "Job") => {
             for field in ["selector", "template", "completionMode"] {
@@ -219,10 +215,10 @@ pub(crate) fn check_immutable(rt: &ResourceType, name: &str, old: &Value, new: &
             // Binding sets volumeName once.
             if before["volumeName"].as_str().is_none_or(str::is_empty) && before.is_object() {
                 before["volumeName"] = after["volumeName"].clone();
-                if after["volumeName"].is_null() {
-                    if let Some(m) = before.as_object_mut() {
-                        m.remove("volumeName");
-                    }
+                if after["volumeName"].is_null()
+                    && let Some(m) = before.as_object_mut()
+                {
+                    m.remove("volumeName");
                 }
             }
             if before != after {

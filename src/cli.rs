@@ -12,8 +12,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "dbdeck manages Percona XtraDB Cluster, Percona Server for MySQL and Percona PostgreSQL clusters \
                   (pxc.percona.com, ps.percona.com, pgv2.percona.com custom resources).\n\n\
                   Run a sub-command below. The interactive console and the headless operator mode are not in this \
-                  build yet; `dbdeck` without a sub-command says so and exits.",
+                  build yet; `dbdeck` without a sub-command says so and exits. `dbdeck sandbox` runs a local \
+                  Kubernetes-API-compatible server that kubectl can use.",
     after_help = "Examples:\n  dbdeck validate -f cr.yaml          check Percona CRs offline\n  \
+                  dbdeck sandbox                      run a local API server; prints its kubeconfig\n  \
+                  dbdeck --sandbox crd --apply        install the CRDs into a throw-away in-process sandbox\n  \
                   dbdeck crd > crds.yaml              print the nine CRDs\n  \
                   dbdeck crd --apply --context kind-x  install them with server-side apply"
 )]
@@ -43,6 +46,10 @@ pub struct GlobalArgs {
     /// Work across all namespaces
     #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
+
+    /// Start an embedded sandbox cluster in this process and use it instead of the kubeconfig
+    #[arg(long, global = true, conflicts_with_all = ["kubeconfig", "context"])]
+    pub sandbox: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +58,24 @@ pub enum Command {
     Crd(CrdArgs),
     /// Check Percona cluster, backup and restore manifests offline and report every problem
     Validate(ValidateArgs),
+    /// Run the sandbox cluster (a Kubernetes-API-compatible server on loopback) in the foreground
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Where to write the kubeconfig (context dbdeck-sandbox); default: <state dir>/kubeconfig
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig_out: Option<PathBuf>,
+
+    /// Keep objects here across restarts (without it they live in memory only); the CA, server
+    /// certificate and token are kept here too (default: ~/.local/state/dbdeck/sandbox)
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,10 +10,11 @@ async fn main() -> color_eyre::Result<()> {
     let code = match &cli.command {
         Some(Command::Crd(args)) => cmd::crd::run(&cli.global, args).await?,
         Some(Command::Validate(args)) => cmd::validate::run(args)?,
+        Some(Command::Sandbox(args)) => cmd::sandbox::run(args).await?,
         None => {
             eprintln!(
                 "dbdeck: the interactive console is not in this build yet.\n\
-                 Available now: `dbdeck validate -f FILE`, `dbdeck crd [--apply]`. See `dbdeck --help`."
+                 Available now: `dbdeck validate -f FILE`, `dbdeck crd [--apply]`, `dbdeck sandbox`. See `dbdeck --help`."
             );
             2
         }

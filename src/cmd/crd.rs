@@ -44,9 +44,13 @@ pub async fn apply_all(client: kube::Client) -> color_eyre::Result<Vec<String>> 
 
 pub async fn run(global: &GlobalArgs, args: &CrdArgs) -> color_eyre::Result<i32> {
     if args.apply {
-        let client = kubeclient::client(global).await?;
-        for name in apply_all(client).await? {
+        let conn = kubeclient::connect(global).await?;
+        for name in apply_all(conn.client.clone()).await? {
             println!("customresourcedefinition.apiextensions.k8s.io/{name} serverside-applied");
+        }
+        if let Some(sandbox) = conn.sandbox {
+            eprintln!("(applied to the embedded sandbox at https://{}; it stops when dbdeck exits)", sandbox.addr);
+            sandbox.shutdown().await;
         }
         return Ok(0);
     }

@@ -15,6 +15,27 @@ pub enum ClientError {
     Context { context: String, source: kube::config::KubeconfigError },
     #[error("cannot create a Kubernetes client: {0}")]
     Client(#[from] kube::Error),
+    #[error("cannot start the embedded sandbox: {0}")]
+    Sandbox(#[from] crate::sandbox::serve::ServeError),
+}
+
+/// A client and, with `--sandbox`, the embedded sandbox it talks to (kept alive as long as this value).
+pub struct Connection {
+    pub client: kube::Client,
+    pub sandbox: Option<crate::sandbox::serve::RunningSandbox>,
+}
+
+/// Connects as the flags say: to an embedded sandbox started here (`--sandbox`), or through the kubeconfig.
+pub async fn connect(global: &GlobalArgs) -> Result<Connection, ClientError> {
+    if global.sandbox {
+        let running = crate::sandbox::serve::start(Default::default()).await?;
+        let mut cfg = running.client_config().await.map_err(crate::sandbox::serve::ServeError::from)?;
+        if let Some(ns) = &global.namespace {
+            cfg.default_namespace = ns.clone();
+        }
+        return Ok(Connection { client: kube::Client::try_from(cfg)?, sandbox: Some(running) });
+    }
+    Ok(Connection { client: client(global).await?, sandbox: None })
 }
 
 /// Loads the kubeconfig named by the flags (or the default one) and selects the context.

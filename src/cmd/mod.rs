@@ -2,4 +2,5 @@
 
 pub mod crd;
 pub mod kubeclient;
+pub mod sandbox;
 pub mod validate;

@@ -1,0 +1,214 @@
+//! kubectl 1.32 as a real client of `dbdeck sandbox` over HTTPS: discovery, CRDs, apply (client- and
+//! server-side), get with output formats and selectors, watch, the three patch types, delete with finalizers,
+//! restart with a state directory, and 401 without the token.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct SandboxProc {
+    child: Child,
+    kubeconfig: PathBuf,
+}
+
+impl Drop for SandboxProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sandbox(state: &Path) -> SandboxProc {
+    let kubeconfig = state.join("kubeconfig");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(state)
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start dbdeck sandbox");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "sandbox did not report its kubeconfig");
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("kubeconfig: ") => break,
+            Some(Ok(_)) => continue,
+            _ => panic!("sandbox exited before it was ready"),
+        }
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    SandboxProc { child, kubeconfig }
+}
+
+fn have_kubectl() -> bool {
+    Command::new("kubectl").arg("version").arg("--client").output().is_ok_and(|o| o.status.success())
+}
+
+fn kubectl(kc: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("kubectl").arg("--kubeconfig").arg(kc).args(args).output().expect("run kubectl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn kubectl_ok(kc: &Path, args: &[&str]) -> String {
+    let (ok, out, err) = kubectl(kc, args);
+    assert!(ok, "kubectl {args:?} failed:\nstdout: {out}\nstderr: {err}");
+    out
+}
+
+fn kubectl_stdin(kc: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kc)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (o, e) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert!(out.status.success(), "kubectl {args:?} failed:\nstdout: {o}\nstderr: {e}");
+    o
+}
+
+fn crds_yaml() -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dbdeck")).arg("crd").output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/examples").join(name).display().to_string()
+}
+
+#[test]
+fn kubectl_drives_the_sandbox() {
+    if !have_kubectl() {
+        eprintln!("kubectl not on PATH; .ci/test.sh installs it — skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sb = start_sandbox(dir.path());
+    let kc = sb.kubeconfig.clone();
+
+    // Discovery.
+    let out = kubectl_ok(&kc, &["api-resources"]);
+    for needle in ["configmaps", "statefulsets", "sts", "persistentvolumeclaims", "pvc", "customresourcedefinitions"] {
+        assert!(out.contains(needle), "api-resources lacks {needle}:\n{out}");
+    }
+    let ver = kubectl_ok(&kc, &["version", "-o", "json"]);
+    assert!(ver.contains("serverVersion"), "{ver}");
+
+    // CRDs from `dbdeck crd`, then Established.
+    kubectl_stdin(&kc, &["apply", "-f", "-"], &crds_yaml());
+    kubectl_ok(&kc, &["wait", "--for=condition=Established", "crd", "--all", "--timeout=30s"]);
+    let out = kubectl_ok(&kc, &["api-resources", "--api-group=pxc.percona.com"]);
+    assert!(out.contains("pxc") && out.contains("PerconaXtraDBCluster"), "{out}");
+
+    // Client-side and server-side apply of example CRs.
+    kubectl_ok(&kc, &["apply", "-f", &example("pxc-minimal.yaml")]);
+    kubectl_ok(&kc, &["apply", "--server-side", "-f", &example("ps-minimal.yaml")]);
+    kubectl_ok(&kc, &["apply", "--server-side", "-f", &example("pg-minimal.yaml")]);
+    let pxc: serde_json::Value = serde_json::from_str(&kubectl_ok(&kc, &["get", "pxc", "-o", "json"])).unwrap();
+    assert_eq!(pxc["items"].as_array().map(|a| a.len()), Some(1), "{pxc}");
+    let name = pxc["items"][0]["metadata"]["name"].as_str().unwrap().to_string();
+    let yaml = kubectl_ok(&kc, &["get", "pxc", &name, "-o", "yaml"]);
+    assert!(yaml.contains("kind: PerconaXtraDBCluster"), "{yaml}");
+    // A second client-side apply of the same file is a clean no-op patch.
+    let again = kubectl_ok(&kc, &["apply", "-f", &example("pxc-minimal.yaml")]);
+    assert!(again.contains("unchanged"), "{again}");
+
+    // Label selectors and short names on built-in kinds.
+    kubectl_ok(&kc, &["create", "configmap", "a", "--from-literal=k=v"]);
+    kubectl_ok(&kc, &["create", "configmap", "b", "--from-literal=k=w"]);
+    kubectl_ok(&kc, &["label", "cm", "a", "tier=db"]);
+    let names = kubectl_ok(&kc, &["get", "cm", "-l", "tier=db", "-o", "name"]);
+    assert_eq!(names.trim(), "configmap/a");
+    let names = kubectl_ok(&kc, &["get", "cm", "-l", "tier!=db", "-o", "name"]);
+    assert!(names.contains("configmap/b") && !names.contains("configmap/a"), "{names}");
+
+    // Patches: merge, json, strategic.
+    kubectl_ok(&kc, &["patch", "cm", "a", "--type", "merge", "-p", r#"{"data":{"m":"1"}}"#]);
+    kubectl_ok(&kc, &["patch", "cm", "a", "--type", "json", "-p", r#"[{"op":"add","path":"/data/j","value":"2"}]"#]);
+    kubectl_ok(&kc, &["patch", "cm", "a", "--type", "strategic", "-p", r#"{"data":{"s":"3"}}"#]);
+    let a: serde_json::Value = serde_json::from_str(&kubectl_ok(&kc, &["get", "cm", "a", "-o", "json"])).unwrap();
+    assert_eq!(a["data"], serde_json::json!({"k": "v", "m": "1", "j": "2", "s": "3"}));
+    let (ok, _, err) = kubectl(
+        &kc,
+        &["patch", "cm", "a", "--type", "json", "-p", r#"[{"op":"test","path":"/data/k","value":"nope"}]"#],
+    );
+    assert!(!ok && err.contains("test"), "{err}");
+    kubectl_ok(&kc, &["patch", "pxc", &name, "--type", "merge", "-p", r#"{"spec":{"pause":true}}"#]);
+
+    // get -w sees a change.
+    let mut watch = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["get", "cm", "b", "-w", "-o", "jsonpath={.data.k}{\"\\n\"}"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "w");
+    kubectl_ok(&kc, &["patch", "cm", "b", "--type", "merge", "-p", r#"{"data":{"k":"changed"}}"#]);
+    assert_eq!(lines.next().unwrap().unwrap(), "changed");
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    // Delete without and with a finalizer.
+    kubectl_ok(&kc, &["delete", "cm", "b"]);
+    let (ok, _, err) = kubectl(&kc, &["get", "cm", "b"]);
+    assert!(!ok && err.contains("NotFound"), "{err}");
+    kubectl_ok(
+        &kc,
+        &["patch", "cm", "a", "--type", "merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#],
+    );
+    kubectl_ok(&kc, &["delete", "cm", "a", "--wait=false"]);
+    let a: serde_json::Value = serde_json::from_str(&kubectl_ok(&kc, &["get", "cm", "a", "-o", "json"])).unwrap();
+    assert!(a["metadata"]["deletionTimestamp"].is_string(), "{a}");
+    kubectl_ok(
+        &kc,
+        &["patch", "cm", "a", "--type", "json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers"}]"#],
+    );
+    let (ok, _, _) = kubectl(&kc, &["get", "cm", "a"]);
+    assert!(!ok, "cm a should be gone once its finalizer is removed");
+}
+
+#[test]
+fn state_dir_survives_restart_and_token_is_required() {
+    if !have_kubectl() {
+        eprintln!("kubectl not on PATH; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let sb = start_sandbox(dir.path());
+        kubectl_ok(&sb.kubeconfig, &["create", "configmap", "kept", "--from-literal=x=1"]);
+    }
+    let sb = start_sandbox(dir.path());
+    let out = kubectl_ok(&sb.kubeconfig, &["get", "cm", "kept", "-o", "jsonpath={.data.x}"]);
+    assert_eq!(out, "1");
+
+    // The same kubeconfig without its token is refused.
+    let text = std::fs::read_to_string(&sb.kubeconfig).unwrap();
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    doc["users"][0]["user"] = serde_yaml::from_str("{}").unwrap();
+    let anon = dir.path().join("anon-kubeconfig");
+    std::fs::write(&anon, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    let (ok, _, err) = kubectl(&anon, &["get", "cm"]);
+    assert!(!ok, "a request without the token must fail");
+    assert!(err.contains("Unauthorized") || err.contains("logged in"), "{err}");
+}

@@ -230,6 +230,7 @@ pub mod resources {
             rt("events.k8s.io", "Event", "events", true, &["ev"]),
             rt("", "Service", "services", true, &["svc"]),
             rt("", "PersistentVolumeClaim", "persistentvolumeclaims", true, &["pvc"]),
+            rt("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", false, &[]),
         ];
         let have = builtin();
         candidates.into_iter().filter(|c| !have.iter().any(|h| h.group == c.group && h.plural == c.plural)).collect()

@@ -166,8 +166,12 @@ fn manager(q: &Query, headers: &HeaderMap) -> Option<String> {
     ua.split(['/', ' ']).next().filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-/// The CRD's printer columns for a served custom resource version (for Table responses).
+/// The Table columns: the apiserver's for built-in kinds, the CRD's printer columns for custom resources.
 fn printer_columns(sb: &Sandbox, rt: &ResourceType) -> Vec<Value> {
+    let builtin = super::printers::builtin_columns(rt);
+    if !builtin.is_empty() {
+        return builtin;
+    }
     let Some(crd_rt) = sb.store().resource("apiextensions.k8s.io", "v1", "customresourcedefinitions") else {
         return vec![];
     };

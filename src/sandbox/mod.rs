@@ -14,7 +14,8 @@
 //! Layout: `store` (objects, RVs, indexes, history, LIST, the `Store` facade), `writes` (create,
 //! update, patch, scale), `validation` (body shapes, ObjectMeta rules), `schema` (CRD pruning and
 //! defaults), `gc` (delete, finalizers, owner references, namespaces, CRD removal), `watch`,
-//! `selector`, `views` (per-API presentation, events mapping, metadata-only and Table), `crd`,
+//! `selector`, `views` (per-API presentation, events mapping, metadata-only and Table), `printers`
+//! (built-in Table columns), `crd`,
 //! `persist` (redb), `faults` (admin knobs, counters), `protobuf` (kubectl's typed create bodies),
 //! `server` (HTTP), `status` (error bodies).
 
@@ -27,6 +28,7 @@ pub mod listener;
 pub mod openapi;
 pub mod patch;
 mod persist;
+mod printers;
 mod protobuf;
 pub mod resources;
 mod schema;

@@ -166,8 +166,12 @@ fn manager(q: &Query, headers: &HeaderMap) -> Option<String> {
     ua.split(['/', ' ']).next().filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-/// The CRD's printer columns for a served custom resource version (for Table responses).
+/// The Table columns: the apiserver's for built-in kinds, the CRD's printer columns for custom resources.
 fn printer_columns(sb: &Sandbox, rt: &ResourceType) -> Vec<Value> {
+    let builtin = super::printers::builtin_columns(rt);
+    if !builtin.is_empty() {
+        return builtin;
+    }
     let Some(crd_rt) = sb.store().resource("apiextensions.k8s.io", "v1", "customresourcedefinitions") else {
         return vec![];
     };
@@ -272,6 +276,15 @@ fn serve(
             ["api"] => return ok(discovery::core_versions()),
             ["apis"] => return ok(discovery::group_list(&types())),
             ["api", "v1"] => return ok(discovery::resource_list("v1", &types())),
+            ["apis", g] => {
+                // One group's APIGroup document, taken from the group list.
+                let list = discovery::group_list(&types());
+                let found = list["groups"].as_array().and_then(|gs| gs.iter().find(|x| x["name"] == *g)).cloned();
+                let Some(mut group) = found else { return Err(ApiError::no_route(path)) };
+                group["kind"] = json!("APIGroup");
+                group["apiVersion"] = json!("v1");
+                return ok(group);
+            }
             ["apis", g, v] => {
                 let gv = format!("{g}/{v}");
                 let all = types();
@@ -501,6 +514,32 @@ fn watch(sb: &Sandbox, rt: &ResourceType, ns: Option<&str>, q: &Query, render: R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn discovery_paths_answer_or_404() {
+        use tower::ServiceExt;
+        let sb = Sandbox::new(Default::default()).unwrap();
+        let get = |uri: &str| {
+            let req = axum::http::Request::get(uri).body(Body::empty()).unwrap();
+            sb.router().oneshot(req)
+        };
+        for (uri, code) in [
+            ("/version", 200),
+            ("/api", 200),
+            ("/apis", 200),
+            ("/api/v1", 200),
+            ("/apis/apps", 200),
+            ("/apis/apps/v1", 200),
+            ("/apis/nope.io", 404),
+            ("/apis/nope.io/v1", 404),
+            ("/openapi/v3", 200),
+            ("/openapi/v3/api/v1", 200),
+            ("/api/v1/nothings", 404),
+            ("/api/v1/namespaces/default/configmaps/x/log", 404),
+        ] {
+            assert_eq!(get(uri).await.unwrap().status().as_u16(), code, "{uri}");
+        }
+    }
 
     #[test]
     fn query_decoding_handles_kube_rs_shapes() {

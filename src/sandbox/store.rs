@@ -735,6 +735,15 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn rbac_names_may_contain_colons() {
+        let s = store();
+        let cr = s.resource("rbac.authorization.k8s.io", "v1", "clusterroles").unwrap();
+        s.create(&cr, "", json!({"metadata": {"name": "system:dbdeck:operator"}}), &Default::default()).unwrap();
+        let err = s.create(&cr, "", json!({"metadata": {"name": "a/b"}}), &Default::default()).unwrap_err();
+        assert_eq!(err.code, 422);
+    }
+
+    #[test]
     fn update_checks_rv_and_noop_keeps_it() {
         let s = store();
         let cm = cm_rt(&s);

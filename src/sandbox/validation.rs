@@ -248,7 +248,7 @@ mod tests {
     use serde_json::json;
 
     fn rt(kind: &str) -> ResourceType {
-        let mut all = crate::sandbox::resources::builtin();
+        let all = crate::sandbox::resources::builtin();
         all.into_iter().find(|r| r.kind == kind).unwrap()
     }
 

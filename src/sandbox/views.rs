@@ -226,7 +226,10 @@ pub fn table(printer_columns: &[Value], objects: &[Value], list_meta: Value, now
         .map(|o| {
             let mut cells = vec![o["metadata"]["name"].clone()];
             for c in &columns {
-                let v = c["jsonPath"].as_str().and_then(|p| json_path(o, p)).cloned().unwrap_or(Value::Null);
+                let v = match c["x-dbdeck-cell"].as_str() {
+                    Some(kind) => super::printers::cell(kind, o),
+                    None => c["jsonPath"].as_str().and_then(|p| json_path(o, p)).cloned().unwrap_or(Value::Null),
+                };
                 let cell = match (c["type"].as_str(), &v) {
                     (Some("date"), Value::String(s)) => json!(human_age(s, now)),
                     (_, Value::Null) => json!("<none>"),

@@ -120,7 +120,17 @@ impl State {
             }
             obj["metadata"]["name"] = json!(name);
         }
-        if !valid_name(&name) {
+        // RBAC objects only need to be a valid path segment (`system:controller:x` is a fine ClusterRole).
+        let rbac = rt.group == "rbac.authorization.k8s.io";
+        if rbac && (matches!(name.as_str(), "." | "..") || name.contains(['/', '%'])) {
+            return Err(ApiError::invalid(
+                rt,
+                &name,
+                "metadata.name",
+                "Invalid value: may not be '.' or '..' and may not contain '/' or '%'",
+            ));
+        }
+        if !rbac && !valid_name(&name) {
             return Err(ApiError::invalid(
                 rt,
                 &name,

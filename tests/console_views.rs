@@ -643,3 +643,17 @@ fn every_theme_colours_the_views() {
         insta::assert_snapshot!(format!("theme_{name}"), t.backend());
     }
 }
+
+#[test]
+fn long_lists_page_to_the_selection() {
+    let many: Vec<ClusterView> =
+        (0..100).map(|i| ClusterView::new(ClusterKind::Pxc, "ns", format!("c{i:03}"))).collect();
+    let mut app = app_with(many);
+    app.update(Action::Bottom);
+    let text = format!("{}", render(&app, &Theme::dark(), 100, 12).backend());
+    assert!(text.contains("▌pxc       ns         c099"), "{text}");
+    assert!(text.contains("clusters(all)[100]"));
+    app.update(Action::Top);
+    let text = format!("{}", render(&app, &Theme::dark(), 100, 12).backend());
+    assert!(text.contains("▌pxc       ns         c000") && !text.contains("c099"), "{text}");
+}

@@ -248,7 +248,7 @@ impl App {
             .iter()
             .filter(|c| self.namespace.as_ref().is_none_or(|ns| &c.namespace == ns))
             .filter(|c| self.scope.admits(&c.kind))
-            .filter(|c| self.filter.matches(&search_text(c)))
+            .filter(|c| self.filter.is_empty() || self.filter.matches(&search_text(c)))
             .collect();
         let now = self.now;
         v.sort_by(|a, b| {
@@ -925,5 +925,238 @@ pub fn backup_resource(target: &ClusterRef, storage: &str, now: DateTime<Utc>) -
             "apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGBackup", "metadata": meta,
             "spec": {"pgCluster": target.name, "repoName": storage}
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::command::KindScope;
+    use crate::observe::view::{ClusterState, PsClusterType};
+    use chrono::{Duration, TimeZone};
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    fn cluster(kind: ClusterKind, ns: &str, name: &str, state: ClusterState, age_h: i64) -> ClusterView {
+        let mut c = ClusterView::new(kind, ns, name);
+        c.state = state;
+        c.created = Some(now() - Duration::hours(age_h));
+        c
+    }
+
+    fn app() -> App {
+        let mut a = App::new("ctx1", None, now());
+        a.update(Action::Snapshot(vec![
+            cluster(ClusterKind::Pxc, "shop", "cart", ClusterState::Ready, 10),
+            cluster(ClusterKind::Pg, "bi", "reports", ClusterState::Error, 5),
+            cluster(
+                ClusterKind::Ps { cluster_type: PsClusterType::Async },
+                "shop",
+                "orders",
+                ClusterState::Initializing,
+                50,
+            ),
+        ]));
+        a
+    }
+
+    fn names(a: &App) -> Vec<&str> {
+        a.visible().iter().map(|c| c.name.as_str()).collect()
+    }
+
+    fn key(a: &mut App, code: KeyCode) -> Vec<Effect> {
+        a.on_key(&KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn default_sort_is_namespace_then_name() {
+        assert_eq!(names(&app()), ["reports", "cart", "orders"]);
+    }
+
+    #[test]
+    fn sorting_by_columns_and_direction() {
+        let mut a = app();
+        a.update(Action::SortBy(SortColumn::State));
+        assert_eq!(names(&a), ["reports", "orders", "cart"], "failed first, ready last");
+        a.update(Action::SortBy(SortColumn::State));
+        assert_eq!(names(&a), ["cart", "orders", "reports"], "the same column again reverses");
+        a.update(Action::SortBy(SortColumn::Age));
+        assert_eq!(names(&a), ["reports", "cart", "orders"], "youngest first");
+        a.update(Action::SortReverse);
+        assert_eq!(names(&a), ["orders", "cart", "reports"]);
+        a.update(Action::SortNext);
+        assert_eq!(a.sort, SortColumn::LastBackup);
+    }
+
+    #[test]
+    fn filter_is_typed_live_and_esc_clears_it() {
+        let mut a = app();
+        for k in ['/', 's', 'h', 'o', 'p'] {
+            key(&mut a, KeyCode::Char(k));
+        }
+        assert_eq!(names(&a), ["cart", "orders"]);
+        key(&mut a, KeyCode::Enter);
+        assert!(a.input.is_none());
+        assert_eq!(names(&a), ["cart", "orders"], "the filter stays after enter");
+        key(&mut a, KeyCode::Esc);
+        assert_eq!(names(&a).len(), 3, "esc on the list clears the filter");
+        a.update(Action::StartFilter);
+        for c in "!shop".chars() {
+            a.update(Action::Input(c));
+        }
+        assert_eq!(names(&a), ["reports"]);
+        a.update(Action::Back);
+        assert_eq!(names(&a).len(), 3, "esc while typing drops the filter");
+    }
+
+    #[test]
+    fn commands_change_scope_namespace_and_context() {
+        let mut a = app();
+        let run = |a: &mut App, s: &str| {
+            a.update(Action::StartCommand);
+            for c in s.chars() {
+                a.update(Action::Input(c));
+            }
+            a.update(Action::Submit)
+        };
+        assert!(run(&mut a, "pg").is_empty());
+        assert_eq!(a.scope, KindScope::Pg);
+        assert_eq!(names(&a), ["reports"]);
+        run(&mut a, "all");
+        assert_eq!(run(&mut a, "ns shop"), vec![Effect::SwitchNamespace(Some("shop".into()))]);
+        assert_eq!(names(&a), ["cart", "orders"]);
+        assert_eq!(run(&mut a, "ctx prod"), vec![Effect::SwitchContext("prod".into())]);
+        assert_eq!(a.context, "prod");
+        assert!(!a.loaded && a.clusters.is_empty(), "the old context's clusters are not shown under the new name");
+        run(&mut a, "backups");
+        assert_eq!(a.screen(), &Screen::Backups);
+        assert!(run(&mut a, "nope").is_empty());
+        assert_eq!(a.status.as_ref().unwrap().level, Level::Error);
+        assert_eq!(run(&mut a, "q"), vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn snapshot_keeps_the_selected_cluster() {
+        let mut a = app();
+        a.selected = 1; // cart
+        let mut next = a.clusters.clone();
+        next.insert(0, cluster(ClusterKind::Pxc, "aaa", "first", ClusterState::Ready, 1));
+        a.update(Action::Snapshot(next));
+        assert_eq!(a.selected_cluster().unwrap().name, "cart");
+        a.update(Action::Snapshot(vec![]));
+        assert_eq!(a.selected, 0);
+        assert!(a.selected_cluster().is_none());
+    }
+
+    #[test]
+    fn readonly_refuses_every_write() {
+        let mut a = app();
+        a.readonly = true;
+        for act in [
+            Action::Create,
+            Action::Edit,
+            Action::EditYaml,
+            Action::Delete,
+            Action::Backup,
+            Action::Scale,
+            Action::PauseResume,
+        ] {
+            assert!(a.update(act.clone()).is_empty(), "{act:?}");
+            assert_eq!(a.stack.len(), 1);
+            assert!(a.question.is_none());
+        }
+        assert!(a.status.as_ref().unwrap().text.contains("read-only"));
+    }
+
+    #[test]
+    fn navigation_and_detail_panes() {
+        let mut a = app();
+        key(&mut a, KeyCode::Char('G'));
+        assert_eq!(a.selected, 2);
+        key(&mut a, KeyCode::Char('k'));
+        assert_eq!(a.selected, 1);
+        key(&mut a, KeyCode::Enter);
+        assert!(matches!(a.screen(), Screen::Detail(r) if r.name == "cart"));
+        key(&mut a, KeyCode::Char('4'));
+        assert_eq!(a.pane, Pane::Backups);
+        key(&mut a, KeyCode::Tab);
+        assert_eq!(a.pane, Pane::Events);
+        key(&mut a, KeyCode::BackTab);
+        key(&mut a, KeyCode::BackTab);
+        assert_eq!(a.pane, Pane::Pvcs);
+        key(&mut a, KeyCode::Char('q'));
+        assert!(matches!(a.screen(), Screen::Detail(_)), "q does not quit from the detail screen");
+        key(&mut a, KeyCode::Esc);
+        assert_eq!(a.screen(), &Screen::Clusters);
+        assert_eq!(key(&mut a, KeyCode::Char('q')), vec![Effect::Quit]);
+        assert_eq!(a.on_key(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn backup_without_storage_says_which_field() {
+        let mut a = app();
+        a.update(Action::Backup);
+        assert!(a.question.is_none());
+        assert!(a.status.as_ref().unwrap().text.contains("spec.backups.pgbackrest.repos"), "{:?}", a.status);
+    }
+
+    #[test]
+    fn delete_needs_the_exact_name() {
+        let mut a = app();
+        a.selected = 1;
+        a.update(Action::Delete);
+        for c in "Cart".chars() {
+            a.update(Action::Input(c));
+        }
+        assert!(a.update(Action::Submit).is_empty());
+        a.update(Action::Back);
+        assert!(a.delete.is_none());
+        a.update(Action::Delete);
+        for c in "cart".chars() {
+            a.update(Action::Input(c));
+        }
+        let e = a.update(Action::Submit);
+        assert!(
+            matches!(e.as_slice(), [Effect::Delete { target }] if target.name == "cart" && target.namespace == "shop")
+        );
+    }
+
+    #[test]
+    fn editor_output_is_validated_and_diffed() {
+        let mut a = app();
+        let target = ClusterRef { kind: ClusterKind::Pxc, namespace: "shop".into(), name: "cart".into() };
+        let before = json!({"apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBCluster",
+            "metadata": {"name": "cart", "namespace": "shop"}, "spec": {"pxc": {"size": 3}}});
+        let e = a.update(Action::EditorDone {
+            target: target.clone(),
+            before: before.clone(),
+            after_yaml: "spec: [".into(),
+        });
+        assert!(e.is_empty());
+        assert!(a.status.as_ref().unwrap().text.contains("does not parse"));
+        let yaml = "apiVersion: pxc.percona.com/v1\nkind: PerconaXtraDBCluster\nmetadata: {name: cart, namespace: shop}\nspec: {pxc: {size: 5}}\n";
+        let e = a.update(Action::EditorDone { target: target.clone(), before, after_yaml: yaml.into() });
+        assert_eq!(e, vec![Effect::DryRunPatch { target, patch: json!({"spec": {"pxc": {"size": 5}}}) }]);
+        assert_eq!(a.screen(), &Screen::Review);
+        assert!(a.update(Action::Submit).is_empty(), "no apply before the dry run answered");
+        a.update(Action::DryRun(Ok(())));
+        assert!(matches!(a.update(Action::Submit).as_slice(), [Effect::Patch { .. }]));
+        assert_eq!(a.screen(), &Screen::Clusters);
+    }
+
+    #[test]
+    fn live_news_is_applied_on_any_screen() {
+        let mut a = app();
+        a.update(Action::Create);
+        a.update(Action::Connection(Connection::Lost { reason: "EOF".into() }));
+        assert!(a.banner.as_ref().unwrap().contains("retrying"));
+        a.update(Action::Tick(now() + Duration::hours(1)));
+        assert_eq!(a.now, now() + Duration::hours(1));
+        a.update(Action::WriteDone { what: "create cart".into(), result: Err("conflict".into()) });
+        assert_eq!(a.status.as_ref().unwrap().text, "create cart failed: conflict");
+        assert_eq!(a.screen(), &Screen::Wizard, "news does not disturb the wizard");
     }
 }

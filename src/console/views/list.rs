@@ -100,7 +100,12 @@ pub fn clusters(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         header_cell("BACKUP", Some(SortColumn::LastBackup), app, theme),
         header_cell("ENDPOINT", None, app, theme),
     ]);
-    let body: Vec<Row> = rows
+    // Only the page of rows holding the selection is built, so a list of thousands costs what a screenful
+    // costs; paging (rather than a remembered offset) keeps the view stateless.
+    let height = area.height.saturating_sub(3).max(1) as usize;
+    let start = (app.selected / height) * height;
+    let window = &rows[start..(start + height).min(rows.len())];
+    let body: Vec<Row> = window
         .iter()
         .map(|c| {
             let backup = match c.last_successful_backup {
@@ -119,7 +124,7 @@ pub fn clusters(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let ready_w = rows.iter().map(|c| ready_cell(c, theme).width()).max().unwrap_or(5).max(5);
+    let ready_w = rows.iter().map(|c| ready_width(c)).max().unwrap_or(5).max(5);
     let widths = [
         Constraint::Length(8),
         Constraint::Length(rows.iter().map(|c| c.namespace.chars().count()).max().unwrap_or(0).max(9) as u16),
@@ -137,8 +142,17 @@ pub fn clusters(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .style(Style::default().fg(theme.fg))
         .row_highlight_style(theme.selection().add_modifier(Modifier::BOLD))
         .highlight_symbol("▌");
-    let mut state = TableState::default().with_selected(Some(app.selected));
+    let mut state = TableState::default().with_selected(Some(app.selected - start));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The width of [`ready_cell`] without building it.
+fn ready_width(c: &ClusterView) -> usize {
+    c.components
+        .iter()
+        .map(|x| format!("{}/{}", x.ready, x.size).len() + 1 + short_component(x).chars().count())
+        .sum::<usize>()
+        + 2 * c.components.len().saturating_sub(1)
 }
 
 /// What a newcomer sees when there is nothing to list: why, and what to press.

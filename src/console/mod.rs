@@ -4,6 +4,7 @@
 pub mod action;
 pub mod app;
 pub mod command;
+pub mod config;
 pub mod edit;
 pub mod filter;
 pub mod form;

@@ -58,9 +58,9 @@ impl ClusterKind {
     }
 }
 
-/// Cluster state as the operators report it in `status.state`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Cluster state as the operators report it in `status.state`. Serialised as the plain word (`"ready"`), so
+/// scripts compare strings; a missing state is `"unknown"`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ClusterState {
     Initializing,
     Ready,
@@ -72,9 +72,10 @@ pub enum ClusterState {
 }
 
 impl ClusterState {
-    /// Reads `status.state`; an empty or missing state is `Unknown("")`.
+    /// Reads `status.state`; an empty, missing or `unknown` state is `Unknown("")`.
     pub fn parse(s: &str) -> Self {
         match s {
+            "" | "unknown" => Self::Unknown(String::new()),
             "initializing" => Self::Initializing,
             "ready" => Self::Ready,
             "error" => Self::Error,
@@ -94,6 +95,19 @@ impl ClusterState {
             Self::Unknown(s) if s.is_empty() => "unknown",
             Self::Unknown(s) => s,
         }
+    }
+}
+
+impl Serialize for ClusterState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ClusterState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(ClusterState::parse(&s))
     }
 }
 
@@ -464,8 +478,12 @@ mod tests {
         let s = ClusterState::parse("sleeping");
         assert_eq!(s.as_str(), "sleeping");
         let j = serde_json::to_value(&s).unwrap();
+        assert_eq!(j, serde_json::json!("sleeping"));
         assert_eq!(serde_json::from_value::<ClusterState>(j).unwrap(), s);
         assert_eq!(ClusterState::parse("").as_str(), "unknown");
+        let missing = ClusterState::parse("");
+        let j = serde_json::to_value(&missing).unwrap();
+        assert_eq!(serde_json::from_value::<ClusterState>(j).unwrap(), missing);
     }
 
     #[test]

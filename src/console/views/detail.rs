@@ -37,7 +37,8 @@ pub fn draw(app: &App, r: &ClusterRef, theme: &Theme, frame: &mut Frame, area: R
         Span::styled(format!(" {} ", c.kind.label()), theme.muted()),
         Span::styled(format!("{}/{} ", c.namespace, c.name), theme.accent()),
     ]);
-    frame.render_widget(Paragraph::new(summary).block(pane_block(title, theme)), top);
+    let summary_block = pane_block(title, theme).padding(ratatui::widgets::Padding::horizontal(1));
+    frame.render_widget(Paragraph::new(summary).block(summary_block), top);
     frame.render_widget(Paragraph::new(tab_line(app, c, theme)), tabs);
     let block = pane_block(Line::from(Span::styled(format!(" {} ", app.pane.title()), theme.accent())), theme);
     let inner = block.inner(body);

@@ -645,6 +645,36 @@ fn every_theme_colours_the_views() {
 }
 
 #[test]
+fn every_theme_colours_roles_and_lag() {
+    let mut app = app_with(all_clusters());
+    open(&mut app, "orders");
+    for (name, _) in BUILTIN {
+        let theme = Theme::load(name).unwrap();
+        let t = render(&app, &theme, 120, 26);
+        let buf = t.backend().buffer();
+        let find = |sym: &str| -> (u16, u16) {
+            for y in 0..26 {
+                for x in 0..120 {
+                    if buf[(x, y)].symbol() == sym {
+                        return (x, y);
+                    }
+                }
+            }
+            panic!("{sym} not drawn");
+        };
+        let (x, y) = find("★");
+        assert_eq!(buf[(x, y)].fg, theme.primary_role, "{name}: source badge");
+        let (x, y) = find("└");
+        assert_eq!(buf[(x + 3, y)].fg, theme.replica_role, "{name}: replica role text");
+        // the lagging replica's row: its sparkline and its lag
+        let spark = (0..120).find(|x| buf[(*x, y)].symbol() == "█").expect("sparkline on the lagging row");
+        assert_eq!(buf[(spark, y)].fg, theme.sparkline, "{name}: sparkline");
+        let lag = (0..120).find(|x| buf[(*x, y)].symbol() == "4" && buf[(*x + 1, y)].symbol() == "2").unwrap();
+        assert_eq!(buf[(lag, y)].fg, theme.warn, "{name}: 42 s of lag is a warning");
+    }
+}
+
+#[test]
 fn long_lists_page_to_the_selection() {
     let many: Vec<ClusterView> =
         (0..100).map(|i| ClusterView::new(ClusterKind::Pxc, "ns", format!("c{i:03}"))).collect();

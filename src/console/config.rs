@@ -22,16 +22,10 @@ pub enum ConfigError {
     Keys { path: String, source: KeymapError },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
     pub theme: Option<String>,
     pub keymap: Keymap,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config { theme: None, keymap: Keymap::default() }
-    }
 }
 
 #[derive(Deserialize)]

@@ -114,7 +114,7 @@ impl EditForm {
             let new = f.json();
             let unchanged = match (&new, original) {
                 (None, None) => true,
-                (Some(n), Some(o)) => n == o || (f.kind == FieldType::Integer && n.to_string() == o.to_string()),
+                (Some(n), Some(o)) => n == o,
                 (Some(Value::Bool(false)), None) => f.kind == FieldType::Bool,
                 _ => false,
             };

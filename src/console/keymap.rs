@@ -83,12 +83,12 @@ impl Key {
     }
 
     pub fn from_event(ev: &KeyEvent) -> Key {
-        // Upper-case letters arrive with SHIFT set; the character already says it.
-        let code = match ev.code {
-            KeyCode::BackTab => KeyCode::BackTab,
-            c => c,
-        };
-        Key { code, ctrl: ev.modifiers.contains(KeyModifiers::CONTROL), alt: ev.modifiers.contains(KeyModifiers::ALT) }
+        // Upper-case letters arrive with SHIFT set; the character already says it, so SHIFT is not kept.
+        Key {
+            code: ev.code,
+            ctrl: ev.modifiers.contains(KeyModifiers::CONTROL),
+            alt: ev.modifiers.contains(KeyModifiers::ALT),
+        }
     }
 
     pub fn parse(s: &str) -> Option<Key> {

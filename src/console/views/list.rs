@@ -110,7 +110,8 @@ pub fn clusters(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .map(|c| {
             let backup = match c.last_successful_backup {
                 Some(t) => Span::styled(age(app.now, Some(t)), Style::default().fg(theme.fg)),
-                None => Span::styled("never", theme.muted()),
+                // A database that was never backed up is a risk worth colouring.
+                None => Span::styled("never", Style::default().fg(theme.warn)),
             };
             Row::new(vec![
                 Cell::from(Span::styled(c.kind.label(), theme.muted())),

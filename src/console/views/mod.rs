@@ -117,7 +117,7 @@ pub fn sparkline(samples: &[u64], width: usize) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let tail = &samples[samples.len().saturating_sub(width)..];
     let max = tail.iter().copied().max().unwrap_or(0);
-    tail.iter().map(|&v| if max == 0 { BARS[0] } else { BARS[((v * 7) / max) as usize] }).collect()
+    tail.iter().map(|&v| BARS[v.saturating_mul(7).checked_div(max).unwrap_or(0).min(7) as usize]).collect()
 }
 
 /// A rectangle of at most `w`×`h` in the middle of `area`.

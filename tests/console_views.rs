@@ -687,3 +687,14 @@ fn long_lists_page_to_the_selection() {
     let text = format!("{}", render(&app, &Theme::dark(), 100, 12).backend());
     assert!(text.contains("▌pxc       ns         c000") && !text.contains("c099"), "{text}");
 }
+
+#[test]
+fn pods_outside_listed_components_are_still_drawn() {
+    let mut c = healthy_pxc();
+    c.components.retain(|x| x.kind != ComponentKind::Haproxy);
+    let mut app = app_with(vec![c]);
+    open(&mut app, "cluster1");
+    let text = format!("{}", render(&app, &Theme::dark(), 120, 30).backend());
+    assert!(text.contains("other pods"), "{text}");
+    assert!(text.contains("cluster1-haproxy-2"), "{text}");
+}

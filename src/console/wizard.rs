@@ -168,6 +168,11 @@ impl Wizard {
             "",
         ));
         f.push(Field::choice("storage-type", "Storage type", "", storage_types, 0, ""));
+        if fam != Family::PsAsync && fam != Family::PsGr {
+            // Percona's defaults for a volume-backed backup store: 6G (PXC filesystem), 1Gi (PG repo).
+            let size = if fam == Family::Pg { "1Gi" } else { "6G" };
+            f.push(Field::text("backup-size", "Backup volume", "", size, "size of the backup PVC"));
+        }
         f.push(Field::text("bucket", "S3 bucket", "", "", "required for s3"));
         f.push(Field::text("region", "S3 region", "", "us-east-1", ""));
         if fam != Family::Pg {
@@ -226,6 +231,15 @@ impl Wizard {
             if fam == Family::Pg { format!("{store_root}.name") } else { "spec.backup.storages".to_string() },
         );
         set_path(self, "storage-type", format!("{store_root}.{}", if fam == Family::Pg { "s3" } else { "type" }));
+        set_path(
+            self,
+            "backup-size",
+            if fam == Family::Pg {
+                format!("{store_root}.volume.volumeClaimSpec.resources.requests.storage")
+            } else {
+                format!("{store_root}.volume.persistentVolumeClaim.resources.requests.storage")
+            },
+        );
         set_path(self, "bucket", format!("{store_root}.s3.bucket"));
         set_path(self, "region", format!("{store_root}.s3.region"));
         set_path(self, "credentials", format!("{store_root}.s3.credentialsSecret"));
@@ -260,6 +274,8 @@ impl Wizard {
                     if fam != Family::Pg {
                         v.push("credentials");
                     }
+                } else {
+                    v.push("backup-size");
                 }
                 v.push("schedule");
                 v
@@ -411,7 +427,7 @@ impl Wizard {
                     } else {
                         let repo = "spec.backups.pgbackrest.repos[0].volume.volumeClaimSpec";
                         set(&mut v, &format!("{repo}.accessModes"), json!(["ReadWriteOnce"]));
-                        set(&mut v, &format!("{repo}.resources.requests.storage"), json!(self.value("storage").trim()));
+                        put(&mut v, self, "backup-size");
                     }
                     put(&mut v, self, "schedule");
                 }
@@ -430,8 +446,7 @@ impl Wizard {
                         put(&mut v, self, "region");
                         put(&mut v, self, "credentials");
                     } else {
-                        let pvc = format!("{root}.volume.persistentVolumeClaim.resources.requests.storage");
-                        set(&mut v, &pvc, json!(self.value("storage").trim()));
+                        put(&mut v, self, "backup-size");
                     }
                     set(&mut v, "spec.backup.schedule[0].name", json!("daily"));
                     put(&mut v, self, "schedule");
@@ -526,6 +541,8 @@ impl Wizard {
                 if fam != Family::Pg && self.value("credentials").trim().is_empty() {
                     p.push(path("credentials"), "is required for s3 storage (a Secret name)");
                 }
+            } else {
+                check_quantity(&mut p, &path("backup-size"), self.value("backup-size").trim());
             }
             check_cron(&mut p, &path("schedule"), self.value("schedule").trim());
         }
@@ -593,6 +610,23 @@ mod tests {
         assert_eq!(v["spec"]["proxy"]["pgBouncer"]["replicas"], 3);
         assert_eq!(v["spec"]["backups"]["pgbackrest"]["repos"][0]["schedules"]["full"], "0 0 * * *");
         assert!(w.problems.is_empty(), "{:?}", w.problems);
+    }
+
+    #[test]
+    fn volume_backups_get_their_own_size() {
+        let mut w = Wizard::new("db");
+        w.step = Step::Backup;
+        w.focus = 2;
+        w.cycle(true); // filesystem
+        assert_eq!(w.step_fields(Step::Backup), ["backup", "storage-name", "storage-type", "backup-size", "schedule"]);
+        let v = w.resource();
+        assert_eq!(v["spec"]["backup"]["storages"]["s3-backups"]["type"], "filesystem");
+        assert_eq!(
+            v["spec"]["backup"]["storages"]["s3-backups"]["volume"]["persistentVolumeClaim"]["resources"]["requests"]["storage"],
+            "6G"
+        );
+        fill(&mut w, "backup-size", "lots");
+        assert_eq!(w.step_problems(Step::Backup).len(), 1);
     }
 
     #[test]

@@ -369,6 +369,16 @@ fn topology(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
             lines.push(member_line(app, m, None, &w, theme));
         }
     }
+    // Pods whose component the status does not list are still shown, never silently dropped.
+    let orphans: Vec<&MemberView> =
+        c.members.iter().filter(|m| !c.components.iter().any(|comp| comp.name == m.component)).collect();
+    if !orphans.is_empty() {
+        lines.push(Line::default());
+        lines.push(section_title("other pods".into(), None, "not part of a component in the status", theme));
+        for m in orphans {
+            lines.push(member_line(app, m, None, &w, theme));
+        }
+    }
     // Unknown lags are explained, never guessed.
     let unknown: Vec<(&str, &str)> = c
         .members

@@ -40,7 +40,8 @@ pub fn draw(app: &App, r: &ClusterRef, theme: &Theme, frame: &mut Frame, area: R
     let summary_block = pane_block(title, theme).padding(ratatui::widgets::Padding::horizontal(1));
     frame.render_widget(Paragraph::new(summary).block(summary_block), top);
     frame.render_widget(Paragraph::new(tab_line(app, c, theme)), tabs);
-    let block = pane_block(Line::from(Span::styled(format!(" {} ", app.pane.title()), theme.accent())), theme);
+    let block = pane_block(Line::from(Span::styled(format!(" {} ", app.pane.title()), theme.accent())), theme)
+        .padding(ratatui::widgets::Padding::horizontal(1));
     let inner = block.inner(body);
     frame.render_widget(block, body);
     match app.pane {

@@ -6,5 +6,6 @@
 pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod console;
 pub mod observe;
 pub mod sandbox;

@@ -1,0 +1,1162 @@
+//! Console state and its one update function. `App::update(Action) -> Vec<Effect>` is pure: it changes the
+//! state and returns requests for the live layer, which answers with more actions. Views only read `App`.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+use serde_json::json;
+
+use super::action::{Action, ClusterRef, Connection, Effect, SortColumn};
+use super::command::{self, Command, KindScope};
+use super::edit::{DryRun, EditForm, Review};
+use super::filter::Filter;
+use super::form::merge_patch;
+use super::keymap::{Context, Key, Keymap};
+use super::theme::Theme;
+use super::wizard::{Step, Wizard};
+use crate::api::AnyResource;
+use crate::observe::view::{BackupView, ClusterKind, ClusterView, Health};
+
+/// One entry of the view stack (shown as crumbs in the header).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Screen {
+    Clusters,
+    Backups,
+    Detail(ClusterRef),
+    Help,
+    Wizard,
+    EditForm,
+    Review,
+    ConfirmDelete,
+}
+
+impl Screen {
+    pub fn crumb(&self) -> String {
+        match self {
+            Screen::Clusters => "clusters".into(),
+            Screen::Backups => "backups".into(),
+            Screen::Detail(r) => r.name.clone(),
+            Screen::Help => "help".into(),
+            Screen::Wizard => "create".into(),
+            Screen::EditForm => "edit".into(),
+            Screen::Review => "review".into(),
+            Screen::ConfirmDelete => "delete".into(),
+        }
+    }
+}
+
+/// The panes of the cluster detail screen, in key order 1–6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Topology,
+    WhyNotReady,
+    Pvcs,
+    Backups,
+    Events,
+    Conditions,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 6] =
+        [Pane::Topology, Pane::WhyNotReady, Pane::Pvcs, Pane::Backups, Pane::Events, Pane::Conditions];
+    pub fn title(&self) -> &'static str {
+        match self {
+            Pane::Topology => "Topology",
+            Pane::WhyNotReady => "Why not ready",
+            Pane::Pvcs => "PVCs",
+            Pane::Backups => "Backups",
+            Pane::Events => "Events",
+            Pane::Conditions => "Conditions",
+        }
+    }
+    fn index(&self) -> usize {
+        Pane::ALL.iter().position(|p| p == self).unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    Filter,
+    Command,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputLine {
+    pub kind: InputKind,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Ok,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusLine {
+    pub level: Level,
+    pub text: String,
+}
+
+/// What a "yes" to the open question does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OnYes {
+    DiscardWizard,
+    DiscardEdit,
+    Run(Effect, String),
+    /// Create an on-demand backup to the chosen storage.
+    Backup(ClusterRef),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Question {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// Options chosen with ←/→ (backup storage).
+    pub choices: Vec<String>,
+    pub choice: usize,
+    pub on_yes: OnYes,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeleteConfirm {
+    pub target: ClusterRef,
+    pub typed: String,
+    /// `percona.com/delete-*-pvc` finalizers on the cluster (PVCs go with it when present).
+    pub pvc_finalizers: Vec<String>,
+    pub pvcs: Vec<String>,
+}
+
+pub struct App {
+    pub clusters: Vec<ClusterView>,
+    /// False until the live layer delivered its first snapshot (the list says "loading" instead of "empty").
+    pub loaded: bool,
+    pub context: String,
+    /// `None` = all namespaces.
+    pub namespace: Option<String>,
+    pub stack: Vec<Screen>,
+    pub scope: KindScope,
+    pub selected: usize,
+    pub backup_selected: usize,
+    pub filter: Filter,
+    pub input: Option<InputLine>,
+    pub sort: SortColumn,
+    pub descending: bool,
+    pub pane: Pane,
+    pub detail_scroll: u16,
+    pub help_scroll: u16,
+    pub banner: Option<String>,
+    pub readonly: bool,
+    pub theme_name: String,
+    pub status: Option<StatusLine>,
+    pub wizard: Option<Wizard>,
+    pub edit: Option<EditForm>,
+    pub review: Option<Review>,
+    pub delete: Option<DeleteConfirm>,
+    pub question: Option<Question>,
+    pub now: DateTime<Utc>,
+    pub keymap: Keymap,
+}
+
+const PAGE: usize = 10;
+
+impl App {
+    pub fn new(context: impl Into<String>, namespace: Option<String>, now: DateTime<Utc>) -> App {
+        App {
+            clusters: Vec::new(),
+            loaded: false,
+            context: context.into(),
+            namespace,
+            stack: vec![Screen::Clusters],
+            scope: KindScope::All,
+            selected: 0,
+            backup_selected: 0,
+            filter: Filter::default(),
+            input: None,
+            sort: SortColumn::Namespace,
+            descending: false,
+            pane: Pane::Topology,
+            detail_scroll: 0,
+            help_scroll: 0,
+            banner: None,
+            readonly: false,
+            theme_name: "dark".into(),
+            status: None,
+            wizard: None,
+            edit: None,
+            review: None,
+            delete: None,
+            question: None,
+            now,
+            keymap: Keymap::default(),
+        }
+    }
+
+    pub fn screen(&self) -> &Screen {
+        self.stack.last().unwrap_or(&Screen::Clusters)
+    }
+
+    /// The screen under the modal ones (what a wizard or help is drawn over).
+    pub fn base_screen(&self) -> &Screen {
+        self.stack
+            .iter()
+            .rev()
+            .find(|s| matches!(s, Screen::Clusters | Screen::Backups | Screen::Detail(_)))
+            .unwrap_or(&Screen::Clusters)
+    }
+
+    /// Active key contexts, most specific first.
+    pub fn contexts(&self) -> Vec<Context> {
+        use Context::*;
+        if self.question.is_some() {
+            return vec![Confirm, Always];
+        }
+        if self.input.is_some() {
+            return vec![Input, Always];
+        }
+        match self.screen() {
+            Screen::Clusters | Screen::Backups => vec![List, Global, Always],
+            Screen::Detail(_) => vec![Detail, Global, Always],
+            Screen::Help => vec![Help, Global, Always],
+            Screen::Wizard if self.wizard.as_ref().is_some_and(|w| w.step == Step::Review) => vec![Review, Always],
+            Screen::Wizard | Screen::EditForm => vec![Form, Always],
+            Screen::Review => vec![Review, Always],
+            Screen::ConfirmDelete => vec![Input, Always],
+        }
+    }
+
+    /// Resolves a key through the keymap and applies it.
+    pub fn on_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        match self.keymap.resolve(&self.contexts(), Key::from_event(key)) {
+            Some(action) => self.update(action),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn theme(&self) -> Theme {
+        Theme::builtin(&self.theme_name).unwrap_or_else(Theme::dark)
+    }
+
+    // ---- derived data for the views ----
+
+    /// The clusters the list shows: namespace, kind scope and filter applied, then sorted.
+    pub fn visible(&self) -> Vec<&ClusterView> {
+        let mut v: Vec<&ClusterView> = self
+            .clusters
+            .iter()
+            .filter(|c| self.namespace.as_ref().is_none_or(|ns| &c.namespace == ns))
+            .filter(|c| self.scope.admits(&c.kind))
+            .filter(|c| self.filter.is_empty() || self.filter.matches(&search_text(c)))
+            .collect();
+        let now = self.now;
+        v.sort_by(|a, b| {
+            let o = compare(self.sort, a, b, now);
+            let o = if self.descending { o.reverse() } else { o };
+            o.then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
+        });
+        v
+    }
+
+    /// Every backup of the visible clusters, newest first, with its cluster.
+    pub fn visible_backups(&self) -> Vec<(&ClusterView, &BackupView)> {
+        let mut out: Vec<(&ClusterView, &BackupView)> =
+            self.visible().into_iter().flat_map(|c| c.backups.iter().map(move |b| (c, b))).collect();
+        out.sort_by(|a, b| b.1.started.cmp(&a.1.started).then_with(|| a.1.name.cmp(&b.1.name)));
+        out
+    }
+
+    pub fn cluster(&self, r: &ClusterRef) -> Option<&ClusterView> {
+        self.clusters
+            .iter()
+            .find(|c| c.kind.short() == r.kind.short() && c.namespace == r.namespace && c.name == r.name)
+    }
+
+    /// The cluster a write key acts on.
+    pub fn selected_cluster(&self) -> Option<&ClusterView> {
+        match self.base_screen() {
+            Screen::Detail(r) => self.cluster(r),
+            Screen::Backups => self.visible_backups().get(self.backup_selected).map(|(c, _)| *c),
+            _ => self.visible().get(self.selected).copied(),
+        }
+    }
+
+    fn say(&mut self, level: Level, text: impl Into<String>) {
+        self.status = Some(StatusLine { level, text: text.into() });
+    }
+
+    fn pop_to_base(&mut self) {
+        while self.stack.len() > 1 && !matches!(self.screen(), Screen::Clusters | Screen::Backups | Screen::Detail(_)) {
+            self.stack.pop();
+        }
+    }
+
+    // ---- the update function ----
+
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        // News from the live layer is handled the same whatever the screen.
+        match action {
+            Action::Snapshot(clusters) => {
+                let keep = self.selected_cluster().map(ClusterRef::of);
+                self.clusters = clusters;
+                self.loaded = true;
+                if let Some(k) = keep
+                    && let Some(i) = self.visible().iter().position(|c| ClusterRef::of(c) == k)
+                {
+                    self.selected = i;
+                }
+                self.clamp();
+                return vec![];
+            }
+            Action::Tick(now) => {
+                self.now = now;
+                return vec![];
+            }
+            Action::Connection(Connection::Lost { reason }) => {
+                self.banner = Some(format!("API connection lost — retrying ({reason})"));
+                return vec![];
+            }
+            Action::Connection(Connection::Connected) => {
+                self.banner = None;
+                return vec![];
+            }
+            Action::WriteDone { what, result } => {
+                match result {
+                    Ok(()) => self.say(Level::Ok, format!("{what}: done")),
+                    Err(e) => self.say(Level::Error, format!("{what} failed: {e}")),
+                }
+                return vec![];
+            }
+            Action::EditLoaded { target, value, scale_only } => {
+                self.edit = Some(EditForm::new(target, value, scale_only));
+                self.stack.push(Screen::EditForm);
+                self.status = None;
+                return vec![];
+            }
+            Action::EditorDone { target, before, after_yaml } => return self.editor_done(target, before, &after_yaml),
+            Action::DryRun(result) => {
+                if let Some(r) = &mut self.review {
+                    r.dry_run = match result {
+                        Ok(()) => DryRun::Ok,
+                        Err(e) => DryRun::Failed(e),
+                    };
+                }
+                return vec![];
+            }
+            Action::Quit => return vec![Effect::Quit],
+            _ => {}
+        }
+        if self.question.is_some() {
+            return self.on_question(action);
+        }
+        if self.input.is_some() {
+            return self.on_input(action);
+        }
+        match self.screen().clone() {
+            Screen::Wizard => self.on_wizard(action),
+            Screen::EditForm => self.on_edit(action),
+            Screen::Review => self.on_review(action),
+            Screen::ConfirmDelete => self.on_delete(action),
+            Screen::Help => self.on_help(action),
+            Screen::Clusters | Screen::Backups | Screen::Detail(_) => self.on_browse(action),
+        }
+    }
+
+    fn clamp(&mut self) {
+        let n = self.visible().len();
+        self.selected = self.selected.min(n.saturating_sub(1));
+        let b = self.visible_backups().len();
+        self.backup_selected = self.backup_selected.min(b.saturating_sub(1));
+    }
+
+    fn move_selection(&mut self, delta: isize, to_end: Option<bool>) {
+        match self.screen() {
+            Screen::Detail(_) => {
+                self.detail_scroll = match to_end {
+                    Some(false) => 0,
+                    Some(true) => u16::MAX / 2,
+                    None => (self.detail_scroll as isize + delta).max(0) as u16,
+                };
+            }
+            Screen::Backups => {
+                let n = self.visible_backups().len();
+                self.backup_selected = step(self.backup_selected, n, delta, to_end);
+            }
+            _ => {
+                let n = self.visible().len();
+                self.selected = step(self.selected, n, delta, to_end);
+            }
+        }
+    }
+
+    fn on_browse(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Up => self.move_selection(-1, None),
+            Action::Down => self.move_selection(1, None),
+            Action::PageUp => self.move_selection(-(PAGE as isize), None),
+            Action::PageDown => self.move_selection(PAGE as isize, None),
+            Action::Top => self.move_selection(0, Some(false)),
+            Action::Bottom => self.move_selection(0, Some(true)),
+            Action::Open => {
+                if let Some(c) = self.selected_cluster() {
+                    let r = ClusterRef::of(c);
+                    self.stack.push(Screen::Detail(r));
+                    self.pane = if matches!(self.screen(), Screen::Backups) { Pane::Backups } else { Pane::Topology };
+                    self.detail_scroll = 0;
+                }
+            }
+            Action::Back => {
+                if self.stack.len() > 1 {
+                    self.stack.pop();
+                } else if !self.filter.is_empty() {
+                    self.filter = Filter::default();
+                    self.clamp();
+                }
+            }
+            Action::StartFilter => {
+                self.input = Some(InputLine { kind: InputKind::Filter, text: self.filter.raw.clone() })
+            }
+            Action::StartCommand => self.input = Some(InputLine { kind: InputKind::Command, text: String::new() }),
+            Action::NextPane => self.set_pane((self.pane.index() + 1) % Pane::ALL.len()),
+            Action::PrevPane => self.set_pane((self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()),
+            Action::Pane(i) if i < Pane::ALL.len() => self.set_pane(i),
+            Action::SortBy(col) => {
+                if self.sort == col {
+                    self.descending = !self.descending;
+                } else {
+                    self.sort = col;
+                    self.descending = false;
+                }
+            }
+            Action::SortNext => {
+                self.sort = self.sort.next();
+                self.descending = false;
+            }
+            Action::SortReverse => self.descending = !self.descending,
+            Action::Help => {
+                self.help_scroll = 0;
+                self.stack.push(Screen::Help);
+            }
+            Action::CycleTheme => {
+                self.theme_name = Theme::next_builtin_name(&self.theme_name).to_string();
+                self.say(Level::Info, format!("theme: {}", self.theme_name));
+            }
+            Action::Create
+            | Action::Edit
+            | Action::EditYaml
+            | Action::Delete
+            | Action::Backup
+            | Action::Scale
+            | Action::PauseResume => return self.on_write(action),
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn set_pane(&mut self, i: usize) {
+        self.pane = Pane::ALL[i];
+        self.detail_scroll = 0;
+    }
+
+    fn on_write(&mut self, action: Action) -> Vec<Effect> {
+        if self.readonly {
+            self.say(Level::Error, "read-only mode: dbdeck was started with --readonly, so writes are disabled");
+            return vec![];
+        }
+        if action == Action::Create {
+            let ns = self.namespace.clone().or_else(|| self.selected_cluster().map(|c| c.namespace.clone()));
+            self.wizard = Some(Wizard::new(ns.as_deref().unwrap_or("default")));
+            self.stack.push(Screen::Wizard);
+            return vec![];
+        }
+        let Some(c) = self.selected_cluster() else {
+            self.say(Level::Error, "no cluster selected");
+            return vec![];
+        };
+        let target = ClusterRef::of(c);
+        let label = format!("{} {}/{}", c.kind.short(), c.namespace, c.name);
+        match action {
+            Action::Edit | Action::Scale => {
+                self.say(Level::Info, format!("loading {label}…"));
+                vec![Effect::LoadForEdit { target, scale_only: action == Action::Scale }]
+            }
+            Action::EditYaml => vec![Effect::OpenEditor { target }],
+            Action::Delete => {
+                self.delete = Some(DeleteConfirm {
+                    target,
+                    typed: String::new(),
+                    pvc_finalizers: c.pvc_deleting_finalizers().into_iter().map(String::from).collect(),
+                    pvcs: c.pvcs.iter().map(|p| p.name.clone()).collect(),
+                });
+                self.stack.push(Screen::ConfirmDelete);
+                vec![]
+            }
+            Action::Backup => {
+                if c.backup_storages.is_empty() {
+                    let field = if c.kind == ClusterKind::Pg {
+                        "spec.backups.pgbackrest.repos"
+                    } else {
+                        "spec.backup.storages"
+                    };
+                    self.say(Level::Error, format!("{label} has no backup storage ({field} is empty); add one with e"));
+                    return vec![];
+                }
+                self.question = Some(Question {
+                    title: format!("Back up {label} now?"),
+                    lines: vec!["An on-demand backup runs alongside scheduled ones.".into(), "Storage (←/→):".into()],
+                    choices: c.backup_storages.clone(),
+                    choice: 0,
+                    on_yes: OnYes::Backup(target),
+                });
+                vec![]
+            }
+            Action::PauseResume => {
+                let pause = !c.paused;
+                let (title, line) = if pause {
+                    (format!("Pause {label}?"), "All pods stop; the data (PVCs) stays. Clients lose their connections.")
+                } else {
+                    (format!("Resume {label}?"), "Pods start again on the existing PVCs.")
+                };
+                let what = format!("{} {label}", if pause { "pause" } else { "resume" });
+                self.question = Some(Question {
+                    title,
+                    lines: vec![line.into()],
+                    choices: vec![],
+                    choice: 0,
+                    on_yes: OnYes::Run(Effect::Patch { target, patch: json!({"spec": {"pause": pause}}) }, what),
+                });
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn on_question(&mut self, action: Action) -> Vec<Effect> {
+        let Some(q) = self.question.as_mut() else { return vec![] };
+        match action {
+            Action::ChoiceNext if !q.choices.is_empty() => q.choice = (q.choice + 1) % q.choices.len(),
+            Action::ChoicePrev if !q.choices.is_empty() => {
+                q.choice = (q.choice + q.choices.len() - 1) % q.choices.len()
+            }
+            Action::No | Action::Back => self.question = None,
+            Action::Yes => {
+                let Some(q) = self.question.take() else { return vec![] };
+                match q.on_yes {
+                    OnYes::DiscardWizard => {
+                        self.wizard = None;
+                        self.pop_to_base();
+                    }
+                    OnYes::DiscardEdit => {
+                        self.edit = None;
+                        self.review = None;
+                        self.pop_to_base();
+                    }
+                    OnYes::Run(effect, what) => {
+                        self.say(Level::Info, format!("{what}…"));
+                        return vec![effect];
+                    }
+                    OnYes::Backup(target) => {
+                        let storage = q.choices.get(q.choice).cloned().unwrap_or_default();
+                        let value = backup_resource(&target, &storage, self.now);
+                        self.say(Level::Info, format!("creating backup of {} to {storage}…", target.name));
+                        return vec![Effect::CreateBackup { value }];
+                    }
+                }
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn on_input(&mut self, action: Action) -> Vec<Effect> {
+        let Some(line) = self.input.as_mut() else { return vec![] };
+        match action {
+            Action::Input(c) => line.text.push(c),
+            Action::Backspace => {
+                line.text.pop();
+            }
+            Action::Back => {
+                if line.kind == InputKind::Filter {
+                    self.filter = Filter::default();
+                }
+                self.input = None;
+                self.clamp();
+                return vec![];
+            }
+            Action::Submit => {
+                let Some(line) = self.input.take() else { return vec![] };
+                return match line.kind {
+                    InputKind::Filter => vec![],
+                    InputKind::Command => self.run_command(&line.text),
+                };
+            }
+            _ => return vec![],
+        }
+        // The filter applies while typing, like k9s.
+        if let Some(InputLine { kind: InputKind::Filter, text }) = &self.input {
+            self.filter = Filter::parse(text);
+            self.selected = 0;
+        }
+        vec![]
+    }
+
+    fn run_command(&mut self, text: &str) -> Vec<Effect> {
+        match command::parse(text) {
+            Err(e) => {
+                self.say(Level::Error, e.to_string());
+                vec![]
+            }
+            Ok(Command::Clusters(scope)) => {
+                self.scope = scope;
+                self.stack = vec![Screen::Clusters];
+                self.selected = 0;
+                vec![]
+            }
+            Ok(Command::Backups) => {
+                self.stack = vec![Screen::Backups];
+                self.backup_selected = 0;
+                vec![]
+            }
+            Ok(Command::Namespace(ns)) => {
+                self.namespace = ns.clone();
+                self.stack = vec![Screen::Clusters];
+                self.selected = 0;
+                vec![Effect::SwitchNamespace(ns)]
+            }
+            Ok(Command::Context(ctx)) => {
+                self.context = ctx.clone();
+                self.clusters.clear();
+                self.loaded = false;
+                self.stack = vec![Screen::Clusters];
+                self.selected = 0;
+                vec![Effect::SwitchContext(ctx)]
+            }
+            Ok(Command::Help) => {
+                self.stack.push(Screen::Help);
+                vec![]
+            }
+            Ok(Command::Quit) => vec![Effect::Quit],
+        }
+    }
+
+    fn on_help(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Back | Action::Help => {
+                self.stack.pop();
+            }
+            Action::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+            Action::Down => self.help_scroll = self.help_scroll.saturating_add(1),
+            Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(PAGE as u16),
+            Action::PageDown => self.help_scroll = self.help_scroll.saturating_add(PAGE as u16),
+            Action::Top => self.help_scroll = 0,
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn on_wizard(&mut self, action: Action) -> Vec<Effect> {
+        let Some(w) = self.wizard.as_mut() else {
+            self.stack.pop();
+            return vec![];
+        };
+        match action {
+            Action::Input(c) => w.input(c),
+            Action::Backspace => w.backspace(),
+            Action::NextField => w.move_focus(true),
+            Action::PrevField => w.move_focus(false),
+            Action::ChoiceNext => w.cycle(true),
+            Action::ChoicePrev => w.cycle(false),
+            Action::PrevStep => {
+                w.prev_step();
+            }
+            Action::Up => w.review_scroll = w.review_scroll.saturating_sub(1),
+            Action::Down => w.review_scroll = w.review_scroll.saturating_add(1),
+            Action::Back => {
+                self.question = Some(Question {
+                    title: "Discard this new cluster?".into(),
+                    lines: vec!["Nothing has been created yet.".into()],
+                    choices: vec![],
+                    choice: 0,
+                    on_yes: OnYes::DiscardWizard,
+                });
+            }
+            Action::Submit => {
+                if w.step == Step::Review {
+                    if let Some(value) = w.ready_resource() {
+                        let name = w.name();
+                        let kind = value["kind"].as_str().unwrap_or("cluster").to_string();
+                        self.wizard = None;
+                        self.pop_to_base();
+                        self.say(Level::Info, format!("creating {kind} {name}…"));
+                        return vec![Effect::CreateCluster { value }];
+                    }
+                    let first = w.problems.first().map(|p| p.to_string()).unwrap_or_default();
+                    self.say(Level::Error, format!("cannot create yet: {first}"));
+                } else if w.next_step() {
+                    self.status = None;
+                } else {
+                    let first = w.step_problems(w.step).first().map(|p| p.to_string()).unwrap_or_default();
+                    self.say(Level::Error, format!("fix this step first: {first}"));
+                }
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn on_edit(&mut self, action: Action) -> Vec<Effect> {
+        let Some(form) = self.edit.as_mut() else {
+            self.stack.pop();
+            return vec![];
+        };
+        let n = form.fields.len().max(1);
+        match action {
+            Action::Input(c) => {
+                if let Some(f) = form.focused() {
+                    f.input(c);
+                }
+                form.refresh();
+            }
+            Action::Backspace => {
+                if let Some(f) = form.focused() {
+                    f.backspace();
+                }
+                form.refresh();
+            }
+            Action::ChoiceNext | Action::ChoicePrev => {
+                if let Some(f) = form.focused() {
+                    f.cycle(action == Action::ChoiceNext);
+                }
+                form.refresh();
+            }
+            Action::NextField => form.focus = (form.focus + 1) % n,
+            Action::PrevField => form.focus = (form.focus + n - 1) % n,
+            Action::Back | Action::PrevStep => {
+                if matches!(form.patch(), Ok(None)) {
+                    self.edit = None;
+                    self.stack.pop();
+                } else {
+                    self.question = Some(Question {
+                        title: "Discard your changes?".into(),
+                        lines: vec!["Nothing has been applied yet.".into()],
+                        choices: vec![],
+                        choice: 0,
+                        on_yes: OnYes::DiscardEdit,
+                    });
+                }
+            }
+            Action::Submit => match form.patch() {
+                Err(problems) => {
+                    let first = problems.first().map(|p| p.to_string()).unwrap_or_default();
+                    self.say(Level::Error, format!("fix the form first: {first}"));
+                }
+                Ok(None) => self.say(Level::Info, "nothing changed"),
+                Ok(Some(patch)) => {
+                    let review = Review::new(form.target.clone(), &form.before, &form.after(), patch.clone());
+                    let target = form.target.clone();
+                    self.review = Some(review);
+                    self.stack.push(Screen::Review);
+                    self.status = None;
+                    return vec![Effect::DryRunPatch { target, patch }];
+                }
+            },
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn editor_done(&mut self, target: ClusterRef, before: serde_json::Value, after_yaml: &str) -> Vec<Effect> {
+        let after: serde_json::Value = match serde_yaml::from_str(after_yaml) {
+            Ok(v) => v,
+            Err(e) => {
+                self.say(Level::Error, format!("the edited YAML of {} does not parse: {e}", target.name));
+                return vec![];
+            }
+        };
+        let problems = match AnyResource::from_value(after.clone()) {
+            Ok(r) => r.validate(),
+            Err(e) => {
+                self.say(Level::Error, format!("the edited {} is not valid: {e}", target.name));
+                return vec![];
+            }
+        };
+        if let Some(p) = problems.iter().next() {
+            self.say(Level::Error, format!("the edited {} is not valid: {p}", target.name));
+            return vec![];
+        }
+        let Some(patch) = merge_patch(&before, &after) else {
+            self.say(Level::Info, "nothing changed");
+            return vec![];
+        };
+        self.review = Some(Review::new(target.clone(), &before, &after, patch.clone()));
+        self.stack.push(Screen::Review);
+        vec![Effect::DryRunPatch { target, patch }]
+    }
+
+    fn on_review(&mut self, action: Action) -> Vec<Effect> {
+        let Some(r) = self.review.as_mut() else {
+            self.stack.pop();
+            return vec![];
+        };
+        match action {
+            Action::Up => r.scroll = r.scroll.saturating_sub(1),
+            Action::Down => r.scroll = r.scroll.saturating_add(1),
+            Action::PageUp => r.scroll = r.scroll.saturating_sub(PAGE as u16),
+            Action::PageDown => r.scroll = r.scroll.saturating_add(PAGE as u16),
+            Action::Top => r.scroll = 0,
+            Action::Back | Action::PrevStep => {
+                self.review = None;
+                self.stack.pop();
+            }
+            Action::Submit => match &r.dry_run {
+                DryRun::Ok => {
+                    let effect = Effect::Patch { target: r.target.clone(), patch: r.patch.clone() };
+                    let name = r.target.name.clone();
+                    self.review = None;
+                    self.edit = None;
+                    self.pop_to_base();
+                    self.say(Level::Info, format!("applying the change to {name}…"));
+                    return vec![effect];
+                }
+                DryRun::Pending => self.say(Level::Info, "waiting for the server's dry run before applying"),
+                DryRun::Failed(e) => {
+                    let e = e.clone();
+                    self.say(Level::Error, format!("the server refused this change: {e} (esc to go back)"));
+                }
+            },
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn on_delete(&mut self, action: Action) -> Vec<Effect> {
+        let Some(d) = self.delete.as_mut() else {
+            self.stack.pop();
+            return vec![];
+        };
+        match action {
+            Action::Input(c) => d.typed.push(c),
+            Action::Backspace => {
+                d.typed.pop();
+            }
+            Action::Back => {
+                self.delete = None;
+                self.stack.pop();
+            }
+            Action::Submit => {
+                if d.typed == d.target.name {
+                    let target = d.target.clone();
+                    self.delete = None;
+                    // The detail screen of a deleted cluster stays open: it shows the deletion and what blocks it.
+                    self.stack.pop();
+                    self.say(Level::Info, format!("deleting {}/{}…", target.namespace, target.name));
+                    return vec![Effect::Delete { target }];
+                }
+                let name = d.target.name.clone();
+                self.say(Level::Error, format!("type {name} exactly to confirm"));
+            }
+            _ => {}
+        }
+        vec![]
+    }
+}
+
+fn step(cur: usize, n: usize, delta: isize, to_end: Option<bool>) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    match to_end {
+        Some(false) => 0,
+        Some(true) => n - 1,
+        None => (cur as isize + delta).clamp(0, n as isize - 1) as usize,
+    }
+}
+
+/// Text the filter searches: kind, namespace, name, state and endpoint.
+pub fn search_text(c: &ClusterView) -> String {
+    format!("{} {} {} {} {}", c.kind.label(), c.namespace, c.name, c.display_state(), c.host.as_deref().unwrap_or(""))
+}
+
+fn health_rank(h: Health) -> u8 {
+    match h {
+        Health::Failed => 0,
+        Health::Warning => 1,
+        Health::Progressing => 2,
+        Health::Unknown => 3,
+        Health::Ok => 4,
+    }
+}
+
+fn ready_ratio(c: &ClusterView) -> f64 {
+    let (r, s) = c.components.iter().fold((0u32, 0u32), |(r, s), x| (r + x.ready, s + x.size));
+    if s == 0 { 0.0 } else { r as f64 / s as f64 }
+}
+
+fn compare(col: SortColumn, a: &ClusterView, b: &ClusterView, now: DateTime<Utc>) -> Ordering {
+    // Missing times sort after present ones in ascending order.
+    let age = |c: &ClusterView| c.created.map(|t| (now - t).num_seconds()).unwrap_or(i64::MAX);
+    let backup_age = |c: &ClusterView| c.last_successful_backup.map(|t| (now - t).num_seconds()).unwrap_or(i64::MAX);
+    match col {
+        SortColumn::Kind => a.kind.label().cmp(b.kind.label()),
+        SortColumn::Namespace => a.namespace.cmp(&b.namespace),
+        SortColumn::Name => a.name.cmp(&b.name),
+        SortColumn::State => health_rank(a.health()).cmp(&health_rank(b.health())),
+        SortColumn::Ready => ready_ratio(a).partial_cmp(&ready_ratio(b)).unwrap_or(Ordering::Equal),
+        SortColumn::Age => age(a).cmp(&age(b)),
+        SortColumn::LastBackup => backup_age(a).cmp(&backup_age(b)),
+    }
+}
+
+/// The Backup custom resource for an on-demand backup, named after the cluster and the time.
+pub fn backup_resource(target: &ClusterRef, storage: &str, now: DateTime<Utc>) -> serde_json::Value {
+    let name = format!("{}-{}", target.name, now.format("%Y%m%d-%H%M%S"));
+    let meta = json!({"name": name, "namespace": target.namespace});
+    match target.kind {
+        ClusterKind::Pxc => json!({
+            "apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBClusterBackup", "metadata": meta,
+            "spec": {"pxcCluster": target.name, "storageName": storage}
+        }),
+        ClusterKind::Ps { .. } => json!({
+            "apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQLBackup", "metadata": meta,
+            "spec": {"clusterName": target.name, "storageName": storage}
+        }),
+        ClusterKind::Pg => json!({
+            "apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGBackup", "metadata": meta,
+            "spec": {"pgCluster": target.name, "repoName": storage}
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::command::KindScope;
+    use crate::observe::view::{ClusterState, PsClusterType};
+    use chrono::{Duration, TimeZone};
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    fn cluster(kind: ClusterKind, ns: &str, name: &str, state: ClusterState, age_h: i64) -> ClusterView {
+        let mut c = ClusterView::new(kind, ns, name);
+        c.state = state;
+        c.created = Some(now() - Duration::hours(age_h));
+        c
+    }
+
+    fn app() -> App {
+        let mut a = App::new("ctx1", None, now());
+        a.update(Action::Snapshot(vec![
+            cluster(ClusterKind::Pxc, "shop", "cart", ClusterState::Ready, 10),
+            cluster(ClusterKind::Pg, "bi", "reports", ClusterState::Error, 5),
+            cluster(
+                ClusterKind::Ps { cluster_type: PsClusterType::Async },
+                "shop",
+                "orders",
+                ClusterState::Initializing,
+                50,
+            ),
+        ]));
+        a
+    }
+
+    fn names(a: &App) -> Vec<&str> {
+        a.visible().iter().map(|c| c.name.as_str()).collect()
+    }
+
+    fn key(a: &mut App, code: KeyCode) -> Vec<Effect> {
+        a.on_key(&KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn default_sort_is_namespace_then_name() {
+        assert_eq!(names(&app()), ["reports", "cart", "orders"]);
+    }
+
+    #[test]
+    fn sorting_by_columns_and_direction() {
+        let mut a = app();
+        a.update(Action::SortBy(SortColumn::State));
+        assert_eq!(names(&a), ["reports", "orders", "cart"], "failed first, ready last");
+        a.update(Action::SortBy(SortColumn::State));
+        assert_eq!(names(&a), ["cart", "orders", "reports"], "the same column again reverses");
+        a.update(Action::SortBy(SortColumn::Age));
+        assert_eq!(names(&a), ["reports", "cart", "orders"], "youngest first");
+        a.update(Action::SortReverse);
+        assert_eq!(names(&a), ["orders", "cart", "reports"]);
+        a.update(Action::SortNext);
+        assert_eq!(a.sort, SortColumn::LastBackup);
+    }
+
+    #[test]
+    fn filter_is_typed_live_and_esc_clears_it() {
+        let mut a = app();
+        for k in ['/', 's', 'h', 'o', 'p'] {
+            key(&mut a, KeyCode::Char(k));
+        }
+        assert_eq!(names(&a), ["cart", "orders"]);
+        key(&mut a, KeyCode::Enter);
+        assert!(a.input.is_none());
+        assert_eq!(names(&a), ["cart", "orders"], "the filter stays after enter");
+        key(&mut a, KeyCode::Esc);
+        assert_eq!(names(&a).len(), 3, "esc on the list clears the filter");
+        a.update(Action::StartFilter);
+        for c in "!shop".chars() {
+            a.update(Action::Input(c));
+        }
+        assert_eq!(names(&a), ["reports"]);
+        a.update(Action::Back);
+        assert_eq!(names(&a).len(), 3, "esc while typing drops the filter");
+    }
+
+    #[test]
+    fn commands_change_scope_namespace_and_context() {
+        let mut a = app();
+        let run = |a: &mut App, s: &str| {
+            a.update(Action::StartCommand);
+            for c in s.chars() {
+                a.update(Action::Input(c));
+            }
+            a.update(Action::Submit)
+        };
+        assert!(run(&mut a, "pg").is_empty());
+        assert_eq!(a.scope, KindScope::Pg);
+        assert_eq!(names(&a), ["reports"]);
+        run(&mut a, "all");
+        assert_eq!(run(&mut a, "ns shop"), vec![Effect::SwitchNamespace(Some("shop".into()))]);
+        assert_eq!(names(&a), ["cart", "orders"]);
+        assert_eq!(run(&mut a, "ctx prod"), vec![Effect::SwitchContext("prod".into())]);
+        assert_eq!(a.context, "prod");
+        assert!(!a.loaded && a.clusters.is_empty(), "the old context's clusters are not shown under the new name");
+        run(&mut a, "backups");
+        assert_eq!(a.screen(), &Screen::Backups);
+        assert!(run(&mut a, "nope").is_empty());
+        assert_eq!(a.status.as_ref().unwrap().level, Level::Error);
+        assert_eq!(run(&mut a, "q"), vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn snapshot_keeps_the_selected_cluster() {
+        let mut a = app();
+        a.selected = 1; // cart
+        let mut next = a.clusters.clone();
+        next.insert(0, cluster(ClusterKind::Pxc, "aaa", "first", ClusterState::Ready, 1));
+        a.update(Action::Snapshot(next));
+        assert_eq!(a.selected_cluster().unwrap().name, "cart");
+        a.update(Action::Snapshot(vec![]));
+        assert_eq!(a.selected, 0);
+        assert!(a.selected_cluster().is_none());
+    }
+
+    #[test]
+    fn readonly_refuses_every_write() {
+        let mut a = app();
+        a.readonly = true;
+        for act in [
+            Action::Create,
+            Action::Edit,
+            Action::EditYaml,
+            Action::Delete,
+            Action::Backup,
+            Action::Scale,
+            Action::PauseResume,
+        ] {
+            assert!(a.update(act.clone()).is_empty(), "{act:?}");
+            assert_eq!(a.stack.len(), 1);
+            assert!(a.question.is_none());
+        }
+        assert!(a.status.as_ref().unwrap().text.contains("read-only"));
+    }
+
+    #[test]
+    fn navigation_and_detail_panes() {
+        let mut a = app();
+        key(&mut a, KeyCode::Char('G'));
+        assert_eq!(a.selected, 2);
+        key(&mut a, KeyCode::Char('k'));
+        assert_eq!(a.selected, 1);
+        key(&mut a, KeyCode::Enter);
+        assert!(matches!(a.screen(), Screen::Detail(r) if r.name == "cart"));
+        key(&mut a, KeyCode::Char('4'));
+        assert_eq!(a.pane, Pane::Backups);
+        key(&mut a, KeyCode::Tab);
+        assert_eq!(a.pane, Pane::Events);
+        key(&mut a, KeyCode::BackTab);
+        key(&mut a, KeyCode::BackTab);
+        assert_eq!(a.pane, Pane::Pvcs);
+        key(&mut a, KeyCode::Char('q'));
+        assert!(matches!(a.screen(), Screen::Detail(_)), "q does not quit from the detail screen");
+        key(&mut a, KeyCode::Esc);
+        assert_eq!(a.screen(), &Screen::Clusters);
+        assert_eq!(key(&mut a, KeyCode::Char('q')), vec![Effect::Quit]);
+        assert_eq!(a.on_key(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn backup_without_storage_says_which_field() {
+        let mut a = app();
+        a.update(Action::Backup);
+        assert!(a.question.is_none());
+        assert!(a.status.as_ref().unwrap().text.contains("spec.backups.pgbackrest.repos"), "{:?}", a.status);
+    }
+
+    #[test]
+    fn delete_needs_the_exact_name() {
+        let mut a = app();
+        a.selected = 1;
+        a.update(Action::Delete);
+        for c in "Cart".chars() {
+            a.update(Action::Input(c));
+        }
+        assert!(a.update(Action::Submit).is_empty());
+        a.update(Action::Back);
+        assert!(a.delete.is_none());
+        a.update(Action::Delete);
+        for c in "cart".chars() {
+            a.update(Action::Input(c));
+        }
+        let e = a.update(Action::Submit);
+        assert!(
+            matches!(e.as_slice(), [Effect::Delete { target }] if target.name == "cart" && target.namespace == "shop")
+        );
+    }
+
+    #[test]
+    fn editor_output_is_validated_and_diffed() {
+        let mut a = app();
+        let target = ClusterRef { kind: ClusterKind::Pxc, namespace: "shop".into(), name: "cart".into() };
+        let before = json!({"apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBCluster",
+            "metadata": {"name": "cart", "namespace": "shop"}, "spec": {"pxc": {"size": 3}}});
+        let e = a.update(Action::EditorDone {
+            target: target.clone(),
+            before: before.clone(),
+            after_yaml: "spec: [".into(),
+        });
+        assert!(e.is_empty());
+        assert!(a.status.as_ref().unwrap().text.contains("does not parse"));
+        let yaml = "apiVersion: pxc.percona.com/v1\nkind: PerconaXtraDBCluster\nmetadata: {name: cart, namespace: shop}\nspec: {pxc: {size: 5}}\n";
+        let e = a.update(Action::EditorDone { target: target.clone(), before, after_yaml: yaml.into() });
+        assert_eq!(e, vec![Effect::DryRunPatch { target, patch: json!({"spec": {"pxc": {"size": 5}}}) }]);
+        assert_eq!(a.screen(), &Screen::Review);
+        assert!(a.update(Action::Submit).is_empty(), "no apply before the dry run answered");
+        a.update(Action::DryRun(Ok(())));
+        assert!(matches!(a.update(Action::Submit).as_slice(), [Effect::Patch { .. }]));
+        assert_eq!(a.screen(), &Screen::Clusters);
+    }
+
+    #[test]
+    fn live_news_is_applied_on_any_screen() {
+        let mut a = app();
+        a.update(Action::Create);
+        a.update(Action::Connection(Connection::Lost { reason: "EOF".into() }));
+        assert!(a.banner.as_ref().unwrap().contains("retrying"));
+        a.update(Action::Tick(now() + Duration::hours(1)));
+        assert_eq!(a.now, now() + Duration::hours(1));
+        a.update(Action::WriteDone { what: "create cart".into(), result: Err("conflict".into()) });
+        assert_eq!(a.status.as_ref().unwrap().text, "create cart failed: conflict");
+        assert_eq!(a.screen(), &Screen::Wizard, "news does not disturb the wizard");
+    }
+}

@@ -1,0 +1,119 @@
+//! The `:` command line.
+
+use crate::observe::view::ClusterKind;
+
+/// Which kinds the cluster list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum KindScope {
+    #[default]
+    All,
+    Pxc,
+    Ps,
+    Pg,
+}
+
+impl KindScope {
+    pub fn admits(&self, kind: &ClusterKind) -> bool {
+        match self {
+            KindScope::All => true,
+            KindScope::Pxc => matches!(kind, ClusterKind::Pxc),
+            KindScope::Ps => matches!(kind, ClusterKind::Ps { .. }),
+            KindScope::Pg => matches!(kind, ClusterKind::Pg),
+        }
+    }
+    pub fn label(&self) -> &'static str {
+        match self {
+            KindScope::All => "all",
+            KindScope::Pxc => "pxc",
+            KindScope::Ps => "ps",
+            KindScope::Pg => "pg",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    Clusters(KindScope),
+    Backups,
+    /// `None` = all namespaces.
+    Namespace(Option<String>),
+    Context(String),
+    Help,
+    Quit,
+}
+
+pub const USAGE: &str = ":pxc :ps :pg :all :ns NAME|all :ctx NAME :backups :help :q";
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CommandError {
+    #[error("unknown command :{0}; try {USAGE}")]
+    Unknown(String),
+    #[error(":{0} needs a name, e.g. :{0} {1}")]
+    MissingArg(&'static str, &'static str),
+    #[error(":{cmd} takes one argument, got {got:?}")]
+    TooMany { cmd: String, got: String },
+}
+
+/// Parses what was typed after `:`.
+pub fn parse(line: &str) -> Result<Command, CommandError> {
+    let mut words = line.split_whitespace();
+    let Some(head) = words.next() else {
+        return Err(CommandError::Unknown(String::new()));
+    };
+    let arg = words.next().map(str::to_string);
+    let rest: Vec<&str> = words.collect();
+    if !rest.is_empty() {
+        return Err(CommandError::TooMany { cmd: head.to_string(), got: rest.join(" ") });
+    }
+    let no_arg = |c: Command| match &arg {
+        Some(a) => Err(CommandError::TooMany { cmd: head.to_string(), got: a.clone() }),
+        None => Ok(c),
+    };
+    match head.to_lowercase().as_str() {
+        "pxc" | "pxcs" | "perconaxtradbcluster" | "galera" => no_arg(Command::Clusters(KindScope::Pxc)),
+        "ps" | "mysql" | "perconaservermysql" => no_arg(Command::Clusters(KindScope::Ps)),
+        "pg" | "postgres" | "postgresql" | "perconapgcluster" => no_arg(Command::Clusters(KindScope::Pg)),
+        "all" | "clusters" | "cl" | "db" => no_arg(Command::Clusters(KindScope::All)),
+        "backups" | "backup" | "bk" => no_arg(Command::Backups),
+        "ns" | "namespace" => match arg.as_deref() {
+            None => Err(CommandError::MissingArg("ns", "default (or :ns all)")),
+            Some("all" | "-A" | "*") => Ok(Command::Namespace(None)),
+            Some(n) => Ok(Command::Namespace(Some(n.to_string()))),
+        },
+        "ctx" | "context" => match arg {
+            None => Err(CommandError::MissingArg("ctx", "my-cluster")),
+            Some(c) => Ok(Command::Context(c)),
+        },
+        "help" | "h" => no_arg(Command::Help),
+        "q" | "quit" | "q!" | "exit" => no_arg(Command::Quit),
+        other => Err(CommandError::Unknown(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases() {
+        assert_eq!(parse("pxc"), Ok(Command::Clusters(KindScope::Pxc)));
+        assert_eq!(parse(" PS "), Ok(Command::Clusters(KindScope::Ps)));
+        assert_eq!(parse("pg"), Ok(Command::Clusters(KindScope::Pg)));
+        assert_eq!(parse("all"), Ok(Command::Clusters(KindScope::All)));
+        assert_eq!(parse("backups"), Ok(Command::Backups));
+        assert_eq!(parse("ns shop"), Ok(Command::Namespace(Some("shop".into()))));
+        assert_eq!(parse("ns all"), Ok(Command::Namespace(None)));
+        assert_eq!(parse("ctx prod-eu"), Ok(Command::Context("prod-eu".into())));
+        assert_eq!(parse("q"), Ok(Command::Quit));
+    }
+
+    #[test]
+    fn errors() {
+        assert!(matches!(parse("pods"), Err(CommandError::Unknown(_))));
+        assert!(parse("pods").unwrap_err().to_string().contains(":pxc"));
+        assert_eq!(parse("ns"), Err(CommandError::MissingArg("ns", "default (or :ns all)")));
+        assert!(matches!(parse("ns a b"), Err(CommandError::TooMany { .. })));
+        assert!(matches!(parse("pxc extra"), Err(CommandError::TooMany { .. })));
+        assert!(parse("").is_err());
+    }
+}

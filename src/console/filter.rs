@@ -1,0 +1,85 @@
+//! The `/` filter: case-insensitive regex (k9s style), falling back to plain text when the pattern is not a
+//! valid regex, and `!` in front for the inverse.
+
+use regex::Regex;
+
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub raw: String,
+    inverse: bool,
+    matcher: Matcher,
+    /// Set when the text was not a valid regex and is matched literally instead.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum Matcher {
+    Everything,
+    Regex(Regex),
+    Text(String),
+}
+
+impl Filter {
+    pub fn parse(raw: &str) -> Filter {
+        let trimmed = raw.trim();
+        let (inverse, pattern) = match trimmed.strip_prefix('!') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, trimmed),
+        };
+        if pattern.is_empty() {
+            return Filter { raw: raw.to_string(), inverse: false, matcher: Matcher::Everything, note: None };
+        }
+        let (matcher, note) = match Regex::new(&format!("(?i){pattern}")) {
+            Ok(re) => (Matcher::Regex(re), None),
+            Err(_) => (Matcher::Text(pattern.to_lowercase()), Some("not a valid regex; matching as text".to_string())),
+        };
+        Filter { raw: raw.to_string(), inverse, matcher, note }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self.matcher, Matcher::Everything)
+    }
+
+    /// Whether a row, given as its searchable text, passes the filter.
+    pub fn matches(&self, haystack: &str) -> bool {
+        let hit = match &self.matcher {
+            Matcher::Everything => return true,
+            Matcher::Regex(re) => re.is_match(haystack),
+            Matcher::Text(t) => haystack.to_lowercase().contains(t),
+        };
+        hit != self.inverse
+    }
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter::parse("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substring_regex_and_inverse() {
+        assert!(Filter::parse("").matches("anything"));
+        assert!(Filter::parse("prod").matches("pxc db-prod cluster1"));
+        assert!(Filter::parse("PROD").matches("pxc db-prod cluster1"), "case-insensitive");
+        assert!(!Filter::parse("staging").matches("pxc db-prod cluster1"));
+        assert!(Filter::parse("^pg .*orders").matches("pg shop orders"));
+        assert!(!Filter::parse("^pg .*orders").matches("pxc shop orders"));
+        assert!(Filter::parse("pxc|pg").matches("pg a b"));
+        assert!(!Filter::parse("!prod").matches("db-prod"));
+        assert!(Filter::parse("! prod").matches("db-staging"));
+        assert!(Filter::parse("!").matches("x"), "a bare ! filters nothing");
+    }
+
+    #[test]
+    fn invalid_regex_matches_as_text() {
+        let f = Filter::parse("a(b");
+        assert!(f.note.is_some());
+        assert!(f.matches("xa(by"));
+        assert!(!f.matches("ab"));
+    }
+}

@@ -1,0 +1,90 @@
+//! Header, banner, status/input line and the hint bar.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::console::app::{App, InputKind, Level};
+use crate::console::theme::Theme;
+
+pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let crumbs = app.stack.iter().map(|s| s.crumb()).collect::<Vec<_>>().join(" › ");
+    let ns = app.namespace.as_deref().unwrap_or("all");
+    let mut left = vec![
+        Span::styled(" dbdeck ", theme.header()),
+        Span::styled(" ctx ", theme.muted()),
+        Span::styled(app.context.clone(), theme.accent()),
+        Span::styled("  ns ", theme.muted()),
+        Span::styled(ns.to_string(), theme.accent()),
+        Span::styled("  │ ", theme.border()),
+        Span::styled(crumbs, Style::default().fg(theme.fg)),
+    ];
+    if app.scope.label() != "all" {
+        left.push(Span::styled(format!(" ({})", app.scope.label()), theme.muted()));
+    }
+    let mut right = Vec::new();
+    if app.readonly {
+        right.push(Span::styled(
+            " READ-ONLY ",
+            Style::default().fg(theme.bg).bg(theme.warn).add_modifier(Modifier::BOLD),
+        ));
+        right.push(Span::raw(" "));
+    }
+    right.push(Span::styled(format!("theme {} ", app.theme_name), theme.muted()));
+    let used: usize = left.iter().chain(right.iter()).map(|s| s.width()).sum();
+    let gap = (area.width as usize).saturating_sub(used);
+    left.push(Span::raw(" ".repeat(gap)));
+    left.extend(right);
+    frame.render_widget(Paragraph::new(Line::from(left)), area);
+}
+
+pub fn banner(text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let style = Style::default().fg(theme.banner_fg).bg(theme.banner_bg).add_modifier(Modifier::BOLD);
+    frame.render_widget(Paragraph::new(format!(" ⚠ {text}")).style(style), area);
+}
+
+/// The input line while typing a filter or command; otherwise the last status message or the filter in force.
+pub fn status_line(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let line = if let Some(input) = &app.input {
+        let (prompt, help) = match input.kind {
+            InputKind::Filter => ("/", "  regex or text · !inverse · enter keep · esc clear"),
+            InputKind::Command => (":", "  pxc ps pg all · ns NAME · ctx NAME · backups · q"),
+        };
+        Line::from(vec![
+            Span::styled(prompt, theme.accent()),
+            Span::styled(input.text.clone(), Style::default().fg(theme.fg)),
+            Span::styled("█", Style::default().fg(theme.accent)),
+            Span::styled(help, theme.muted()),
+        ])
+    } else if let Some(s) = &app.status {
+        let c = match s.level {
+            Level::Info => theme.info,
+            Level::Ok => theme.ok,
+            Level::Error => theme.error,
+        };
+        Line::from(Span::styled(format!(" {}", s.text), Style::default().fg(c)))
+    } else if !app.filter.is_empty() {
+        let mut spans =
+            vec![Span::styled(" filter ", theme.muted()), Span::styled(format!("/{}", app.filter.raw), theme.accent())];
+        if let Some(n) = &app.filter.note {
+            spans.push(Span::styled(format!("  ({n})"), Style::default().fg(theme.warn)));
+        }
+        spans.push(Span::styled("  esc clears", theme.muted()));
+        Line::from(spans)
+    } else {
+        Line::default()
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// `key desc` pairs for what works right now, straight from the keymap.
+pub fn hint_bar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut spans = vec![Span::raw(" ")];
+    for b in app.keymap.hints(&app.contexts(), app.readonly) {
+        spans.push(Span::styled(format!("<{}>", b.keys_label()), theme.accent()));
+        spans.push(Span::styled(format!(" {}  ", b.help), theme.muted()));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

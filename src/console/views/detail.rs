@@ -1,0 +1,693 @@
+//! The cluster detail screen: a summary, then six panes (1–6): topology, why not ready, PVCs, backups,
+//! events, conditions.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, BorderType, Cell, Paragraph, Row, Table, TableState};
+
+use super::list::backup_state_style;
+use super::{age, lag_text, sparkline, until};
+use crate::console::action::ClusterRef;
+use crate::console::app::{App, Pane};
+use crate::console::theme::Theme;
+use crate::observe::view::{
+    ClusterKind, ClusterView, ComponentKind, ComponentView, LagView, MemberView, ReasonKind, Role,
+};
+
+pub fn draw(app: &App, r: &ClusterRef, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(c) = app.cluster(r) else {
+        let p = Paragraph::new(vec![
+            Line::from(Span::styled(
+                format!("{} {}/{} is gone: it was deleted.", r.kind.short(), r.namespace, r.name),
+                theme.accent(),
+            )),
+            Line::from(Span::styled("esc goes back to the list.", theme.muted())),
+        ])
+        .block(pane_block(Line::from(" detail "), theme));
+        frame.render_widget(p, area);
+        return;
+    };
+    let summary = summary_lines(app, c, theme);
+    let [top, tabs, body] =
+        Layout::vertical([Constraint::Length(summary.len() as u16 + 2), Constraint::Length(1), Constraint::Min(3)])
+            .areas(area);
+    let title = Line::from(vec![
+        Span::styled(format!(" {} ", c.kind.label()), theme.muted()),
+        Span::styled(format!("{}/{} ", c.namespace, c.name), theme.accent()),
+    ]);
+    let summary_block = pane_block(title, theme).padding(ratatui::widgets::Padding::horizontal(1));
+    frame.render_widget(Paragraph::new(summary).block(summary_block), top);
+    frame.render_widget(Paragraph::new(tab_line(app, c, theme)), tabs);
+    let block = pane_block(Line::from(Span::styled(format!(" {} ", app.pane.title()), theme.accent())), theme)
+        .padding(ratatui::widgets::Padding::horizontal(1));
+    let inner = block.inner(body);
+    frame.render_widget(block, body);
+    match app.pane {
+        Pane::Topology => {
+            let lines = topology(app, c, theme);
+            frame.render_widget(Paragraph::new(Text::from(lines)).scroll((app.detail_scroll, 0)), inner)
+        }
+        Pane::WhyNotReady => frame.render_widget(
+            Paragraph::new(Text::from(why_not_ready(app, c, theme))).scroll((app.detail_scroll, 0)),
+            inner,
+        ),
+        Pane::Pvcs => pvcs(app, c, theme, frame, inner),
+        Pane::Backups => backups(app, c, theme, frame, inner),
+        Pane::Events => events(app, c, theme, frame, inner),
+        Pane::Conditions => conditions(app, c, theme, frame, inner),
+    }
+}
+
+fn pane_block<'a>(title: Line<'a>, theme: &Theme) -> Block<'a> {
+    Block::bordered().border_type(BorderType::Rounded).border_style(theme.border()).title(title)
+}
+
+fn label(t: &str, theme: &Theme) -> Span<'static> {
+    Span::styled(format!("{t} "), theme.muted())
+}
+
+fn value(t: impl Into<String>, theme: &Theme) -> Span<'static> {
+    Span::styled(t.into(), Style::default().fg(theme.fg))
+}
+
+fn summary_lines(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
+    let state = Span::styled(c.display_state().to_string(), theme.health(c.health()).add_modifier(Modifier::BOLD));
+    let mut first = vec![label("state", theme), state];
+    if c.paused {
+        first.push(Span::styled(" (paused)", Style::default().fg(theme.warn)));
+    }
+    first.extend([
+        Span::raw("   "),
+        label("endpoint", theme),
+        value(c.host.clone().unwrap_or_else(|| "—".into()), theme),
+        Span::raw("   "),
+        label("age", theme),
+        value(age(app.now, c.created), theme),
+    ]);
+    if let Some(v) = &c.version {
+        first.extend([Span::raw("   "), label("version", theme), value(v.clone(), theme)]);
+    }
+    let mut second = vec![label("ready", theme)];
+    for (i, comp) in c.components.iter().enumerate() {
+        if i > 0 {
+            second.push(Span::raw("  "));
+        }
+        second.push(Span::styled(
+            format!("{}/{}", comp.ready, comp.size),
+            Style::default().fg(count_colour(comp, theme)),
+        ));
+        second.push(Span::styled(format!(" {}", comp.name), theme.muted()));
+    }
+    second.extend([Span::raw("   "), label("last backup", theme)]);
+    match c.last_successful_backup {
+        Some(t) => second.push(value(format!("{} ago", age(app.now, Some(t))), theme)),
+        None => second.push(Span::styled("never", Style::default().fg(theme.warn))),
+    }
+    if let Some(n) = &c.next_scheduled_backup {
+        second.extend([
+            Span::raw("   "),
+            label("next backup", theme),
+            value(format!("{} {}", n.schedule_name, until(app.now, n.at)), theme),
+            Span::styled(n.storage.as_ref().map(|s| format!(" → {s}")).unwrap_or_default(), theme.muted()),
+        ]);
+    }
+    let mut lines = vec![Line::from(first), Line::from(second)];
+    if let Some(t) = c.deleting {
+        let blockers = if c.finalizers.is_empty() { "no finalizers left".to_string() } else { c.finalizers.join(", ") };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("▲ deleting for {} ", age(app.now, Some(t))),
+                Style::default().fg(theme.warn).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled("— waiting on finalizers: ", theme.muted()),
+            Span::styled(blockers, Style::default().fg(theme.warn)),
+        ]));
+    } else if let Some(reason) = &c.state_reason {
+        lines.push(Line::from(vec![label("reason", theme), Span::styled(reason.clone(), theme.health(c.health()))]));
+    }
+    lines
+}
+
+fn count_colour(comp: &ComponentView, theme: &Theme) -> ratatui::style::Color {
+    if comp.size == 0 {
+        theme.muted
+    } else if comp.ready >= comp.size {
+        theme.ok
+    } else if comp.ready == 0 {
+        theme.error
+    } else {
+        theme.warn
+    }
+}
+
+fn tab_line(app: &App, c: &ClusterView, theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, p) in Pane::ALL.iter().enumerate() {
+        let count = match p {
+            Pane::Topology => c.members.len(),
+            Pane::WhyNotReady => c.why_not_ready.len(),
+            Pane::Pvcs => c.pvcs.len(),
+            Pane::Backups => c.backups.len(),
+            Pane::Events => c.events.len(),
+            Pane::Conditions => c.conditions.len(),
+        };
+        let text = if count > 0 && *p != Pane::Topology {
+            format!(" {} {} ({count}) ", i + 1, p.title())
+        } else {
+            format!(" {} {} ", i + 1, p.title())
+        };
+        let style = if *p == app.pane {
+            theme.selection().add_modifier(Modifier::BOLD)
+        } else if *p == Pane::WhyNotReady && count > 0 {
+            Style::default().fg(theme.warn)
+        } else {
+            theme.muted()
+        };
+        spans.push(Span::styled(text, style));
+        spans.push(Span::styled("│", theme.border()));
+    }
+    Line::from(spans)
+}
+
+// ---- topology ----
+
+struct Widths {
+    pod: usize,
+    node: usize,
+    zone: usize,
+}
+
+fn role_style(role: Option<Role>, theme: &Theme) -> Style {
+    match role {
+        Some(r) if r.is_writer() => Style::default().fg(theme.primary_role).add_modifier(Modifier::BOLD),
+        Some(Role::GaleraMember) => Style::default().fg(theme.primary_role),
+        Some(r) if r.is_follower() => Style::default().fg(theme.replica_role),
+        Some(_) => Style::default().fg(theme.proxy_role),
+        None => theme.muted(),
+    }
+}
+
+fn lag_style(lag: &LagView, theme: &Theme) -> Style {
+    match lag {
+        LagView::Known { seconds, .. } if *seconds >= 60.0 => Style::default().fg(theme.error),
+        LagView::Known { seconds, .. } if *seconds >= 10.0 => Style::default().fg(theme.warn),
+        LagView::Known { .. } => Style::default().fg(theme.ok),
+        _ => theme.muted(),
+    }
+}
+
+/// One pod row. `branch` replaces the role glyph with a tree branch (`├▶`, `└▶`) for followers, so every
+/// column stays aligned whatever the shape.
+fn member_line(app: &App, m: &MemberView, branch: Option<&str>, w: &Widths, theme: &Theme) -> Line<'static> {
+    let (glyph, role) = match m.role {
+        Some(Role::Source | Role::Primary) => ("★ ", m.role.map(|r| r.label()).unwrap_or("")),
+        Some(Role::GaleraMember) => ("◆ ", "galera"),
+        Some(r) => ("● ", r.label()),
+        None => ("? ", "role ?"),
+    };
+    let glyph = branch.unwrap_or(glyph);
+    let ready = if m.ready {
+        Span::styled(format!("{:<9}", "✓ ready"), Style::default().fg(theme.ok))
+    } else {
+        Span::styled(format!("{:<9}", format!("✗ {}", m.phase.to_lowercase())), Style::default().fg(theme.error))
+    };
+    let restarts_style = if m.restarts > 0 { Style::default().fg(theme.warn) } else { theme.muted() };
+    let mut spans = vec![
+        Span::styled("  │ ", theme.border()),
+        Span::styled(glyph.to_string(), if branch.is_some() { theme.border() } else { role_style(m.role, theme) }),
+        Span::styled(format!(" {role:<13}"), role_style(m.role, theme)),
+        Span::styled(format!("{:<w$}  ", m.pod, w = w.pod), Style::default().fg(theme.fg)),
+        Span::styled(format!("{:<w$}  ", m.node.as_deref().unwrap_or("—"), w = w.node), theme.muted()),
+        Span::styled(format!("{:<w$}  ", m.zone.as_deref().unwrap_or("—"), w = w.zone), theme.muted()),
+        ready,
+        Span::styled(format!("{:>3}  ", m.restarts), restarts_style),
+        Span::styled(format!("{:>4}  ", age(app.now, m.started)), Style::default().fg(theme.fg)),
+    ];
+    let lag = lag_text(&m.lag);
+    if !lag.is_empty() {
+        spans.push(Span::styled(format!("{lag:<16}"), lag_style(&m.lag, theme)));
+        if !m.lag_history.is_empty() {
+            spans.push(Span::styled(sparkline(&m.lag_history, 12), Style::default().fg(theme.sparkline)));
+        }
+    }
+    Line::from(spans)
+}
+
+fn section_title(text: String, comp: Option<&ComponentView>, note: &str, theme: &Theme) -> Line<'static> {
+    let mut spans = vec![Span::styled("  ┌ ", theme.border()), Span::styled(text, theme.accent())];
+    if let Some(comp) = comp {
+        spans.push(Span::styled(
+            format!(" {}/{}", comp.ready, comp.size),
+            Style::default().fg(count_colour(comp, theme)),
+        ));
+    }
+    if !note.is_empty() {
+        spans.push(Span::styled(format!("  {note}"), theme.muted()));
+    }
+    Line::from(spans)
+}
+
+fn columns_line(w: &Widths, theme: &Theme) -> Line<'static> {
+    Line::from(Span::styled(
+        format!(
+            "       {:<14}{:<pw$}  {:<nw$}  {:<zw$}  {:<9}{:>3}  {:>4}  {}",
+            "ROLE",
+            "POD",
+            "NODE",
+            "ZONE",
+            "READY",
+            "RST",
+            "AGE",
+            "LAG",
+            pw = w.pod,
+            nw = w.node,
+            zw = w.zone
+        ),
+        theme.muted().add_modifier(Modifier::BOLD),
+    ))
+}
+
+fn topology(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
+    let w = Widths {
+        pod: c.members.iter().map(|m| m.pod.len()).max().unwrap_or(3).max(3),
+        node: c.members.iter().map(|m| m.node.as_deref().unwrap_or("—").chars().count()).max().unwrap_or(4).max(4),
+        zone: c.members.iter().map(|m| m.zone.as_deref().unwrap_or("—").chars().count()).max().unwrap_or(4).max(4),
+    };
+    let mut lines = Vec::new();
+    if c.members.is_empty() && c.components.is_empty() {
+        lines.push(Line::from(Span::styled("No pods yet: the operator has not created the workloads.", theme.muted())));
+        return lines;
+    }
+    lines.push(columns_line(&w, theme));
+    let members_of = |comp: &ComponentView| c.members.iter().filter(|m| m.component == comp.name).collect::<Vec<_>>();
+    let proxies: Vec<&ComponentView> = c.components.iter().filter(|x| x.kind.is_proxy() && x.size > 0).collect();
+    let databases: Vec<&ComponentView> = c.components.iter().filter(|x| x.kind.is_database()).collect();
+    let others: Vec<&ComponentView> =
+        c.components.iter().filter(|x| !x.kind.is_proxy() && !x.kind.is_database() && x.size > 0).collect();
+
+    if let Some(host) = &c.host {
+        lines.push(Line::from(vec![
+            Span::styled("  clients ─▶ ", theme.muted()),
+            Span::styled(host.clone(), Style::default().fg(theme.fg).add_modifier(Modifier::BOLD)),
+        ]));
+    }
+    for comp in &proxies {
+        let note = match comp.kind {
+            ComponentKind::Haproxy => "routes writes to one member, reads to all",
+            ComponentKind::Proxysql => "SQL-aware proxy",
+            ComponentKind::Router => "MySQL Router: follows the group's primary",
+            ComponentKind::Pgbouncer => "connection pooler in front of the primary",
+            _ => "",
+        };
+        lines.push(section_title(comp.name.clone(), Some(comp), note, theme));
+        for m in members_of(comp) {
+            lines.push(member_line(app, m, None, &w, theme));
+        }
+    }
+    if !proxies.is_empty() {
+        lines.push(Line::from(Span::styled("  │", theme.border())));
+        lines.push(Line::from(Span::styled("  ▼", theme.border())));
+    }
+    for comp in &databases {
+        let members = members_of(comp);
+        let note = match c.kind {
+            ClusterKind::Pxc => "Galera: synchronous, every member can take writes",
+            ClusterKind::Ps { cluster_type: crate::observe::view::PsClusterType::Async } => "asynchronous replication",
+            ClusterKind::Ps { .. } => "group replication",
+            ClusterKind::Pg => "Patroni streaming replication",
+        };
+        lines.push(section_title(comp.name.clone(), Some(comp), note, theme));
+        if c.kind == ClusterKind::Pxc && !members.is_empty() {
+            // The shape of a Galera cluster: peers side by side.
+            let mut ring = vec![Span::styled("  │   ", theme.border())];
+            for (i, m) in members.iter().enumerate() {
+                if i > 0 {
+                    ring.push(Span::styled(" ═══ ", theme.border()));
+                }
+                let colour = if m.ready { theme.primary_role } else { theme.error };
+                ring.push(Span::styled(format!("◆ {}", m.pod), Style::default().fg(colour)));
+            }
+            lines.push(Line::from(ring));
+            lines.push(Line::from(Span::styled("  │", theme.border())));
+            for m in &members {
+                lines.push(member_line(app, m, None, &w, theme));
+            }
+        } else {
+            // Writers first, then their followers as a tree; members whose role is unknown last.
+            let writers: Vec<_> = members.iter().filter(|m| m.role.is_some_and(|r| r.is_writer())).collect();
+            let followers: Vec<_> = members.iter().filter(|m| m.role.is_some_and(|r| r.is_follower())).collect();
+            let rest: Vec<_> =
+                members.iter().filter(|m| !m.role.is_some_and(|r| r.is_writer() || r.is_follower())).collect();
+            for m in &writers {
+                lines.push(member_line(app, m, None, &w, theme));
+            }
+            for (i, m) in followers.iter().enumerate() {
+                let branch = if writers.is_empty() {
+                    None
+                } else if i + 1 == followers.len() {
+                    Some("└▶")
+                } else {
+                    Some("├▶")
+                };
+                lines.push(member_line(app, m, branch, &w, theme));
+            }
+            for m in &rest {
+                lines.push(member_line(app, m, None, &w, theme));
+            }
+        }
+    }
+    for comp in &others {
+        let note = match comp.kind {
+            ComponentKind::Orchestrator => "watches replication and promotes a replica on failure",
+            ComponentKind::RepoHost => "pgBackRest repository host",
+            _ => "",
+        };
+        lines.push(Line::default());
+        lines.push(section_title(comp.name.clone(), Some(comp), note, theme));
+        for m in members_of(comp) {
+            lines.push(member_line(app, m, None, &w, theme));
+        }
+    }
+    // Pods whose component the status does not list are still shown, never silently dropped.
+    let orphans: Vec<&MemberView> =
+        c.members.iter().filter(|m| !c.components.iter().any(|comp| comp.name == m.component)).collect();
+    if !orphans.is_empty() {
+        lines.push(Line::default());
+        lines.push(section_title("other pods".into(), None, "not part of a component in the status", theme));
+        for m in orphans {
+            lines.push(member_line(app, m, None, &w, theme));
+        }
+    }
+    // Unknown lags are explained, never guessed.
+    let unknown: Vec<(&str, &str)> = c
+        .members
+        .iter()
+        .filter_map(|m| match &m.lag {
+            LagView::Unknown { reason } => Some((m.pod.as_str(), reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    if !unknown.is_empty() {
+        lines.push(Line::default());
+        for (pod, reason) in unknown {
+            lines.push(Line::from(vec![
+                Span::styled(" LAG — ", Style::default().fg(theme.info)),
+                Span::styled(format!("{pod}: "), Style::default().fg(theme.fg)),
+                Span::styled(reason.to_string(), theme.muted()),
+            ]));
+        }
+    }
+    lines
+}
+
+// ---- why not ready ----
+
+fn why_not_ready(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if c.why_not_ready.is_empty() {
+        let text = if c.deleting.is_some() {
+            "Deletion is in progress; nothing blocks it.".to_string()
+        } else if c.health() == crate::observe::view::Health::Ok {
+            "Nothing: the cluster is ready.".to_string()
+        } else {
+            format!("The operator reported no reason yet (state {}).", c.display_state())
+        };
+        lines.push(Line::from(Span::styled(text, theme.muted())));
+        return lines;
+    }
+    for r in &c.why_not_ready {
+        let (glyph, tag, colour) = match r.kind {
+            ReasonKind::Unschedulable => ("✖", "UNSCHEDULABLE", theme.error),
+            ReasonKind::Pod => ("✖", "POD", theme.error),
+            ReasonKind::Condition => ("▲", "CONDITION", theme.warn),
+            ReasonKind::Finalizer => ("⧗", "FINALIZER", theme.warn),
+            ReasonKind::Validation => ("✖", "INVALID SPEC", theme.error),
+            ReasonKind::Component => ("▲", "COMPONENT", theme.warn),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {glyph} {tag:<14}"), Style::default().fg(colour).add_modifier(Modifier::BOLD)),
+            Span::styled(r.source.clone(), Style::default().fg(theme.fg).add_modifier(Modifier::BOLD)),
+        ]));
+        for l in r.message.lines() {
+            lines.push(Line::from(Span::styled(format!("                  {l}"), Style::default().fg(theme.fg))));
+        }
+        if r.kind == ReasonKind::Finalizer {
+            let what = if r.source.ends_with("pvc") {
+                "the operator deletes the PVCs (and their data) before the cluster can go"
+            } else {
+                "the operator finishes its cleanup before the cluster can go"
+            };
+            lines.push(Line::from(Span::styled(format!("                  {what}"), theme.muted())));
+        }
+    }
+    let _ = app;
+    lines
+}
+
+// ---- tables ----
+
+fn table_header(cols: &[&'static str], theme: &Theme) -> Row<'static> {
+    Row::new(cols.iter().map(|h| Cell::from(*h).style(theme.muted().add_modifier(Modifier::BOLD))).collect::<Vec<_>>())
+}
+
+fn render_table(
+    rows: Vec<Row<'static>>,
+    header: Row<'static>,
+    widths: &[Constraint],
+    app: &App,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let table = Table::new(rows, widths.to_vec()).header(header).column_spacing(2).style(Style::default().fg(theme.fg));
+    let mut state = TableState::default().with_offset(app.detail_scroll as usize);
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn empty(text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
+    frame.render_widget(Paragraph::new(Span::styled(text.to_string(), theme.muted())), area);
+}
+
+fn pvcs(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if c.pvcs.is_empty() {
+        return empty("No PVCs for this cluster.", theme, frame, area);
+    }
+    let rows = c
+        .pvcs
+        .iter()
+        .map(|p| {
+            let phase_colour = match p.phase.as_str() {
+                "Bound" => theme.ok,
+                "Pending" => theme.warn,
+                _ => theme.error,
+            };
+            let size = match (&p.capacity, &p.request) {
+                (Some(cap), Some(req)) if cap != req => format!("{cap} → {req}"),
+                (Some(cap), _) => cap.clone(),
+                (None, Some(req)) => format!("— (asks {req})"),
+                (None, None) => "—".into(),
+            };
+            Row::new(vec![
+                Cell::from(p.name.clone()),
+                Cell::from(Span::styled(p.phase.clone(), Style::default().fg(phase_colour))),
+                Cell::from(size),
+                Cell::from(Span::styled(p.storage_class.clone().unwrap_or_else(|| "(default)".into()), theme.muted())),
+                Cell::from(if p.resizing {
+                    Span::styled("resizing", Style::default().fg(theme.info))
+                } else {
+                    Span::raw("")
+                }),
+                Cell::from(p.used_by.clone().unwrap_or_else(|| "— (unused)".into())),
+            ])
+        })
+        .collect();
+    let w = c.pvcs.iter().map(|p| p.name.chars().count()).max().unwrap_or(4) as u16;
+    render_table(
+        rows,
+        table_header(&["NAME", "PHASE", "SIZE", "CLASS", "RESIZE", "USED BY"], theme),
+        &[
+            Constraint::Length(w),
+            Constraint::Length(8),
+            Constraint::Length(14),
+            Constraint::Length(12),
+            Constraint::Length(8),
+            Constraint::Min(10),
+        ],
+        app,
+        theme,
+        frame,
+        area,
+    );
+}
+
+fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let mut foot = Vec::new();
+    match &c.next_scheduled_backup {
+        Some(n) => foot.push(Line::from(vec![
+            label("next scheduled", theme),
+            value(format!("{} ({}) ", n.schedule_name, n.cron), theme),
+            Span::styled(until(app.now, n.at), theme.accent()),
+            Span::styled(n.storage.as_ref().map(|s| format!(" → {s}")).unwrap_or_default(), theme.muted()),
+        ])),
+        None => foot.push(Line::from(Span::styled("No backup schedule.", Style::default().fg(theme.warn)))),
+    }
+    let restores_h = if c.restores.is_empty() { 0 } else { c.restores.len() as u16 + 2 };
+    let [table_area, restore_area, foot_area] =
+        Layout::vertical([Constraint::Min(2), Constraint::Length(restores_h), Constraint::Length(foot.len() as u16)])
+            .areas(area);
+    frame.render_widget(Paragraph::new(foot), foot_area);
+    if c.backups.is_empty() {
+        empty("No backups yet. b starts an on-demand backup.", theme, frame, table_area);
+    } else {
+        let rows = c
+            .backups
+            .iter()
+            .map(|b| {
+                let took = match (b.started, b.completed) {
+                    (Some(s), Some(e)) => super::duration((e - s).num_seconds() as f64),
+                    _ => "—".into(),
+                };
+                let detail = match &b.error {
+                    Some(e) => Span::styled(e.clone(), Style::default().fg(theme.error)),
+                    None => Span::styled(b.destination.clone().unwrap_or_else(|| "—".into()), theme.muted()),
+                };
+                Row::new(vec![
+                    Cell::from(b.name.clone()),
+                    Cell::from(Span::styled(b.state.clone(), backup_state_style(&b.state, theme))),
+                    Cell::from(b.storage.clone().unwrap_or_else(|| "—".into())),
+                    Cell::from(age(app.now, b.started)),
+                    Cell::from(took),
+                    Cell::from(detail),
+                ])
+            })
+            .collect();
+        let w = c.backups.iter().map(|b| b.name.chars().count()).max().unwrap_or(4) as u16;
+        render_table(
+            rows,
+            table_header(&["NAME", "STATE", "STORAGE", "STARTED", "TOOK", "DESTINATION / ERROR"], theme),
+            &[
+                Constraint::Length(w),
+                Constraint::Length(10),
+                Constraint::Length(12),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Min(10),
+            ],
+            app,
+            theme,
+            frame,
+            table_area,
+        );
+    }
+    if !c.restores.is_empty() {
+        let rows = c
+            .restores
+            .iter()
+            .map(|r| {
+                Row::new(vec![
+                    Cell::from(r.name.clone()),
+                    Cell::from(Span::styled(r.state.clone(), backup_state_style(&r.state, theme))),
+                    Cell::from(r.backup.clone().unwrap_or_else(|| "—".into())),
+                    Cell::from(age(app.now, r.started)),
+                    Cell::from(Span::styled(r.error.clone().unwrap_or_default(), Style::default().fg(theme.error))),
+                ])
+            })
+            .collect::<Vec<_>>();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Min(12),
+                Constraint::Length(10),
+                Constraint::Min(12),
+                Constraint::Length(7),
+                Constraint::Min(10),
+            ],
+        )
+        .header(table_header(&["RESTORE", "STATE", "FROM BACKUP", "STARTED", "ERROR"], theme))
+        .column_spacing(2)
+        .style(Style::default().fg(theme.fg));
+        frame.render_widget(table, restore_area);
+    }
+}
+
+fn events(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if c.events.is_empty() {
+        return empty("No events for the cluster or its objects.", theme, frame, area);
+    }
+    let rows = c
+        .events
+        .iter()
+        .map(|e| {
+            let colour = if e.type_ == "Warning" { theme.warn } else { theme.muted };
+            Row::new(vec![
+                Cell::from(Span::styled(e.type_.clone(), Style::default().fg(colour))),
+                Cell::from(e.reason.clone()),
+                Cell::from(Span::styled(e.object.clone(), theme.muted())),
+                Cell::from(age(app.now, e.last_seen)),
+                Cell::from(if e.count > 1 { format!("×{}", e.count) } else { String::new() }),
+                Cell::from(e.message.clone()),
+            ])
+        })
+        .collect();
+    let rw = c.events.iter().map(|e| e.reason.chars().count()).max().unwrap_or(6) as u16;
+    let ow = c.events.iter().map(|e| e.object.chars().count()).max().unwrap_or(6) as u16;
+    render_table(
+        rows,
+        table_header(&["TYPE", "REASON", "OBJECT", "AGE", "", "MESSAGE"], theme),
+        &[
+            Constraint::Length(7),
+            Constraint::Length(rw),
+            Constraint::Length(ow),
+            Constraint::Length(4),
+            Constraint::Length(4),
+            Constraint::Min(20),
+        ],
+        app,
+        theme,
+        frame,
+        area,
+    );
+}
+
+fn conditions(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Rect) {
+    if c.conditions.is_empty() {
+        return empty("The operator has not reported any condition.", theme, frame, area);
+    }
+    let rows = c
+        .conditions
+        .iter()
+        .map(|k| {
+            let colour = match k.status.as_str() {
+                "True" => theme.ok,
+                "False" => theme.warn,
+                _ => theme.muted,
+            };
+            Row::new(vec![
+                Cell::from(k.type_.clone()),
+                Cell::from(Span::styled(k.status.clone(), Style::default().fg(colour))),
+                Cell::from(k.reason.clone().unwrap_or_default()),
+                Cell::from(age(app.now, k.last_transition)),
+                Cell::from(k.message.clone().unwrap_or_default()),
+            ])
+        })
+        .collect();
+    let tw = c.conditions.iter().map(|k| k.type_.len()).max().unwrap_or(4) as u16;
+    let rw = c.conditions.iter().map(|k| k.reason.as_deref().unwrap_or("").len()).max().unwrap_or(6).max(6) as u16;
+    render_table(
+        rows,
+        table_header(&["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"], theme),
+        &[
+            Constraint::Length(tw),
+            Constraint::Length(7),
+            Constraint::Length(rw),
+            Constraint::Length(4),
+            Constraint::Min(20),
+        ],
+        app,
+        theme,
+        frame,
+        area,
+    );
+}

@@ -169,7 +169,8 @@ pub(super) fn users(ctx: &Ctx, inputs: &PsBuildInputs) -> Result<UsersOut, Build
         meta.owner_references = None;
         objects.push(opaque(meta, &data));
     }
-    let internal = ctx.owner.meta(ctx.internal_secret_name(), ctx.owner.global_labels.clone(), None);
+    let internal =
+        ctx.owner.meta(ctx.internal_secret_name(), ctx.owner.global_labels.clone(), ctx.owner.annotations(None));
     objects.push(opaque(internal, &data));
     Ok(UsersOut { objects })
 }
@@ -188,7 +189,7 @@ pub(super) fn tls(ctx: &Ctx, inputs: &PsBuildInputs) -> Result<TlsOut, BuildErro
         (Some(existing), _) => (existing.clone(), None),
         (None, Some(generated)) => {
             let data = generated.data();
-            let mut meta = ctx.owner.meta(&name, ctx.owner.global_labels.clone(), None);
+            let mut meta = ctx.owner.meta(&name, ctx.owner.global_labels.clone(), ctx.owner.annotations(None));
             meta.owner_references = None;
             let mut secret = opaque(meta, &data);
             secret.type_ = Some("kubernetes.io/tls".to_string());

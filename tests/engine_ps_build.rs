@@ -452,3 +452,24 @@ fn errors_name_the_cluster_and_the_field() {
     bad.metadata.uid = None;
     assert!(build(&bad, &inputs()).unwrap_err().to_string().contains("metadata.uid"));
 }
+
+#[test]
+fn haproxy_pod_layout() {
+    let mut cr = load_cr("tests/fixtures/ps/init-deploy.cr.yaml");
+    let objects = build(&cr, &inputs()).unwrap().to_values();
+    let pod = &get(&objects, "StatefulSet", "init-deploy-haproxy")["spec"]["template"]["spec"];
+    let volumes: Vec<&str> = pod["volumes"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(volumes, ["bin", "haproxy-config", "users", "tls", "config", "internal-config"]);
+    assert_eq!(pod["volumes"][5]["configMap"]["name"], "internal-haproxy-config-init-deploy");
+    assert_eq!(pod["containers"][0]["readinessProbe"]["exec"]["command"][0], "/opt/percona/haproxy_readiness_check.sh");
+    assert_eq!(pod["containers"][0]["readinessProbe"]["initialDelaySeconds"], 15);
+    assert_eq!(pod["containers"][1]["name"], "mysql-monit");
+    assert_eq!(pod["containers"][1]["env"][0]["value"], "init-deploy-mysql-proxy");
+    assert!(pod["containers"][1].get("resources").is_none(), "mysql-monit has no resources unless asked");
+
+    cr.spec.proxy.as_mut().unwrap().haproxy.as_mut().unwrap().sidecar_resources =
+        Some(serde_json::from_value(serde_json::json!({"mysql-monit": {"requests": {"cpu": "50m"}}})).unwrap());
+    let objects = build(&cr, &inputs()).unwrap().to_values();
+    let monit = &get(&objects, "StatefulSet", "init-deploy-haproxy")["spec"]["template"]["spec"]["containers"][1];
+    assert_eq!(monit["resources"]["requests"]["cpu"], "50m");
+}

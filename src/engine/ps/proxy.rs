@@ -4,8 +4,8 @@
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapProjection, Container, EnvVar, KeyToPath, ProjectedVolumeSource, Service, ServicePort, Volume,
-    VolumeProjection,
+    ConfigMapProjection, ConfigMapVolumeSource, Container, EnvVar, KeyToPath, ProjectedVolumeSource, Service,
+    ServicePort, Volume, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -22,6 +22,8 @@ pub(super) const HAPROXY_PORTS: [(&str, i32); 5] =
     [("mysql", 3306), ("mysql-replicas", 3307), ("proxy-protocol", 3309), ("mysqlx", 33060), ("mysql-admin", 33062)];
 const HAPROXY_PMM_STATS: i32 = 8404;
 const HAPROXY_CONFIG_VOLUME: &str = "haproxy-config";
+/// Operator-written HAProxy settings (Percona `naming.InternalHAProxyConfigMapName`), optional.
+const HAPROXY_INTERNAL_VOLUME: &str = "internal-config";
 
 /// MySQL Router's Service ports. `http` must stay first (Percona K8SPS-132); `rw-default` sends the
 /// usual 3306 to the read-write port 6446.
@@ -77,6 +79,7 @@ fn haproxy_containers(ctx: &Ctx) -> Vec<Container> {
             mount(HAPROXY_CONFIG_VOLUME, "/etc/haproxy/mysql"),
             mount(USERS_VOLUME, CREDS_PATH),
             mount(TLS_VOLUME, TLS_PATH),
+            mount(HAPROXY_INTERNAL_VOLUME, "/etc/haproxy/internal-config"),
         ];
         if with_config {
             m.push(mount(CONFIG_VOLUME, "/etc/haproxy-custom/"));
@@ -108,12 +111,8 @@ fn haproxy_containers(ctx: &Ctx) -> Vec<Container> {
         name: "mysql-monit".to_string(),
         image: h.image.clone(),
         image_pull_policy: h.image_pull_policy.clone(),
-        resources: h
-            .sidecar_resources
-            .as_ref()
-            .and_then(|r| r.get("mysql-monit"))
-            .cloned()
-            .or_else(|| h.resources.clone()),
+        // Since crVersion 1.2.0 the sidecar has its own resources (none unless `sidecarResources` names it).
+        resources: h.sidecar_resources.as_ref().and_then(|r| r.get("mysql-monit")).cloned(),
         command: Some(vec!["/opt/percona/haproxy-entrypoint.sh".to_string()]),
         args: Some(
             [
@@ -146,6 +145,15 @@ pub(super) fn haproxy_statefulset(ctx: &Ctx, config_hash: &str, tls_hash: &str) 
         secret_volume(USERS_VOLUME, ctx.internal_secret_name(), false),
         secret_volume(TLS_VOLUME, ctx.ssl_secret_name(), false),
         custom_config_volume(name.clone(), "haproxy.cfg"),
+        Volume {
+            name: HAPROXY_INTERNAL_VOLUME.to_string(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: format!("internal-haproxy-config-{}", ctx.owner.name),
+                optional: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
     ];
     let init = vec![pod::init_container(ctx, "haproxy", &common)];
     let spec = pod::pod_spec(ctx, c, &common, init, haproxy_containers(ctx), volumes);

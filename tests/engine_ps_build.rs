@@ -179,6 +179,9 @@ fn async_cluster_has_percona_object_names() {
         "Service/init-deploy-orc-0",
         "Service/init-deploy-orc-2",
         "Service/init-deploy-haproxy",
+        "ServiceAccount/percona-server-mysql-operator-orchestrator",
+        "Role/percona-server-mysql-operator-orchestrator",
+        "RoleBinding/percona-server-mysql-operator-orchestrator",
         "StatefulSet/init-deploy-mysql",
         "StatefulSet/init-deploy-orc",
         "StatefulSet/init-deploy-haproxy",
@@ -302,8 +305,26 @@ fn autotune_follows_percona_arithmetic() {
     let auto = get(&objects, "ConfigMap", "auto-init-deploy-mysql")["data"]["my.cnf"].as_str().unwrap();
     assert_eq!(
         auto,
-        "[mysqld]\ninnodb_buffer_pool_size=6442450944\ninnodb_buffer_pool_chunk_size=805306368\nmax_connections=682\n"
+        "\ninnodb_buffer_pool_size=6442450944\ninnodb_buffer_pool_chunk_size=805306368\nmax_connections=682"
     );
+
+    // 2Gi request only: 75% would leave under 1GB, so half; one 128Mi chunk instance.
+    let mut cr = load_cr("tests/fixtures/ps/gr-init-deploy.cr.yaml");
+    cr.spec.mysql.as_mut().unwrap().resources =
+        Some(serde_json::from_value(serde_json::json!({"requests": {"memory": "2Gi"}})).unwrap());
+    let objects = build(&cr, &inputs()).unwrap().to_values();
+    let auto = get(&objects, "ConfigMap", "auto-gr-init-deploy-mysql")["data"]["my.cnf"].as_str().unwrap();
+    assert_eq!(
+        auto,
+        "\ninnodb_buffer_pool_size=1073741824\ninnodb_buffer_pool_chunk_size=134217728\nmax_connections=170"
+    );
+
+    // A single MySQL without Orchestrator must accept writes, even with no memory given.
+    cr.spec.mysql.as_mut().unwrap().size = Some(1);
+    cr.spec.mysql.as_mut().unwrap().resources = Some(Default::default());
+    let objects = build(&cr, &inputs()).unwrap().to_values();
+    let auto = get(&objects, "ConfigMap", "auto-gr-init-deploy-mysql")["data"]["my.cnf"].as_str().unwrap();
+    assert_eq!(auto, "\nsuper_read_only=0\nread_only=0");
 }
 
 #[test]
@@ -370,6 +391,8 @@ fn group_replication_uses_router_or_haproxy_never_orchestrator() {
     assert!(n.contains(&"Deployment/gr-init-deploy-router".to_string()));
     assert!(n.contains(&"Service/gr-init-deploy-router".to_string()));
     assert!(n.contains(&"PodDisruptionBudget/gr-init-deploy-router".to_string()));
+    assert!(n.contains(&"Service/gr-init-deploy-mysql-proxy".to_string()));
+    assert!(router.service_accounts.is_empty() && router.roles.is_empty());
     assert!(!n.iter().any(|x| x.contains("haproxy") || x.contains("-orc")), "{n:?}");
     let deploy = &router.deployments[0];
     let spec = deploy.spec.as_ref().unwrap();

@@ -48,10 +48,12 @@ pub(super) fn mysql(ctx: &Ctx) -> Result<MysqlConfig, BuildError> {
     Ok(MysqlConfig { objects, hash })
 }
 
-/// Percona's memory auto-tuning (`pkg/mysql/autotune.go`): the buffer pool gets 75% of memory (50%
-/// when that would leave under 1GB), rounded up to whole chunks; connections get 12Mi each. A setting
-/// the user wrote in `configuration` is left to the user.
+/// The body of `auto-<c>-mysql`, as Percona's `reconcileMySQLAutoConfig` writes it: a single MySQL
+/// without Orchestrator must be writable (`read_only=0`), and when resources name any memory (the
+/// limit wins over the request) the buffer pool and connection limits follow it. Lines start with a
+/// newline and carry no section header; the entrypoint appends them under `[mysqld]`.
 fn autotune(ctx: &Ctx, custom: &str) -> Result<Option<String>, BuildError> {
+    let write_mode = ctx.mysql.size == Some(1) && !ctx.spec.orchestrator_enabled();
     let resources = ctx.mysql.resources.as_ref();
     let pick = |which: &'static str| {
         let map = if which == "limits" {
@@ -61,16 +63,30 @@ fn autotune(ctx: &Ctx, custom: &str) -> Result<Option<String>, BuildError> {
         };
         map.and_then(|m| m.get("memory")).map(|q| (which, q.0.clone()))
     };
-    let Some((which, raw)) = pick("limits").or_else(|| pick("requests")) else {
+    let memory = pick("limits").or_else(|| pick("requests"));
+    if memory.is_none() && !write_mode {
         return Ok(None);
-    };
+    }
+    let mut params = String::new();
+    if write_mode {
+        params.push_str("\nsuper_read_only=0\nread_only=0");
+    }
+    if let Some((which, raw)) = memory {
+        memory_params(ctx, custom, which, &raw, &mut params)?;
+    }
+    Ok(Some(params))
+}
+
+/// Percona's memory auto-tuning (`pkg/mysql/autotune.go`): the buffer pool gets 75% of memory (50%
+/// when that would leave under 1GB), rounded up to whole chunks; connections get 12Mi each. A setting
+/// the user wrote in `configuration` is left to the user.
+fn memory_params(ctx: &Ctx, custom: &str, which: &str, raw: &str, params: &mut String) -> Result<(), BuildError> {
     let field = format!("spec.mysql.resources.{which}.memory");
-    let memory = parse_memory(&raw).ok_or_else(|| BuildError::InvalidQuantity {
+    let memory = parse_memory(raw).ok_or_else(|| BuildError::InvalidQuantity {
         cluster: ctx.owner.name.clone(),
         field: field.clone(),
-        value: raw.clone(),
+        value: raw.to_string(),
     })?;
-    let mut params = String::from("[mysqld]");
     if !custom.contains("innodb_buffer_pool_size") {
         let mut pool = memory * 75 / 100;
         if memory - pool < 1_000_000_000 {
@@ -97,8 +113,7 @@ fn autotune(ctx: &Ctx, custom: &str) -> Result<Option<String>, BuildError> {
         }
         params.push_str(&format!("\nmax_connections={}", memory / BYTES_PER_CONNECTION));
     }
-    params.push('\n');
-    Ok(Some(params))
+    Ok(())
 }
 
 /// Bytes in a Kubernetes quantity such as `4Gi`, `2G`, `256M`, `1.5Gi` or `1073741824`, rounded up

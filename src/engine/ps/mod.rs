@@ -17,8 +17,9 @@ pub mod secrets;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::ResourceExt;
 
 use crate::api::ps::{
@@ -50,6 +51,10 @@ pub struct PsDesired {
     pub stateful_sets: Vec<StatefulSet>,
     pub deployments: Vec<Deployment>,
     pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
+    /// Orchestrator's ServiceAccount, Role and RoleBinding (async with Orchestrator only).
+    pub service_accounts: Vec<ServiceAccount>,
+    pub roles: Vec<Role>,
+    pub role_bindings: Vec<RoleBinding>,
 }
 
 impl PsDesired {
@@ -59,6 +64,9 @@ impl PsDesired {
             out.extend(items.iter().filter_map(|i| serde_json::to_value(i).ok()));
         }
         let mut out = Vec::new();
+        push(&mut out, &self.service_accounts);
+        push(&mut out, &self.roles);
+        push(&mut out, &self.role_bindings);
         push(&mut out, &self.secrets);
         push(&mut out, &self.config_maps);
         push(&mut out, &self.services);
@@ -142,6 +150,10 @@ pub fn build(cr: &PerconaServerMySQL, inputs: &PsBuildInputs) -> Result<PsDesire
     if ctx.orchestrator_on() {
         let orc = config::orchestrator(&ctx)?;
         out.config_maps.push(orc.object);
+        let (account, role, binding) = orchestrator::rbac(&ctx);
+        out.service_accounts.push(account);
+        out.roles.push(role);
+        out.role_bindings.push(binding);
         out.services.extend(orchestrator::services(&ctx));
         out.stateful_sets.push(orchestrator::statefulset(&ctx, &orc.hash, &tls_hash));
         let pdb = ctx.orc.pod_disruption_budget.as_ref();

@@ -364,15 +364,13 @@ pub(super) fn services(ctx: &Ctx) -> Vec<Service> {
             pod::headless_spec(service_ports(ctx), match_labels.clone(), true),
         ),
     ];
-    if ctx.haproxy_on() {
-        // HAProxy's mysql-monit sidecar watches this one: ready pods only.
-        out.push(svc(
-            format!("{base}-proxy"),
-            labels.clone(),
-            ctx.owner.annotations(None),
-            pod::headless_spec(service_ports(ctx), match_labels.clone(), false),
-        ));
-    }
+    // Ready pods only; HAProxy's mysql-monit sidecar watches it. Percona creates it in every mode.
+    out.push(svc(
+        format!("{base}-proxy"),
+        labels.clone(),
+        ctx.owner.annotations(None),
+        pod::headless_spec(service_ports(ctx), match_labels.clone(), false),
+    ));
     if let Some(primary) = m.expose_primary.as_ref().filter(|p| p.enabled == Some(true)) {
         let expose = primary.expose();
         let mut sel = match_labels.clone();

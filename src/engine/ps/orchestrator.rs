@@ -14,6 +14,8 @@ use super::pod::{
     self, BIN_PATH, BIN_VOLUME, CONFIG_VOLUME, TLS_VOLUME, USERS_VOLUME, container_port, empty_dir, mount, pod_common,
     secret_volume, service_port,
 };
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 
 pub(super) const PORT_WEB: i32 = 3000;
 const CREDS_PATH: &str = "/etc/orchestrator/orchestrator-users-secret";
@@ -176,4 +178,41 @@ pub(super) fn services(ctx: &Ctx) -> Vec<Service> {
         });
     }
     out
+}
+
+/// The identity Orchestrator's pods run as: its hook lists pods and patches the primary label onto
+/// the new source after a failover, and reads the cluster CR.
+pub(super) fn rbac(ctx: &Ctx) -> (ServiceAccount, Role, RoleBinding) {
+    let name = ctx
+        .orc
+        .service_account_name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| crate::api::ps::ORCHESTRATOR_SERVICE_ACCOUNT.to_string());
+    let labels = ctx.owner.labels(Component::Orchestrator, None);
+    let meta = || ctx.owner.meta(&name, labels.clone(), ctx.owner.annotations(None));
+    let rule = |group: &str, resource: &str, verbs: &[&str]| PolicyRule {
+        api_groups: Some(vec![group.to_string()]),
+        resources: Some(vec![resource.to_string()]),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..Default::default()
+    };
+    let account = ServiceAccount { metadata: meta(), ..Default::default() };
+    let role = Role {
+        metadata: meta(),
+        rules: Some(vec![
+            rule("", "pods", &["list", "patch"]),
+            rule("ps.percona.com", "perconaservermysqls", &["get"]),
+        ]),
+    };
+    let binding = RoleBinding {
+        metadata: meta(),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_string(),
+            kind: "Role".to_string(),
+            name: name.clone(),
+        },
+        subjects: Some(vec![Subject { kind: "ServiceAccount".to_string(), name: name.clone(), ..Default::default() }]),
+    };
+    (account, role, binding)
 }

@@ -169,7 +169,7 @@ pub(super) fn orchestrator(ctx: &Ctx) -> Result<OrcConfig, BuildError> {
     let nodes: Vec<serde_json::Value> =
         (0..size).map(|i| format!("{base}-{i}.{}.svc:{ORC_RAFT_PORT}", ctx.owner.namespace).into()).collect();
     config.insert("RaftNodes".to_string(), nodes.into());
-    let text = serde_json::to_string_pretty(&serde_json::Value::Object(config)).map_err(|e| bad(e.to_string()))?;
+    let text = serde_json::to_string(&serde_json::Value::Object(config)).map_err(|e| bad(e.to_string()))?;
     let hash = hash([text.as_bytes()]);
     Ok(OrcConfig { object: config_map(ctx, Component::Orchestrator, base, ORC_CONFIG, text), hash })
 }

@@ -7,5 +7,6 @@ pub mod api;
 pub mod cli;
 pub mod cmd;
 pub mod console;
+pub mod engine;
 pub mod observe;
 pub mod sandbox;

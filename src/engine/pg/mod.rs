@@ -15,6 +15,9 @@ pub mod secrets;
 mod services;
 mod users;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};

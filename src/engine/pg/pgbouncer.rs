@@ -37,15 +37,34 @@ fn labels(ctx: &Context) -> BTreeMap<String, String> {
 
 pub fn deployment(ctx: &Context, b: &PgBouncer) -> Deployment {
     let server_ca = secret_projection(cluster_cert_name(ctx), vec![key("ca.crt", "~postgres-operator/backend-ca.crt")]);
-    let own = secret_projection(
-        ctx.object_name("pgbouncer"),
-        vec![
-            key("pgbouncer-users.txt", "~postgres-operator/users.txt"),
-            key("pgbouncer-frontend.ca-roots", "~postgres-operator/frontend-ca.crt"),
-            key("pgbouncer-frontend.crt", "~postgres-operator/frontend-tls.crt"),
-            private_key("pgbouncer-frontend.key", "~postgres-operator/frontend-tls.key"),
-        ],
-    );
+    let users = key("pgbouncer-users.txt", "~postgres-operator/users.txt");
+    let custom_frontend = b.custom_tls_secret.as_ref().map(|s| s.name.clone()).filter(|n| !n.is_empty());
+    // The client-facing certificate is the user's `customTLSSecret` when given, else the generated one.
+    let (own, frontend) = match custom_frontend {
+        Some(name) => (
+            secret_projection(ctx.object_name("pgbouncer"), vec![users]),
+            Some(secret_projection(
+                name,
+                vec![
+                    key("ca.crt", "~postgres-operator/frontend-ca.crt"),
+                    key("tls.crt", "~postgres-operator/frontend-tls.crt"),
+                    private_key("tls.key", "~postgres-operator/frontend-tls.key"),
+                ],
+            )),
+        ),
+        None => (
+            secret_projection(
+                ctx.object_name("pgbouncer"),
+                vec![
+                    users,
+                    key("pgbouncer-frontend.ca-roots", "~postgres-operator/frontend-ca.crt"),
+                    key("pgbouncer-frontend.crt", "~postgres-operator/frontend-tls.crt"),
+                    private_key("pgbouncer-frontend.key", "~postgres-operator/frontend-tls.key"),
+                ],
+            ),
+            None,
+        ),
+    };
     let config = config_map_projection(
         ctx.object_name("pgbouncer"),
         vec![key("pgbouncer-empty", "pgbouncer.ini"), key("pgbouncer.ini", "~postgres-operator.ini")],
@@ -104,7 +123,10 @@ done"#;
                     enable_service_links: Some(false),
                     share_process_namespace: Some(true),
                     containers,
-                    volumes: Some(vec![projected("pgbouncer-config", vec![config, own, server_ca])]),
+                    volumes: Some(vec![projected(
+                        "pgbouncer-config",
+                        [Some(config), Some(own), frontend, Some(server_ca)].into_iter().flatten().collect(),
+                    )]),
                     ..Default::default()
                 }),
             },

@@ -39,10 +39,10 @@ pub fn exposed(
         if let Some(extra) = &e.annotations {
             meta.annotations.get_or_insert_with(Default::default).extend(extra.clone());
         }
-        if type_ == "NodePort" || type_ == "LoadBalancer" {
-            if let (Some(node_port), Some(first)) = (e.node_port, ports.first_mut()) {
-                first.node_port = Some(node_port);
-            }
+        if (type_ == "NodePort" || type_ == "LoadBalancer")
+            && let (Some(node_port), Some(first)) = (e.node_port, ports.first_mut())
+        {
+            first.node_port = Some(node_port);
         }
         if type_ == "LoadBalancer" {
             spec.load_balancer_class = e.load_balancer_class.clone();

@@ -143,7 +143,7 @@ pub fn build_set_member(ctx: &Context, p: &PlannedInstance, desired: &mut PgDesi
                     priority_class_name: set.priority_class_name.clone(),
                     image_pull_secrets: ctx.spec.image_pull_secrets.clone(),
                     security_context: Some(pod_security(set.security_context.as_ref())),
-                    // Patroni keeps its leader lock and member records through the API (Kubernetes DCS).
+                    // Patroni keeps its leader lock and member records through the API (see `rbac`).
                     service_account_name: Some(ctx.object_name("instance")),
                     enable_service_links: Some(false),
                     // The reload sidecar signals the pgBackRest server in another container.

@@ -11,6 +11,7 @@ mod patroni;
 mod pgbackrest;
 mod pgbouncer;
 mod pod;
+mod rbac;
 pub mod secrets;
 mod services;
 mod users;
@@ -21,8 +22,9 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use serde_json::Value;
 
 use crate::api::common::{Problems, Validate};
@@ -61,6 +63,10 @@ pub struct PgDesired {
     pub config_maps: Vec<ConfigMap>,
     pub persistent_volume_claims: Vec<PersistentVolumeClaim>,
     pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
+    /// `<c>-instance` account, role and binding the instance pods run with (Patroni's API access).
+    pub service_accounts: Vec<ServiceAccount>,
+    pub roles: Vec<Role>,
+    pub role_bindings: Vec<RoleBinding>,
 }
 
 impl PgDesired {
@@ -86,6 +92,15 @@ impl PgDesired {
             out.push(serde_json::to_value(o)?);
         }
         for o in &self.pod_disruption_budgets {
+            out.push(serde_json::to_value(o)?);
+        }
+        for o in &self.service_accounts {
+            out.push(serde_json::to_value(o)?);
+        }
+        for o in &self.roles {
+            out.push(serde_json::to_value(o)?);
+        }
+        for o in &self.role_bindings {
             out.push(serde_json::to_value(o)?);
         }
         Ok(out)
@@ -134,6 +149,10 @@ pub fn build(cr: &PerconaPGCluster, inputs: &PgBuildInputs) -> Result<PgDesired,
             desired.pod_disruption_budgets.push(pdb);
         }
     }
+    let (account, role, binding) = rbac::instance_rbac(&ctx);
+    desired.service_accounts.push(account);
+    desired.roles.push(role);
+    desired.role_bindings.push(binding);
     desired.config_maps.push(patroni::cluster_config_map(&ctx)?);
     for planned in &instances {
         desired.config_maps.push(patroni::instance_config_map(&ctx, planned)?);

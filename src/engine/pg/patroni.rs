@@ -156,6 +156,23 @@ fn replication_auth() -> Value {
     })
 }
 
+/// `spec.standby`: follow another cluster, by streaming from `host` or by replaying WAL from `repoName`.
+fn standby_cluster(ctx: &Context) -> Option<Value> {
+    let standby = ctx.spec.standby.as_ref().filter(|s| s.enabled.unwrap_or(false))?;
+    if let Some(host) = &standby.host {
+        return Some(json!({
+            "host": host,
+            "port": standby.port.unwrap_or(crate::api::pg::DEFAULT_PORT),
+            "create_replica_methods": ["basebackup"],
+        }));
+    }
+    let repo = standby.repo_name.as_deref()?.strip_prefix("repo")?;
+    Some(json!({
+        "create_replica_methods": ["pgbackrest"],
+        "restore_command": format!("pgbackrest --stanza=db archive-get %f \"%p\" --repo={repo}"),
+    }))
+}
+
 /// The cluster-wide `patroni.yaml`.
 pub fn cluster_yaml(ctx: &Context) -> Result<String, BuildError> {
     let patroni = ctx.spec.patroni.clone().unwrap_or_default();
@@ -171,6 +188,9 @@ pub fn cluster_yaml(ctx: &Context) -> Result<String, BuildError> {
     }
     dcs["postgresql"]["parameters"] = Value::Object(parameters(ctx, &dynamic));
     dcs["postgresql"]["pg_hba"] = Value::Array(pg_hba(ctx, &dynamic));
+    if let Some(standby) = standby_cluster(ctx) {
+        dcs["standby_cluster"] = standby;
+    }
     let doc = json!({
         "scope": ctx.object_name("ha"),
         "bootstrap": {"dcs": dcs},
@@ -188,7 +208,12 @@ pub fn cluster_yaml(ctx: &Context) -> Result<String, BuildError> {
             "use_endpoints": true,
         },
         "postgresql": {
-            "authentication": {"replication": replication_auth(), "rewind": replication_auth()},
+            // The superuser connects over the Unix socket with peer authentication: no password exists.
+            "authentication": {
+                "superuser": {"username": "postgres"},
+                "replication": replication_auth(),
+                "rewind": replication_auth(),
+            },
         },
         "restapi": {
             "cafile": "/pgconf/tls/ca.crt",

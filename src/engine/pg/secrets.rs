@@ -59,6 +59,20 @@ pub fn generate_password(rng: &mut impl Rng, kind: PasswordKind) -> String {
     (0..PASSWORD_LEN).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
 }
 
+/// Characters of instance-name suffixes: lowercase letters without vowels, and digits that cannot be mistaken
+/// for letters, so a random suffix never spells a word (the alphabet Kubernetes uses for generated names).
+const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// A fresh 4-character instance suffix not in `taken`, for `<cluster>-<set>-<suffix>`.
+pub fn generate_instance_suffix(rng: &mut impl Rng, taken: &std::collections::BTreeSet<String>) -> String {
+    loop {
+        let s: String = (0..4).map(|_| SUFFIX_ALPHABET[rng.random_range(0..SUFFIX_ALPHABET.len())] as char).collect();
+        if !taken.contains(&s) {
+            return s;
+        }
+    }
+}
+
 /// A fresh password with its verifier.
 pub fn generate_user_credentials(rng: &mut impl Rng, kind: PasswordKind) -> UserCredentials {
     let password = generate_password(rng, kind);
@@ -339,6 +353,18 @@ mod tests {
         let ascii = generate_password(&mut rng, PasswordKind::Ascii);
         assert!(ascii.chars().all(|c| c.is_ascii_graphic() && !"'\"\\`".contains(c)));
         assert_ne!(generate_password(&mut rng, PasswordKind::Ascii), ascii);
+    }
+
+    #[test]
+    fn instance_suffixes_are_fresh() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut taken = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let s = generate_instance_suffix(&mut rng, &taken);
+            assert_eq!(s.len(), 4);
+            assert!(s.bytes().all(|b| SUFFIX_ALPHABET.contains(&b)));
+            assert!(taken.insert(s), "suffixes never repeat one already taken");
+        }
     }
 
     #[test]

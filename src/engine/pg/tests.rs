@@ -123,6 +123,11 @@ fn names_follow_the_crunchy_layout() {
     ] {
         assert!(secrets.contains(&want.to_string()), "{want} in {secrets:?}");
     }
+    assert_eq!(names(&d.service_accounts), ["cluster1-instance"]);
+    assert_eq!(names(&d.roles), ["cluster1-instance"]);
+    assert_eq!(d.role_bindings[0].subjects.as_ref().unwrap()[0].name, "cluster1-instance");
+    let pod = sts(&d, "cluster1-instance1-i000").spec.clone().unwrap().template.spec.unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some("cluster1-instance"));
     // The pod of an instance is `…-0` behind the headless `<c>-pods` Service.
     assert_eq!(
         sts(&d, "cluster1-instance1-i000").spec.as_ref().unwrap().service_name.as_deref(),
@@ -407,4 +412,23 @@ fn cloud_only_repos_need_no_repo_host() {
     assert!(!names(&d.config_maps).contains(&"cluster1-pgbackrest-config".to_string()));
     let pod = sts(&d, "cluster1-instance1-i000").spec.clone().unwrap().template.spec.unwrap();
     assert!(pod.containers.iter().all(|c| !c.name.starts_with("pgbackrest")));
+}
+
+#[test]
+fn standby_follows_a_repo_or_a_host() {
+    let dcs = |standby: Value| {
+        let mut spec = base_spec();
+        spec["standby"] = standby;
+        let d = built(spec);
+        let cfg = d.config_maps.iter().find(|c| c.metadata.name.as_deref() == Some("cluster1-config")).unwrap();
+        let doc: Value = serde_yaml::from_str(&cfg.data.as_ref().unwrap()["patroni.yaml"]).unwrap();
+        doc["bootstrap"]["dcs"].clone()
+    };
+    let by_repo = dcs(json!({"enabled": true, "repoName": "repo1"}));
+    assert_eq!(by_repo["standby_cluster"]["create_replica_methods"], json!(["pgbackrest"]));
+    assert!(by_repo["standby_cluster"]["restore_command"].as_str().unwrap().contains("--repo=1"));
+    let by_host = dcs(json!({"enabled": true, "host": "main.example.com", "port": 6543}));
+    assert_eq!(by_host["standby_cluster"]["host"], json!("main.example.com"));
+    assert_eq!(by_host["standby_cluster"]["port"], json!(6543));
+    assert!(dcs(json!({"enabled": false, "host": "x"})).get("standby_cluster").is_none());
 }

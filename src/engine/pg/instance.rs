@@ -108,7 +108,7 @@ pub fn build_set_member(ctx: &Context, p: &PlannedInstance, desired: &mut PgDesi
     super::meta::merge_strings(&mut sts_labels, set.metadata.as_ref().and_then(|m| m.get("labels")));
 
     let (extra_volumes, extra_mounts) = extra_volumes(ctx, set)?;
-    let mut containers = vec![database(ctx, p, has_wal, extra_mounts), replication_cert_copy(ctx, set)];
+    let mut containers = vec![database(ctx, p, has_wal, extra_mounts), replication_cert_copy(ctx, set)?];
     if ctx.backups_enabled() {
         let mut mounts = vec![mount("postgres-data", "/pgdata", false)];
         if has_wal {
@@ -271,7 +271,7 @@ fn database(ctx: &Context, p: &PlannedInstance, has_wal: bool, extra_mounts: Vec
 
 /// Patroni connects for replication with the client certificate, and libpq refuses a key others can read;
 /// projected files are group-readable under fsGroup, so a sidecar keeps a 0600 copy in /tmp up to date.
-fn replication_cert_copy(ctx: &Context, set: &PgInstanceSet) -> Container {
+fn replication_cert_copy(ctx: &Context, set: &PgInstanceSet) -> Result<Container, BuildError> {
     let script = r#"src=/pgconf/tls/replication
 dst=/tmp/replication
 copy() { install -D --mode=0600 -t "$dst" "$src/ca.crt" "$src/tls.crt" "$src/tls.key"; }
@@ -282,13 +282,16 @@ while sleep 5; do
   now="$(stamp)"
   if [ "$now" != "$last" ]; then copy; last="$now"; fi
 done"#;
-    // `containers.replicaCertCopy.resources` of the set; a malformed value was already reported by validation.
-    let resources = set
-        .containers
-        .as_ref()
-        .and_then(|c| c.get("replicaCertCopy")?.get("resources").cloned())
-        .and_then(|r| serde_json::from_value(r).ok());
-    Container {
+    // `containers.replicaCertCopy.resources` of the set (free-form in the model, so checked here).
+    let resources = match set.containers.as_ref().and_then(|c| c.get("replicaCertCopy")?.get("resources").cloned()) {
+        Some(r) => Some(serde_json::from_value(r).map_err(|e| BuildError::Render {
+            cluster: ctx.display_name(),
+            what: "instances[].containers.replicaCertCopy.resources",
+            message: e.to_string(),
+        })?),
+        None => None,
+    };
+    Ok(Container {
         name: "replication-cert-copy".into(),
         image: Some(ctx.postgres_image()),
         image_pull_policy: ctx.image_pull_policy(),
@@ -297,7 +300,7 @@ done"#;
         security_context: Some(restricted()),
         volume_mounts: Some(vec![mount("cert-volume", "/pgconf/tls", true), mount("tmp", "/tmp", false)]),
         ..Default::default()
-    }
+    })
 }
 
 /// Prepares the data (and WAL) directories with the modes PostgreSQL insists on before Patroni starts.

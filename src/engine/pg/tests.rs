@@ -432,3 +432,17 @@ fn standby_follows_a_repo_or_a_host() {
     assert_eq!(by_host["standby_cluster"]["port"], json!(6543));
     assert!(dcs(json!({"enabled": false, "host": "x"})).get("standby_cluster").is_none());
 }
+
+#[test]
+fn malformed_free_form_fields_are_reported_not_dropped() {
+    let mut spec = base_spec();
+    spec["instances"][0]["containers"] = json!({"replicaCertCopy": {"resources": {"limits": "lots"}}});
+    let cr = cluster(spec);
+    let err = build(&cr, &inputs(&cr)).unwrap_err();
+    assert!(err.to_string().contains("replicaCertCopy.resources"), "{err}");
+    let mut spec = base_spec();
+    spec["instances"][0]["extraVolumes"] = json!([{"mountPath": "/x"}]);
+    let cr = cluster(spec);
+    let err = build(&cr, &inputs(&cr)).unwrap_err();
+    assert!(err.to_string().contains("extraVolumes"), "{err}");
+}

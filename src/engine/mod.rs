@@ -1,3 +1,4 @@
-//! The reconcile engine: dereference → validate → build (pure) → apply → status, one module per kind.
+//! The reconcile engine: one module per cluster family, each with a pure `build` of the desired objects.
 
+pub mod pg;
 pub mod ps;

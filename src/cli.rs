@@ -60,6 +60,24 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run the sandbox cluster (a Kubernetes-API-compatible server on loopback) in the foreground
     Sandbox(SandboxArgs),
+    /// Measure performance figures (use a release build: cargo run --release -- bench sandbox)
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub target: BenchTarget,
+
+    /// Seconds per rate measurement
+    #[arg(long, default_value_t = 3, global = true)]
+    pub seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum BenchTarget {
+    /// GET and LIST rates with 1,000 pods, 50-watcher fan-out latency, memory with 10,000 objects (over HTTPS)
+    Sandbox,
 }
 
 #[derive(Debug, Args)]

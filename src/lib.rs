@@ -4,6 +4,7 @@
 //! `sandbox` is independent of the rest.
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod cmd;
 pub mod console;

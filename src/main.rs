@@ -11,6 +11,13 @@ async fn main() -> color_eyre::Result<()> {
         Some(Command::Crd(args)) => cmd::crd::run(&cli.global, args).await?,
         Some(Command::Validate(args)) => cmd::validate::run(args)?,
         Some(Command::Sandbox(args)) => cmd::sandbox::run(args).await?,
+        Some(Command::Bench(args)) => match args.target {
+            dbdeck::cli::BenchTarget::Sandbox => {
+                let figures = dbdeck::bench::sandbox::run(args.seconds).await?;
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+                0
+            }
+        },
         None => {
             eprintln!(
                 "dbdeck: the interactive console is not in this build yet.\n\

@@ -119,31 +119,7 @@ fn memory_params(ctx: &Ctx, custom: &str, which: &str, raw: &str, params: &mut S
 /// Bytes in a Kubernetes quantity such as `4Gi`, `2G`, `256M`, `1.5Gi` or `1073741824`, rounded up
 /// like `resource.Quantity.Value()`. `None` for anything else.
 pub(super) fn parse_memory(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    let (number, suffix) = s.split_at(split);
-    if number.is_empty() {
-        return None;
-    }
-    let n: f64 = number.parse().ok()?;
-    let mult: f64 = match suffix {
-        "" => 1.0,
-        "Ki" => 1024f64,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        _ => return None,
-    };
-    let v = (n * mult).ceil();
+    let v = crate::api::common::parse_quantity(s).ok()?.ceil();
     (v.is_finite() && v >= 0.0 && v < i64::MAX as f64).then_some(v as i64)
 }
 

@@ -212,3 +212,40 @@ fn state_dir_survives_restart_and_token_is_required() {
     assert!(!ok, "a request without the token must fail");
     assert!(err.contains("Unauthorized") || err.contains("logged in"), "{err}");
 }
+
+#[test]
+fn dbdeck_crd_apply_installs_nine_established_crds() {
+    if !have_kubectl() {
+        eprintln!("kubectl not on PATH; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sb = start_sandbox(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+        .args(["crd", "--apply", "--kubeconfig"])
+        .arg(&sb.kubeconfig)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("serverside-applied").count(), 9, "{stdout}");
+    // Applying again is a no-op that still succeeds (same field manager, same content).
+    let again = Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+        .args(["crd", "--apply", "--kubeconfig"])
+        .arg(&sb.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let names = kubectl_ok(&sb.kubeconfig, &["get", "crd", "-o", "name"]);
+    assert_eq!(names.lines().count(), 9, "{names}");
+    let established = kubectl_ok(
+        &sb.kubeconfig,
+        &[
+            "get",
+            "crd",
+            "-o",
+            "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Established\")].status}{\"\\n\"}{end}",
+        ],
+    );
+    assert_eq!(established.lines().filter(|l| *l == "True").count(), 9, "{established}");
+}

@@ -48,8 +48,8 @@ fn pod(i: usize) -> Pod {
 /// Runs the sandbox benchmark for about `seconds` per rate measurement.
 pub async fn run(seconds: u64) -> color_eyre::Result<SandboxFigures> {
     let state = tempfile_dir()?;
-    let running = start(ServeOptions { state_dir: None, kubeconfig_out: Some(state.join("kubeconfig")), listen: None })
-        .await?;
+    let running =
+        start(ServeOptions { state_dir: None, kubeconfig_out: Some(state.join("kubeconfig")), listen: None }).await?;
     let client = running.client().await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let n = 1000;
@@ -113,8 +113,9 @@ pub async fn run(seconds: u64) -> color_eyre::Result<SandboxFigures> {
             let cms = cms.clone();
             let payload = payload.clone();
             async move {
-                let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": format!("mem-{i}")}, "data": {"p": payload}}))
-                    .unwrap_or_default();
+                let cm: ConfigMap =
+                    serde_json::from_value(json!({"metadata": {"name": format!("mem-{i}")}, "data": {"p": payload}}))
+                        .unwrap_or_default();
                 cms.create(&PostParams::default(), &cm).await.map(|_| ())
             }
         })

@@ -7,5 +7,6 @@
 
 pub mod build;
 pub mod facts;
+pub mod live;
 pub mod probe;
 pub mod view;

@@ -11,6 +11,7 @@ async fn main() -> color_eyre::Result<()> {
         Some(Command::Crd(args)) => cmd::crd::run(&cli.global, args).await?,
         Some(Command::Validate(args)) => cmd::validate::run(args)?,
         Some(Command::Sandbox(args)) => cmd::sandbox::run(args).await?,
+        Some(Command::Status(args)) => cmd::status::run(&cli.global, &cli.console, args).await?,
         None => {
             eprintln!(
                 "dbdeck: the interactive console is not in this build yet.\n\

@@ -257,16 +257,16 @@ fn spec_components(kind: ClusterKind, cr: &Value) -> Vec<(String, u32)> {
             }
             v
         }
-        ClusterKind::Ps { cluster_type } => {
+        ClusterKind::Ps { .. } => {
+            // As the api's `with_defaults`: an unset `enabled` is false for every PS side component.
             let mut v = vec![("mysql".to_string(), size(&["spec", "mysql", "size"], 3))];
-            let async_ = cluster_type == PsClusterType::Async;
-            if enabled(cr, &["spec", "orchestrator", "enabled"], async_) {
+            if enabled(cr, &["spec", "orchestrator", "enabled"], false) {
                 v.push(("orchestrator".into(), size(&["spec", "orchestrator", "size"], 3)));
             }
-            if enabled(cr, &["spec", "proxy", "haproxy", "enabled"], async_) {
+            if enabled(cr, &["spec", "proxy", "haproxy", "enabled"], false) {
                 v.push(("haproxy".into(), size(&["spec", "proxy", "haproxy", "size"], 3)));
             }
-            if enabled(cr, &["spec", "proxy", "router", "enabled"], !async_) {
+            if enabled(cr, &["spec", "proxy", "router", "enabled"], false) {
                 v.push(("router".into(), size(&["spec", "proxy", "router", "size"], 3)));
             }
             v

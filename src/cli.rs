@@ -24,6 +24,9 @@ pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -52,8 +55,30 @@ pub struct GlobalArgs {
     pub sandbox: bool,
 }
 
+/// Flags of the interactive console (`dbdeck` without a sub-command).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConsoleArgs {
+    /// Colour theme: a name (dark, light, high-contrast, dracula) or a path to a theme TOML file
+    #[arg(long, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+
+    /// Hide and refuse every write (create, edit, scale, delete, backup)
+    #[arg(long)]
+    pub readonly: bool,
+
+    /// With --sandbox: install the CRDs but do not create the example clusters
+    #[arg(long, requires = "sandbox")]
+    pub empty: bool,
+
+    /// The reconcile engine is not in this build yet; the flag is accepted so scripts keep working
+    #[arg(long)]
+    pub no_engine: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print the clusters (all three kinds) once: a table, or the stable JSON/YAML of the console's view
+    Status(StatusArgs),
     /// Print the nine custom resource definitions as YAML, or install them with server-side apply
     Crd(CrdArgs),
     /// Check Percona cluster, backup and restore manifests offline and report every problem
@@ -128,4 +153,21 @@ pub struct ValidateArgs {
     /// Report format
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this cluster (of any kind)
+    pub name: Option<String>,
+
+    /// Output format; json and yaml print a list of cluster views whose keys are stable
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: StatusFormat,
 }

@@ -18,6 +18,7 @@ async fn main() -> color_eyre::Result<()> {
                 0
             }
         },
+        Some(Command::Status(args)) => cmd::status::run(&cli.global, &cli.console, args).await?,
         None => {
             eprintln!(
                 "dbdeck: the interactive console is not in this build yet.\n\

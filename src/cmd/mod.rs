@@ -3,4 +3,5 @@
 pub mod crd;
 pub mod kubeclient;
 pub mod sandbox;
+pub mod status;
 pub mod validate;

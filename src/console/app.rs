@@ -774,14 +774,15 @@ impl App {
                 return vec![];
             }
         };
-        let problems = match AnyResource::from_value(after.clone()) {
-            Ok(r) => r.validate(),
-            Err(e) => {
-                self.say(Level::Error, format!("the edited {} is not valid: {e}", target.name));
-                return vec![];
-            }
-        };
-        if let Some(p) = problems.iter().next() {
+        if let Err(e) = AnyResource::from_value(after.clone()) {
+            self.say(Level::Error, format!("the edited {} is not valid: {e}", target.name));
+            return vec![];
+        }
+        // As in the edit form: only problems the edit brings in block it.
+        let existing = super::edit::model_problems(before.clone());
+        let problems: Vec<_> =
+            super::edit::model_problems(after.clone()).into_iter().filter(|p| !existing.contains(p)).collect();
+        if let Some(p) = problems.first() {
             self.say(Level::Error, format!("the edited {} is not valid: {p}", target.name));
             return vec![];
         }

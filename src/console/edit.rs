@@ -130,12 +130,12 @@ impl EditForm {
     }
 
     pub fn validate(&self) -> Vec<Problem> {
-        let after = self.after();
-        let mut out: Vec<Problem> = match AnyResource::from_value(after) {
-            Ok(r) => r.validate().0,
-            Err(ParseError::Field { path, message }) => vec![Problem::new(path, message)],
-            Err(e) => vec![Problem::new("(document)", e.to_string())],
-        };
+        // Problems the resource already had on the server are not this edit's doing: a form that only
+        // scales must not be blocked by, say, a missing image the user has not touched (the dry-run still
+        // asks the server). Only problems the edit introduces block it.
+        let existing = model_problems(self.before.clone());
+        let mut out: Vec<Problem> =
+            model_problems(self.after()).into_iter().filter(|p| !existing.contains(p)).collect();
         let mut p = Problems::new();
         for f in &self.fields {
             let t = f.as_str().trim();
@@ -171,6 +171,15 @@ impl EditForm {
             return Err(&self.problems);
         }
         Ok(merge_patch(&self.before, &self.after()))
+    }
+}
+
+/// The model's rules (the same as `dbdeck validate`) applied to a document.
+pub(crate) fn model_problems(doc: Value) -> Vec<Problem> {
+    match AnyResource::from_value(doc) {
+        Ok(r) => r.validate().0,
+        Err(ParseError::Field { path, message }) => vec![Problem::new(path, message)],
+        Err(e) => vec![Problem::new("(document)", e.to_string())],
     }
 }
 
@@ -263,12 +272,25 @@ mod tests {
             "metadata": {"name": "cluster1", "namespace": "db"},
             "spec": {
                 "crVersion": "1.20.0",
-                "pxc": {"size": 3, "resources": {"requests": {"cpu": "600m", "memory": "1G"}},
+                "pxc": {"size": 3, "image": "percona/percona-xtradb-cluster:8.4.7-7.1",
+                        "resources": {"requests": {"cpu": "600m", "memory": "1G"}},
                         "volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": "6G"}}}}},
-                "haproxy": {"enabled": true, "size": 3},
+                "haproxy": {"enabled": true, "size": 3, "image": "percona/haproxy:2.8.17"},
                 "proxysql": {"enabled": false}
             }
         })
+    }
+
+    #[test]
+    fn problems_already_on_the_server_do_not_block_a_scale() {
+        let mut before = pxc();
+        before["spec"]["pxc"].as_object_mut().unwrap().remove("image");
+        let mut f = EditForm::new(target(), before, true);
+        set_text(&mut f, "size", "5");
+        assert_eq!(f.patch(), Ok(Some(json!({"spec": {"pxc": {"size": 5}}}))));
+        set_text(&mut f, "size", "4");
+        assert_eq!(f.problems.len(), 1, "{:?}", f.problems);
+        assert_eq!(f.problems[0].path, "spec.pxc.size");
     }
 
     fn target() -> ClusterRef {

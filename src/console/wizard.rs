@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::form::{Field, get, path_is_under, set};
 use crate::api::common::{check_cron, check_dns_label, check_quantity, parse_quantity};
-use crate::api::{AnyResource, ParseError, Problem, Problems};
+use crate::api::{AnyResource, ParseError, Problem, Problems, pg, ps, pxc};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -175,6 +175,9 @@ impl Wizard {
         }
         f.push(Field::text("bucket", "S3 bucket", "", "", "required for s3"));
         f.push(Field::text("region", "S3 region", "", "us-east-1", ""));
+        if fam == Family::Pg {
+            f.push(Field::text("endpoint", "S3 endpoint", "", "", "required by pgBackRest, e.g. s3.amazonaws.com"));
+        }
         if fam != Family::Pg {
             f.push(Field::text(
                 "credentials",
@@ -242,6 +245,7 @@ impl Wizard {
         );
         set_path(self, "bucket", format!("{store_root}.s3.bucket"));
         set_path(self, "region", format!("{store_root}.s3.region"));
+        set_path(self, "endpoint", format!("{store_root}.s3.endpoint"));
         set_path(self, "credentials", format!("{store_root}.s3.credentialsSecret"));
         set_path(
             self,
@@ -271,9 +275,7 @@ impl Wizard {
                 let mut v = vec!["backup", "storage-name", "storage-type"];
                 if self.value("storage-type") == "s3" {
                     v.extend(["bucket", "region"]);
-                    if fam != Family::Pg {
-                        v.push("credentials");
-                    }
+                    v.push(if fam == Family::Pg { "endpoint" } else { "credentials" });
                 } else {
                     v.push("backup-size");
                 }
@@ -415,6 +417,7 @@ impl Wizard {
         if proxy != "none" {
             put(&mut v, self, "proxy-size");
         }
+        self.put_images(&mut v, fam, proxy);
         let backup_on = self.field("backup").is_some_and(Field::is_on);
         match fam {
             Family::Pg => {
@@ -424,6 +427,7 @@ impl Wizard {
                     if self.value("storage-type") == "s3" {
                         put(&mut v, self, "bucket");
                         put(&mut v, self, "region");
+                        put(&mut v, self, "endpoint");
                     } else {
                         let repo = "spec.backups.pgbackrest.repos[0].volume.volumeClaimSpec";
                         set(&mut v, &format!("{repo}.accessModes"), json!(["ReadWriteOnce"]));
@@ -457,15 +461,68 @@ impl Wizard {
         v
     }
 
+    /// Container images: the defaults the api modules pin for this operator release (the wizard offers no
+    /// image choice; the edit form or `$EDITOR` changes them later).
+    fn put_images(&self, v: &mut Value, fam: Family, proxy: &str) {
+        let backup_on = self.field("backup").is_some_and(Field::is_on);
+        match fam {
+            Family::Pxc => {
+                set(v, "spec.pxc.image", json!(pxc::defaults::PXC_IMAGE));
+                match proxy {
+                    "haproxy" => set(v, "spec.haproxy.image", json!(pxc::defaults::HAPROXY_IMAGE)),
+                    "proxysql" => {
+                        set(v, "spec.proxysql.image", json!(pxc::defaults::PROXYSQL_IMAGE));
+                        // ProxySQL keeps its state on a claim of its own (Percona's sample: 2G).
+                        let pvc = "spec.proxysql.volumeSpec.persistentVolumeClaim.resources.requests.storage";
+                        set(v, pvc, json!(pxc::defaults::PROXYSQL_STORAGE));
+                    }
+                    _ => {}
+                }
+                if backup_on {
+                    set(v, "spec.backup.image", json!(pxc::defaults::BACKUP_IMAGE));
+                }
+            }
+            Family::PsAsync | Family::PsGr => {
+                set(v, "spec.mysql.image", json!(ps::images::MYSQL));
+                match proxy {
+                    "haproxy" => set(v, "spec.proxy.haproxy.image", json!(ps::images::HAPROXY)),
+                    "router" => set(v, "spec.proxy.router.image", json!(ps::images::ROUTER)),
+                    _ => {}
+                }
+                if fam == Family::PsAsync {
+                    set(v, "spec.orchestrator.image", json!(ps::images::ORCHESTRATOR));
+                }
+                if backup_on {
+                    set(v, "spec.backup.image", json!(ps::images::BACKUP));
+                }
+            }
+            Family::Pg => {
+                let major = self.value("pg-version").trim().parse::<i64>().ok();
+                if let Some(image) = major.and_then(pg::default_postgres_image) {
+                    set(v, "spec.image", json!(image));
+                }
+                if proxy != "none" {
+                    set(v, "spec.proxy.pgBouncer.image", json!(pg::DEFAULT_PGBOUNCER_IMAGE));
+                }
+                if backup_on {
+                    set(v, "spec.backups.pgbackrest.image", json!(pg::DEFAULT_PGBACKREST_IMAGE));
+                }
+            }
+        }
+    }
+
     /// All problems of the resource: the model's first, then form checks for fields the model said nothing about.
     pub fn validate(&self) -> Vec<Problem> {
         let resource = self.resource();
+        let form = self.form_checks().0;
         let mut out: Vec<Problem> = match AnyResource::from_value(resource) {
             Ok(r) => r.validate().0,
+            // A type error ("expected i32") on a field the form explains in its own words gives way to that.
+            Err(ParseError::Field { path, .. }) if form.iter().any(|f| path_is_under(&path, &f.path)) => vec![],
             Err(ParseError::Field { path, message }) => vec![Problem::new(path, message)],
             Err(e) => vec![Problem::new("(document)", e.to_string())],
         };
-        for p in self.form_checks().0 {
+        for p in form {
             if !out.iter().any(|o| path_is_under(&o.path, &p.path) || path_is_under(&p.path, &o.path)) {
                 out.push(p);
             }
@@ -604,6 +661,7 @@ mod tests {
         w.focus = 0;
         w.cycle(false); // kind → pg
         fill(&mut w, "bucket", "b");
+        fill(&mut w, "endpoint", "s3.amazonaws.com");
         let v = w.resource();
         assert_eq!(v["kind"], "PerconaPGCluster");
         assert_eq!(v["spec"]["instances"][0]["replicas"], 3);

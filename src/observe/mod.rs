@@ -5,6 +5,8 @@
 //! MySQL/MariaDB and PostgreSQL servers with bounded timeouts and concurrency, so an unreachable or hanging
 //! member becomes an explained "unknown", never a hang.
 
+pub mod build;
 pub mod facts;
+pub mod live;
 pub mod probe;
 pub mod view;

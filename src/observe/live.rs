@@ -1,0 +1,427 @@
+//! Live cluster views: kube-runtime reflectors (watches, not polling) over the nine custom resources, pods, PVCs,
+//! nodes and events, and one task that rebuilds `Vec<ClusterView>` after changes settle and publishes it on a
+//! `tokio::sync::watch` channel. A watch that fails marks the snapshot `lost`; the watcher's backoff retries
+//! by itself and the flag clears with the next good event.
+//!
+//! `list_world` reads the same objects once, for `dbdeck status`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::build::{World, build_all};
+use super::view::ClusterView;
+use crate::api::{pg, ps, pxc};
+
+/// Changes closer together than this are folded into one rebuild.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Which namespaces to watch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Namespace(String),
+    All,
+}
+
+/// What the console renders: the views, and whether the watches are healthy.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    pub clusters: Vec<ClusterView>,
+    /// Every watch has delivered its first full list.
+    pub synced: bool,
+    /// Why the connection is lost (a watch failing), while it is.
+    pub lost: Option<String>,
+}
+
+/// Why the clusters cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(
+        "the Percona custom resource definitions are not installed in this cluster (missing: {}); \
+         install them with `dbdeck crd --apply`",
+        missing.join(", ")
+    )]
+    MissingCrds { missing: Vec<String> },
+    #[error("cannot reach the Kubernetes API server: {0}")]
+    Unreachable(String),
+    #[error("listing {resource}: {source}")]
+    Api { resource: String, source: kube::Error },
+}
+
+/// The role of a custom resource in a cluster view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CrRole {
+    Cluster,
+    Backup,
+    Restore,
+}
+
+fn custom_resources() -> Vec<(ApiResource, CrRole)> {
+    use kube::Resource;
+    fn ar<K: Resource<DynamicType = ()>>() -> ApiResource {
+        ApiResource::erase::<K>(&())
+    }
+    vec![
+        (ar::<pxc::PerconaXtraDBCluster>(), CrRole::Cluster),
+        (ar::<pxc::PerconaXtraDBClusterBackup>(), CrRole::Backup),
+        (ar::<pxc::PerconaXtraDBClusterRestore>(), CrRole::Restore),
+        (ar::<ps::PerconaServerMySQL>(), CrRole::Cluster),
+        (ar::<ps::PerconaServerMySQLBackup>(), CrRole::Backup),
+        (ar::<ps::PerconaServerMySQLRestore>(), CrRole::Restore),
+        (ar::<pg::PerconaPGCluster>(), CrRole::Cluster),
+        (ar::<pg::PerconaPGBackup>(), CrRole::Backup),
+        (ar::<pg::PerconaPGRestore>(), CrRole::Restore),
+    ]
+}
+
+fn dyn_api(client: &kube::Client, scope: &Scope, ar: &ApiResource) -> Api<DynamicObject> {
+    match scope {
+        Scope::Namespace(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        Scope::All => Api::all_with(client.clone(), ar),
+    }
+}
+
+fn typed_api<K>(client: &kube::Client, scope: &Scope) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match scope {
+        Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
+        Scope::All => Api::all(client.clone()),
+    }
+}
+
+/// A custom resource as JSON with its apiVersion and kind (list items may come without them).
+fn cr_value(obj: &DynamicObject, ar: &ApiResource) -> Value {
+    let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+        m.insert("kind".into(), Value::String(ar.kind.clone()));
+    }
+    v
+}
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Checks that the API answers and the nine CRDs are served, before anything watches them.
+pub async fn preflight(client: &kube::Client, scope: &Scope) -> Result<(), LiveError> {
+    let mut missing = Vec::new();
+    for (ar, _) in custom_resources() {
+        match dyn_api(client, scope, &ar).list(&ListParams::default().limit(1)).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => missing.push(format!("{}.{}", ar.plural, ar.group)),
+            Err(kube::Error::Api(s)) => {
+                return Err(LiveError::Api {
+                    resource: format!("{}.{}", ar.plural, ar.group),
+                    source: kube::Error::Api(s),
+                });
+            }
+            Err(e) => return Err(LiveError::Unreachable(e.to_string())),
+        }
+    }
+    if missing.is_empty() { Ok(()) } else { Err(LiveError::MissingCrds { missing }) }
+}
+
+/// Lists every object the views need, once.
+pub async fn list_world(client: &kube::Client, scope: &Scope) -> Result<World, LiveError> {
+    preflight(client, scope).await?;
+    let mut world = World::default();
+    for (ar, role) in custom_resources() {
+        let list = dyn_api(client, scope, &ar)
+            .list(&ListParams::default())
+            .await
+            .map_err(|source| LiveError::Api { resource: format!("{}.{}", ar.plural, ar.group), source })?;
+        let values = list.items.iter().map(|o| cr_value(o, &ar));
+        match role {
+            CrRole::Cluster => world.clusters.extend(values),
+            CrRole::Backup => world.backups.extend(values),
+            CrRole::Restore => world.restores.extend(values),
+        }
+    }
+    let api_err = |resource: &str| {
+        let resource = resource.to_string();
+        move |source| LiveError::Api { resource, source }
+    };
+    let lp = ListParams::default();
+    world.pods = typed_api::<Pod>(client, scope).list(&lp).await.map_err(api_err("pods"))?.items;
+    world.pvcs = typed_api::<PersistentVolumeClaim>(client, scope)
+        .list(&lp)
+        .await
+        .map_err(api_err("persistentvolumeclaims"))?
+        .items;
+    world.events = typed_api::<Event>(client, scope).list(&lp).await.map_err(api_err("events"))?.items;
+    // Nodes only add zones; a namespaced user who may not list them still gets everything else.
+    world.nodes = match Api::<Node>::all(client.clone()).list(&lp).await {
+        Ok(l) => l.items,
+        Err(e) => {
+            tracing::debug!("nodes not listed, zones stay unknown: {e}");
+            Vec::new()
+        }
+    };
+    Ok(world)
+}
+
+/// News from one watch to the builder.
+enum Signal {
+    Changed,
+    Synced(usize),
+    Failed(usize, String),
+    Recovered(usize),
+}
+
+/// The reflectors' caches.
+struct Stores {
+    crs: Vec<(ApiResource, CrRole, Store<DynamicObject>)>,
+    pods: Store<Pod>,
+    pvcs: Store<PersistentVolumeClaim>,
+    nodes: Store<Node>,
+    events: Store<Event>,
+}
+
+fn owned<K: Clone>(v: Vec<Arc<K>>) -> Vec<K> {
+    v.into_iter().map(|a| (*a).clone()).collect()
+}
+
+impl Stores {
+    fn world(&self) -> World {
+        let mut w = World::default();
+        for (ar, role, store) in &self.crs {
+            let values = store.state().into_iter().map(|o| cr_value(&o, ar));
+            match role {
+                CrRole::Cluster => w.clusters.extend(values),
+                CrRole::Backup => w.backups.extend(values),
+                CrRole::Restore => w.restores.extend(values),
+            }
+        }
+        w.pods = owned(self.pods.state());
+        w.pvcs = owned(self.pvcs.state());
+        w.nodes = owned(self.nodes.state());
+        w.events = owned(self.events.state());
+        w
+    }
+}
+
+/// The running watches; dropping it stops them.
+pub struct Live {
+    pub snapshots: watch::Receiver<Snapshot>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Drives one reflector and reports what it sees. `quiet` watches (nodes) never flag the connection.
+fn spawn_watch<K>(
+    index: usize,
+    api: Api<K>,
+    writer: reflector::store::Writer<K>,
+    tx: mpsc::UnboundedSender<Signal>,
+    quiet: bool,
+) -> JoinHandle<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    tokio::spawn(async move {
+        let mut failing = false;
+        let stream = watcher(api, watcher::Config::default()).default_backoff().reflect(writer);
+        futures::pin_mut!(stream);
+        while let Some(item) = stream.next().await {
+            let signal = match item {
+                Ok(ev) => {
+                    if failing {
+                        failing = false;
+                        let _ = tx.send(Signal::Recovered(index));
+                    }
+                    match ev {
+                        watcher::Event::InitDone => Signal::Synced(index),
+                        watcher::Event::Init | watcher::Event::InitApply(_) => continue,
+                        _ => Signal::Changed,
+                    }
+                }
+                Err(e) if quiet => {
+                    tracing::debug!("watch {index} failed (ignored): {e}");
+                    // Nodes only add zones: count it as synced so the console does not wait for it.
+                    Signal::Synced(index)
+                }
+                Err(e) => {
+                    tracing::warn!("watch {index} failed, retrying: {e}");
+                    failing = true;
+                    Signal::Failed(index, e.to_string())
+                }
+            };
+            if tx.send(signal).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+fn spawn_dyn_watch(
+    index: usize,
+    api: Api<DynamicObject>,
+    ar: ApiResource,
+    tx: mpsc::UnboundedSender<Signal>,
+) -> (Store<DynamicObject>, JoinHandle<()>) {
+    let writer = reflector::store::Writer::new(ar);
+    let reader = writer.as_reader();
+    (reader, spawn_watch(index, api, writer, tx, false))
+}
+
+fn spawn_typed_watch<K>(
+    index: usize,
+    api: Api<K>,
+    tx: mpsc::UnboundedSender<Signal>,
+    quiet: bool,
+) -> (Store<K>, JoinHandle<()>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    (reader, spawn_watch(index, api, writer, tx, quiet))
+}
+
+/// Starts the watches and the builder. The first snapshot is empty and not `synced`.
+pub fn start(client: kube::Client, scope: Scope) -> Live {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    let mut crs = Vec::new();
+    for (i, (ar, role)) in custom_resources().into_iter().enumerate() {
+        let (store, task) = spawn_dyn_watch(i, dyn_api(&client, &scope, &ar), ar.clone(), tx.clone());
+        crs.push((ar, role, store));
+        tasks.push(task);
+    }
+    let base = crs.len();
+    let (pods, t) = spawn_typed_watch(base, typed_api::<Pod>(&client, &scope), tx.clone(), false);
+    tasks.push(t);
+    let (pvcs, t) = spawn_typed_watch(base + 1, typed_api::<PersistentVolumeClaim>(&client, &scope), tx.clone(), false);
+    tasks.push(t);
+    let (events, t) = spawn_typed_watch(base + 2, typed_api::<Event>(&client, &scope), tx.clone(), false);
+    tasks.push(t);
+    let (nodes, t) = spawn_typed_watch(base + 3, Api::<Node>::all(client.clone()), tx.clone(), true);
+    tasks.push(t);
+    let watches = base + 4;
+    drop(tx);
+    let stores = Stores { crs, pods, pvcs, nodes, events };
+
+    let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
+    tasks.push(tokio::spawn(async move {
+        let mut synced = vec![false; watches];
+        let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+        while let Some(first) = rx.recv().await {
+            let mut apply = |s: Signal| match s {
+                Signal::Changed => {}
+                Signal::Synced(i) => synced[i] = true,
+                Signal::Failed(i, e) => {
+                    failed.insert(i, e);
+                }
+                Signal::Recovered(i) => {
+                    failed.remove(&i);
+                }
+            };
+            apply(first);
+            // Fold the burst that usually follows one change (pod, PVC, status) into one rebuild.
+            let deadline = tokio::time::Instant::now() + DEBOUNCE;
+            loop {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(s)) => apply(s),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            let snapshot = Snapshot {
+                clusters: build_all(&stores.world(), Utc::now()),
+                synced: synced.iter().all(|s| *s),
+                lost: failed.values().next().cloned(),
+            };
+            if snap_tx.send(snapshot).is_err() {
+                break;
+            }
+        }
+    }));
+    Live { snapshots: snap_rx, tasks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nine_kinds_are_watched_by_role() {
+        let crs = custom_resources();
+        assert_eq!(crs.len(), 9);
+        assert_eq!(crs.iter().filter(|(_, r)| *r == CrRole::Cluster).count(), 3);
+        let cluster_kinds: Vec<_> =
+            crs.iter().filter(|(_, r)| *r == CrRole::Cluster).map(|(a, _)| a.kind.as_str()).collect();
+        assert_eq!(cluster_kinds, ["PerconaXtraDBCluster", "PerconaServerMySQL", "PerconaPGCluster"]);
+    }
+
+    #[test]
+    fn list_items_get_their_type_back() {
+        let ar = custom_resources().remove(0).0;
+        let obj: DynamicObject =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "c"}, "spec": {}})).unwrap();
+        let v = cr_value(&obj, &ar);
+        assert_eq!(v["kind"], "PerconaXtraDBCluster");
+        assert_eq!(v["apiVersion"], "pxc.percona.com/v1");
+        assert_eq!(v["metadata"]["name"], "c");
+    }
+
+    /// Against an in-process sandbox: missing CRDs are a distinct error; after installing them the watches sync,
+    /// a created cluster appears in a snapshot and its deletion takes it away again.
+    #[tokio::test]
+    async fn watches_follow_the_sandbox() {
+        let sandbox = crate::sandbox::serve::start(Default::default()).await.unwrap();
+        let client = kube::Client::try_from(sandbox.client_config().await.unwrap()).unwrap();
+        let scope = Scope::Namespace("default".into());
+        assert!(
+            matches!(preflight(&client, &scope).await, Err(LiveError::MissingCrds { missing }) if missing.len() == 9)
+        );
+        crate::cmd::crd::apply_all(client.clone()).await.unwrap();
+        preflight(&client, &scope).await.unwrap();
+
+        let live = start(client.clone(), scope.clone());
+        let mut rx = live.snapshots.clone();
+        let wait = |rx: &mut watch::Receiver<Snapshot>, f: fn(&Snapshot) -> bool| {
+            let mut rx = rx.clone();
+            async move {
+                tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|s| f(s))).await.unwrap().unwrap().clone()
+            }
+        };
+        wait(&mut rx, |s| s.synced).await;
+        let ar = custom_resources().remove(0).0;
+        let api = dyn_api(&client, &scope, &ar);
+        let cr: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBCluster",
+            "metadata": {"name": "live1"}, "spec": {"pxc": {"size": 3}}
+        }))
+        .unwrap();
+        api.create(&Default::default(), &cr).await.unwrap();
+        let s = wait(&mut rx, |s| s.clusters.iter().any(|c| c.name == "live1")).await;
+        assert_eq!(s.clusters.len(), 1);
+        assert_eq!(s.clusters[0].state_reason.as_deref(), Some(super::super::build::NO_OPERATOR));
+        assert!(s.lost.is_none());
+        let world = list_world(&client, &scope).await.unwrap();
+        assert_eq!(world.clusters.len(), 1);
+        api.delete("live1", &Default::default()).await.unwrap();
+        wait(&mut rx, |s| s.clusters.is_empty()).await;
+        drop(live);
+        sandbox.shutdown().await;
+    }
+}

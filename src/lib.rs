@@ -6,5 +6,6 @@
 pub mod api;
 pub mod cli;
 pub mod cmd;
+pub mod engine;
 pub mod observe;
 pub mod sandbox;

@@ -1,0 +1,3 @@
+//! The reconcile engine: per-kind pure builders of the desired Kubernetes objects.
+
+pub mod pxc;

@@ -1,0 +1,558 @@
+//! The StatefulSets `<c>-pxc`, `<c>-haproxy` and `<c>-proxysql`, container for container as Percona's
+//! operator writes them (compare `e2e-tests/default-cr/compare/statefulset_*` in its repository).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Probe, ResourceRequirements};
+use serde_json::{Value, json};
+
+use super::meta::{json, prune_nulls, typed};
+use super::{BuildError, Ctx};
+use crate::api::pxc::defaults::{ON_DELETE, SMART_UPDATE};
+use crate::api::pxc::{PodAffinity, VolumeSpec};
+
+/// Pod-template annotations whose change rolls the pods.
+pub const CONFIG_HASH: &str = "percona.com/configuration-hash";
+pub const SSL_HASH: &str = "percona.com/ssl-hash";
+pub const SSL_INTERNAL_HASH: &str = "percona.com/ssl-internal-hash";
+
+pub struct PodHashes {
+    pub pxc_config: String,
+    pub haproxy_config: Option<String>,
+    pub proxysql_config: Option<String>,
+    pub ssl: Option<String>,
+    pub ssl_internal: Option<String>,
+}
+
+pub fn build(ctx: &Ctx, hashes: &PodHashes) -> Result<Vec<StatefulSet>, BuildError> {
+    let mut out = vec![pxc(ctx, hashes)?];
+    if ctx.haproxy_on() {
+        out.push(haproxy(ctx, hashes)?);
+    }
+    if ctx.proxysql_on() {
+        out.push(proxysql(ctx, hashes)?);
+    }
+    Ok(out)
+}
+
+fn secret_env(name: &str, key: &str, secret: &str) -> Value {
+    json!({ "name": name, "valueFrom": { "secretKeyRef": { "key": key, "name": secret } } })
+}
+
+fn env(name: &str, value: impl Into<String>) -> Value {
+    json!({ "name": name, "value": value.into() })
+}
+
+fn field_env(name: &str, path: &str) -> Value {
+    json!({ "name": name, "valueFrom": { "fieldRef": { "apiVersion": "v1", "fieldPath": path } } })
+}
+
+fn mount(name: &str, path: &str) -> Value {
+    json!({ "mountPath": path, "name": name })
+}
+
+fn port(name: &str, n: i32) -> Value {
+    json!({ "containerPort": n, "name": name, "protocol": "TCP" })
+}
+
+fn secret_volume(name: &str, secret: &str, optional: bool) -> Value {
+    json!({ "name": name, "secret": { "secretName": secret, "optional": optional } })
+}
+
+fn config_volume(name: &str, cm: &str) -> Value {
+    json!({ "name": name, "configMap": { "name": cm, "optional": true } })
+}
+
+fn env_from_secret(secret: &str) -> Value {
+    json!([{ "secretRef": { "name": secret, "optional": true } }])
+}
+
+/// An exec probe from the defaulted probe settings (timing only; the command is Percona's script).
+fn exec_probe(object: &str, p: Option<&Probe>, command: &str) -> Result<Value, BuildError> {
+    let mut v = match p {
+        Some(p) => json(object, p)?,
+        None => json!({}),
+    };
+    if let Value::Object(m) = &mut v {
+        m.retain(|k, _| {
+            matches!(
+                k.as_str(),
+                "initialDelaySeconds" | "periodSeconds" | "timeoutSeconds" | "successThreshold" | "failureThreshold"
+            )
+        });
+        m.insert("exec".into(), json!({ "command": [command] }));
+    }
+    Ok(v)
+}
+
+/// Resources as written (`{}` when none): Percona's stored objects show no default requests.
+fn resources(object: &str, r: Option<&ResourceRequirements>) -> Result<Value, BuildError> {
+    match r {
+        Some(r) => json(object, r),
+        None => Ok(json!({})),
+    }
+}
+
+/// `antiAffinityTopologyKey` → a required anti-affinity on the component's labels; `advanced` as written;
+/// `none` → no affinity.
+fn affinity(ctx: &Ctx, object: &str, a: Option<&PodAffinity>, component: &str) -> Result<Value, BuildError> {
+    let Some(a) = a else { return Ok(Value::Null) };
+    if let Some(adv) = &a.advanced {
+        return json(object, adv);
+    }
+    match a.anti_affinity_topology_key.as_deref() {
+        None | Some("none") => Ok(Value::Null),
+        Some(key) => Ok(json!({ "podAntiAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": [{
+            "labelSelector": { "matchLabels": ctx.owner.labels(component) },
+            "topologyKey": key,
+        }] } })),
+    }
+}
+
+/// SmartUpdate → `OnDelete` for the database (the engine deletes pods itself); the proxies roll.
+fn update_strategy(ctx: &Ctx, smart_means_on_delete: bool) -> Value {
+    // The written value: Percona treats an unset strategy as a plain rolling update.
+    match ctx.raw.update_strategy.as_deref() {
+        Some(ON_DELETE) => json!({ "type": "OnDelete" }),
+        Some(SMART_UPDATE) if smart_means_on_delete => json!({ "type": "OnDelete" }),
+        _ => json!({ "type": "RollingUpdate", "rollingUpdate": { "partition": 0 } }),
+    }
+}
+
+/// The data volume: a claim template (`name`), or an emptyDir/hostPath pod volume.
+fn data_volume(
+    ctx: &Ctx,
+    object: &str,
+    name: &str,
+    v: Option<&VolumeSpec>,
+    component: &str,
+) -> Result<(Option<Value>, Option<Value>), BuildError> {
+    let Some(v) = v else { return Ok((None, Some(json!({ "name": name, "emptyDir": {} })))) };
+    if let Some(pvc) = &v.persistent_volume_claim {
+        let claim = json!({
+            "metadata": { "name": name, "labels": ctx.owner.labels(component) },
+            "spec": json(object, pvc)?,
+        });
+        return Ok((Some(claim), None));
+    }
+    if let Some(hp) = &v.host_path {
+        return Ok((None, Some(json!({ "name": name, "hostPath": json(object, hp)? }))));
+    }
+    let ed = match &v.empty_dir {
+        Some(e) => json(object, e)?,
+        None => json!({}),
+    };
+    Ok((None, Some(json!({ "name": name, "emptyDir": ed }))))
+}
+
+fn template_annotations(user: Option<&BTreeMap<String, String>>, hashes: &[(&str, Option<&String>)]) -> Value {
+    let mut a: BTreeMap<String, String> = user.cloned().unwrap_or_default();
+    for (k, v) in hashes {
+        if let Some(v) = v {
+            a.insert(k.to_string(), v.to_string());
+        }
+    }
+    json!(a)
+}
+
+fn labels_with(ctx: &Ctx, component: &str, user: Option<&BTreeMap<String, String>>) -> BTreeMap<String, String> {
+    let mut l = user.cloned().unwrap_or_default();
+    l.extend(ctx.owner.labels(component));
+    l
+}
+
+/// Wraps a pod spec into the StatefulSet, then types it.
+#[allow(clippy::too_many_arguments)]
+fn stateful_set(
+    ctx: &Ctx,
+    component: &str,
+    size: i32,
+    pod_labels: BTreeMap<String, String>,
+    annotations: Value,
+    pod: Value,
+    strategy: Value,
+    claims: Vec<Value>,
+) -> Result<StatefulSet, BuildError> {
+    let name = ctx.owner.name(component);
+    let meta = json(&name, &ctx.owner.owned_meta(&name, ctx.owner.labels(component)))?;
+    let mut v = json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": meta,
+        "spec": {
+            "podManagementPolicy": "OrderedReady",
+            "replicas": if ctx.paused() { 0 } else { size },
+            "selector": { "matchLabels": ctx.owner.labels(component) },
+            "serviceName": name,
+            "template": {
+                "metadata": { "labels": pod_labels, "annotations": annotations },
+                "spec": pod,
+            },
+            "updateStrategy": strategy,
+            "volumeClaimTemplates": if claims.is_empty() { Value::Null } else { json!(claims) },
+        }
+    });
+    prune_nulls(&mut v);
+    typed(&format!("StatefulSet {name}"), v)
+}
+
+/// Scheduling and identity fields every component's pod takes from its section.
+macro_rules! pod_common {
+    ($ctx:expr, $object:expr, $sec:expr, $component:expr) => {{
+        let s = $sec;
+        json!({
+            "affinity": affinity($ctx, $object, s.affinity.as_ref(), $component)?,
+            "nodeSelector": s.node_selector,
+            "tolerations": s.tolerations.as_ref().map(|t| json($object, t)).transpose()?,
+            "topologySpreadConstraints": s.topology_spread_constraints.as_ref().map(|t| json($object, t)).transpose()?,
+            "priorityClassName": s.priority_class_name,
+            "schedulerName": s.scheduler_name,
+            "runtimeClassName": s.runtime_class_name,
+            "serviceAccountName": s.service_account_name,
+            "imagePullSecrets": s.image_pull_secrets.as_ref().map(|t| json($object, t)).transpose()?,
+            "terminationGracePeriodSeconds": s.grace_period,
+        })
+    }};
+}
+
+fn merge(into: &mut Value, from: Value) {
+    if let (Value::Object(a), Value::Object(b)) = (into, from) {
+        a.extend(b);
+    }
+}
+
+fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
+    let o = ctx.owner;
+    let object = format!("StatefulSet {}", o.name("pxc"));
+    let object = object.as_str();
+    let p = ctx.spec.pxc.clone().unwrap_or_default();
+    let raw = ctx.raw.pxc.clone().unwrap_or_default();
+    let internal = format!("internal-{}", o.cluster);
+    let lc = ctx.spec.logcollector.clone().unwrap_or_default();
+    let lc_raw = ctx.raw.logcollector.clone().unwrap_or_default();
+    let live = p.liveness_probes.as_ref();
+    let ready = p.readiness_probes.as_ref();
+    let timeout = |pr: Option<&Probe>| pr.and_then(|p| p.timeout_seconds).unwrap_or(0).to_string();
+    let image_policy = p.image_pull_policy.clone();
+
+    let mut containers = Vec::new();
+    if ctx.logcollector_on() {
+        let lc_res = resources(object, lc_raw.resources.as_ref())?;
+        containers.push(json!({
+            "name": "logs",
+            "image": lc.image,
+            "imagePullPolicy": lc.image_pull_policy,
+            "env": [env("LOG_DATA_DIR", "/var/lib/mysql"), field_env("POD_NAMESPACE", "metadata.namespace"), field_env("POD_NAME", "metadata.name")],
+            "envFrom": env_from_secret(ctx.spec.log_collector_secret_name.as_deref().unwrap_or_default()),
+            "resources": lc_res,
+            "securityContext": lc.container_security_context,
+            "volumeMounts": [mount("datadir", "/var/lib/mysql")],
+        }));
+        containers.push(json!({
+            "name": "logrotate",
+            "image": lc.image,
+            "imagePullPolicy": lc.image_pull_policy,
+            "args": ["logrotate"],
+            "env": [env("SERVICE_TYPE", "mysql"), secret_env("MONITOR_PASSWORD", "monitor", &internal)],
+            "resources": lc_res,
+            "securityContext": lc.container_security_context,
+            "volumeMounts": [mount("datadir", "/var/lib/mysql")],
+        }));
+    }
+    let mut pxc_env = vec![
+        env("PXC_SERVICE", o.name("pxc-unready")),
+        env("MONITOR_HOST", "%"),
+        secret_env("MYSQL_ROOT_PASSWORD", "root", &internal),
+        secret_env("XTRABACKUP_PASSWORD", "xtrabackup", &internal),
+        secret_env("MONITOR_PASSWORD", "monitor", &internal),
+    ];
+    if ctx.logcollector_on() {
+        pxc_env.push(env("LOG_DATA_DIR", "/var/lib/mysql"));
+        pxc_env.push(env("IS_LOGCOLLECTOR", "yes"));
+    }
+    pxc_env.push(secret_env("OPERATOR_ADMIN_PASSWORD", "operator", &internal));
+    pxc_env.push(env("LIVENESS_CHECK_TIMEOUT", timeout(live)));
+    pxc_env.push(env("READINESS_CHECK_TIMEOUT", timeout(ready)));
+    // ProxySQL 2 cannot authenticate against caching_sha2_password accounts.
+    let auth = if ctx.proxysql_on() { "mysql_native_password" } else { "caching_sha2_password" };
+    pxc_env.push(env("DEFAULT_AUTHENTICATION_PLUGIN", auth));
+    pxc_env.push(env("MYSQL_NOTIFY_SOCKET", "/var/lib/mysql/notify.sock"));
+    pxc_env.push(env("MYSQL_STATE_FILE", "/var/lib/mysql/mysql.state"));
+    containers.push(json!({
+        "name": "pxc",
+        "image": p.image,
+        "imagePullPolicy": image_policy,
+        "command": ["/var/lib/mysql/pxc-entrypoint.sh"],
+        "args": ["mysqld"],
+        "env": pxc_env,
+        "envFrom": env_from_secret(p.env_vars_secret.as_deref().unwrap_or_default()),
+        "livenessProbe": exec_probe(object, live, "/var/lib/mysql/liveness-check.sh")?,
+        "readinessProbe": exec_probe(object, ready, "/var/lib/mysql/readiness-check.sh")?,
+        "ports": [port("mysql", 3306), port("sst", 4444), port("write-set", 4567), port("ist", 4568), port("mysql-admin", 33062), port("mysqlx", 33060)],
+        "resources": resources(object, raw.resources.as_ref())?,
+        "securityContext": p.container_security_context,
+        "lifecycle": p.lifecycle,
+        "volumeMounts": [
+            mount("datadir", "/var/lib/mysql"),
+            mount("config", "/etc/percona-xtradb-cluster.conf.d"),
+            mount("tmp", "/tmp"),
+            mount("ssl", "/etc/mysql/ssl"),
+            mount("ssl-internal", "/etc/mysql/ssl-internal"),
+            mount("mysql-users-secret-file", "/etc/mysql/mysql-users-secret"),
+            mount("auto-config", "/etc/my.cnf.d"),
+            mount("vault-keyring-secret", "/etc/mysql/vault-keyring-secret"),
+            mount("mysql-init-file", "/etc/mysql/init-file"),
+        ],
+    }));
+    let init = ctx.spec.init_container.clone().unwrap_or_default();
+    let init_containers = json!([{
+        "name": "pxc-init",
+        "image": init.image,
+        "imagePullPolicy": image_policy,
+        "command": ["/pxc-init-entrypoint.sh"],
+        "resources": resources(object, init.resources.as_ref())?,
+        "securityContext": init.container_security_context,
+        "volumeMounts": [mount("datadir", "/var/lib/mysql")],
+    }]);
+
+    let (claim, data_vol) = data_volume(ctx, object, "datadir", p.volume_spec.as_ref(), "pxc")?;
+    let tls_optional = !ctx.spec.tls_enabled();
+    let mut volumes = vec![json!({ "name": "tmp", "emptyDir": {} })];
+    volumes.extend(data_vol);
+    volumes.extend([
+        config_volume("config", &o.name("pxc")),
+        secret_volume("ssl-internal", p.ssl_internal_secret_name.as_deref().unwrap_or_default(), true),
+        secret_volume("ssl", p.ssl_secret_name.as_deref().unwrap_or_default(), tls_optional),
+        config_volume("auto-config", &format!("auto-{}", o.name("pxc"))),
+        secret_volume("vault-keyring-secret", p.vault_secret_name.as_deref().unwrap_or_default(), true),
+        secret_volume("mysql-users-secret-file", &internal, false),
+        secret_volume("mysql-init-file", &o.name("mysql-init"), true),
+    ]);
+
+    let mut pod = pod_common!(ctx, object, &p, "pxc");
+    merge(
+        &mut pod,
+        json!({
+            "containers": containers,
+            "initContainers": init_containers,
+            "securityContext": p.pod_security_context,
+            "volumes": volumes,
+        }),
+    );
+    let annotations = template_annotations(
+        p.annotations.as_ref(),
+        &[
+            (CONFIG_HASH, Some(&hashes.pxc_config)),
+            (SSL_HASH, hashes.ssl.as_ref()),
+            (SSL_INTERNAL_HASH, hashes.ssl_internal.as_ref()),
+        ],
+    );
+    stateful_set(
+        ctx,
+        "pxc",
+        p.size.unwrap_or(0),
+        labels_with(ctx, "pxc", p.labels.as_ref()),
+        annotations,
+        pod,
+        update_strategy(ctx, true),
+        claim.into_iter().collect(),
+    )
+}
+
+fn haproxy(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
+    let o = ctx.owner;
+    let object = format!("StatefulSet {}", o.name("haproxy"));
+    let object = object.as_str();
+    let h = ctx.spec.haproxy.clone().unwrap_or_default();
+    let raw = ctx.raw.haproxy.clone().unwrap_or_default();
+    let internal = format!("internal-{}", o.cluster);
+    let env_secret = h.env_vars_secret.clone().unwrap_or_default();
+    let live = h.liveness_probes.as_ref();
+    let ready = h.readiness_probes.as_ref();
+    let timeout = |pr: Option<&Probe>| pr.and_then(|p| p.timeout_seconds).unwrap_or(0).to_string();
+    let mounts = json!([
+        mount("haproxy-custom", "/etc/haproxy-custom/"),
+        mount("haproxy-auto", "/etc/haproxy/pxc"),
+        mount("mysql-users-secret-file", "/etc/mysql/mysql-users-secret"),
+        mount(&env_secret, "/etc/mysql/haproxy-env-secret"),
+    ]);
+    let containers = json!([
+        {
+            "name": "haproxy",
+            "image": h.image,
+            "imagePullPolicy": h.image_pull_policy,
+            "env": [env("PXC_SERVICE", o.name("pxc")), env("LIVENESS_CHECK_TIMEOUT", timeout(live)), env("READINESS_CHECK_TIMEOUT", timeout(ready))],
+            "envFrom": env_from_secret(&env_secret),
+            "livenessProbe": exec_probe(object, live, "/usr/local/bin/liveness-check.sh")?,
+            "readinessProbe": exec_probe(object, ready, "/usr/local/bin/readiness-check.sh")?,
+            "ports": [port("mysql", 3306), port("mysql-replicas", 3307), port("proxy-protocol", 3309), port("mysql-admin", 33062), port("mysqlx", 33060)],
+            "resources": resources(object, raw.resources.as_ref())?,
+            "securityContext": h.container_security_context,
+            "lifecycle": h.lifecycle,
+            "volumeMounts": mounts,
+        },
+        {
+            "name": "pxc-monit",
+            "image": h.image,
+            "imagePullPolicy": h.image_pull_policy,
+            "args": ["/usr/bin/peer-list", "-on-change=/usr/bin/add_pxc_nodes.sh", "-service=$(PXC_SERVICE)"],
+            "env": [env("PXC_SERVICE", o.name("pxc"))],
+            "envFrom": env_from_secret(&env_secret),
+            "resources": resources(object, raw.sidecar_resources.as_ref())?,
+            "securityContext": h.container_security_context,
+            "volumeMounts": mounts,
+        },
+    ]);
+    let init = ctx.spec.init_container.clone().unwrap_or_default();
+    // Percona gives the proxies' init container the proxy's own resources.
+    let init_containers = json!([{
+        "name": "pxc-init",
+        "image": init.image,
+        "imagePullPolicy": h.image_pull_policy,
+        "command": ["/pxc-init-entrypoint.sh"],
+        "resources": resources(object, raw.resources.as_ref())?,
+        "securityContext": init.container_security_context,
+        "volumeMounts": [mount("bin", "/var/lib/mysql")],
+    }]);
+    let volumes = json!([
+        config_volume("haproxy-custom", &o.name("haproxy")),
+        { "name": "haproxy-auto", "emptyDir": {} },
+        secret_volume("mysql-users-secret-file", &internal, false),
+        secret_volume(&env_secret, &env_secret, true),
+        { "name": "bin", "emptyDir": {} },
+    ]);
+    let mut pod = pod_common!(ctx, object, &h, "haproxy");
+    merge(
+        &mut pod,
+        json!({
+            "containers": containers,
+            "initContainers": init_containers,
+            "securityContext": h.pod_security_context.clone().unwrap_or(json!({})),
+            "volumes": volumes,
+        }),
+    );
+    let annotations = template_annotations(h.annotations.as_ref(), &[(CONFIG_HASH, hashes.haproxy_config.as_ref())]);
+    stateful_set(
+        ctx,
+        "haproxy",
+        h.size.unwrap_or(0),
+        labels_with(ctx, "haproxy", h.labels.as_ref()),
+        annotations,
+        pod,
+        update_strategy(ctx, false),
+        Vec::new(),
+    )
+}
+
+/// ProxySQL: no compare file exists in Percona's default-cr suite, so this follows the container
+/// layout of their `statefulset/proxysql.go` as far as names, ports, env and mounts go.
+fn proxysql(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
+    let o = ctx.owner;
+    let object = format!("StatefulSet {}", o.name("proxysql"));
+    let object = object.as_str();
+    let p = ctx.spec.proxysql.clone().unwrap_or_default();
+    let raw = ctx.raw.proxysql.clone().unwrap_or_default();
+    let internal = format!("internal-{}", o.cluster);
+    let env_secret = p.env_vars_secret.clone().unwrap_or_default();
+    let users = [
+        secret_env("OPERATOR_PASSWORD", "operator", &internal),
+        secret_env("PROXY_ADMIN_PASSWORD", "proxyadmin", &internal),
+        secret_env("MONITOR_PASSWORD", "monitor", &internal),
+    ];
+    let mut main_env = vec![env("PXC_SERVICE", o.name("pxc"))];
+    main_env.extend(users.iter().cloned());
+    let mut monit_env = vec![env("PXC_SERVICE", o.name("pxc")), env("PROXYSQL_SERVICE", o.name("proxysql-unready"))];
+    monit_env.extend(users.iter().cloned());
+    let sidecar_res = resources(object, raw.sidecar_resources.as_ref())?;
+    let containers = json!([
+        {
+            "name": "proxysql",
+            "image": p.image,
+            "imagePullPolicy": p.image_pull_policy,
+            "env": main_env,
+            "envFrom": env_from_secret(&env_secret),
+            "ports": [port("mysql", 3306), port("proxyadm", 6032), port("mysqlx", 33060)],
+            "resources": resources(object, raw.resources.as_ref())?,
+            "securityContext": p.container_security_context,
+            "lifecycle": p.lifecycle,
+            "volumeMounts": [
+                mount("proxydata", "/var/lib/proxysql"),
+                mount("ssl", "/etc/proxysql/ssl"),
+                mount("ssl-internal", "/etc/proxysql/ssl-internal"),
+                mount("config", "/etc/proxysql/"),
+                mount("mysql-users-secret-file", "/etc/mysql/mysql-users-secret"),
+                mount("bin", "/opt/percona"),
+            ],
+        },
+        {
+            "name": "pxc-monit",
+            "image": p.image,
+            "imagePullPolicy": p.image_pull_policy,
+            "args": ["/opt/percona/peer-list", "-on-change=/opt/percona/proxysql_add_pxc_nodes.sh", "-service=$(PXC_SERVICE)"],
+            "env": monit_env,
+            "envFrom": env_from_secret(&env_secret),
+            "resources": sidecar_res,
+            "securityContext": p.container_security_context,
+            "volumeMounts": [mount("bin", "/opt/percona")],
+        },
+        {
+            "name": "proxysql-monit",
+            "image": p.image,
+            "imagePullPolicy": p.image_pull_policy,
+            "args": ["/opt/percona/peer-list", "-on-change=/opt/percona/proxysql_add_proxysql_nodes.sh", "-service=$(PROXYSQL_SERVICE)"],
+            "env": monit_env,
+            "envFrom": env_from_secret(&env_secret),
+            "resources": sidecar_res,
+            "securityContext": p.container_security_context,
+            "volumeMounts": [mount("bin", "/opt/percona")],
+        },
+    ]);
+    let init = ctx.spec.init_container.clone().unwrap_or_default();
+    let init_containers = json!([{
+        "name": "proxysql-init",
+        "image": init.image,
+        "imagePullPolicy": p.image_pull_policy,
+        "command": ["/proxysql-init-entrypoint.sh"],
+        "resources": resources(object, raw.resources.as_ref())?,
+        "securityContext": init.container_security_context,
+        "volumeMounts": [mount("bin", "/opt/percona")],
+    }]);
+    let (claim, data_vol) = data_volume(ctx, object, "proxydata", p.volume_spec.as_ref(), "proxysql")?;
+    let mut volumes = vec![
+        config_volume("config", &o.name("proxysql")),
+        secret_volume("ssl-internal", p.ssl_internal_secret_name.as_deref().unwrap_or_default(), true),
+        secret_volume("ssl", p.ssl_secret_name.as_deref().unwrap_or_default(), !ctx.spec.tls_enabled()),
+        secret_volume("mysql-users-secret-file", &internal, false),
+        json!({ "name": "bin", "emptyDir": {} }),
+    ];
+    volumes.extend(data_vol);
+    let mut pod = pod_common!(ctx, object, &p, "proxysql");
+    merge(
+        &mut pod,
+        json!({
+            "containers": containers,
+            "initContainers": init_containers,
+            "securityContext": p.pod_security_context,
+            "volumes": volumes,
+        }),
+    );
+    let annotations = template_annotations(
+        p.annotations.as_ref(),
+        &[
+            (CONFIG_HASH, hashes.proxysql_config.as_ref()),
+            (SSL_HASH, hashes.ssl.as_ref()),
+            (SSL_INTERNAL_HASH, hashes.ssl_internal.as_ref()),
+        ],
+    );
+    stateful_set(
+        ctx,
+        "proxysql",
+        p.size.unwrap_or(0),
+        labels_with(ctx, "proxysql", p.labels.as_ref()),
+        annotations,
+        pod,
+        update_strategy(ctx, false),
+        claim.into_iter().collect(),
+    )
+}

@@ -397,3 +397,39 @@ fn snapshots_of_the_examples() {
         });
     }
 }
+
+#[test]
+fn user_additions_reach_the_pod() {
+    // deploy/examples/pxc-full.yaml writes sidecars, sidecar volumes and claims, a pxc hook script and
+    // a fluent-bit configuration.
+    let d = build(&cr_from(&format!("{EXAMPLES}/pxc-full.yaml")), &inputs()).unwrap();
+    let sts = d.stateful_sets[0].spec.as_ref().unwrap();
+    let pod = sts.template.spec.as_ref().unwrap();
+    let names: Vec<&str> = pod.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["logs", "logrotate", "pxc", "query-digest"]);
+    let vols: Vec<&str> = pod.volumes.as_ref().unwrap().iter().map(|v| v.name.as_str()).collect();
+    for v in ["hookscript", "logcollector-config", "digest-scratch"] {
+        assert!(vols.contains(&v), "{v} missing from {vols:?}");
+    }
+    let claims: Vec<_> =
+        sts.volume_claim_templates.as_ref().unwrap().iter().map(|c| c.metadata.name.clone().unwrap()).collect();
+    assert_eq!(claims[..2], ["datadir".to_string(), "digest-data".to_string()]);
+    let mounts = |c: &str| {
+        pod.containers
+            .iter()
+            .find(|x| x.name == c)
+            .unwrap()
+            .volume_mounts
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.name, m.mount_path))
+            .collect::<Vec<_>>()
+    };
+    assert!(mounts("pxc").contains(&("hookscript".into(), "/opt/percona/hookscript".into())));
+    assert!(mounts("logs").contains(&("logcollector-config".into(), "/etc/fluentbit/custom".into())));
+    let cms: Vec<_> = d.config_maps.iter().map(|c| c.metadata.name.clone().unwrap()).collect();
+    for cm in ["orders-db-pxc", "auto-orders-db-pxc", "orders-db-logcollector", "orders-db-pxc-hookscript"] {
+        assert!(cms.contains(&cm.to_string()), "{cm} missing from {cms:?}");
+    }
+}

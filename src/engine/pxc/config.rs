@@ -16,6 +16,8 @@ pub const PXC_KEY: &str = "init.cnf";
 pub const AUTO_KEY: &str = "auto-config.cnf";
 pub const HAPROXY_KEY: &str = "haproxy-global.cfg";
 pub const PROXYSQL_KEY: &str = "proxysql.cnf";
+pub const LOGCOLLECTOR_KEY: &str = "fluentbit_custom.conf";
+pub const HOOK_KEY: &str = "hook.sh";
 
 /// MySQL's default buffer pool chunk (128 MiB) and the 1 MiB granularity of a custom chunk.
 const CHUNK_DEFAULT: i64 = 134_217_728;
@@ -159,6 +161,11 @@ fn config_map(ctx: &Ctx, name: String, component: &str, key: &str, value: String
     }
 }
 
+/// `<c>-<component>-hookscript`, mounted at `/opt/percona/hookscript` where the entrypoints look.
+pub fn hookscript_name(ctx: &Ctx, component: &str) -> String {
+    ctx.owner.name(&format!("{component}-hookscript"))
+}
+
 pub fn build(ctx: &Ctx) -> Result<Configs, BuildError> {
     let c = ctx.owner;
     let mut objects = Vec::new();
@@ -202,6 +209,21 @@ pub fn build(ctx: &Ctx) -> Result<Configs, BuildError> {
         "proxysql",
         PROXYSQL_KEY,
     );
+
+    // The fluent-bit additions and the entrypoint hook scripts, each only when written.
+    let lc = ctx.spec.logcollector.as_ref().filter(|_| ctx.logcollector_on());
+    if let Some(conf) = lc.and_then(|l| l.configuration.clone()).filter(|s| !s.trim().is_empty()) {
+        objects.push(config_map(ctx, c.name("logcollector"), "pxc", LOGCOLLECTOR_KEY, conf));
+    }
+    for (component, on, hook) in [
+        ("pxc", true, ctx.spec.pxc.as_ref().and_then(|p| p.hook_script.clone())),
+        ("haproxy", ctx.haproxy_on(), ctx.spec.haproxy.as_ref().and_then(|p| p.hook_script.clone())),
+        ("proxysql", ctx.proxysql_on(), ctx.spec.proxysql.as_ref().and_then(|p| p.hook_script.clone())),
+    ] {
+        if let Some(hook) = hook.filter(|h| on && !h.trim().is_empty()) {
+            objects.push(config_map(ctx, hookscript_name(ctx, component), component, HOOK_KEY, hook));
+        }
+    }
     Ok(Configs { objects, pxc_hash, haproxy_hash, proxysql_hash })
 }
 

@@ -216,6 +216,60 @@ macro_rules! pod_common {
     }};
 }
 
+/// The user's additions to a pod, as written: extra containers, volumes and claim templates, and the
+/// hook script mount for the main container.
+struct Extras {
+    containers: Vec<Value>,
+    volumes: Vec<Value>,
+    claims: Vec<Value>,
+    hook: Option<(Value, Value)>,
+}
+
+fn list(v: Option<&Value>) -> Vec<Value> {
+    match v {
+        Some(Value::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    }
+}
+
+macro_rules! extras {
+    ($ctx:expr, $sec:expr, $component:expr) => {{
+        let s = $sec;
+        Extras {
+            containers: list(s.sidecars.as_ref()),
+            volumes: list(s.sidecar_volumes.as_ref()),
+            claims: list(s.sidecar_pvcs.as_ref()),
+            hook: s.hook_script.as_ref().filter(|h| !h.trim().is_empty()).map(|_| {
+                (
+                    mount("hookscript", "/opt/percona/hookscript"),
+                    config_volume("hookscript", &super::config::hookscript_name($ctx, $component)),
+                )
+            }),
+        }
+    }};
+}
+
+/// Appends the extras: the hook mount to the first container named `main`, sidecars after Percona's.
+fn add_extras(pod: &mut Value, claims: &mut Vec<Value>, main: &str, x: Extras) {
+    if let Some((m, vol)) = x.hook {
+        if let Some(c) = pod["containers"].as_array_mut().and_then(|cs| cs.iter_mut().find(|c| c["name"] == main))
+            && let Some(mounts) = c["volumeMounts"].as_array_mut()
+        {
+            mounts.push(m);
+        }
+        if let Some(vols) = pod["volumes"].as_array_mut() {
+            vols.push(vol);
+        }
+    }
+    if let Some(cs) = pod["containers"].as_array_mut() {
+        cs.extend(x.containers);
+    }
+    if let Some(vols) = pod["volumes"].as_array_mut() {
+        vols.extend(x.volumes);
+    }
+    claims.extend(x.claims);
+}
+
 fn merge(into: &mut Value, from: Value) {
     if let (Value::Object(a), Value::Object(b)) = (into, from) {
         a.extend(b);
@@ -237,8 +291,13 @@ fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
     let image_policy = p.image_pull_policy.clone();
 
     let mut containers = Vec::new();
+    let lc_config = ctx.logcollector_on() && lc.configuration.as_ref().is_some_and(|c| !c.trim().is_empty());
     if ctx.logcollector_on() {
         let lc_res = resources(object, lc_raw.resources.as_ref())?;
+        let mut logs_mounts = vec![mount("datadir", "/var/lib/mysql")];
+        if lc_config {
+            logs_mounts.push(mount("logcollector-config", "/etc/fluentbit/custom"));
+        }
         containers.push(json!({
             "name": "logs",
             "image": lc.image,
@@ -247,7 +306,7 @@ fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
             "envFrom": env_from_secret(ctx.spec.log_collector_secret_name.as_deref().unwrap_or_default()),
             "resources": lc_res,
             "securityContext": lc.container_security_context,
-            "volumeMounts": [mount("datadir", "/var/lib/mysql")],
+            "volumeMounts": logs_mounts,
         }));
         containers.push(json!({
             "name": "logrotate",
@@ -329,6 +388,9 @@ fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
         secret_volume("mysql-users-secret-file", &internal, false),
         secret_volume("mysql-init-file", &o.name("mysql-init"), true),
     ]);
+    if lc_config {
+        volumes.push(config_volume("logcollector-config", &o.name("logcollector")));
+    }
 
     let mut pod = pod_common!(ctx, object, &p, "pxc");
     merge(
@@ -340,6 +402,8 @@ fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
             "volumes": volumes,
         }),
     );
+    let mut claims: Vec<Value> = claim.into_iter().collect();
+    add_extras(&mut pod, &mut claims, "pxc", extras!(ctx, &p, "pxc"));
     let annotations = template_annotations(
         p.annotations.as_ref(),
         &[
@@ -356,7 +420,7 @@ fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
         annotations,
         pod,
         update_strategy(ctx, true),
-        claim.into_iter().collect(),
+        claims,
     )
 }
 
@@ -432,6 +496,8 @@ fn haproxy(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
             "volumes": volumes,
         }),
     );
+    let mut claims = Vec::new();
+    add_extras(&mut pod, &mut claims, "haproxy", extras!(ctx, &h, "haproxy"));
     let annotations = template_annotations(h.annotations.as_ref(), &[(CONFIG_HASH, hashes.haproxy_config.as_ref())]);
     stateful_set(
         ctx,
@@ -441,7 +507,7 @@ fn haproxy(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
         annotations,
         pod,
         update_strategy(ctx, false),
-        Vec::new(),
+        claims,
     )
 }
 
@@ -537,6 +603,8 @@ fn proxysql(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
             "volumes": volumes,
         }),
     );
+    let mut claims: Vec<Value> = claim.into_iter().collect();
+    add_extras(&mut pod, &mut claims, "proxysql", extras!(ctx, &p, "proxysql"));
     let annotations = template_annotations(
         p.annotations.as_ref(),
         &[
@@ -553,6 +621,6 @@ fn proxysql(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
         annotations,
         pod,
         update_strategy(ctx, false),
-        claim.into_iter().collect(),
+        claims,
     )
 }

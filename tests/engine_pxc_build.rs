@@ -355,6 +355,17 @@ fn proxysql_replaces_haproxy() {
     let sts = &d.stateful_sets[1];
     let claims = sts.spec.as_ref().unwrap().volume_claim_templates.as_ref().unwrap();
     assert_eq!(claims[0].metadata.name.as_deref(), Some("proxydata"));
+    let pod = sts.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let names: Vec<&str> = pod.containers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["proxysql", "pxc-monit", "proxysql-monit"]);
+    let ports: Vec<i32> = pod.containers[0].ports.as_ref().unwrap().iter().map(|p| p.container_port).collect();
+    assert_eq!(ports, [3306, 6032]);
+    let monit_env: Vec<&str> = pod.containers[2].env.as_ref().unwrap().iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        monit_env,
+        ["PROXYSQL_SERVICE", "OPERATOR_PASSWORD", "PROXY_ADMIN_USER", "PROXY_ADMIN_PASSWORD", "MONITOR_PASSWORD"]
+    );
+    assert_eq!(sts.spec.as_ref().unwrap().service_name.as_deref(), Some("cluster1-proxysql-unready"));
     // ProxySQL 2 cannot use caching_sha2_password accounts, so the pxc nodes default to native.
     let env = d.stateful_sets[0]
         .spec

@@ -49,7 +49,9 @@ impl Exposure {
         if let Value::Object(m) = spec {
             m.insert("type".into(), json!(self.type_));
             if external {
-                m.insert("externalTrafficPolicy".into(), json!(self.external_traffic_policy));
+                // Percona's default for externally reachable Services.
+                let policy = self.external_traffic_policy.clone().unwrap_or_else(|| "Cluster".into());
+                m.insert("externalTrafficPolicy".into(), json!(policy));
             }
             if lb {
                 m.insert("loadBalancerSourceRanges".into(), json!(self.load_balancer_source_ranges));
@@ -172,7 +174,7 @@ pub fn services(ctx: &Ctx) -> Result<Vec<Service>, BuildError> {
             load_balancer_source_ranges: x.load_balancer_source_ranges.clone(),
         };
         let ex = Exposure::from(x.expose.as_ref(), x.service_type.as_ref(), flat);
-        let mut spec = json!({ "ports": [port("mysql", 3306, 3306), port("mysqlx", 33060, 33060)] });
+        let mut spec = json!({ "ports": [port("mysql", 3306, 3306), port("mysql-admin", 33062, 33062)] });
         ex.apply(&mut spec);
         out.push(service(ctx, &o.name("proxysql"), "proxysql", ex.labels.as_ref(), ex.annotations.as_ref(), spec)?);
         out.push(service(
@@ -183,7 +185,7 @@ pub fn services(ctx: &Ctx) -> Result<Vec<Service>, BuildError> {
             None,
             json!({
                 "clusterIP": "None",
-                "ports": [port("proxyadm", 6032, 6032)],
+                "ports": [port("mysql", 3306, 3306), port("proxyadm", 6032, 6032), port("mysql-admin", 33062, 33062)],
                 "publishNotReadyAddresses": true,
                 "type": "ClusterIP",
             }),

@@ -184,7 +184,8 @@ fn stateful_set(
             "podManagementPolicy": "OrderedReady",
             "replicas": if ctx.paused() { 0 } else { size },
             "selector": { "matchLabels": ctx.owner.labels(component) },
-            "serviceName": name,
+            // ProxySQL pods are governed by the unready Service, as in Percona's `Proxy.Service()`.
+            "serviceName": if component == "proxysql" { ctx.owner.name("proxysql-unready") } else { name.clone() },
             "template": {
                 "metadata": { "labels": pod_labels, "annotations": annotations },
                 "spec": pod,
@@ -511,8 +512,8 @@ fn haproxy(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
     )
 }
 
-/// ProxySQL: no compare file exists in Percona's default-cr suite, so this follows the container
-/// layout of their `statefulset/proxysql.go` as far as names, ports, env and mounts go.
+/// ProxySQL: Percona's default-cr suite has no compare file for it, so this follows the container
+/// layout of their `pkg/pxc/app/statefulset/proxysql.go` (names, ports, env, mounts).
 fn proxysql(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
     let o = ctx.owner;
     let object = format!("StatefulSet {}", o.name("proxysql"));
@@ -521,15 +522,31 @@ fn proxysql(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
     let raw = ctx.raw.proxysql.clone().unwrap_or_default();
     let internal = format!("internal-{}", o.cluster);
     let env_secret = p.env_vars_secret.clone().unwrap_or_default();
-    let users = [
-        secret_env("OPERATOR_PASSWORD", "operator", &internal),
-        secret_env("PROXY_ADMIN_PASSWORD", "proxyadmin", &internal),
-        secret_env("MONITOR_PASSWORD", "monitor", &internal),
+    let users = |first: Value| {
+        let mut v = vec![
+            first,
+            secret_env("OPERATOR_PASSWORD", "operator", &internal),
+            env("PROXY_ADMIN_USER", "proxyadmin"),
+            secret_env("PROXY_ADMIN_PASSWORD", "proxyadmin", &internal),
+            secret_env("MONITOR_PASSWORD", "monitor", &internal),
+        ];
+        // Without TLS the monitors must not look for certificates.
+        if !ctx.spec.tls_enabled() {
+            v.push(env("SSL_DIR", "/dev/null"));
+        }
+        v
+    };
+    let custom_config = hashes.proxysql_config.is_some();
+    let mut main_mounts = vec![
+        mount("proxydata", "/var/lib/proxysql"),
+        mount("ssl", "/etc/proxysql/ssl"),
+        mount("ssl-internal", "/etc/proxysql/ssl-internal"),
     ];
-    let mut main_env = vec![env("PXC_SERVICE", o.name("pxc"))];
-    main_env.extend(users.iter().cloned());
-    let mut monit_env = vec![env("PXC_SERVICE", o.name("pxc")), env("PROXYSQL_SERVICE", o.name("proxysql-unready"))];
-    monit_env.extend(users.iter().cloned());
+    if custom_config {
+        main_mounts.push(mount("config", "/etc/proxysql/"));
+    }
+    let mut main_env = users(env("PXC_SERVICE", o.name("pxc")));
+    main_env.retain(|e| e["name"] != "SSL_DIR");
     let sidecar_res = resources(object, raw.sidecar_resources.as_ref())?;
     let containers = json!([
         {
@@ -538,61 +555,54 @@ fn proxysql(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
             "imagePullPolicy": p.image_pull_policy,
             "env": main_env,
             "envFrom": env_from_secret(&env_secret),
-            "ports": [port("mysql", 3306), port("proxyadm", 6032), port("mysqlx", 33060)],
+            "ports": [port("mysql", 3306), port("proxyadm", 6032)],
             "resources": resources(object, raw.resources.as_ref())?,
             "securityContext": p.container_security_context,
             "lifecycle": p.lifecycle,
-            "volumeMounts": [
-                mount("proxydata", "/var/lib/proxysql"),
-                mount("ssl", "/etc/proxysql/ssl"),
-                mount("ssl-internal", "/etc/proxysql/ssl-internal"),
-                mount("config", "/etc/proxysql/"),
-                mount("mysql-users-secret-file", "/etc/mysql/mysql-users-secret"),
-                mount("bin", "/opt/percona"),
-            ],
+            "volumeMounts": main_mounts,
         },
         {
             "name": "pxc-monit",
             "image": p.image,
             "imagePullPolicy": p.image_pull_policy,
-            "args": ["/opt/percona/peer-list", "-on-change=/opt/percona/proxysql_add_pxc_nodes.sh", "-service=$(PXC_SERVICE)"],
-            "env": monit_env,
+            "args": ["/usr/bin/peer-list", "-on-change=/usr/bin/add_pxc_nodes.sh", "-service=$(PXC_SERVICE)"],
+            "env": users(env("PXC_SERVICE", o.name("pxc"))),
             "envFrom": env_from_secret(&env_secret),
             "resources": sidecar_res,
             "securityContext": p.container_security_context,
-            "volumeMounts": [mount("bin", "/opt/percona")],
         },
         {
             "name": "proxysql-monit",
             "image": p.image,
             "imagePullPolicy": p.image_pull_policy,
-            "args": ["/opt/percona/peer-list", "-on-change=/opt/percona/proxysql_add_proxysql_nodes.sh", "-service=$(PROXYSQL_SERVICE)"],
-            "env": monit_env,
+            "args": ["/usr/bin/peer-list", "-on-change=/usr/bin/add_proxysql_nodes.sh", "-service=$(PROXYSQL_SERVICE)"],
+            "env": users(env("PROXYSQL_SERVICE", o.name("proxysql-unready"))),
             "envFrom": env_from_secret(&env_secret),
             "resources": sidecar_res,
             "securityContext": p.container_security_context,
-            "volumeMounts": [mount("bin", "/opt/percona")],
         },
     ]);
     let init = ctx.spec.init_container.clone().unwrap_or_default();
+    // As for HAProxy: the shared init container copies Percona's scripts into `bin`.
     let init_containers = json!([{
-        "name": "proxysql-init",
+        "name": "pxc-init",
         "image": init.image,
         "imagePullPolicy": p.image_pull_policy,
-        "command": ["/proxysql-init-entrypoint.sh"],
+        "command": ["/pxc-init-entrypoint.sh"],
         "resources": resources(object, raw.resources.as_ref())?,
         "securityContext": init.container_security_context,
-        "volumeMounts": [mount("bin", "/opt/percona")],
+        "volumeMounts": [mount("bin", "/var/lib/mysql")],
     }]);
     let (claim, data_vol) = data_volume(ctx, object, "proxydata", p.volume_spec.as_ref(), "proxysql")?;
-    let mut volumes = vec![
-        config_volume("config", &o.name("proxysql")),
+    let mut volumes: Vec<Value> = data_vol.into_iter().collect();
+    volumes.extend([
         secret_volume("ssl-internal", p.ssl_internal_secret_name.as_deref().unwrap_or_default(), true),
         secret_volume("ssl", p.ssl_secret_name.as_deref().unwrap_or_default(), !ctx.spec.tls_enabled()),
-        secret_volume("mysql-users-secret-file", &internal, false),
-        json!({ "name": "bin", "emptyDir": {} }),
-    ];
-    volumes.extend(data_vol);
+    ]);
+    if custom_config {
+        volumes.push(config_volume("config", &o.name("proxysql")));
+    }
+    volumes.push(json!({ "name": "bin", "emptyDir": {} }));
     let mut pod = pod_common!(ctx, object, &p, "proxysql");
     merge(
         &mut pod,

@@ -444,3 +444,43 @@ fn user_additions_reach_the_pod() {
         assert!(cms.contains(&cm.to_string()), "{cm} missing from {cms:?}");
     }
 }
+
+#[test]
+fn pod_template_hashes_move_with_what_the_pods_read() {
+    let cr = cr_from(&format!("{FIXTURES}/input-cr.yaml"));
+    let annotations = |d: &Desired, sts: usize| {
+        d.stateful_sets[sts]
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .clone()
+            .unwrap_or_default()
+    };
+    let base = build(&cr, &inputs()).unwrap();
+    let pxc = annotations(&base, 0);
+    for key in ["percona.com/configuration-hash", "percona.com/ssl-hash", "percona.com/ssl-internal-hash"] {
+        assert!(pxc.contains_key(key), "{key} missing: {pxc:?}");
+    }
+    assert!(!pxc.contains_key("percona.com/env-secret-config-hash"), "no env Secret exists yet");
+
+    // New certificates roll the pxc pods; the HAProxy pods do not read them.
+    let mut i = inputs();
+    i.generated_tls.as_mut().unwrap().tls_crt = "renewed cert".into();
+    let renewed = build(&cr, &i).unwrap();
+    assert_ne!(annotations(&renewed, 0)["percona.com/ssl-hash"], pxc["percona.com/ssl-hash"]);
+    assert_eq!(annotations(&renewed, 1), annotations(&base, 1));
+
+    // An env-vars Secret's content rolls only the component that reads it.
+    let mut i = inputs();
+    i.env_vars_secrets.insert("cluster1-env-vars-haproxy".into(), BTreeMap::from([("HA_X".into(), "1".into())]));
+    let with_env = build(&cr, &i).unwrap();
+    let first = annotations(&with_env, 1)["percona.com/env-secret-config-hash"].clone();
+    assert!(!annotations(&with_env, 0).contains_key("percona.com/env-secret-config-hash"));
+    i.env_vars_secrets.insert("cluster1-env-vars-haproxy".into(), BTreeMap::from([("HA_X".into(), "2".into())]));
+    assert_ne!(annotations(&build(&cr, &i).unwrap(), 1)["percona.com/env-secret-config-hash"], first);
+}

@@ -38,6 +38,8 @@ pub struct BuildInputs {
     pub generated_passwords: BTreeMap<String, String>,
     /// A fresh CA and server certificate ([`secrets::generate_tls`]); used only when a TLS Secret is absent.
     pub generated_tls: Option<TlsBundle>,
+    /// Data of the existing `envVarsSecret` Secrets by name; a change to one rolls its component's pods.
+    pub env_vars_secrets: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The full desired set of objects for one cluster.
@@ -115,6 +117,14 @@ pub fn build(cr: &PerconaXtraDBCluster, inputs: &BuildInputs) -> Result<Desired,
         proxysql_config: configs.proxysql_hash.clone(),
         ssl: secrets.ssl_hash.clone(),
         ssl_internal: secrets.ssl_internal_hash.clone(),
+        env_vars: inputs
+            .env_vars_secrets
+            .iter()
+            .map(|(name, data)| {
+                let parts: Vec<&[u8]> = data.iter().flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]).collect();
+                (name.clone(), meta::hash_parts(parts))
+            })
+            .collect(),
     };
     Ok(Desired {
         stateful_sets: statefulset::build(&ctx, &hashes)?,

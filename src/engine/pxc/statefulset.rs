@@ -16,6 +16,7 @@ use crate::api::pxc::{PodAffinity, VolumeSpec};
 pub const CONFIG_HASH: &str = "percona.com/configuration-hash";
 pub const SSL_HASH: &str = "percona.com/ssl-hash";
 pub const SSL_INTERNAL_HASH: &str = "percona.com/ssl-internal-hash";
+pub const ENV_HASH: &str = "percona.com/env-secret-config-hash";
 
 pub struct PodHashes {
     pub pxc_config: String,
@@ -23,6 +24,8 @@ pub struct PodHashes {
     pub proxysql_config: Option<String>,
     pub ssl: Option<String>,
     pub ssl_internal: Option<String>,
+    /// Hash of each existing env-vars Secret, by Secret name.
+    pub env_vars: BTreeMap<String, String>,
 }
 
 pub fn build(ctx: &Ctx, hashes: &PodHashes) -> Result<Vec<StatefulSet>, BuildError> {
@@ -411,6 +414,7 @@ fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
             (CONFIG_HASH, Some(&hashes.pxc_config)),
             (SSL_HASH, hashes.ssl.as_ref()),
             (SSL_INTERNAL_HASH, hashes.ssl_internal.as_ref()),
+            (ENV_HASH, p.env_vars_secret.as_ref().and_then(|n| hashes.env_vars.get(n))),
         ],
     );
     stateful_set(
@@ -499,7 +503,10 @@ fn haproxy(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
     );
     let mut claims = Vec::new();
     add_extras(&mut pod, &mut claims, "haproxy", extras!(ctx, &h, "haproxy"));
-    let annotations = template_annotations(h.annotations.as_ref(), &[(CONFIG_HASH, hashes.haproxy_config.as_ref())]);
+    let annotations = template_annotations(
+        h.annotations.as_ref(),
+        &[(CONFIG_HASH, hashes.haproxy_config.as_ref()), (ENV_HASH, hashes.env_vars.get(&env_secret))],
+    );
     stateful_set(
         ctx,
         "haproxy",
@@ -621,6 +628,7 @@ fn proxysql(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
             (CONFIG_HASH, hashes.proxysql_config.as_ref()),
             (SSL_HASH, hashes.ssl.as_ref()),
             (SSL_INTERNAL_HASH, hashes.ssl_internal.as_ref()),
+            (ENV_HASH, hashes.env_vars.get(&env_secret)),
         ],
     );
     stateful_set(

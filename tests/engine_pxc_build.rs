@@ -219,6 +219,11 @@ fn a_template_without_memory_is_an_error_naming_the_field() {
     let err = build(&cr, &inputs()).unwrap_err();
     assert!(matches!(&err, BuildError::InvalidField { field, .. } if field == "spec.pxc.configuration"), "{err}");
     assert!(err.to_string().contains("minimal-cluster"), "{err}");
+    // With memory set, a division by zero is refused rather than written into my.cnf.
+    let mut cr = cr_from(&format!("{FIXTURES}/input-cr.yaml"));
+    cr.spec.pxc.as_mut().unwrap().configuration = Some("[mysqld]\nx={{containerMemoryLimit / 0}}\n".into());
+    let err = build(&cr, &inputs()).unwrap_err();
+    assert!(err.to_string().contains("divides by zero"), "{err}");
 }
 
 fn replicas(d: &Desired) -> Vec<(String, i32)> {

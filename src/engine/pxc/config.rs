@@ -138,17 +138,19 @@ fn render(ctx: &Ctx, cnf: &str, memory: Option<i64>) -> Result<String, BuildErro
     let out = TEMPLATE.replace_all(cnf, |c: &regex::Captures| {
         let mut v = memory;
         for op in TEMPLATE_OP.captures_iter(&c[1]) {
-            let n: i64 = op[2].parse().unwrap_or(0);
-            match &op[1] {
-                "*" => v = v.saturating_mul(n),
-                _ if n == 0 => failed = true,
-                _ => v /= n,
+            match (&op[1], op[2].parse::<i64>()) {
+                ("*", Ok(n)) => v = v.saturating_mul(n),
+                (_, Ok(n)) if n != 0 => v /= n,
+                _ => failed = true,
             }
         }
         v.to_string()
     });
     if failed {
-        return Err(ctx.err("spec.pxc.configuration", "divides containerMemoryLimit by zero"));
+        return Err(ctx.err(
+            "spec.pxc.configuration",
+            "has a {{containerMemoryLimit}} expression that divides by zero or uses a number too large",
+        ));
     }
     Ok(out.into_owned())
 }

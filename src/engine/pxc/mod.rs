@@ -55,23 +55,18 @@ pub struct Desired {
 impl Desired {
     /// `(kind, name)` of every object, in build order.
     pub fn names(&self) -> Vec<(&'static str, String)> {
-        fn n<K: Resource<DynamicType = ()>>(o: &K) -> (&'static str, String) {
-            let kind: &'static str = match K::kind(&()).as_ref() {
-                "StatefulSet" => "StatefulSet",
-                "Service" => "Service",
-                "Secret" => "Secret",
-                "ConfigMap" => "ConfigMap",
-                _ => "PodDisruptionBudget",
-            };
-            (kind, o.meta().name.clone().unwrap_or_default())
+        fn named<'a, K: Resource + 'a>(
+            kind: &'static str,
+            objects: impl IntoIterator<Item = &'a K>,
+        ) -> impl Iterator<Item = (&'static str, String)> {
+            objects.into_iter().map(move |o| (kind, o.meta().name.clone().unwrap_or_default()))
         }
-        let mut out = Vec::new();
-        out.extend(self.stateful_sets.iter().map(n));
-        out.extend(self.services.iter().map(n));
-        out.extend(self.secrets.iter().map(n));
-        out.extend(self.config_maps.iter().map(n));
-        out.extend(self.pod_disruption_budgets.iter().map(n));
-        out
+        named("StatefulSet", &self.stateful_sets)
+            .chain(named("Service", &self.services))
+            .chain(named("Secret", &self.secrets))
+            .chain(named("ConfigMap", &self.config_maps))
+            .chain(named("PodDisruptionBudget", &self.pod_disruption_budgets))
+            .collect()
     }
 }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -86,6 +87,10 @@ pub fn hash_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
 /// Turns a JSON description into its typed object, naming the object when a user-written free-form
 /// value (security context, affinity …) does not fit the Kubernetes type.
 pub fn typed<T: DeserializeOwned>(object: &str, v: Value) -> Result<T, BuildError> {
+    // The plain path is the common one; the path-tracking pass only runs to explain a failure.
+    if let Ok(t) = T::deserialize(&v) {
+        return Ok(t);
+    }
     serde_path_to_error::deserialize(v).map_err(|e| BuildError::Shape {
         object: object.to_string(),
         path: e.path().to_string(),

@@ -100,10 +100,15 @@ fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
 }
 
 fn assert_layout(cr_file: &str, expected_file: &str) {
-    let desired = build(&cr_from(&format!("{FIXTURES}/{cr_file}")), &inputs()).unwrap();
+    let cr = cr_from(&format!("{FIXTURES}/{cr_file}"));
+    assert_layout_of(&cr, yaml_docs(&read(&format!("{FIXTURES}/{expected_file}"))), expected_file);
+}
+
+fn assert_layout_of(cr: &PerconaXtraDBCluster, expected: Vec<Value>, expected_file: &str) {
+    let desired = build(cr, &inputs()).unwrap();
     let got = values(&desired);
     let mut report = Vec::new();
-    for want in yaml_docs(&read(&format!("{FIXTURES}/{expected_file}"))) {
+    for want in expected {
         let kind = want["kind"].as_str().unwrap();
         let name = want["metadata"]["name"].as_str().unwrap();
         match find(&got, kind, name) {
@@ -126,6 +131,21 @@ fn cluster1_matches_percona_layout() {
 #[test]
 fn minimal_cluster_matches_percona_layout() {
     assert_layout("input-cr-minimal.yaml", "expected-minimal-cluster.yaml");
+}
+
+#[test]
+fn openshift_cluster1_matches_percona_layout() {
+    // statefulset_cluster1-pxc-k127-oc.yml differs from the plain one only in the pod security
+    // context: OpenShift assigns the fsGroup itself.
+    let mut cr = cr_from(&format!("{FIXTURES}/input-cr.yaml"));
+    cr.spec.platform = Some("openshift".into());
+    let mut expected = yaml_docs(&read(&format!("{FIXTURES}/expected-cluster1.yaml")));
+    expected[0]["spec"]["template"]["spec"]["securityContext"] = serde_json::json!({"supplementalGroups": [1001]});
+    assert_layout_of(&cr, expected.clone(), "expected-cluster1.yaml (OpenShift)");
+    let got = build(&cr, &inputs()).unwrap();
+    let ctx =
+        got.stateful_sets[0].spec.as_ref().unwrap().template.spec.as_ref().unwrap().security_context.clone().unwrap();
+    assert_eq!(ctx.fs_group, None, "no fsGroup on OpenShift");
 }
 
 #[test]

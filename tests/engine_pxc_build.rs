@@ -509,3 +509,23 @@ fn pod_template_hashes_move_with_what_the_pods_read() {
     i.env_vars_secrets.insert("cluster1-env-vars-haproxy".into(), BTreeMap::from([("HA_X".into(), "2".into())]));
     assert_ne!(annotations(&build(&cr, &i).unwrap(), 1)["percona.com/env-secret-config-hash"], first);
 }
+
+#[test]
+fn only_readers_is_passed_to_haproxy() {
+    let mut cr = cr_from(&format!("{FIXTURES}/input-cr.yaml"));
+    cr.spec.haproxy.as_mut().unwrap().expose_replicas =
+        Some(dbdeck::api::pxc::ServiceExpose { enabled: Some(true), only_readers: Some(true), ..Default::default() });
+    let d = build(&cr, &inputs()).unwrap();
+    let pod = d.stateful_sets[1].spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let env = pod.containers[1].env.as_ref().unwrap();
+    let v = env.iter().find(|e| e.name == "REPLICAS_SVC_ONLY_READERS").unwrap();
+    assert_eq!(v.value.as_deref(), Some("true"));
+    let replicas = d.services.iter().find(|s| s.metadata.name.as_deref() == Some("cluster1-haproxy-replicas")).unwrap();
+    let port = &replicas.spec.as_ref().unwrap().ports.as_ref().unwrap()[0];
+    assert_eq!(port.target_port, Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(3307)));
+    // Switching the replicas Service off removes it.
+    cr.spec.haproxy.as_mut().unwrap().expose_replicas =
+        Some(dbdeck::api::pxc::ServiceExpose { enabled: Some(false), ..Default::default() });
+    let d = build(&cr, &inputs()).unwrap();
+    assert!(d.services.iter().all(|s| s.metadata.name.as_deref() != Some("cluster1-haproxy-replicas")));
+}

@@ -155,10 +155,9 @@ pub fn services(ctx: &Ctx) -> Result<Vec<Service>, BuildError> {
                 load_balancer_source_ranges: h.replicas_load_balancer_source_ranges.clone(),
             };
             let ex = Exposure::from(h.expose_replicas.as_ref(), h.replicas_service_type.as_ref(), flat);
-            // 3307 sends to every node; `onlyReaders` uses 3308, which skips the writer.
-            let target =
-                if h.expose_replicas.as_ref().and_then(|e| e.only_readers) == Some(true) { 3308 } else { 3307 };
-            let mut spec = json!({ "ports": [port("mysql-replicas", 3306, target)] });
+            // `onlyReaders` is handled inside HAProxy (REPLICAS_SVC_ONLY_READERS on its sidecar); the
+            // Service always targets the replicas port.
+            let mut spec = json!({ "ports": [port("mysql-replicas", 3306, 3307)] });
             ex.apply(&mut spec);
             let name = o.name("haproxy-replicas");
             out.push(service(ctx, &name, "haproxy", ex.labels.as_ref(), ex.annotations.as_ref(), spec)?);

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use super::meta::{json, prune_nulls, typed};
 use super::{BuildError, Ctx};
-use crate::api::pxc::defaults::{ON_DELETE, SMART_UPDATE};
+use crate::api::pxc::defaults::{
+    HAPROXY_CHECK_FALL, HAPROXY_CHECK_INTERVAL_MS, HAPROXY_CHECK_RISE, ON_DELETE, SMART_UPDATE,
+};
 use crate::api::pxc::{PodAffinity, VolumeSpec};
 
 /// Pod-template annotations whose change rolls the pods.
@@ -440,50 +442,93 @@ fn haproxy(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
     let live = h.liveness_probes.as_ref();
     let ready = h.readiness_probes.as_ref();
     let timeout = |pr: Option<&Probe>| pr.and_then(|p| p.timeout_seconds).unwrap_or(0).to_string();
-    let mounts = json!([
+    let common_mounts = [
         mount("haproxy-custom", "/etc/haproxy-custom/"),
         mount("haproxy-auto", "/etc/haproxy/pxc"),
         mount("mysql-users-secret-file", "/etc/mysql/mysql-users-secret"),
         mount(&env_secret, "/etc/mysql/haproxy-env-secret"),
-    ]);
+    ];
+    let bin = mount("bin", "/opt/percona");
+    // The HAProxy container reads Percona's scripts from `bin` before the users file; the monitor
+    // sidecar lists it last (the order Percona's stored objects show).
+    let mut haproxy_mounts = common_mounts[..2].to_vec();
+    haproxy_mounts.push(bin.clone());
+    haproxy_mounts.extend_from_slice(&common_mounts[2..]);
+    let mut monit_mounts = common_mounts.to_vec();
+    monit_mounts.push(bin);
+
+    let only_readers = h.expose_replicas.as_ref().and_then(|e| e.only_readers) == Some(true);
+    let mut monit_env =
+        vec![env("PXC_SERVICE", o.name("pxc")), env("REPLICAS_SVC_ONLY_READERS", only_readers.to_string())];
+    // Server options only when a health check is written (Percona's defaults fill the gaps).
+    if let Some(hc) = raw.health_check.as_ref() {
+        let options = format!(
+            "resolvers kubernetes check inter {} rise {} fall {} weight 1",
+            hc.interval.unwrap_or(HAPROXY_CHECK_INTERVAL_MS),
+            hc.rise.unwrap_or(HAPROXY_CHECK_RISE),
+            hc.fall.unwrap_or(HAPROXY_CHECK_FALL),
+        );
+        monit_env.push(env("HA_SERVER_OPTIONS", options));
+    }
     let containers = json!([
         {
             "name": "haproxy",
             "image": h.image,
             "imagePullPolicy": h.image_pull_policy,
+            "command": ["/opt/percona/haproxy-entrypoint.sh"],
+            "args": ["haproxy"],
             "env": [env("PXC_SERVICE", o.name("pxc")), env("LIVENESS_CHECK_TIMEOUT", timeout(live)), env("READINESS_CHECK_TIMEOUT", timeout(ready))],
             "envFrom": env_from_secret(&env_secret),
-            "livenessProbe": exec_probe(object, live, "/usr/local/bin/liveness-check.sh")?,
-            "readinessProbe": exec_probe(object, ready, "/usr/local/bin/readiness-check.sh")?,
-            "ports": [port("mysql", 3306), port("mysql-replicas", 3307), port("proxy-protocol", 3309), port("mysql-admin", 33062), port("mysqlx", 33060)],
+            "livenessProbe": exec_probe(object, live, "/opt/percona/haproxy_liveness_check.sh")?,
+            "readinessProbe": exec_probe(object, ready, "/opt/percona/haproxy_readiness_check.sh")?,
+            "ports": [
+                port("mysql", 3306), port("mysql-replicas", 3307), port("proxy-protocol", 3309),
+                port("mysql-admin", 33062), port("mysqlx", 33060), port("stats", 8404),
+            ],
             "resources": resources(object, raw.resources.as_ref())?,
             "securityContext": h.container_security_context,
             "lifecycle": h.lifecycle,
-            "volumeMounts": mounts,
+            "volumeMounts": haproxy_mounts,
         },
         {
             "name": "pxc-monit",
             "image": h.image,
             "imagePullPolicy": h.image_pull_policy,
-            "args": ["/usr/bin/peer-list", "-on-change=/usr/bin/add_pxc_nodes.sh", "-service=$(PXC_SERVICE)"],
-            "env": [env("PXC_SERVICE", o.name("pxc"))],
+            "command": ["/opt/percona/haproxy-entrypoint.sh"],
+            "args": [
+                "/opt/percona/peer-list", "-on-change=/opt/percona/haproxy_add_pxc_nodes.sh",
+                "-service=$(PXC_SERVICE)", "-protocol=$(PEER_LIST_SRV_PROTOCOL)",
+            ],
+            "env": monit_env,
             "envFrom": env_from_secret(&env_secret),
             "resources": resources(object, raw.sidecar_resources.as_ref())?,
             "securityContext": h.container_security_context,
-            "volumeMounts": mounts,
+            "volumeMounts": monit_mounts,
         },
     ]);
     let init = ctx.spec.init_container.clone().unwrap_or_default();
-    // Percona gives the proxies' init container the proxy's own resources.
-    let init_containers = json!([{
-        "name": "pxc-init",
-        "image": init.image,
-        "imagePullPolicy": h.image_pull_policy,
-        "command": ["/pxc-init-entrypoint.sh"],
-        "resources": resources(object, raw.resources.as_ref())?,
-        "securityContext": init.container_security_context,
-        "volumeMounts": [mount("bin", "/var/lib/mysql")],
-    }]);
+    let init_res = resources(object, init.resources.as_ref())?;
+    // pxc-init copies the operator's scripts, haproxy-init the image's own, both into `bin`.
+    let init_containers = json!([
+        {
+            "name": "pxc-init",
+            "image": init.image,
+            "imagePullPolicy": h.image_pull_policy,
+            "command": ["/pxc-init-entrypoint.sh"],
+            "resources": init_res,
+            "securityContext": init.container_security_context,
+            "volumeMounts": [mount("bin", "/var/lib/mysql")],
+        },
+        {
+            "name": "haproxy-init",
+            "image": h.image,
+            "imagePullPolicy": h.image_pull_policy,
+            "command": ["/haproxy-init-entrypoint.sh"],
+            "resources": init_res,
+            "securityContext": init.container_security_context,
+            "volumeMounts": [mount("bin", "/opt/percona")],
+        },
+    ]);
     let volumes = json!([
         config_volume("haproxy-custom", &o.name("haproxy")),
         { "name": "haproxy-auto", "emptyDir": {} },
@@ -596,7 +641,7 @@ fn proxysql(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
         "image": init.image,
         "imagePullPolicy": p.image_pull_policy,
         "command": ["/pxc-init-entrypoint.sh"],
-        "resources": resources(object, raw.resources.as_ref())?,
+        "resources": resources(object, init.resources.as_ref())?,
         "securityContext": init.container_security_context,
         "volumeMounts": [mount("bin", "/var/lib/mysql")],
     }]);

@@ -529,3 +529,15 @@ fn only_readers_is_passed_to_haproxy() {
     let d = build(&cr, &inputs()).unwrap();
     assert!(d.services.iter().all(|s| s.metadata.name.as_deref() != Some("cluster1-haproxy-replicas")));
 }
+
+#[test]
+fn debug_output_never_shows_a_secret() {
+    let mut i = inputs();
+    i.user_secret = Some(BTreeMap::from([("root".to_string(), "hunter2-root".to_string())]));
+    let text = format!("{i:?}");
+    assert!(text.contains("root"), "{text}");
+    assert!(!text.contains("hunter2") && !text.contains("generated-pw") && !text.contains("test key"), "{text}");
+    let desired = format!("{:?}", build(&cr_from(&format!("{FIXTURES}/input-cr.yaml")), &i).unwrap());
+    assert!(desired.contains("Secret/internal-cluster1"), "{desired}");
+    assert!(!desired.contains("hunter2") && !desired.contains("generated-pw"), "{desired}");
+}

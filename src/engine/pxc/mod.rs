@@ -24,7 +24,8 @@ use meta::Owner;
 pub use secrets::{TlsBundle, USERS};
 
 /// What dereference found in the cluster and what the caller generated for this reconcile.
-#[derive(Clone, Debug, Default)]
+/// Its `Debug` shows which keys are present, never a value.
+#[derive(Clone, Default)]
 pub struct BuildInputs {
     /// Data of the existing user Secret (`spec.secretsName`), if any.
     pub user_secret: Option<BTreeMap<String, String>>,
@@ -42,14 +43,38 @@ pub struct BuildInputs {
     pub env_vars_secrets: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-/// The full desired set of objects for one cluster.
-#[derive(Clone, Debug, Default, PartialEq)]
+impl std::fmt::Debug for BuildInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn keys<V>(m: &BTreeMap<String, V>) -> Vec<&str> {
+            m.keys().map(String::as_str).collect()
+        }
+        f.debug_struct("BuildInputs")
+            .field("user_secret", &self.user_secret.as_ref().map(keys))
+            .field("internal_secret", &self.internal_secret.as_ref().map(keys))
+            .field("ssl", &self.ssl.is_some())
+            .field("ssl_internal", &self.ssl_internal.is_some())
+            .field("generated_passwords", &keys(&self.generated_passwords))
+            .field("generated_tls", &self.generated_tls.is_some())
+            .field("env_vars_secrets", &keys(&self.env_vars_secrets))
+            .finish()
+    }
+}
+
+/// The full desired set of objects for one cluster. Its `Debug` lists kinds and names only, since
+/// the Secrets carry passwords and keys.
+#[derive(Clone, Default, PartialEq)]
 pub struct Desired {
     pub stateful_sets: Vec<StatefulSet>,
     pub services: Vec<Service>,
     pub secrets: Vec<Secret>,
     pub config_maps: Vec<ConfigMap>,
     pub pod_disruption_budgets: Vec<PodDisruptionBudget>,
+}
+
+impl std::fmt::Debug for Desired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names().iter().map(|(k, n)| format!("{k}/{n}"))).finish()
+    }
 }
 
 impl Desired {

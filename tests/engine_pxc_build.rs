@@ -541,3 +541,44 @@ fn debug_output_never_shows_a_secret() {
     assert!(desired.contains("Secret/internal-cluster1"), "{desired}");
     assert!(!desired.contains("hunter2") && !desired.contains("generated-pw"), "{desired}");
 }
+
+#[test]
+fn pmm3_sidecar_when_monitoring_is_on() {
+    let mut cr = cr_from(&format!("{FIXTURES}/input-cr.yaml"));
+    cr.spec.pmm = Some(dbdeck::api::pxc::PmmSpec {
+        enabled: Some(true),
+        image: Some("percona/pmm-client:3.3.1".into()),
+        server_host: Some("monitoring-service".into()),
+        ..Default::default()
+    });
+    // Without a PMM 3 token the build refuses, naming the field and the Secret.
+    let err = build(&cr, &inputs()).unwrap_err();
+    assert!(err.to_string().contains("spec.pmm.enabled") && err.to_string().contains("cluster1-secrets"), "{err}");
+
+    let mut i = inputs();
+    let mut users: BTreeMap<String, String> = USERS.iter().map(|u| (u.to_string(), "pw".into())).collect();
+    users.insert("pmmservertoken".into(), "glsa_token".into());
+    i.user_secret = Some(users);
+    i.env_vars_secrets.insert("cluster1-env-vars-pxc".into(), BTreeMap::from([("PMM_PREFIX".into(), "eu-".into())]));
+    let d = build(&cr, &i).unwrap();
+    let containers =
+        |n: usize| d.stateful_sets[n].spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers.clone();
+    let pxc = containers(0);
+    assert_eq!(pxc.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["logs", "logrotate", "pxc", "pmm-client"]);
+    let pmm = &pxc[3];
+    let env: BTreeMap<String, String> =
+        pmm.env.as_ref().unwrap().iter().filter_map(|e| e.value.clone().map(|v| (e.name.clone(), v))).collect();
+    assert_eq!(env["PMM_AGENT_SERVER_USERNAME"], "service_token");
+    assert_eq!(env["DB_PORT"], "33062");
+    assert_eq!(env["PMM_AGENT_SETUP_NODE_NAME"], "$(PMM_PREFIX)$(POD_NAMESPACE)-$(POD_NAME)");
+    let token = pmm.env.as_ref().unwrap().iter().find(|e| e.name == "PMM_AGENT_SERVER_PASSWORD").unwrap();
+    let key = token.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+    assert_eq!((key.name.as_str(), key.key.as_str()), ("internal-cluster1", "pmmservertoken"));
+    assert_eq!(pmm.ports.as_ref().unwrap().len(), 7);
+    assert_eq!(pmm.volume_mounts.as_ref().unwrap()[0].name, "datadir");
+    // HAProxy gets its own sidecar, watching the stats port.
+    let haproxy = containers(1);
+    let pmm = haproxy.iter().find(|c| c.name == "pmm-client").unwrap();
+    let custom = pmm.env.as_ref().unwrap().iter().find(|e| e.name == "PMM_ADMIN_CUSTOM_PARAMS").unwrap();
+    assert_eq!(custom.value.as_deref(), Some("--listen-port=8404"));
+}

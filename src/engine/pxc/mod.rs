@@ -6,6 +6,7 @@
 
 mod config;
 mod meta;
+mod pmm;
 pub mod secrets;
 mod service;
 mod statefulset;
@@ -145,6 +146,18 @@ pub fn build(cr: &PerconaXtraDBCluster, inputs: &BuildInputs) -> Result<Desired,
                 (name.clone(), meta::hash_parts(parts))
             })
             .collect(),
+        env_prefix: inputs
+            .env_vars_secrets
+            .iter()
+            .filter(|(_, d)| d.get("PMM_PREFIX").is_some_and(|v| !v.is_empty()))
+            .map(|(n, _)| n.clone())
+            .collect(),
+        pmm: pmm::PmmInputs {
+            token: [&inputs.user_secret, &inputs.internal_secret]
+                .into_iter()
+                .flatten()
+                .any(|d| d.get("pmmservertoken").is_some_and(|v| !v.is_empty())),
+        },
     };
     Ok(Desired {
         stateful_sets: statefulset::build(&ctx, &hashes)?,

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::{Probe, ResourceRequirements};
 use serde_json::{Value, json};
 
 use super::meta::{json, prune_nulls, typed};
+use super::pmm::Watched;
 use super::{BuildError, Ctx};
 use crate::api::pxc::defaults::{
     HAPROXY_CHECK_FALL, HAPROXY_CHECK_INTERVAL_MS, HAPROXY_CHECK_RISE, ON_DELETE, SMART_UPDATE,
@@ -28,6 +29,27 @@ pub struct PodHashes {
     pub ssl_internal: Option<String>,
     /// Hash of each existing env-vars Secret, by Secret name.
     pub env_vars: BTreeMap<String, String>,
+    /// Env-vars Secrets that set `PMM_PREFIX` (it prefixes the PMM node name).
+    pub env_prefix: std::collections::BTreeSet<String>,
+    pub pmm: super::pmm::PmmInputs,
+}
+
+/// Appends the PMM sidecar after Percona's own containers when monitoring is on.
+fn add_pmm(
+    ctx: &Ctx,
+    object: &str,
+    pod: &mut Value,
+    watched: Watched,
+    env_secret: &str,
+    hashes: &PodHashes,
+) -> Result<(), BuildError> {
+    let prefix = hashes.env_prefix.contains(env_secret);
+    if let Some(c) = super::pmm::container(ctx, object, watched, env_secret, prefix, &hashes.pmm)?
+        && let Some(cs) = pod["containers"].as_array_mut()
+    {
+        cs.push(c);
+    }
+    Ok(())
 }
 
 pub fn build(ctx: &Ctx, hashes: &PodHashes) -> Result<Vec<StatefulSet>, BuildError> {
@@ -409,6 +431,7 @@ fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
         }),
     );
     let mut claims: Vec<Value> = claim.into_iter().collect();
+    add_pmm(ctx, object, &mut pod, Watched::Pxc, p.env_vars_secret.as_deref().unwrap_or_default(), hashes)?;
     add_extras(&mut pod, &mut claims, "pxc", extras!(ctx, &p, "pxc"));
     let annotations = template_annotations(
         p.annotations.as_ref(),
@@ -547,6 +570,7 @@ fn haproxy(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
         }),
     );
     let mut claims = Vec::new();
+    add_pmm(ctx, object, &mut pod, Watched::Haproxy, &env_secret, hashes)?;
     add_extras(&mut pod, &mut claims, "haproxy", extras!(ctx, &h, "haproxy"));
     let annotations = template_annotations(
         h.annotations.as_ref(),
@@ -666,6 +690,7 @@ fn proxysql(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
         }),
     );
     let mut claims: Vec<Value> = claim.into_iter().collect();
+    add_pmm(ctx, object, &mut pod, Watched::Proxysql, &env_secret, hashes)?;
     add_extras(&mut pod, &mut claims, "proxysql", extras!(ctx, &p, "proxysql"));
     let annotations = template_annotations(
         p.annotations.as_ref(),

@@ -113,6 +113,11 @@ fn exec_probe(object: &str, p: Option<&Probe>, command: &str) -> Result<Value, B
     Ok(v)
 }
 
+/// The probe timeout the check scripts read from the environment (`*_CHECK_TIMEOUT`).
+fn probe_timeout(p: Option<&Probe>) -> String {
+    p.and_then(|p| p.timeout_seconds).unwrap_or(0).to_string()
+}
+
 /// Resources as written (`{}` when none): Percona's stored objects show no default requests.
 fn resources(object: &str, r: Option<&ResourceRequirements>) -> Result<Value, BuildError> {
     match r {
@@ -315,7 +320,6 @@ fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
     let lc_raw = ctx.raw.logcollector.clone().unwrap_or_default();
     let live = p.liveness_probes.as_ref();
     let ready = p.readiness_probes.as_ref();
-    let timeout = |pr: Option<&Probe>| pr.and_then(|p| p.timeout_seconds).unwrap_or(0).to_string();
     let image_policy = p.image_pull_policy.clone();
 
     let mut containers = Vec::new();
@@ -359,8 +363,8 @@ fn pxc(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
         pxc_env.push(env("IS_LOGCOLLECTOR", "yes"));
     }
     pxc_env.push(secret_env("OPERATOR_ADMIN_PASSWORD", "operator", &internal));
-    pxc_env.push(env("LIVENESS_CHECK_TIMEOUT", timeout(live)));
-    pxc_env.push(env("READINESS_CHECK_TIMEOUT", timeout(ready)));
+    pxc_env.push(env("LIVENESS_CHECK_TIMEOUT", probe_timeout(live)));
+    pxc_env.push(env("READINESS_CHECK_TIMEOUT", probe_timeout(ready)));
     // ProxySQL 2 cannot authenticate against caching_sha2_password accounts.
     let auth = if ctx.proxysql_on() { "mysql_native_password" } else { "caching_sha2_password" };
     pxc_env.push(env("DEFAULT_AUTHENTICATION_PLUGIN", auth));
@@ -464,7 +468,6 @@ fn haproxy(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
     let env_secret = h.env_vars_secret.clone().unwrap_or_default();
     let live = h.liveness_probes.as_ref();
     let ready = h.readiness_probes.as_ref();
-    let timeout = |pr: Option<&Probe>| pr.and_then(|p| p.timeout_seconds).unwrap_or(0).to_string();
     let common_mounts = [
         mount("haproxy-custom", "/etc/haproxy-custom/"),
         mount("haproxy-auto", "/etc/haproxy/pxc"),
@@ -500,7 +503,7 @@ fn haproxy(ctx: &Ctx, hashes: &PodHashes) -> Result<StatefulSet, BuildError> {
             "imagePullPolicy": h.image_pull_policy,
             "command": ["/opt/percona/haproxy-entrypoint.sh"],
             "args": ["haproxy"],
-            "env": [env("PXC_SERVICE", o.name("pxc")), env("LIVENESS_CHECK_TIMEOUT", timeout(live)), env("READINESS_CHECK_TIMEOUT", timeout(ready))],
+            "env": [env("PXC_SERVICE", o.name("pxc")), env("LIVENESS_CHECK_TIMEOUT", probe_timeout(live)), env("READINESS_CHECK_TIMEOUT", probe_timeout(ready))],
             "envFrom": env_from_secret(&env_secret),
             "livenessProbe": exec_probe(object, live, "/opt/percona/haproxy_liveness_check.sh")?,
             "readinessProbe": exec_probe(object, ready, "/opt/percona/haproxy_readiness_check.sh")?,

@@ -9,6 +9,8 @@ mod dbservers;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dbdeck::observe::facts::{FamilyDetail, MemberFacts, ProbeOutcome, Role, ThreadState};
@@ -75,27 +77,41 @@ async fn probe_until<F: Future<Output = MemberFacts>>(
     }
 }
 
-/// A TCP server that writes back whatever it reads, and closes its side when the client closes.
-async fn echo_server() -> SocketAddr {
+/// A TCP server that writes back whatever it reads, and closes its side when the client closes; the counter
+/// says how many connections are open.
+async fn echo_server() -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let open = Arc::new(AtomicUsize::new(0));
+    let counter = open.clone();
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
+            let counter = counter.clone();
+            counter.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 let (mut r, mut w) = sock.split();
                 let _ = tokio::io::copy(&mut r, &mut w).await;
                 let _ = w.shutdown().await;
+                counter.fetch_sub(1, Ordering::SeqCst);
             });
         }
     });
-    addr
+    (addr, open)
+}
+
+async fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < end, "{what}: not within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_portforward_relays_bytes_both_ways() {
     let (running, _dir, client) = sandbox().await;
     create_pod(&client, "echo-0", 7000).await;
-    let echo = echo_server().await;
+    let (echo, open) = echo_server().await;
     // Through the admin route, as `dbdeck sandbox attach` will.
     let body = json!({"namespace": "default", "pod": "echo-0", "port": 7000, "target": echo.to_string()});
     let req = http::Request::post("/_sandbox/attach").body(serde_json::to_vec(&body).unwrap()).unwrap();
@@ -132,6 +148,21 @@ async fn sandbox_portforward_relays_bytes_both_ways() {
     tokio::time::timeout(Duration::from_secs(10), r.read_to_end(&mut rest)).await.expect("stream ends").unwrap();
     assert!(rest.is_empty());
     tokio::time::timeout(Duration::from_secs(10), pf.join()).await.expect("forwarder ends").expect("clean end");
+    wait_for("the sandbox closes its connection to the target", || open.load(Ordering::SeqCst) == 0).await;
+
+    // Two ports in one forward: the attached one works while the other reports its error.
+    let mut pf = pods.portforward("echo-0", &[7000, 7001]).await.unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(5), pf.take_error(7001).unwrap()).await.unwrap().unwrap();
+    assert!(message.starts_with("error forwarding port 7001 to pod default/echo-0"), "{message}");
+    let mut stream = pf.take_stream(7000).unwrap();
+    stream.write_all(b"still here").await.unwrap();
+    let mut buf = [0u8; 10];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut buf)).await.unwrap().unwrap();
+    assert_eq!(&buf, b"still here");
+    assert_eq!(open.load(Ordering::SeqCst), 1);
+    drop(stream);
+    tokio::time::timeout(Duration::from_secs(10), pf.join()).await.expect("forwarder ends").expect("clean end");
+    wait_for("the second session's target connection closes", || open.load(Ordering::SeqCst) == 0).await;
 
     // Detached again: the next port-forward reports it.
     let req = http::Request::delete("/_sandbox/attach")

@@ -17,7 +17,7 @@
 //! `selector`, `views` (per-API presentation, events mapping, metadata-only and Table), `printers`
 //! (built-in Table columns), `crd`,
 //! `persist` (redb), `faults` (admin knobs, counters), `protobuf` (kubectl's typed create bodies),
-//! `server` (HTTP), `status` (error bodies).
+//! `server` (HTTP), `status` (error bodies), `portforward` (pods attached to local endpoints, port-forward relay).
 
 mod crd;
 pub mod discovery;

@@ -289,12 +289,11 @@ where
                 Some(Ok(Message::Binary(mut bytes))) if bytes.len() > 1 => {
                     let ch = bytes.split_to(1)[0] as usize;
                     // Only data channels carry client bytes; anything written to an error channel is ignored.
-                    if ch % 2 == 0 {
-                        if let Some(Some(tx)) = to_ports.get(ch / 2) {
-                            if tx.send(bytes).await.is_err() {
-                                to_ports[ch / 2] = None;
-                            }
-                        }
+                    if ch.is_multiple_of(2)
+                        && let Some(Some(tx)) = to_ports.get(ch / 2)
+                        && tx.send(bytes).await.is_err()
+                    {
+                        to_ports[ch / 2] = None;
                     }
                 }
                 Some(Ok(Message::Close(_))) => {
@@ -330,9 +329,10 @@ async fn port_task(
         }
     };
     let Some(target) = target else {
-        fail(format!(
+        fail(
             "nothing is attached to this port in the sandbox (POST /_sandbox/attach to bind it to a local endpoint)"
-        ))
+                .into(),
+        )
         .await;
         return;
     };

@@ -129,9 +129,9 @@ async fn sandbox_portforward_relays_bytes_both_ways() {
     stream.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"hello through the sandbox");
 
-    // A payload bigger than any single frame comes back whole and in order. (kube ends the read side as soon
+    // A payload bigger than the socket buffers on the way comes back whole and in order while still being sent. (kube ends the read side as soon
     // as the write side is shut — the v4 protocol has no half-close — so read everything first.)
-    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let payload: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
     let (mut r, mut w) = tokio::io::split(stream);
     let sent = payload.clone();
     let writer = tokio::spawn(async move {

@@ -44,6 +44,12 @@ use super::status::ApiError;
 /// The subprotocols we answer, best first; all use the same binary channel framing for port-forward.
 const SUBPROTOCOLS: &[&str] = &["v4.channel.k8s.io", "channel.k8s.io", "portforward.k8s.io"];
 
+/// How long a port waits for its attached endpoint to accept.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long the client gets to answer our close frame.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Attach bodies are a few fields.
 const MAX_ADMIN_BODY: usize = 64 * 1024;
 
@@ -235,15 +241,20 @@ fn frame(channel: u8, data: &[u8]) -> Message {
     Message::binary(bin)
 }
 
-/// What a port task tells the WebSocket writer.
+/// What the WebSocket writer is told.
 enum Out {
     Frame(Message),
     /// The port's target side is finished (EOF, error, or never connected).
     PortDone,
+    /// The client closed the WebSocket: answer its close and stop.
+    Closed,
 }
 
 /// Runs one port-forward session: connects every port to its target and shuttles frames until the client
 /// closes or every port is done.
+///
+/// Reading from the client and writing to it run separately: a target that stops reading (its queue full)
+/// must not stop the bytes flowing back, or an echoing target would deadlock the session.
 async fn relay<S>(ws: WebSocketStream<S>, pod: String, targets: Vec<(u16, Option<SocketAddr>)>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -265,28 +276,41 @@ where
         to_ports.push(Some(tx));
         tokio::spawn(port_task(i, port, target, pod.clone(), rx, out_tx.clone()));
     }
-    drop(out_tx);
-    let mut live = targets.len();
-    let mut tasks_done = false;
-    loop {
-        tokio::select! {
-            out = out_rx.recv(), if !tasks_done => match out {
-                Some(Out::Frame(msg)) => {
+    let ports = targets.len();
+    let mut writer = tokio::spawn(async move {
+        let mut live = ports;
+        while let Some(out) = out_rx.recv().await {
+            match out {
+                Out::Frame(msg) => {
                     if sink.send(msg).await.is_err() {
-                        break;
+                        return None;
                     }
                 }
-                Some(Out::PortDone) => {
+                Out::PortDone => {
                     live = live.saturating_sub(1);
                     if live == 0 {
-                        let _ = sink.send(Message::Close(None)).await;
                         break;
                     }
                 }
-                None => tasks_done = true,
-            },
+                Out::Closed => break,
+            }
+        }
+        // Every port is done (as a kubelet does, end the session) or the client closed: a close frame either way.
+        let _ = sink.send(Message::Close(None)).await;
+        Some(sink)
+    });
+    let mut sink = None;
+    let mut writer_done = false;
+    loop {
+        tokio::select! {
+            // The writer ended the session: only the client's close reply is still expected.
+            done = &mut writer, if !writer_done => {
+                writer_done = true;
+                sink = done.ok().flatten();
+            }
+            _ = tokio::time::sleep(CLOSE_WAIT), if writer_done => break,
             msg = stream.next() => match msg {
-                Some(Ok(Message::Binary(mut bytes))) if bytes.len() > 1 => {
+                Some(Ok(Message::Binary(mut bytes))) if bytes.len() > 1 && !writer_done => {
                     let ch = bytes.split_to(1)[0] as usize;
                     // Only data channels carry client bytes; anything written to an error channel is ignored.
                     if ch.is_multiple_of(2)
@@ -297,13 +321,26 @@ where
                     }
                 }
                 Some(Ok(Message::Close(_))) => {
-                    let _ = sink.close().await;
+                    if !writer_done {
+                        let _ = out_tx.send(Out::Closed).await;
+                        sink = (&mut writer).await.ok().flatten();
+                    }
                     break;
                 }
                 None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
         }
+    }
+    if !writer_done && sink.is_none() {
+        writer.abort();
+    }
+    // Flush the close handshake and end TLS properly (close_notify) rather than just dropping the connection.
+    if let Some(sink) = sink
+        && let Ok(mut ws) = sink.reunite(stream)
+    {
+        let _ = ws.flush().await;
+        let _ = ws.get_mut().shutdown().await;
     }
     // Dropping the inbound senders lets every port task shut its target connection down.
     drop(to_ports);
@@ -336,10 +373,15 @@ async fn port_task(
         .await;
         return;
     };
-    let conn = match TcpStream::connect(target).await {
-        Ok(c) => c,
-        Err(e) => {
+    let conn = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
             fail(format!("failed to connect to the attached endpoint {target}: {e}")).await;
+            return;
+        }
+        Err(_) => {
+            let secs = CONNECT_TIMEOUT.as_secs();
+            fail(format!("failed to connect to the attached endpoint {target}: no answer within {secs} s")).await;
             return;
         }
     };

@@ -18,7 +18,7 @@ use dbdeck::observe::probe::{Credentials, Endpoint, Family, ProbeConfig, ProbeTa
 use dbdeck::observe::reach::{ReachMode, Reacher};
 use dbdeck::sandbox::serve::{self, RunningSandbox, ServeOptions};
 use dbservers::*;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use kube::api::{Api, DeleteParams, PostParams};
 use mysql_async::prelude::Queryable;
 use serde_json::json;
@@ -239,6 +239,8 @@ async fn probes_read_postgres_through_the_sandbox_port_forward() {
 
     // The pod goes away: its bridge is dropped, and a probe through the old address is refused.
     let addr = reacher.reach(&pod, 5432).unwrap();
+    assert_eq!(reacher.reach(&pod, 5432).unwrap(), addr, "one bridge per pod port");
+    assert!(addr.ip().is_loopback());
     Api::<Pod>::namespaced(client.clone(), "default").delete("pg-0", &DeleteParams::default()).await.unwrap();
     reacher.retain_pods(std::iter::empty());
     assert_eq!(reacher.bridge_count(), 0);
@@ -252,6 +254,17 @@ async fn probes_read_postgres_through_the_sandbox_port_forward() {
     })
     .await;
     assert!(gone.is_ok(), "the bridge listener still accepts after the pod went away");
+
+    // In a cluster the pod IP is used as is (here the pod "runs" on loopback); no bridge is made.
+    let in_cluster = Reacher::new(client.clone(), ReachMode::InCluster);
+    let mut routable = pod.clone();
+    routable.status = Some(PodStatus { pod_ip: Some("127.0.0.1".into()), ..Default::default() });
+    let direct = in_cluster.probe(&prober, &routable, primary.port, t.clone()).await;
+    assert_eq!(direct.facts().map(|f| &f.role), Some(&Role::Primary), "{direct:?}");
+    assert_eq!(in_cluster.bridge_count(), 0);
+    let pending = in_cluster.probe(&prober, &pod, 5432, t).await;
+    let ProbeOutcome::Unreachable { reason } = &pending.outcome else { panic!("{pending:?}") };
+    assert_eq!(reason, "pod default/pg-0 has no IP address yet (status.podIP is empty)");
     running.shutdown().await;
 }
 

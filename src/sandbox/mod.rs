@@ -17,7 +17,7 @@
 //! `selector`, `views` (per-API presentation, events mapping, metadata-only and Table), `printers`
 //! (built-in Table columns), `crd`,
 //! `persist` (redb), `faults` (admin knobs, counters), `protobuf` (kubectl's typed create bodies),
-//! `server` (HTTP), `status` (error bodies).
+//! `server` (HTTP), `status` (error bodies), `portforward` (pods attached to local endpoints, port-forward relay).
 
 mod crd;
 pub mod discovery;
@@ -28,6 +28,7 @@ pub mod listener;
 pub mod openapi;
 pub mod patch;
 mod persist;
+pub mod portforward;
 mod printers;
 mod protobuf;
 pub mod resources;
@@ -100,6 +101,7 @@ struct Inner {
     faults: Faults,
     writes: WriteCounters,
     config: SandboxConfig,
+    attachments: portforward::Attachments,
 }
 
 /// A running sandbox API server (without a socket; see [`Sandbox::router`]). Cheap to clone.
@@ -162,7 +164,13 @@ impl Sandbox {
             }
         }
         Ok(Sandbox {
-            inner: Arc::new(Inner { store, faults: Faults::default(), writes: WriteCounters::default(), config }),
+            inner: Arc::new(Inner {
+                store,
+                faults: Faults::default(),
+                writes: WriteCounters::default(),
+                config,
+                attachments: Default::default(),
+            }),
         })
     }
 
@@ -192,6 +200,20 @@ impl Sandbox {
         let cfg = self.inner.faults.merge_json(patch)?;
         self.inner.store.lock().bump_noop = cfg.noop_writes_bump_rv;
         Ok(cfg)
+    }
+
+    /// Binds a pod's port to a real endpoint: port-forward to it then reaches `target` (see `portforward`).
+    pub fn attach(&self, namespace: &str, pod: &str, port: u16, target: std::net::SocketAddr) {
+        self.inner.attachments.attach(namespace, pod, port, target);
+    }
+
+    /// Undoes [`Sandbox::attach`]; false when nothing was attached there.
+    pub fn detach(&self, namespace: &str, pod: &str, port: u16) -> bool {
+        self.inner.attachments.detach(namespace, pod, port)
+    }
+
+    pub(crate) fn attachments(&self) -> &portforward::Attachments {
+        &self.inner.attachments
     }
 
     /// Ends every open watch with an in-stream 410 Expired ERROR event.

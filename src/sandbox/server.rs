@@ -191,6 +191,10 @@ fn printer_columns(sb: &Sandbox, rt: &ResourceType) -> Vec<Value> {
 }
 
 pub(crate) async fn handle(State(sb): State<Sandbox>, req: Request) -> Response {
+    let req = match super::portforward::route(&sb, req).await {
+        Ok(answered) => return answered,
+        Err(req) => req,
+    };
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query());

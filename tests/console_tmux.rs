@@ -85,6 +85,12 @@ fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
     });
     assert!(pane.contains("unknown"), "{pane}");
 
+    // The detail view says why: nothing reconciles these clusters in this build.
+    s.keys(&["Enter"]);
+    s.wait("the detail view", 10, |p| p.contains("no operator is reconciling this cluster"));
+    s.keys(&["Escape"]);
+    s.wait("the list again", 10, |p| has_row(p, "pg", "orders-db"));
+
     // `/` filter narrows the list; esc clears it.
     s.keys(&["/"]);
     s.text("orders");

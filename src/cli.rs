@@ -11,10 +11,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Console, reconcile engine and sandbox cluster for Percona MySQL and PostgreSQL clusters on Kubernetes",
     long_about = "dbdeck manages Percona XtraDB Cluster, Percona Server for MySQL and Percona PostgreSQL clusters \
                   (pxc.percona.com, ps.percona.com, pgv2.percona.com custom resources).\n\n\
-                  Run a sub-command below. The interactive console and the headless operator mode are not in this \
-                  build yet; `dbdeck` without a sub-command says so and exits. `dbdeck sandbox` runs a local \
-                  Kubernetes-API-compatible server that kubectl can use.",
-    after_help = "Examples:\n  dbdeck validate -f cr.yaml          check Percona CRs offline\n  \
+                  `dbdeck` without a sub-command opens the interactive console on the kubeconfig context; \
+                  `dbdeck --sandbox` opens it on an embedded sandbox with example clusters. The reconcile engine \
+                  and the headless operator mode are not in this build yet, so clusters show no operator status. \
+                  `dbdeck sandbox` runs a local Kubernetes-API-compatible server that kubectl can use.",
+    after_help = "Examples:\n  dbdeck --sandbox                    the console on a throw-away sandbox with example clusters\n  \
+                  dbdeck -A                           the console on the current context, all namespaces\n  \
+                  dbdeck status -o json               the clusters once, for scripts\n  \
+                  dbdeck validate -f cr.yaml          check Percona CRs offline\n  \
                   dbdeck sandbox                      run a local API server; prints its kubeconfig\n  \
                   dbdeck --sandbox crd --apply        install the CRDs into a throw-away in-process sandbox\n  \
                   dbdeck crd > crds.yaml              print the nine CRDs\n  \

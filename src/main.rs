@@ -19,13 +19,13 @@ async fn main() -> color_eyre::Result<()> {
             }
         },
         Some(Command::Status(args)) => cmd::status::run(&cli.global, &cli.console, args).await?,
-        None => {
-            eprintln!(
-                "dbdeck: the interactive console is not in this build yet.\n\
-                 Available now: `dbdeck validate -f FILE`, `dbdeck crd [--apply]`, `dbdeck sandbox`. See `dbdeck --help`."
-            );
-            2
-        }
+        None => match dbdeck::console::run::run(&cli.global, &cli.console).await {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("dbdeck: {e}");
+                1
+            }
+        },
     };
     std::process::exit(code);
 }

@@ -1,4 +1,4 @@
-//! The `dbdeck` binary as a user runs it: `validate`, `crd`, and the no-sub-command message.
+//! The `dbdeck` binary as a user runs it: `validate`, `crd`, and bare `dbdeck` without a cluster.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -141,10 +141,15 @@ fn crd_apply_without_cluster_fails_clearly() {
 }
 
 #[test]
-fn bare_dbdeck_says_what_is_available() {
-    let (code, _, err) = dbdeck(&[], None);
-    assert_eq!(code, 2);
-    assert!(err.contains("dbdeck validate -f FILE"), "{err}");
+fn bare_dbdeck_without_a_kubeconfig_says_so_in_one_sentence() {
+    // Bare `dbdeck` opens the console; without a cluster to talk to it fails before touching the terminal.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let (code, out, err) = dbdeck(&["--kubeconfig", missing.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+    assert!(err.starts_with("dbdeck: cannot read kubeconfig"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
 
 #[test]

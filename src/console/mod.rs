@@ -15,6 +15,7 @@ pub mod edit;
 pub mod filter;
 pub mod form;
 pub mod keymap;
+pub mod run;
 pub mod seed;
 pub mod theme;
 pub mod views;

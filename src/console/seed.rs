@@ -20,7 +20,7 @@ pub enum SeedError {
     #[error("example {file} does not parse: {message}")]
     Parse { file: &'static str, message: String },
     #[error("creating {kind} {name} from example {file}: {source}")]
-    Create { file: &'static str, kind: String, name: String, source: kube::Error },
+    Create { file: &'static str, kind: String, name: String, source: Box<kube::Error> },
 }
 
 /// The example documents as typed-checked JSON (each must be one of our kinds).
@@ -55,7 +55,9 @@ pub async fn seed(client: kube::Client, namespace: &str, examples: bool) -> Resu
         match api.create(&PostParams::default(), &obj).await {
             Ok(_) => created.push(format!("{}/{name}", types.kind)),
             Err(kube::Error::Api(s)) if s.code == 409 => {}
-            Err(source) => return Err(SeedError::Create { file, kind: types.kind.clone(), name, source }),
+            Err(source) => {
+                return Err(SeedError::Create { file, kind: types.kind.clone(), name, source: Box::new(source) });
+            }
         }
     }
     Ok(created)

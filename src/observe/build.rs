@@ -332,8 +332,11 @@ fn restore_view(r: &Value) -> RestoreView {
     }
 }
 
-/// Storage names and (schedule name, cron, storage) triples from the spec.
-fn backup_plan(kind: ClusterKind, cr: &Value) -> (Vec<String>, Vec<(String, String, Option<String>)>) {
+/// A backup schedule from the spec: its name, cron expression and storage.
+type Plan = (String, String, Option<String>);
+
+/// Storage names and schedules from the spec.
+fn backup_plan(kind: ClusterKind, cr: &Value) -> (Vec<String>, Vec<Plan>) {
     match kind {
         ClusterKind::Pg => {
             if !enabled(cr, &["spec", "backups", "enabled"], true) {
@@ -660,7 +663,7 @@ pub fn build(cr: &Value, world: &World, zones: &HashMap<&str, &str>, now: DateTi
         })
         .map(event_view)
         .collect();
-    events.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
     v.events = events;
 
     // Why not ready.

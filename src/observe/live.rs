@@ -339,11 +339,8 @@ pub fn start(client: kube::Client, scope: Scope) -> Live {
             apply(first);
             // Fold the burst that usually follows one change (pod, PVC, status) into one rebuild.
             let deadline = tokio::time::Instant::now() + DEBOUNCE;
-            loop {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(s)) => apply(s),
-                    Ok(None) | Err(_) => break,
-                }
+            while let Ok(Some(s)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+                apply(s);
             }
             let snapshot = Snapshot {
                 clusters: build_all(&stores.world(), Utc::now()),
@@ -400,9 +397,7 @@ mod tests {
         let mut rx = live.snapshots.clone();
         let wait = |rx: &mut watch::Receiver<Snapshot>, f: fn(&Snapshot) -> bool| {
             let mut rx = rx.clone();
-            async move {
-                tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|s| f(s))).await.unwrap().unwrap().clone()
-            }
+            async move { tokio::time::timeout(Duration::from_secs(20), rx.wait_for(f)).await.unwrap().unwrap().clone() }
         };
         wait(&mut rx, |s| s.synced).await;
         let ar = custom_resources().remove(0).0;

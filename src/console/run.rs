@@ -1,0 +1,448 @@
+//! The terminal loop: raw mode and the alternate screen (restored on exit and on panic), a `select!` over key
+//! events, live snapshots and a clock tick, and effects carried out as spawned tasks that answer with actions.
+//! The only thing that holds the loop is `$EDITOR`, which owns the terminal while it runs.
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::{Event as TermEvent, EventStream, KeyCode, KeyEventKind};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::{Constraint, Layout};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use tokio::sync::mpsc;
+
+use super::action::{Action, ClusterRef, Connection, Effect};
+use super::app::App;
+use super::config::Config;
+use super::theme::Theme;
+use crate::cli::{ConsoleArgs, GlobalArgs};
+use crate::cmd::kubeclient;
+use crate::observe::live::{self, LiveError, Scope};
+
+/// How often the clock (ages, "next backup in") advances.
+const TICK: Duration = Duration::from_secs(1);
+/// A network call an effect makes gives up after this long and says so.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Client(#[from] kubeclient::ClientError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error(transparent)]
+    Seed(#[from] super::seed::SeedError),
+    #[error("theme: {0}")]
+    Theme(#[from] super::theme::ThemeError),
+    #[error("config: {0}")]
+    Config(#[from] super::config::ConfigError),
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+type Term = Terminal<CrosstermBackend<std::io::Stdout>>;
+
+fn enter() -> std::io::Result<Term> {
+    enable_raw_mode()?;
+    execute!(std::io::stdout(), EnterAlternateScreen)?;
+    Terminal::new(CrosstermBackend::new(std::io::stdout()))
+}
+
+fn leave() {
+    let _ = disable_raw_mode();
+    let _ = execute!(std::io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+/// Restores the terminal before any panic message is printed, so it is readable and the shell usable.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        leave();
+        previous(info);
+    }));
+}
+
+/// `dbdeck` without a sub-command. Returns the process exit code.
+pub async fn run(global: &GlobalArgs, args: &ConsoleArgs) -> Result<i32, RunError> {
+    let config = match Config::default_path().filter(|p| p.exists()) {
+        Some(p) => Config::load(&p)?,
+        None => Config::default(),
+    };
+    let theme_name = args.theme.clone().or(config.theme.clone()).unwrap_or_else(|| "dark".into());
+    let theme = Theme::load(&theme_name)?;
+
+    let conn = kubeclient::connect(global).await?;
+    let scope = crate::cmd::status::scope(global, &conn.client);
+    let context = if conn.sandbox.is_some() {
+        let ns = match &scope {
+            Scope::Namespace(ns) => ns.clone(),
+            Scope::All => conn.client.default_namespace().to_string(),
+        };
+        super::seed::seed(conn.client.clone(), &ns, !args.empty).await?;
+        "dbdeck-sandbox".to_string()
+    } else {
+        global.context.clone().unwrap_or_else(|| current_context(global).unwrap_or_else(|| "(current)".into()))
+    };
+
+    let mut app = App::new(context, scope_namespace(&scope), Utc::now());
+    app.readonly = args.readonly;
+    app.keymap = config.keymap.clone();
+    app.theme_name = theme_name.clone();
+
+    install_panic_hook();
+    let mut term = enter()?;
+    let outcome = session(&mut term, &mut app, &theme, &theme_name, conn.client.clone(), scope, global).await;
+    leave();
+    if let Some(sandbox) = conn.sandbox {
+        sandbox.shutdown().await;
+    }
+    outcome
+}
+
+fn scope_namespace(scope: &Scope) -> Option<String> {
+    match scope {
+        Scope::Namespace(ns) => Some(ns.clone()),
+        Scope::All => None,
+    }
+}
+
+fn current_context(global: &GlobalArgs) -> Option<String> {
+    let kc = match &global.kubeconfig {
+        Some(p) => kube::config::Kubeconfig::read_from(p).ok()?,
+        None => kube::config::Kubeconfig::read().ok()?,
+    };
+    kc.current_context
+}
+
+/// One full-screen message with the keys it accepts; returns the key pressed.
+async fn message_screen(
+    term: &mut Term,
+    theme: &Theme,
+    title: &str,
+    text: &str,
+    keys: &[(char, &str)],
+) -> Result<char, RunError> {
+    let mut events = EventStream::new();
+    loop {
+        term.draw(|f| {
+            let area = f.area();
+            f.render_widget(Block::new().style(theme.base()), area);
+            let [_, mid, _] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(10), Constraint::Fill(1)]).areas(area);
+            let mut lines = vec![Line::from(Span::styled(text.to_string(), theme.fg(theme.error))), Line::from("")];
+            for (k, what) in keys {
+                lines.push(Line::from(vec![Span::styled(format!("  {k}  "), theme.accent()), Span::raw(*what)]));
+            }
+            let block = Block::new().borders(Borders::ALL).title(format!(" {title} ")).border_style(theme.border());
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(block).style(theme.base()), mid);
+        })?;
+        match events.next().await {
+            Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
+                if let KeyCode::Char(c) = k.code
+                    && keys.iter().any(|(key, _)| *key == c)
+                {
+                    return Ok(c);
+                }
+                if k.code == KeyCode::Esc {
+                    return Ok('q');
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => return Ok('q'),
+        }
+    }
+}
+
+/// Checks the API and the CRDs, offering to install missing CRDs. `Ok(false)` means the user chose to quit.
+async fn ready_to_watch(
+    term: &mut Term,
+    theme: &Theme,
+    client: &kube::Client,
+    scope: &Scope,
+) -> Result<bool, RunError> {
+    loop {
+        match live::preflight(client, scope).await {
+            Ok(()) => return Ok(true),
+            Err(e @ LiveError::MissingCrds { .. }) => {
+                let keys = [('i', "install the nine CRDs now (server-side apply)"), ('q', "quit")];
+                if message_screen(term, theme, "CRDs missing", &e.to_string(), &keys).await? != 'i' {
+                    return Ok(false);
+                }
+                if let Err(e) = crate::cmd::crd::apply_all(client.clone()).await {
+                    let keys = [('r', "retry"), ('q', "quit")];
+                    let text = format!("installing the CRDs failed: {e}");
+                    if message_screen(term, theme, "CRDs", &text, &keys).await? != 'r' {
+                        return Ok(false);
+                    }
+                }
+            }
+            Err(e) => {
+                let keys = [('r', "retry"), ('q', "quit")];
+                if message_screen(term, theme, "Cannot read clusters", &e.to_string(), &keys).await? != 'r' {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+}
+
+async fn session(
+    term: &mut Term,
+    app: &mut App,
+    theme: &Theme,
+    theme_arg: &str,
+    mut client: kube::Client,
+    mut scope: Scope,
+    global: &GlobalArgs,
+) -> Result<i32, RunError> {
+    if !ready_to_watch(term, theme, &client, &scope).await? {
+        return Ok(0);
+    }
+    let mut live = live::start(client.clone(), scope.clone());
+    let mut snapshots = live.snapshots.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
+    let mut events = Some(EventStream::new());
+    let mut tick = tokio::time::interval(TICK);
+    let mut lost = false;
+    loop {
+        // A theme given as a path stays in use until the user cycles to a built-in one.
+        let current = if app.theme_name == theme_arg { theme.clone() } else { app.theme() };
+        term.draw(|f| super::views::draw(app, &current, f))?;
+
+        let mut effects = Vec::new();
+        tokio::select! {
+            ev = async { events.as_mut()?.next().await } => match ev {
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => effects = app.on_key(&k),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(0),
+            },
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let snap = snapshots.borrow_and_update().clone();
+                match (&snap.lost, lost) {
+                    (Some(reason), _) => {
+                        lost = true;
+                        app.update(Action::Connection(Connection::Lost { reason: reason.clone() }));
+                    }
+                    (None, true) => {
+                        lost = false;
+                        app.update(Action::Connection(Connection::Connected));
+                    }
+                    (None, false) => {}
+                }
+                // Until every watch has listed once, an empty list would be a lie.
+                if snap.synced {
+                    effects = app.update(Action::Snapshot(snap.clusters));
+                }
+            }
+            Some(action) = rx.recv() => effects = app.update(action),
+            _ = tick.tick() => effects = app.update(Action::Tick(Utc::now())),
+        }
+
+        for effect in effects {
+            match effect {
+                Effect::Quit => return Ok(0),
+                Effect::OpenEditor { target } => {
+                    // The editor reads the keyboard now: stop listening until it is done.
+                    drop(events.take());
+                    let action = edit_in_editor(term, &client, target).await;
+                    events = Some(EventStream::new());
+                    if let Some(a) = action {
+                        let more = app.update(a);
+                        for e in more {
+                            spawn_effect(e, &client, &tx);
+                        }
+                    }
+                }
+                Effect::SwitchNamespace(ns) => {
+                    scope = match ns {
+                        Some(ns) => Scope::Namespace(ns),
+                        None => Scope::All,
+                    };
+                    app.namespace = scope_namespace(&scope);
+                    live = live::start(client.clone(), scope.clone());
+                    snapshots = live.snapshots.clone();
+                }
+                Effect::SwitchContext(ctx) => {
+                    if global.sandbox {
+                        app.update(Action::WriteDone {
+                            what: format!("switch to context {ctx}"),
+                            result: Err("the embedded sandbox has no other contexts".into()),
+                        });
+                        continue;
+                    }
+                    let mut g = global.clone();
+                    g.context = Some(ctx.clone());
+                    match kubeclient::client(&g).await {
+                        Ok(c) => {
+                            client = c;
+                            app.context = ctx;
+                            live = live::start(client.clone(), scope.clone());
+                            snapshots = live.snapshots.clone();
+                        }
+                        Err(e) => {
+                            app.update(Action::WriteDone {
+                                what: format!("switch to context {ctx}"),
+                                result: Err(e.to_string()),
+                            });
+                        }
+                    }
+                }
+                other => spawn_effect(other, &client, &tx),
+            }
+        }
+    }
+}
+
+fn api_for(client: &kube::Client, api_version: &str, kind: &str, namespace: &str) -> Api<DynamicObject> {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    Api::namespaced_with(client.clone(), namespace, &ar)
+}
+
+fn cluster_api(client: &kube::Client, target: &ClusterRef) -> Api<DynamicObject> {
+    let (api_version, kind) = target.kind.api_version_kind();
+    api_for(client, api_version, kind, &target.namespace)
+}
+
+async fn timed<T>(f: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, String> {
+    match tokio::time::timeout(CALL_TIMEOUT, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(kube::Error::Api(s))) => Err(s.message),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer from the API server within {}s", CALL_TIMEOUT.as_secs())),
+    }
+}
+
+/// The resource as JSON with its type (the console diffs and edits this).
+fn value_of(obj: &DynamicObject, target: &ClusterRef) -> serde_json::Value {
+    let mut v = serde_json::to_value(obj).unwrap_or_default();
+    let (api_version, kind) = target.kind.api_version_kind();
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert("apiVersion".into(), api_version.into());
+        m.insert("kind".into(), kind.into());
+        if let Some(serde_json::Value::Object(meta)) = m.get_mut("metadata") {
+            // Server bookkeeping is noise in a diff and in the editor.
+            meta.remove("managedFields");
+        }
+    }
+    v
+}
+
+/// Runs one effect off the UI task; its answer comes back as an action.
+fn spawn_effect(effect: Effect, client: &kube::Client, tx: &mpsc::UnboundedSender<Action>) {
+    let client = client.clone();
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        let action = match effect {
+            Effect::CreateCluster { value } | Effect::CreateBackup { value } => {
+                let s = |p: &str| value.pointer(p).and_then(|v| v.as_str()).unwrap_or("").to_string();
+                let (api_version, kind, ns, name) =
+                    (s("/apiVersion"), s("/kind"), s("/metadata/namespace"), s("/metadata/name"));
+                let what = format!("create {kind} {name}");
+                let result = match serde_json::from_value::<DynamicObject>(value) {
+                    Ok(obj) => timed(api_for(&client, &api_version, &kind, &ns).create(&PostParams::default(), &obj))
+                        .await
+                        .map(|_| ()),
+                    Err(e) => Err(e.to_string()),
+                };
+                Action::WriteDone { what, result }
+            }
+            Effect::Patch { target, patch } => {
+                let result = timed(cluster_api(&client, &target).patch(
+                    &target.name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                ))
+                .await
+                .map(|_| ());
+                Action::WriteDone { what: format!("update {}", target.name), result }
+            }
+            Effect::DryRunPatch { target, patch } => {
+                let params = PatchParams { dry_run: true, ..Default::default() };
+                let result =
+                    timed(cluster_api(&client, &target).patch(&target.name, &params, &Patch::Merge(&patch))).await;
+                Action::DryRun(result.map(|_| ()))
+            }
+            Effect::Delete { target } => {
+                let result = timed(cluster_api(&client, &target).delete(&target.name, &DeleteParams::default()))
+                    .await
+                    .map(|_| ());
+                Action::WriteDone { what: format!("delete {}", target.name), result }
+            }
+            Effect::LoadForEdit { target, scale_only } => {
+                match timed(cluster_api(&client, &target).get(&target.name)).await {
+                    Ok(obj) => Action::EditLoaded { value: value_of(&obj, &target), target, scale_only },
+                    Err(e) => Action::WriteDone { what: format!("load {}", target.name), result: Err(e) },
+                }
+            }
+            // Handled by the loop itself (they need the terminal or restart the watches).
+            Effect::OpenEditor { .. } | Effect::SwitchNamespace(_) | Effect::SwitchContext(_) | Effect::Quit => return,
+        };
+        let _ = tx.send(action);
+    });
+}
+
+/// Fetches the resource, hands the terminal to `$EDITOR` (then `$VISUAL`, then `vi`) on its YAML, and returns
+/// what came back.
+async fn edit_in_editor(term: &mut Term, client: &kube::Client, target: ClusterRef) -> Option<Action> {
+    let fail = |e: String| Some(Action::WriteDone { what: format!("edit {}", target.name), result: Err(e) });
+    let obj = match timed(cluster_api(client, &target).get(&target.name)).await {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let before = value_of(&obj, &target);
+    let yaml = match serde_yaml::to_string(&before) {
+        Ok(y) => y,
+        Err(e) => return fail(e.to_string()),
+    };
+    // A private file in the temp directory, removed again below (the YAML may hold nothing secret, but a CR is
+    // still the user's business).
+    let path =
+        std::env::temp_dir().join(format!("dbdeck-{}-{}-{}.yaml", std::process::id(), target.namespace, target.name));
+    if let Err(e) = write_private(&path, yaml.as_bytes()) {
+        return fail(format!("cannot write {}: {e}", path.display()));
+    }
+    let editor = std::env::var("EDITOR").or_else(|_| std::env::var("VISUAL")).unwrap_or_else(|_| "vi".into());
+    leave();
+    let run_path = path.clone();
+    // The editor command may carry arguments (`code -w`), as shells run it.
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh").arg("-c").arg(format!("{editor} \"$1\"")).arg("sh").arg(&run_path).status()
+    })
+    .await;
+    let _ = enable_raw_mode();
+    let _ = execute!(std::io::stdout(), EnterAlternateScreen);
+    let _ = term.clear();
+    let edited = std::fs::read_to_string(&path);
+    let _ = std::fs::remove_file(&path);
+    match status {
+        Ok(Ok(s)) if s.success() => {}
+        Ok(Ok(s)) => return fail(format!("the editor exited with {s}; nothing changed")),
+        Ok(Err(e)) => return fail(format!("cannot run the editor: {e}")),
+        Err(e) => return fail(e.to_string()),
+    }
+    match edited {
+        Ok(after_yaml) => Some(Action::EditorDone { target, before, after_yaml }),
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(bytes)
+}

@@ -1,0 +1,145 @@
+//! Whole-program flows: `dbdeck --sandbox` in a detached tmux session (160x45, xterm-256color), driven with
+//! `send-keys` and read with `capture-pane`, each step polled against a deadline.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Session {
+    name: String,
+}
+
+impl Session {
+    fn start(cmd: &str) -> Session {
+        let name = format!("dbdeck-test-{}", std::process::id());
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "45"])
+            // The trailing sleep keeps the pane readable after dbdeck exits, so the exit code can be seen.
+            .arg(format!("env TERM=xterm-256color {cmd}; echo DBDECK_EXIT=$?; sleep 120"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Session { name }
+    }
+
+    fn pane(&self) -> String {
+        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.name]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = Command::new("tmux").args(["send-keys", "-t", &self.name, k]).status().unwrap().success();
+            assert!(ok);
+        }
+    }
+
+    fn text(&self, text: &str) {
+        let ok = Command::new("tmux").args(["send-keys", "-l", "-t", &self.name, text]).status().unwrap().success();
+        assert!(ok);
+    }
+
+    /// Polls the pane until `ok` holds, failing with the last screen after `secs`.
+    fn wait(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let pane = self.pane();
+            if ok(&pane) {
+                return pane;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{pane}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
+    }
+}
+
+/// A row of the cluster list: kind, namespace and name in that order on one line.
+fn has_row(pane: &str, kind: &str, name: &str) -> bool {
+    pane.lines().any(|l| {
+        let words: Vec<&str> =
+            l.split(|c: char| c.is_whitespace() || c == '│' || c == '▌').filter(|w| !w.is_empty()).collect();
+        words.windows(3).any(|w| w[0] == kind && w[1] == "default" && w[2] == name)
+    })
+}
+
+#[test]
+fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux is not installed; skipping the console flow test (CI installs it)");
+        return;
+    }
+    let s = Session::start(&format!("{} --sandbox", env!("CARGO_BIN_EXE_dbdeck")));
+
+    // The example clusters of the three kinds, with the honest state while no operator runs.
+    let pane = s.wait("the example clusters", 30, |p| {
+        has_row(p, "pxc", "shop-db")
+            && has_row(p, "ps/gr", "shop-db")
+            && has_row(p, "ps/async", "ledger-async")
+            && has_row(p, "pg", "orders-db")
+    });
+    assert!(pane.contains("unknown"), "{pane}");
+
+    // The detail view says why: nothing reconciles these clusters in this build.
+    s.keys(&["Enter"]);
+    s.wait("the detail view", 10, |p| p.contains("no operator is reconciling this cluster"));
+    s.keys(&["Escape"]);
+    s.wait("the list again", 10, |p| has_row(p, "pg", "orders-db"));
+
+    // `/` filter narrows the list; esc clears it.
+    s.keys(&["/"]);
+    s.text("orders");
+    s.keys(&["Enter"]);
+    s.wait("the filtered list", 10, |p| has_row(p, "pg", "orders-db") && !has_row(p, "pxc", "shop-db"));
+    s.keys(&["Escape"]);
+    s.wait("the unfiltered list", 10, |p| has_row(p, "pxc", "shop-db") && has_row(p, "pg", "orders-db"));
+
+    // `?` shows the help, `q` closes it.
+    s.keys(&["?"]);
+    s.wait("the help screen", 10, |p| p.contains("keys can be remapped") && p.contains("create cluster"));
+    s.keys(&["q"]);
+    s.wait("the list again", 10, |p| !p.contains("keys can be remapped") && has_row(p, "pg", "orders-db"));
+
+    // Create a PXC cluster through the wizard: kind pxc → name → defaults → backups off → review → create.
+    s.keys(&["c"]);
+    s.wait("the wizard", 10, |p| p.contains("1. Kind"));
+    s.keys(&["Enter"]);
+    s.wait("the name step", 10, |p| p.contains("▸ 2. Name"));
+    for _ in 0.."cluster1".len() {
+        s.keys(&["BSpace"]);
+    }
+    s.text("tmux1");
+    s.keys(&["Enter"]);
+    s.wait("the size step", 10, |p| p.contains("▸ 3. Size"));
+    s.keys(&["Enter"]);
+    s.wait("the proxy step", 10, |p| p.contains("▸ 4. Proxy"));
+    s.keys(&["Enter"]);
+    s.wait("the backup step", 10, |p| p.contains("▸ 5. Backups"));
+    s.keys(&["Space"]);
+    s.keys(&["Enter"]);
+    s.wait("the review", 10, |p| p.contains("▸ 6. Review") && p.contains("name: tmux1") && p.contains("valid"));
+    s.keys(&["Enter"]);
+    s.wait("the new cluster in the list", 20, |p| has_row(p, "pxc", "tmux1"));
+
+    // ctrl-d and the typed name delete it.
+    s.keys(&["/"]);
+    s.text("tmux1");
+    s.keys(&["Enter"]);
+    s.wait("only tmux1", 10, |p| has_row(p, "pxc", "tmux1") && !has_row(p, "pg", "orders-db"));
+    s.keys(&["C-d"]);
+    s.wait("the delete dialog", 10, |p| p.contains("Type the cluster name"));
+    s.text("tmux1");
+    s.keys(&["Enter"]);
+    s.wait("the deletion", 20, |p| p.contains("delete tmux1: done") && !has_row(p, "pxc", "tmux1"));
+    s.keys(&["Escape"]);
+    s.wait("the examples still there", 10, |p| has_row(p, "pxc", "shop-db"));
+
+    // `q` quits with status 0 and gives the terminal back.
+    s.keys(&["q"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+}

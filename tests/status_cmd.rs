@@ -15,7 +15,7 @@ async fn status_prints_stable_json_of_the_examples() {
     let kubeconfig = dir.path().join("kubeconfig");
     let sandbox = dbdeck::sandbox::serve::start(dbdeck::sandbox::serve::ServeOptions {
         kubeconfig_out: Some(kubeconfig.clone()),
-        ..Default::default()
+        ..dbdeck::sandbox::serve::ServeOptions::private()
     })
     .await
     .unwrap();

@@ -49,7 +49,7 @@ fn pod(i: usize) -> Pod {
 pub async fn run(seconds: u64) -> color_eyre::Result<SandboxFigures> {
     let state = tempfile_dir()?;
     let running =
-        start(ServeOptions { state_dir: None, kubeconfig_out: Some(state.join("kubeconfig")), listen: None }).await?;
+        start(ServeOptions { kubeconfig_out: Some(state.join("kubeconfig")), ..ServeOptions::private() }).await?;
     let client = running.client().await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let n = 1000;

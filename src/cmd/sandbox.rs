@@ -8,6 +8,7 @@ pub async fn run(args: &SandboxArgs) -> color_eyre::Result<i32> {
         listen: args.listen,
         kubeconfig_out: args.kubeconfig_out.clone(),
         state_dir: args.state_dir.clone(),
+        private: false,
     })
     .await?;
     let kc = running.kubeconfig_path.display().to_string();

@@ -384,7 +384,7 @@ mod tests {
     /// a created cluster appears in a snapshot and its deletion takes it away again.
     #[tokio::test]
     async fn watches_follow_the_sandbox() {
-        let sandbox = crate::sandbox::serve::start(Default::default()).await.unwrap();
+        let sandbox = crate::sandbox::serve::start(crate::sandbox::serve::ServeOptions::private()).await.unwrap();
         let client = kube::Client::try_from(sandbox.client_config().await.unwrap()).unwrap();
         let scope = Scope::Namespace("default".into());
         assert!(

@@ -19,12 +19,39 @@ pub struct ServeOptions {
     /// Objects persist here when set; certificates and the token always live in a state directory
     /// (this one, or the user's default one).
     pub state_dir: Option<PathBuf>,
+    /// Without `state_dir`: keep the certificates, token and kubeconfig in a private directory of this process,
+    /// removed on shutdown, instead of the user's shared default one. In-process sandboxes (`--sandbox`, tests)
+    /// use it so that several can run at once without racing on the same files.
+    pub private: bool,
+}
+
+impl ServeOptions {
+    /// An in-process sandbox with nothing kept after it stops.
+    pub fn private() -> Self {
+        ServeOptions { private: true, ..Default::default() }
+    }
+}
+
+/// A fresh directory under the system temp dir, owned by this process.
+fn private_dir() -> Result<PathBuf, ServeError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "dbdeck-sandbox-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|source| ServeError::PrivateDir { path: dir.clone(), source })?;
+    Ok(dir)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("no state directory: pass --state-dir (the user's home directory is unknown)")]
     NoStateDir,
+    #[error("cannot create a private directory {path} for the sandbox: {source}")]
+    PrivateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
@@ -44,6 +71,7 @@ pub struct RunningSandbox {
     pub kubeconfig_path: PathBuf,
     pub ca_cert_pem: String,
     pub token: String,
+    remove_on_shutdown: Option<PathBuf>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -68,14 +96,21 @@ impl RunningSandbox {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        if let Some(dir) = self.remove_on_shutdown.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
 /// Starts a sandbox: loads or creates TLS material and the token, binds, writes the kubeconfig and serves.
 pub async fn start(opts: ServeOptions) -> Result<RunningSandbox, ServeError> {
-    let tls_dir = match &opts.state_dir {
-        Some(d) => d.clone(),
-        None => listener::default_state_dir().ok_or(ServeError::NoStateDir)?,
+    let (tls_dir, remove_on_shutdown) = match &opts.state_dir {
+        Some(d) => (d.clone(), None),
+        None if opts.private => {
+            let d = private_dir()?;
+            (d.clone(), Some(d))
+        }
+        None => (listener::default_state_dir().ok_or(ServeError::NoStateDir)?, None),
     };
     let addr = opts.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let sandbox = Sandbox::new(SandboxConfig { state_dir: opts.state_dir.clone(), ..Default::default() })?;
@@ -101,6 +136,7 @@ pub async fn start(opts: ServeOptions) -> Result<RunningSandbox, ServeError> {
         kubeconfig_path,
         ca_cert_pem: material.ca_cert_pem,
         token,
+        remove_on_shutdown,
         stop: Some(stop),
         task: Some(task),
     })

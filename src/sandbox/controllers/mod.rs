@@ -187,6 +187,9 @@ struct Sim {
     finishing: HashSet<Key>,
     /// Pods that wait for their claims to bind.
     blocked: HashSet<Key>,
+    /// Pods without a node, as seen on the change feed: the scheduler lists the cluster only when
+    /// there are some.
+    unbound: HashSet<Key>,
     /// Claims waiting for their next resize step.
     resizing: HashSet<Key>,
     /// Nodes with an eviction timer.
@@ -224,6 +227,7 @@ pub(crate) fn start(
         starting: HashSet::new(),
         finishing: HashSet::new(),
         blocked: HashSet::new(),
+        unbound: HashSet::new(),
         resizing: HashSet::new(),
         evicting: HashSet::new(),
         next_pod_ip: 0,
@@ -301,7 +305,9 @@ impl Sim {
     fn everything(&mut self) -> Dirty {
         let mut d = Dirty { schedule: true, cron: true, ..Default::default() };
         let k = self.kinds.clone();
-        d.pods = self.list(&k.pods, None, None).iter().map(key).collect();
+        let pods = self.list(&k.pods, None, None);
+        self.unbound = pods.iter().filter(|p| str_at(p, "/spec/nodeName").is_empty()).map(key).collect();
+        d.pods = pods.iter().map(key).collect();
         d.nodes = self.list(&k.nodes, None, None).iter().map(name).collect();
         d.pvcs = self.list(&k.pvcs, None, None).iter().map(key).collect();
         d.sts = self.list(&k.sts, None, None).iter().map(key).collect();
@@ -321,14 +327,19 @@ impl Sim {
         let deleted = c.kind == EventType::Deleted;
         match (c.key.gr.group.as_str(), c.key.gr.resource.as_str()) {
             ("", "pods") => {
+                let finished = matches!(str_at(obj, "/status/phase"), "Succeeded" | "Failed");
                 if deleted {
                     self.starting.remove(&k);
                     self.finishing.remove(&k);
                     self.blocked.remove(&k);
+                    self.unbound.remove(&k);
                     d.schedule = true;
                 } else {
-                    if str_at(obj, "/spec/nodeName").is_empty() {
+                    if str_at(obj, "/spec/nodeName").is_empty() && !finished {
+                        self.unbound.insert(k.clone());
                         d.schedule = true;
+                    } else {
+                        self.unbound.remove(&k);
                     }
                     d.pods.insert(k.clone());
                 }

@@ -71,6 +71,9 @@ fn container_statuses(pod: &Value, ready: bool, started_at: &str) -> Value {
 impl Sim {
     /// Binds every unbound pod it can; the others get `PodScheduled=False` with the scheduler's message.
     pub(super) fn schedule(&mut self) {
+        if self.unbound.is_empty() {
+            return;
+        }
         let k = self.kinds.clone();
         let pods = self.list(&k.pods, None, None);
         let pending: Vec<&Value> = pods

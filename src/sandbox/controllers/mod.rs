@@ -643,3 +643,35 @@ fn same_ignoring_times(a: &Value, b: &Value) -> bool {
     }
     strip(a) == strip(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_from_match_labels_and_expressions() {
+        let obj = json!({"spec": {"selector": {"matchLabels": {"app": "db"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]},
+                                 {"key": "gone", "operator": "DoesNotExist"}]}}});
+        let sel = selector_of(&obj).unwrap();
+        assert!(sel.matches(&json!({"metadata": {"labels": {"app": "db", "tier": "b"}}})));
+        assert!(!sel.matches(&json!({"metadata": {"labels": {"app": "db", "tier": "c"}}})));
+        assert!(!sel.matches(&json!({"metadata": {"labels": {"app": "db", "tier": "a", "gone": "x"}}})));
+        assert!(selector_of(&json!({"spec": {}})).is_none());
+    }
+
+    #[test]
+    fn statuses_differing_only_in_timestamps_are_the_same() {
+        let a = json!({"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "1"}]});
+        let b = json!({"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2"}]});
+        let c = json!({"conditions": [{"type": "Ready", "status": "False", "lastTransitionTime": "1"}]});
+        assert!(same_ignoring_times(&a, &b));
+        assert!(!same_ignoring_times(&a, &c));
+    }
+
+    #[test]
+    fn controllers_need_a_runtime() {
+        let sb = crate::sandbox::Sandbox::new(Default::default()).unwrap();
+        assert!(matches!(sb.start_controllers(ControllerConfig::default()), Err(ControllerError::NoRuntime)));
+    }
+}

@@ -398,3 +398,35 @@ impl Sim {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn every_extension_and_cron_schedules() {
+        let t = at("2026-01-01T10:00:30Z");
+        assert_eq!(next_fire("@every 1s", t), Some(at("2026-01-01T10:00:31Z")));
+        assert_eq!(next_fire("@every 2m", t), Some(at("2026-01-01T10:02:30Z")));
+        assert_eq!(next_fire("* * * * *", t), Some(at("2026-01-01T10:01:00Z")));
+        assert_eq!(next_fire("0 3 * * *", t), Some(at("2026-01-02T03:00:00Z")));
+        assert_eq!(next_fire("@every 0s", t), None);
+        assert_eq!(next_fire("@every soon", t), None);
+        assert_eq!(next_fire("not a schedule", t), None);
+    }
+
+    #[test]
+    fn pods_from_a_template_are_owned_and_labelled() {
+        let owner = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "b", "uid": "u1"}});
+        let tmpl = json!({"metadata": {"labels": {"app": "x"}}, "spec": {"containers": []}});
+        let pod = from_template(&tmpl, &owner, "Pod", "v1", &[("job-name", "b".into())]);
+        assert_eq!(pod["metadata"]["generateName"], "b-");
+        assert_eq!(pod["metadata"]["labels"], json!({"app": "x", "job-name": "b"}));
+        assert_eq!(pod["metadata"]["ownerReferences"][0]["uid"], "u1");
+        assert_eq!(pod["metadata"]["ownerReferences"][0]["controller"], true);
+    }
+}

@@ -472,9 +472,25 @@ async fn endpoints_follow_readiness() {
     })
     .await;
     assert_eq!(d.status.unwrap().ready_replicas, Some(2));
+    // A PDB over the two pods: one may go.
+    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> = Api::default_namespaced(client.clone());
+    let pdb = serde_json::from_value(json!({"metadata": {"name": "web"}, "spec": {"minAvailable": 1,
+        "selector": {"matchLabels": {"app": "web"}}}}))
+    .unwrap();
+    pdbs.create(&PostParams::default(), &pdb).await.unwrap();
+    eventually("pdb status", || async {
+        let st = pdbs.get("web").await.unwrap().status?;
+        (st.current_healthy == 2 && st.expected_pods == 2 && st.disruptions_allowed == 1).then_some(())
+    })
+    .await;
     let one = ready_pods(&pods, "web", 2).await[0].name_any();
     fault(&client, &format!("/_sandbox/pods/default/{one}/unready")).await;
     wait((1, 1)).await;
+    eventually("pdb sees one unhealthy pod", || async {
+        let st = pdbs.get("web").await.unwrap().status?;
+        (st.current_healthy == 1 && st.disruptions_allowed == 0).then_some(())
+    })
+    .await;
     fault(&client, &format!("/_sandbox/pods/default/{one}/ready")).await;
     wait((2, 0)).await;
     // publishNotReadyAddresses lists the unready pod as an address.
@@ -556,7 +572,7 @@ async fn three_hundred_statefulsets_settle() {
         if ready == 900 {
             break;
         }
-        if polls % 5 == 0 {
+        if polls.is_multiple_of(5) {
             let t = Instant::now();
             pods.list(&ListParams::default().limit(500)).await.unwrap();
             worst_list = worst_list.max(t.elapsed());

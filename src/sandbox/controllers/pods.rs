@@ -19,6 +19,28 @@ fn toleration_seconds(pod: &Value) -> Option<u64> {
         .min()
 }
 
+/// Guaranteed when every container limits cpu and memory to what it requests, BestEffort when none
+/// asks for anything, Burstable otherwise.
+fn qos_class(pod: &Value) -> &'static str {
+    let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let res = |c: &Value, kind: &str, r: &str| c.pointer(&format!("/resources/{kind}/{r}")).cloned();
+    let any = containers.iter().any(|c| {
+        ["requests", "limits"].iter().any(|k| {
+            c.pointer(&format!("/resources/{k}")).is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+        })
+    });
+    if !any {
+        return "BestEffort";
+    }
+    let guaranteed = containers.iter().all(|c| {
+        ["cpu", "memory"].iter().all(|r| {
+            let limit = res(c, "limits", r);
+            limit.is_some() && res(c, "requests", r).is_none_or(|req| Some(req) == limit)
+        })
+    });
+    if guaranteed { "Guaranteed" } else { "Burstable" }
+}
+
 fn finished(pod: &Value) -> bool {
     matches!(str_at(pod, "/status/phase"), "Succeeded" | "Failed")
 }
@@ -218,7 +240,7 @@ impl Sim {
             "podIP": pod_ip,
             "podIPs": [{"ip": pod_ip}],
             "startTime": start_time,
-            "qosClass": str_at(&pod, "/status/qosClass").is_empty().then_some("BestEffort").unwrap_or(str_at(&pod, "/status/qosClass")),
+            "qosClass": qos_class(&pod),
             "containerStatuses": container_statuses(&pod, true, &started),
         });
         if let Some(running) = self.patch(&k.pods, pk, json!({"status": status}), Subresource::Status) {
@@ -330,5 +352,29 @@ impl Sim {
                 self.delete(&k.pods, &key(&p));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_classes() {
+        let pod = |res: Value| json!({"spec": {"containers": [{"name": "c", "resources": res}]}});
+        assert_eq!(qos_class(&pod(json!({}))), "BestEffort");
+        assert_eq!(qos_class(&pod(json!({"requests": {"cpu": "1"}}))), "Burstable");
+        let exact = json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}});
+        assert_eq!(qos_class(&pod(exact)), "Guaranteed");
+        assert_eq!(qos_class(&pod(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))), "Guaranteed");
+    }
+
+    #[test]
+    fn eviction_waits_for_the_shortest_not_ready_toleration() {
+        let pod = json!({"spec": {"tolerations": [
+            {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "tolerationSeconds": 30},
+            {"key": "other", "effect": "NoExecute", "tolerationSeconds": 1}]}});
+        assert_eq!(toleration_seconds(&pod), Some(30));
     }
 }

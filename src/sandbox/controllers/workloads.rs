@@ -197,7 +197,7 @@ impl Sim {
             }
         } else if have > want {
             // Not-ready pods go first, as upstream prefers.
-            pods.sort_by_key(|p| sim::pod_is_ready(p));
+            pods.sort_by_key(sim::pod_is_ready);
             for p in pods.iter().take((have - want) as usize) {
                 self.delete(&k.pods, &key(p));
             }

@@ -8,8 +8,7 @@ use super::{Key, Sim, key, name, now, str_at};
 use crate::sandbox::sim::{endpoints, pdb};
 use crate::sandbox::store::Subresource;
 
-/// The label EndpointSlices carry with their Service's name.
-const SLICE_SERVICE_LABEL: &str = "kubernetes.io/service-name";
+use crate::sandbox::sim::endpoints::LABEL_SERVICE_NAME as SLICE_SERVICE_LABEL;
 
 impl Sim {
     /// Gives a Service without one a cluster IP from 10.96.0.0/12 (headless and ExternalName ones keep none).
@@ -70,8 +69,18 @@ impl Sim {
                 self.put(&k.endpoints, ns, ep);
             }
             if let Some(slices) = endpoints::endpoint_slices_for(svc, &pods, &nodes) {
+                let keep: HashSet<String> = slices.iter().map(name).collect();
                 for s in slices {
                     self.put(&k.slices, ns, s);
+                }
+                // Slices of port sets that no longer exist go.
+                let sel =
+                    crate::sandbox::selector::LabelSelector::parse(&format!("{SLICE_SERVICE_LABEL}={}", name(svc)))
+                        .ok();
+                for old in self.list(&k.slices, Some(ns), sel.as_ref()) {
+                    if !keep.contains(&name(&old)) {
+                        self.delete(&k.slices, &key(&old));
+                    }
                 }
             }
         }

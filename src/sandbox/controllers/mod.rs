@@ -187,6 +187,9 @@ struct Sim {
     finishing: HashSet<Key>,
     /// Pods that wait for their claims to bind.
     blocked: HashSet<Key>,
+    /// Pods and ControllerRevisions by the StatefulSet that controls them (from the change feed), so a
+    /// sync reads its own objects instead of filtering the namespace.
+    sts_children: HashMap<Key, (HashSet<String>, HashSet<String>)>,
     /// Pods without a node, as seen on the change feed: the scheduler lists the cluster only when
     /// there are some.
     unbound: HashSet<Key>,
@@ -228,6 +231,7 @@ pub(crate) fn start(
         finishing: HashSet::new(),
         blocked: HashSet::new(),
         unbound: HashSet::new(),
+        sts_children: HashMap::new(),
         resizing: HashSet::new(),
         evicting: HashSet::new(),
         next_pod_ip: 0,
@@ -308,6 +312,13 @@ impl Sim {
         let pods = self.list(&k.pods, None, None);
         self.unbound = pods.iter().filter(|p| str_at(p, "/spec/nodeName").is_empty()).map(key).collect();
         d.pods = pods.iter().map(key).collect();
+        self.sts_children.clear();
+        for p in &pods {
+            self.index_child(p, false, false);
+        }
+        for r in self.list(&k.revisions, None, None) {
+            self.index_child(&r, true, false);
+        }
         d.nodes = self.list(&k.nodes, None, None).iter().map(name).collect();
         d.pvcs = self.list(&k.pvcs, None, None).iter().map(key).collect();
         d.sts = self.list(&k.sts, None, None).iter().map(key).collect();
@@ -343,6 +354,7 @@ impl Sim {
                     }
                     d.pods.insert(k.clone());
                 }
+                self.index_child(obj, false, deleted);
                 if let Some(owner) = controller_of(obj) {
                     let ok = (k.0.clone(), owner.1);
                     match owner.0.as_str() {
@@ -368,6 +380,7 @@ impl Sim {
                 // Pods waiting for a claim of this namespace look again.
                 d.pods.extend(self.blocked.iter().filter(|b| b.0 == k.0).cloned());
             }
+            ("apps", "controllerrevisions") => self.index_child(obj, true, deleted),
             ("apps", "statefulsets") if !deleted => {
                 d.sts.insert(k.clone());
                 d.pdb_ns.insert(k.0);
@@ -404,6 +417,22 @@ impl Sim {
                 d.pdb_ns.insert(k.0);
             }
             _ => {}
+        }
+    }
+
+    /// Records (or forgets) a pod or revision under the StatefulSet that controls it.
+    fn index_child(&mut self, obj: &Value, revision: bool, deleted: bool) {
+        let Some((kind, owner)) = controller_of(obj) else { return };
+        if kind != "StatefulSet" {
+            return;
+        }
+        let (ns, child) = key(obj);
+        let entry = self.sts_children.entry((ns, owner)).or_default();
+        let set = if revision { &mut entry.1 } else { &mut entry.0 };
+        if deleted {
+            set.remove(&child);
+        } else {
+            set.insert(child);
         }
     }
 

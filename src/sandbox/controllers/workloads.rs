@@ -1,6 +1,7 @@
 //! Workload controllers: StatefulSets (through `sim::statefulset::plan`), Deployments through
 //! ReplicaSets, Jobs and CronJobs.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -74,11 +75,29 @@ impl Sim {
         if sim::is_terminating(&set) {
             return;
         }
-        let sel = selector_of(&set);
-        let ns = Some(sk.0.as_str());
-        let pods = self.list(&k.pods, ns, sel.as_ref());
-        let pvcs = self.list(&k.pvcs, ns, sel.as_ref());
-        let revisions = self.list(&k.revisions, ns, sel.as_ref());
+        // Read the set's own objects by name: filtering the namespace per sync does not scale.
+        let (pod_names, rev_names) = self.sts_children.get(sk).cloned().unwrap_or_default();
+        let fetch = |rt, names: &HashSet<String>| -> Vec<Value> {
+            names.iter().filter_map(|n| self.get(rt, &(sk.0.clone(), n.clone()))).collect()
+        };
+        let pods = fetch(&k.pods, &pod_names);
+        let revisions = fetch(&k.revisions, &rev_names);
+        let start = int_at(&set, "/spec/ordinals/start", 0);
+        let highest = pods
+            .iter()
+            .filter_map(|p| name(p).rsplit_once('-').and_then(|(_, o)| o.parse::<i64>().ok()))
+            .max()
+            .unwrap_or(-1);
+        let end = highest.max(start + int_at(&set, "/spec/replicas", 1) - 1);
+        let templates =
+            set.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut claim_names = HashSet::new();
+        for t in &templates {
+            for ordinal in start.min(0)..=end {
+                claim_names.insert(format!("{}-{}-{ordinal}", name(t), sk.1));
+            }
+        }
+        let pvcs = fetch(&k.pvcs, &claim_names);
         let plan = statefulset::plan(&set, &pods, &pvcs, &revisions);
         if let Some(rev) = plan.create_revision {
             self.create(&k.revisions, &sk.0, rev);

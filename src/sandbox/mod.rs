@@ -17,7 +17,8 @@
 //! `selector`, `views` (per-API presentation, events mapping, metadata-only and Table), `printers`
 //! (built-in Table columns), `crd`,
 //! `persist` (redb), `faults` (admin knobs, counters), `protobuf` (kubectl's typed create bodies),
-//! `server` (HTTP), `status` (error bodies).
+//! `server` (HTTP), `status` (error bodies), `sim` (pure decisions of the simulated cluster) and
+//! `controllers` (the tasks that apply them; opt-in through [`Sandbox::start_controllers`]).
 
 pub mod controllers;
 mod crd;

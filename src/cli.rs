@@ -123,6 +123,79 @@ pub struct SandboxArgs {
     /// certificate and token are kept here too (default: ~/.local/state/dbdeck/sandbox)
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+
+    /// Number of simulated nodes (zones zone-a, zone-b, zone-c round-robin)
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub nodes: u16,
+
+    /// Seconds from a node going NotReady to the eviction of its pods (default: the pods'
+    /// tolerations, 300 s unless they say otherwise)
+    #[arg(long, value_name = "SECONDS")]
+    pub eviction_timeout: Option<u64>,
+
+    #[command(subcommand)]
+    pub action: Option<SandboxAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxAction {
+    /// Inject a fault into a running sandbox (found through --state-dir's kubeconfig, else --kubeconfig,
+    /// else the default state directory's)
+    Fault(SandboxFaultArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxFaultArgs {
+    #[command(subcommand)]
+    pub target: SandboxFault,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxFault {
+    /// Make a node NotReady or Ready, cordon or uncordon it
+    Node {
+        /// Node name, e.g. dbdeck-node-2
+        name: String,
+        #[arg(value_enum)]
+        action: NodeFault,
+    },
+    /// Kill a pod's containers (they restart) or set its readiness
+    Pod {
+        /// NAMESPACE/NAME, or NAME in the default namespace
+        pod: String,
+        #[arg(value_enum)]
+        action: PodFault,
+    },
+    /// Keep a PersistentVolumeClaim Pending (hold) or let it bind again (release)
+    Pvc {
+        /// NAMESPACE/NAME, or NAME in the default namespace
+        claim: String,
+        #[arg(value_enum)]
+        action: PvcFault,
+    },
+    /// Make the next Job created fail
+    FailNextJob,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NodeFault {
+    Notready,
+    Ready,
+    Cordon,
+    Uncordon,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PodFault {
+    Kill,
+    Unready,
+    Ready,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PvcFault {
+    Hold,
+    Release,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

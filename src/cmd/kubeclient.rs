@@ -28,7 +28,11 @@ pub struct Connection {
 /// Connects as the flags say: to an embedded sandbox started here (`--sandbox`), or through the kubeconfig.
 pub async fn connect(global: &GlobalArgs) -> Result<Connection, ClientError> {
     if global.sandbox {
-        let running = crate::sandbox::serve::start(crate::sandbox::serve::ServeOptions::private()).await?;
+        let running = crate::sandbox::serve::start(crate::sandbox::serve::ServeOptions {
+            controllers: Some(Default::default()),
+            ..crate::sandbox::serve::ServeOptions::private()
+        })
+        .await?;
         let mut cfg = running.client_config().await.map_err(crate::sandbox::serve::ServeError::from)?;
         if let Some(ns) = &global.namespace {
             cfg.default_namespace = ns.clone();

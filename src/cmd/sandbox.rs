@@ -1,14 +1,30 @@
 //! `dbdeck sandbox`: the sandbox API server alone, in the foreground, until SIGINT/SIGTERM.
 
-use crate::cli::SandboxArgs;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use color_eyre::eyre::{WrapErr, eyre};
+
+use crate::cli::{NodeFault, PodFault, PvcFault, SandboxAction, SandboxArgs, SandboxFault};
+use crate::sandbox::controllers::ControllerConfig;
+use crate::sandbox::listener;
 use crate::sandbox::serve::{ServeOptions, start};
 
 pub async fn run(args: &SandboxArgs) -> color_eyre::Result<i32> {
+    if let Some(SandboxAction::Fault(f)) = &args.action {
+        return fault(args, &f.target).await;
+    }
+    let controllers = ControllerConfig {
+        nodes: usize::from(args.nodes),
+        eviction_timeout: args.eviction_timeout.map(Duration::from_secs),
+        ..Default::default()
+    };
     let running = start(ServeOptions {
         listen: args.listen,
         kubeconfig_out: args.kubeconfig_out.clone(),
         state_dir: args.state_dir.clone(),
         private: false,
+        controllers: Some(controllers),
     })
     .await?;
     let kc = running.kubeconfig_path.display().to_string();
@@ -18,10 +34,68 @@ pub async fn run(args: &SandboxArgs) -> color_eyre::Result<i32> {
         None => println!("objects are kept in memory only (use --state-dir to keep them)"),
     }
     println!("kubeconfig: {kc} (context dbdeck-sandbox)");
-    println!("try: kubectl --kubeconfig {kc} get nodes");
+    println!("{} simulated nodes; try: kubectl --kubeconfig {kc} get nodes", args.nodes);
     wait_for_signal().await;
     eprintln!("dbdeck sandbox: shutting down");
     running.shutdown().await;
+    Ok(0)
+}
+
+/// `NAMESPACE/NAME`, or `NAME` in `default`.
+fn split_name(s: &str) -> (&str, &str) {
+    s.split_once('/').unwrap_or(("default", s))
+}
+
+/// `dbdeck sandbox fault ...`: one POST to the admin endpoint of the sandbox the kubeconfig points at.
+async fn fault(args: &SandboxArgs, target: &SandboxFault) -> color_eyre::Result<i32> {
+    let path = match target {
+        SandboxFault::Node { name, action } => {
+            let a = match action {
+                NodeFault::Notready => "notready",
+                NodeFault::Ready => "ready",
+                NodeFault::Cordon => "cordon",
+                NodeFault::Uncordon => "uncordon",
+            };
+            format!("/_sandbox/nodes/{name}/{a}")
+        }
+        SandboxFault::Pod { pod, action } => {
+            let (ns, name) = split_name(pod);
+            let a = match action {
+                PodFault::Kill => "kill",
+                PodFault::Unready => "unready",
+                PodFault::Ready => "ready",
+            };
+            format!("/_sandbox/pods/{ns}/{name}/{a}")
+        }
+        SandboxFault::Pvc { claim, action } => {
+            let (ns, name) = split_name(claim);
+            let a = match action {
+                PvcFault::Hold => "hold",
+                PvcFault::Release => "release",
+            };
+            format!("/_sandbox/pvcs/{ns}/{name}/{a}")
+        }
+        SandboxFault::FailNextJob => "/_sandbox/jobs/fail-next".to_string(),
+    };
+    let kubeconfig: PathBuf = match (&args.kubeconfig_out, &args.state_dir) {
+        (Some(p), _) => p.clone(),
+        (None, Some(d)) => d.join("kubeconfig"),
+        (None, None) => listener::default_state_dir()
+            .ok_or_else(|| eyre!("no state directory: pass --state-dir or --kubeconfig-out of the running sandbox"))?
+            .join("kubeconfig"),
+    };
+    let kc = kube::config::Kubeconfig::read_from(&kubeconfig)
+        .wrap_err_with(|| format!("cannot read the sandbox kubeconfig {}", kubeconfig.display()))?;
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .wrap_err_with(|| format!("the kubeconfig {} is not usable", kubeconfig.display()))?;
+    let client = kube::Client::try_from(cfg)?;
+    let req = http::Request::post(&path).body(Vec::new())?;
+    let answer = client
+        .request_text(req)
+        .await
+        .wrap_err_with(|| format!("the sandbox at {} refused the fault {path}", kubeconfig.display()))?;
+    println!("{answer}");
     Ok(0)
 }
 

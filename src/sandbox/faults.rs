@@ -11,6 +11,7 @@
 //! - `POST /_sandbox/faults/drop-watches` → every open watch connection is closed;
 //! - `PUT /_sandbox/history` with `{"size": 100}` → resizes the watch-history window (watches and
 //!   continue tokens older than it get 410 Expired);
+//! - faults of the simulated cluster (nodes, pods, claims, Jobs): see [`super::controllers::faults`];
 //! - `GET /_sandbox/stats` → `{"writes": {"create": n, "update": n, "patch": n, "delete": n,
 //!   "deletecollection": n}, "writeTotal": n, "mutations": n, "resourceVersion": n}`.
 

@@ -17,8 +17,11 @@
 //! `selector`, `views` (per-API presentation, events mapping, metadata-only and Table), `printers`
 //! (built-in Table columns), `crd`,
 //! `persist` (redb), `faults` (admin knobs, counters), `protobuf` (kubectl's typed create bodies),
-//! `server` (HTTP), `status` (error bodies), `portforward` (pods attached to local endpoints, port-forward relay).
+//! `server` (HTTP), `status` (error bodies), `portforward` (pods attached to local endpoints, port-forward relay),
+//! `sim` (pure decisions of the simulated cluster) and
+//! `controllers` (the tasks that apply them; opt-in through [`Sandbox::start_controllers`]).
 
+pub mod controllers;
 mod crd;
 pub mod discovery;
 pub mod faults;
@@ -102,6 +105,9 @@ struct Inner {
     writes: WriteCounters,
     config: SandboxConfig,
     attachments: portforward::Attachments,
+    /// Faults of the simulated cluster (nodes, pods, claims, Jobs), read by the controllers.
+    sim_faults: Arc<controllers::SimFaults>,
+    controllers: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// A running sandbox API server (without a socket; see [`Sandbox::router`]). Cheap to clone.
@@ -170,6 +176,8 @@ impl Sandbox {
                 writes: WriteCounters::default(),
                 config,
                 attachments: Default::default(),
+                sim_faults: Arc::default(),
+                controllers: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -182,6 +190,21 @@ impl Sandbox {
     /// Direct access for in-process simulated controllers: same semantics (RVs, events, GC) without HTTP.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Starts the simulated cluster on the current tokio runtime: nodes, scheduler, kubelets and the
+    /// workload, storage and network controllers (see [`controllers`]). Without it the sandbox only
+    /// stores objects. A second call does nothing.
+    pub fn start_controllers(&self, cfg: controllers::ControllerConfig) -> Result<(), controllers::ControllerError> {
+        let mut slot = self.inner.controllers.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(controllers::start(self.inner.store.clone(), self.inner.sim_faults.clone(), cfg)?);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn sim_faults(&self) -> &controllers::SimFaults {
+        &self.inner.sim_faults
     }
 
     pub fn faults(&self) -> FaultConfig {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::controllers::{ControllerConfig, ControllerError};
 use super::{Sandbox, SandboxConfig, kubeconfig, listener, tls};
 
 /// How to start a sandbox on a socket.
@@ -19,6 +20,9 @@ pub struct ServeOptions {
     /// Objects persist here when set; certificates and the token always live in a state directory
     /// (this one, or the user's default one).
     pub state_dir: Option<PathBuf>,
+    /// Runs the simulated cluster (nodes, scheduler, kubelets, controllers) when set; without it the
+    /// sandbox only stores objects.
+    pub controllers: Option<ControllerConfig>,
     /// Without `state_dir`: keep the certificates, token and kubeconfig in a private directory of this process,
     /// removed on shutdown, instead of the user's shared default one. In-process sandboxes (`--sandbox`, tests)
     /// use it so that several can run at once without racing on the same files.
@@ -60,6 +64,8 @@ pub enum ServeError {
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
     #[error(transparent)]
     Sandbox(#[from] super::SandboxError),
+    #[error(transparent)]
+    Controllers(#[from] ControllerError),
     #[error("cannot build a client for the sandbox: {0}")]
     Client(#[from] kube::Error),
 }
@@ -114,6 +120,9 @@ pub async fn start(opts: ServeOptions) -> Result<RunningSandbox, ServeError> {
     };
     let addr = opts.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
     let sandbox = Sandbox::new(SandboxConfig { state_dir: opts.state_dir.clone(), ..Default::default() })?;
+    if let Some(cfg) = opts.controllers.clone() {
+        sandbox.start_controllers(cfg)?;
+    }
     let material = tls::load_or_generate(&tls_dir, &[addr.ip().to_string()])?;
     let token = tls::load_or_create_token(&tls_dir)?;
     let tcp = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;

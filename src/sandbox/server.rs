@@ -225,6 +225,9 @@ pub(crate) async fn handle(State(sb): State<Sandbox>, req: Request) -> Response 
 }
 
 fn admin(sb: &Sandbox, method: &Method, path: &str, body: &Bytes) -> Result<Value, ApiError> {
+    if let Some(answer) = super::controllers::faults::admin(sb, method.as_str(), path) {
+        return answer;
+    }
     match (method.as_str(), path.trim_end_matches('/')) {
         ("GET", "/_sandbox/faults") => Ok(serde_json::to_value(sb.faults()).unwrap_or_default()),
         ("PUT" | "POST" | "PATCH", "/_sandbox/faults") => {

@@ -171,6 +171,10 @@ impl State {
             m.remove("status");
         }
         self.apply_schema(rt, &name, &mut obj, opts)?;
+        if super::controllers::admission::admits(&rt.group, &rt.kind) {
+            let class = self.default_storage_class();
+            super::controllers::admission::admit(&rt.kind, &mut obj, class.as_deref());
+        }
         if key.gr == GroupResource::of_namespaces() {
             obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
             obj["spec"]["finalizers"] = json!(["kubernetes"]);
@@ -217,6 +221,13 @@ impl State {
         }
         tracing::debug!(kind = %rt.kind, %name, pruned = ?pruned, "pruned fields the CRD schema does not declare");
         Ok(())
+    }
+
+    /// The StorageClass marked as the cluster default, for claims created without a class.
+    fn default_storage_class(&self) -> Option<String> {
+        let rt = self.find_type("storage.k8s.io", "v1", "storageclasses")?;
+        let classes = self.list(&rt, None, &Default::default()).ok()?.items;
+        crate::sandbox::sim::pvc::default_class(&classes).map(|c| str_at(c, "/metadata/name").to_string())
     }
 
     fn check_crd_names(&self, rt: &ResourceType, crd_obj: &Value) -> Result<(), ApiError> {

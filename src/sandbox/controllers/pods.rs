@@ -1,0 +1,380 @@
+//! Scheduler, kubelets and the node lifecycle controller: binding pending pods, starting bound pods
+//! after a delay, finishing Job pods, and taking pods of a NotReady node out of service, then evicting them.
+
+use serde_json::{Value, json};
+
+use super::{FAIL_ANNOTATION, Key, Sim, Wake, controller_of, key, name, now, stamp, str_at};
+use crate::sandbox::sim::{nodes, scheduler};
+use crate::sandbox::store::Subresource;
+
+/// Seconds a pod tolerates a NotReady/unreachable node before eviction, from its NoExecute tolerations.
+fn toleration_seconds(pod: &Value) -> Option<u64> {
+    pod.pointer("/spec/tolerations")?
+        .as_array()?
+        .iter()
+        .filter(|t| {
+            str_at(t, "/key") == "node.kubernetes.io/not-ready" && matches!(str_at(t, "/effect"), "NoExecute" | "")
+        })
+        .filter_map(|t| t.get("tolerationSeconds").and_then(Value::as_u64))
+        .min()
+}
+
+/// Guaranteed when every container limits cpu and memory to what it requests, BestEffort when none
+/// asks for anything, Burstable otherwise.
+fn qos_class(pod: &Value) -> &'static str {
+    let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let res = |c: &Value, kind: &str, r: &str| c.pointer(&format!("/resources/{kind}/{r}")).cloned();
+    let any = containers.iter().any(|c| {
+        ["requests", "limits"].iter().any(|k| {
+            c.pointer(&format!("/resources/{k}")).is_some_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+        })
+    });
+    if !any {
+        return "BestEffort";
+    }
+    let guaranteed = containers.iter().all(|c| {
+        ["cpu", "memory"].iter().all(|r| {
+            let limit = res(c, "limits", r);
+            limit.is_some() && res(c, "requests", r).is_none_or(|req| Some(req) == limit)
+        })
+    });
+    if guaranteed { "Guaranteed" } else { "Burstable" }
+}
+
+fn finished(pod: &Value) -> bool {
+    matches!(str_at(pod, "/status/phase"), "Succeeded" | "Failed")
+}
+
+fn condition(kind: &str, ok: bool) -> Value {
+    json!({"type": kind, "status": if ok { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": stamp()})
+}
+
+/// Pod conditions for a bound pod whose containers are (not) ready.
+fn conditions(ready: bool) -> Value {
+    json!([
+        condition("PodReadyToStartContainers", true),
+        condition("Initialized", true),
+        condition("Ready", ready),
+        condition("ContainersReady", ready),
+        condition("PodScheduled", true),
+    ])
+}
+
+/// Container statuses for the pod's containers, keeping restart counts.
+fn container_statuses(pod: &Value, ready: bool, started_at: &str) -> Value {
+    let old = pod.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+    let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    Value::Array(
+        containers
+            .iter()
+            .map(|c| {
+                let cname = str_at(c, "/name");
+                let prev = old.iter().find(|s| str_at(s, "/name") == cname);
+                let restarts = prev.and_then(|s| s.get("restartCount")).and_then(Value::as_u64).unwrap_or(0);
+                let mut s = json!({
+                    "name": cname,
+                    "image": str_at(c, "/image"),
+                    "imageID": format!("docker.io/library/{}@sha256:sandbox", str_at(c, "/image")),
+                    "containerID": format!("containerd://{}", uuid::Uuid::new_v4().simple()),
+                    "ready": ready,
+                    "started": true,
+                    "restartCount": restarts,
+                    "state": {"running": {"startedAt": started_at}},
+                });
+                if let Some(last) = prev.and_then(|s| s.get("lastState")).filter(|l| !l.is_null()) {
+                    s["lastState"] = last.clone();
+                }
+                s
+            })
+            .collect(),
+    )
+}
+
+impl Sim {
+    /// Binds every unbound pod it can; the others get `PodScheduled=False` with the scheduler's message.
+    pub(super) fn schedule(&mut self) {
+        if self.unbound.is_empty() {
+            return;
+        }
+        let k = self.kinds.clone();
+        let pods = self.list(&k.pods, None, None);
+        let pending: Vec<&Value> = pods
+            .iter()
+            .filter(|p| {
+                str_at(p, "/spec/nodeName").is_empty() && !finished(p) && !crate::sandbox::sim::is_terminating(p)
+            })
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let nodes = self.list(&k.nodes, None, None);
+        let bound: Vec<Value> =
+            pods.iter().filter(|p| !str_at(p, "/spec/nodeName").is_empty() && !finished(p)).cloned().collect();
+        let mut snap = scheduler::Snapshot::new(&nodes, &bound);
+        for pod in pending {
+            let pk = key(pod);
+            match snap.schedule(pod) {
+                Ok(node) => {
+                    let Some(bound) = self.patch(&k.pods, &pk, json!({"spec": {"nodeName": node}}), Subresource::Main)
+                    else {
+                        continue;
+                    };
+                    let mut conds: Vec<Value> = bound
+                        .pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .map(|c| c.iter().filter(|c| str_at(c, "/type") != "PodScheduled").cloned().collect())
+                        .unwrap_or_default();
+                    conds.push(condition("PodScheduled", true));
+                    self.patch(
+                        &k.pods,
+                        &pk,
+                        json!({"status": {"phase": "Pending", "conditions": conds}}),
+                        Subresource::Status,
+                    );
+                    snap.assume(&bound);
+                    tracing::debug!(namespace = %pk.0, pod = %pk.1, %node, "sandbox scheduler: bound");
+                }
+                Err(unsched) => {
+                    let current = pod
+                        .pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .and_then(|c| c.iter().find(|c| str_at(c, "/type") == "PodScheduled"));
+                    if current.is_some_and(|c| str_at(c, "/message") == unsched.message) {
+                        continue;
+                    }
+                    let cond = unsched.pod_scheduled_condition(now());
+                    self.patch(
+                        &k.pods,
+                        &pk,
+                        json!({"status": {"phase": "Pending", "conditions": [cond]}}),
+                        Subresource::Status,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The kubelet's view of one pod: start it after the delay, or take it out of service.
+    pub(super) fn sync_pod(&mut self, pk: &Key) {
+        let k = self.kinds.clone();
+        let Some(pod) = self.get(&k.pods, pk) else { return };
+        if crate::sandbox::sim::is_terminating(&pod) || finished(&pod) {
+            return;
+        }
+        let node_name = str_at(&pod, "/spec/nodeName");
+        if node_name.is_empty() {
+            if pod.pointer("/status/phase").is_none() {
+                self.patch(&k.pods, pk, json!({"status": {"phase": "Pending"}}), Subresource::Status);
+            }
+            return;
+        }
+        let node_ready =
+            self.get(&k.nodes, &(String::new(), node_name.to_string())).is_some_and(|n| nodes::node_is_ready(&n));
+        if !node_ready || self.faults.is_unready(pk) {
+            if crate::sandbox::sim::pod_is_ready(&pod) {
+                self.set_not_ready(&pod);
+            }
+            return;
+        }
+        if crate::sandbox::sim::pod_is_ready(&pod) {
+            self.maybe_finish_later(&pod);
+            return;
+        }
+        if self.starting.contains(pk) {
+            return;
+        }
+        if !self.claims_bound(&pod) {
+            self.blocked.insert(pk.clone());
+            return;
+        }
+        self.blocked.remove(pk);
+        self.starting.insert(pk.clone());
+        self.after(self.cfg.start_delay, Wake::Start(pk.clone()));
+    }
+
+    fn claims_bound(&self, pod: &Value) -> bool {
+        let ns = str_at(pod, "/metadata/namespace");
+        let vols = pod.pointer("/spec/volumes").and_then(Value::as_array).cloned().unwrap_or_default();
+        vols.iter().filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str)).all(|c| {
+            self.get(&self.kinds.pvcs, &(ns.to_string(), c.to_string()))
+                .is_some_and(|pvc| str_at(&pvc, "/status/phase") == "Bound")
+        })
+    }
+
+    /// The start timer fired: containers run and report Ready, if nothing changed meanwhile.
+    pub(super) fn start_pod(&mut self, pk: &Key) {
+        let k = self.kinds.clone();
+        let Some(pod) = self.get(&k.pods, pk) else { return };
+        let node_name = str_at(&pod, "/spec/nodeName").to_string();
+        let node = self.get(&k.nodes, &(String::new(), node_name.clone()));
+        let node_ready = node.as_ref().is_some_and(nodes::node_is_ready);
+        if node_name.is_empty()
+            || !node_ready
+            || self.faults.is_unready(pk)
+            || finished(&pod)
+            || crate::sandbox::sim::is_terminating(&pod)
+            || !self.claims_bound(&pod)
+        {
+            // The next change of the pod, its node or its claims starts it again.
+            return;
+        }
+        let started = stamp();
+        let pod_ip = match str_at(&pod, "/status/podIP") {
+            "" => {
+                self.next_pod_ip += 1;
+                let n = self.next_pod_ip;
+                format!("10.244.{}.{}", (n / 250) % 256, n % 250 + 2)
+            }
+            ip => ip.to_string(),
+        };
+        let host_ip = node.as_ref().and_then(|n| nodes::internal_ip(n)).unwrap_or("").to_string();
+        let start_time = match str_at(&pod, "/status/startTime") {
+            "" => started.clone(),
+            t => t.to_string(),
+        };
+        let status = json!({
+            "phase": "Running",
+            "conditions": conditions(true),
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}],
+            "podIP": pod_ip,
+            "podIPs": [{"ip": pod_ip}],
+            "startTime": start_time,
+            "qosClass": qos_class(&pod),
+            "containerStatuses": container_statuses(&pod, true, &started),
+        });
+        if let Some(running) = self.patch(&k.pods, pk, json!({"status": status}), Subresource::Status) {
+            self.maybe_finish_later(&running);
+        }
+    }
+
+    /// Job pods run for a while, then end.
+    fn maybe_finish_later(&mut self, pod: &Value) {
+        if controller_of(pod).is_none_or(|o| o.0 != "Job") {
+            return;
+        }
+        let pk = key(pod);
+        if self.finishing.insert(pk.clone()) {
+            self.after(self.cfg.job_duration, Wake::Finish(pk));
+        }
+    }
+
+    /// A Job pod's containers exit: code 1 when the pod carries the fail annotation, else 0.
+    pub(super) fn finish_pod(&mut self, pk: &Key) {
+        let k = self.kinds.clone();
+        let Some(pod) = self.get(&k.pods, pk) else { return };
+        if finished(&pod) || crate::sandbox::sim::is_terminating(&pod) {
+            return;
+        }
+        let fail = str_at(&pod, &format!("/metadata/annotations/{}", FAIL_ANNOTATION.replace('/', "~1"))) == "true";
+        let (code, reason, phase) = if fail { (1, "Error", "Failed") } else { (0, "Completed", "Succeeded") };
+        let ended = stamp();
+        let mut statuses = container_statuses(&pod, false, &ended);
+        if let Some(arr) = statuses.as_array_mut() {
+            for s in arr {
+                let started = str_at(&pod, "/status/startTime").to_string();
+                s["started"] = json!(false);
+                s["state"] = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": ended}});
+            }
+        }
+        let mut conds = conditions(false);
+        if let Some(a) = conds.as_array_mut() {
+            for c in a.iter_mut().filter(|c| str_at(c, "/type") == "Ready" || str_at(c, "/type") == "ContainersReady") {
+                c["reason"] = json!("PodCompleted");
+            }
+        }
+        self.patch(
+            &k.pods,
+            pk,
+            json!({"status": {"phase": phase, "conditions": conds, "containerStatuses": statuses}}),
+            Subresource::Status,
+        );
+    }
+
+    /// Ready=False on a running pod (node NotReady, a readiness fault, or a killed container).
+    pub(super) fn set_not_ready(&self, pod: &Value) {
+        let mut statuses = pod.pointer("/status/containerStatuses").cloned().unwrap_or_else(|| json!([]));
+        if let Some(arr) = statuses.as_array_mut() {
+            for s in arr {
+                s["ready"] = json!(false);
+            }
+        }
+        self.patch(
+            &self.kinds.pods,
+            &key(pod),
+            json!({"status": {"conditions": conditions(false), "containerStatuses": statuses}}),
+            Subresource::Status,
+        );
+    }
+
+    /// A node changed: if NotReady, its pods stop being Ready and an eviction timer starts; if Ready,
+    /// its pods start again.
+    pub(super) fn sync_node(&mut self, node_name: &str) {
+        let k = self.kinds.clone();
+        let node = self.get(&k.nodes, &(String::new(), node_name.to_string()));
+        let ready = node.as_ref().is_some_and(nodes::node_is_ready);
+        let on_node: Vec<Value> = self
+            .list(&k.pods, None, None)
+            .into_iter()
+            .filter(|p| str_at(p, "/spec/nodeName") == node_name && !finished(p))
+            .collect();
+        if ready {
+            for p in &on_node {
+                self.sync_pod(&key(p));
+            }
+            return;
+        }
+        for p in &on_node {
+            if crate::sandbox::sim::pod_is_ready(p) {
+                self.set_not_ready(p);
+            }
+        }
+        if on_node.is_empty() || !self.evicting.insert(node_name.to_string()) {
+            return;
+        }
+        let secs = on_node.iter().filter_map(toleration_seconds).min();
+        let delay = self.cfg.eviction_timeout.unwrap_or_else(|| std::time::Duration::from_secs(secs.unwrap_or(0)));
+        tracing::info!(node = node_name, ?delay, "sandbox: node NotReady; evicting its pods after the timeout");
+        self.after(delay, Wake::Evict(node_name.to_string()));
+    }
+
+    /// The eviction timeout passed: pods of a node that is still NotReady are deleted (their
+    /// controllers create replacements, which the scheduler places elsewhere).
+    pub(super) fn evict(&mut self, node_name: &str) {
+        let k = self.kinds.clone();
+        let node = self.get(&k.nodes, &(String::new(), node_name.to_string()));
+        if node.as_ref().is_none_or(nodes::node_is_ready) {
+            return;
+        }
+        for p in self.list(&k.pods, None, None) {
+            if str_at(&p, "/spec/nodeName") == node_name && !finished(&p) {
+                tracing::info!(node = node_name, pod = %name(&p), "sandbox: evicting pod from NotReady node");
+                self.delete(&k.pods, &key(&p));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_classes() {
+        let pod = |res: Value| json!({"spec": {"containers": [{"name": "c", "resources": res}]}});
+        assert_eq!(qos_class(&pod(json!({}))), "BestEffort");
+        assert_eq!(qos_class(&pod(json!({"requests": {"cpu": "1"}}))), "Burstable");
+        let exact = json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}});
+        assert_eq!(qos_class(&pod(exact)), "Guaranteed");
+        assert_eq!(qos_class(&pod(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))), "Guaranteed");
+    }
+
+    #[test]
+    fn eviction_waits_for_the_shortest_not_ready_toleration() {
+        let pod = json!({"spec": {"tolerations": [
+            {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "tolerationSeconds": 30},
+            {"key": "other", "effect": "NoExecute", "tolerationSeconds": 1}]}});
+        assert_eq!(toleration_seconds(&pod), Some(30));
+    }
+}

@@ -142,6 +142,17 @@ pub enum SandboxAction {
     /// Inject a fault into a running sandbox (found through --state-dir's kubeconfig, else --kubeconfig,
     /// else the default state directory's)
     Fault(SandboxFaultArgs),
+    /// Bind a sandbox pod's port to a real local endpoint, so port-forward to that pod (and dbdeck's
+    /// database probes) reach it: `dbdeck sandbox attach default/shop-db-pxc-0:3306 127.0.0.1:3306`
+    Attach(SandboxAttachArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxAttachArgs {
+    /// The pod and port, as [NAMESPACE/]POD:PORT
+    pub pod: String,
+    /// The endpoint to relay to, as HOST:PORT (resolved now)
+    pub target: String,
 }
 
 #[derive(Debug, Args)]

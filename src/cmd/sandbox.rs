@@ -5,14 +5,16 @@ use std::time::Duration;
 
 use color_eyre::eyre::{WrapErr, eyre};
 
-use crate::cli::{NodeFault, PodFault, PvcFault, SandboxAction, SandboxArgs, SandboxFault};
+use crate::cli::{NodeFault, PodFault, PvcFault, SandboxAction, SandboxArgs, SandboxAttachArgs, SandboxFault};
 use crate::sandbox::controllers::ControllerConfig;
 use crate::sandbox::listener;
 use crate::sandbox::serve::{ServeOptions, start};
 
 pub async fn run(args: &SandboxArgs) -> color_eyre::Result<i32> {
-    if let Some(SandboxAction::Fault(f)) = &args.action {
-        return fault(args, &f.target).await;
+    match &args.action {
+        Some(SandboxAction::Fault(f)) => return fault(args, &f.target).await,
+        Some(SandboxAction::Attach(a)) => return attach(args, a).await,
+        None => {}
     }
     let controllers = ControllerConfig {
         nodes: usize::from(args.nodes),
@@ -77,6 +79,34 @@ async fn fault(args: &SandboxArgs, target: &SandboxFault) -> color_eyre::Result<
         }
         SandboxFault::FailNextJob => "/_sandbox/jobs/fail-next".to_string(),
     };
+    let answer = admin_post(args, &path, Vec::new()).await?;
+    println!("{answer}");
+    Ok(0)
+}
+
+/// `dbdeck sandbox attach [NS/]POD:PORT HOST:PORT`.
+async fn attach(args: &SandboxArgs, a: &SandboxAttachArgs) -> color_eyre::Result<i32> {
+    let (pod, port) = a
+        .pod
+        .rsplit_once(':')
+        .and_then(|(p, port)| Some((p, port.parse::<u16>().ok()?)))
+        .ok_or_else(|| eyre!("{:?}: expected [NAMESPACE/]POD:PORT, e.g. default/shop-db-pxc-0:3306", a.pod))?;
+    let (ns, name) = split_name(pod);
+    let target = tokio::net::lookup_host(&a.target)
+        .await
+        .wrap_err_with(|| format!("{:?}: expected HOST:PORT", a.target))?
+        .next()
+        .ok_or_else(|| eyre!("{:?} resolves to no address", a.target))?;
+    let body = serde_json::to_vec(&serde_json::json!({
+        "namespace": ns, "pod": name, "port": port, "target": target.to_string()
+    }))?;
+    let answer = admin_post(args, "/_sandbox/attach", body).await?;
+    println!("{answer}");
+    Ok(0)
+}
+
+/// One POST to the admin endpoint of the sandbox the state directory's (or given) kubeconfig points at.
+async fn admin_post(args: &SandboxArgs, path: &str, body: Vec<u8>) -> color_eyre::Result<String> {
     let kubeconfig: PathBuf = match (&args.kubeconfig_out, &args.state_dir) {
         (Some(p), _) => p.clone(),
         (None, Some(d)) => d.join("kubeconfig"),
@@ -90,13 +120,8 @@ async fn fault(args: &SandboxArgs, target: &SandboxFault) -> color_eyre::Result<
         .await
         .wrap_err_with(|| format!("the kubeconfig {} is not usable", kubeconfig.display()))?;
     let client = kube::Client::try_from(cfg)?;
-    let req = http::Request::post(&path).body(Vec::new())?;
-    let answer = client
-        .request_text(req)
-        .await
-        .wrap_err_with(|| format!("the sandbox at {} refused the fault {path}", kubeconfig.display()))?;
-    println!("{answer}");
-    Ok(0)
+    let req = http::Request::post(path).header(http::header::CONTENT_TYPE, "application/json").body(body)?;
+    client.request_text(req).await.wrap_err_with(|| format!("the sandbox at {} refused {path}", kubeconfig.display()))
 }
 
 /// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).

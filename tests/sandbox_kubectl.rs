@@ -249,3 +249,34 @@ fn dbdeck_crd_apply_installs_nine_established_crds() {
     );
     assert_eq!(established.lines().filter(|l| *l == "True").count(), 9, "{established}");
 }
+
+#[test]
+fn dbdeck_sandbox_attach_binds_a_pod_port() {
+    if !have_kubectl() {
+        eprintln!("kubectl not on PATH; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sb = start_sandbox(dir.path());
+    kubectl_ok(&sb.kubeconfig, &["run", "db-0", "--image=percona/percona-server:8.4"]);
+    let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = local.local_addr().unwrap().to_string();
+    let attach = |pod: &str| {
+        Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+            .args(["sandbox", "--state-dir"])
+            .arg(dir.path())
+            .args(["attach", pod, &target])
+            .output()
+            .unwrap()
+    };
+    let out = attach("default/db-0:3306");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = kubectl_ok(&sb.kubeconfig, &["get", "--raw", "/_sandbox/attach"]);
+    assert!(listed.contains("db-0") && listed.contains(&target), "{listed}");
+    // A malformed pod argument is one clear sentence, not a backtrace.
+    let bad = attach("db-0");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.starts_with("dbdeck: \"db-0\": expected [NAMESPACE/]POD:PORT"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

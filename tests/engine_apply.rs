@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use dbdeck::api::pxc::PerconaXtraDBCluster;
-use dbdeck::engine::apply::{Applier, OwnerRef};
+use dbdeck::engine::apply::{Applier, OwnerRef, RetryPolicy};
 use dbdeck::engine::pxc::{BuildInputs, Desired, TlsBundle, USERS, build};
 use dbdeck::sandbox::faults::FaultConfig;
 use dbdeck::sandbox::{Sandbox, SandboxConfig};
@@ -147,17 +148,17 @@ async fn create_then_noop_then_change_writes_only_what_changed() {
     assert_eq!(sts.get("shop-db-pxc").await.unwrap().spec.unwrap().replicas, Some(5));
 }
 
-fn labelled(name: &str, owner_uid: Option<&str>) -> kube::core::ObjectMeta {
+fn labelled(name: &str, owner: Option<(&str, &str)>) -> kube::core::ObjectMeta {
     let mut labels = selector();
     labels.insert("app.kubernetes.io/component".into(), "haproxy".into());
     kube::core::ObjectMeta {
         name: Some(name.into()),
         labels: Some(labels),
-        owner_references: owner_uid.map(|uid| {
+        owner_references: owner.map(|(owner, uid)| {
             vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
                 api_version: "pxc.percona.com/v1".into(),
                 kind: "PerconaXtraDBCluster".into(),
-                name: "owner".into(),
+                name: owner.into(),
                 uid: uid.into(),
                 ..Default::default()
             }]
@@ -186,12 +187,15 @@ async fn removed_component_is_swept_but_nothing_else() {
     let crs: Api<PerconaXtraDBCluster> = Api::default_namespaced(client.clone());
     let other = crs.create(&pp, &other).await.unwrap();
     let other_uid = other.metadata.uid.as_deref().unwrap();
-    svc.create(&pp, &Service { metadata: labelled("other-owner", Some(other_uid)), ..Default::default() })
-        .await
-        .unwrap();
+    svc.create(
+        &pp,
+        &Service { metadata: labelled("other-owner", Some(("other-db", other_uid))), ..Default::default() },
+    )
+    .await
+    .unwrap();
     cms.create(&pp, &ConfigMap { metadata: labelled("unowned", None), ..Default::default() }).await.unwrap();
     let pvc = PersistentVolumeClaim {
-        metadata: labelled("datadir-shop-db-haproxy-0", Some(&uid)),
+        metadata: labelled("datadir-shop-db-haproxy-0", Some(("shop-db", &uid))),
         spec: Some(
             serde_json::from_value(json!({"accessModes": ["ReadWriteOnce"],
             "resources": {"requests": {"storage": "1Gi"}}}))
@@ -222,18 +226,82 @@ async fn removed_component_is_swept_but_nothing_else() {
 
 #[tokio::test]
 async fn injected_throttling_and_unavailability_converge() {
-    let Env { sb, client, .. } = env().await;
+    let Env { sb, client, requests } = env().await;
     let cr = create_cr(&client).await;
     let owner = owner(&cr);
     let desired = values(&build(&cr, &inputs()).unwrap());
-    let applier = Applier::new(client.clone());
+    // Enough attempts that 30 % injected errors cannot plausibly exhaust them (0.3^16 per request).
+    let retry =
+        RetryPolicy { attempts: 16, first_delay: Duration::from_millis(1), max_delay: Duration::from_millis(20) };
+    let applier = Applier::new(client.clone()).with_retry(retry);
+    let clean = (desired.len() + KINDS.len() - 1) as u64;
     for code in [429, 503] {
         sb.set_faults(FaultConfig { error_rate: 0.3, error_code: code, ..Default::default() }).unwrap();
+        let sent = requests.load(Ordering::Relaxed);
         applier.reconcile(&owner, desired.clone(), KINDS, &selector()).await.expect("converges despite faults");
+        assert!(requests.load(Ordering::Relaxed) - sent > clean, "{code}s were injected and retried");
     }
     sb.set_faults(FaultConfig::default()).unwrap();
     // Converged: a clean pass finds everything as desired.
     let before = sb.write_count();
     let report = applier.reconcile(&owner, desired.clone(), KINDS, &selector()).await.unwrap();
     assert_eq!((report.unchanged, sb.write_count() - before), (desired.len(), 0), "{report:?}");
+}
+
+/// A client to `sb` whose first `conflicts` PATCH requests are answered 409 Conflict, as an API
+/// server does when another writer got in between.
+fn conflicting_client(sb: &Sandbox, conflicts: u64) -> (Client, Arc<AtomicU64>) {
+    let remaining = Arc::new(AtomicU64::new(conflicts));
+    let left = remaining.clone();
+    let router = sb.router();
+    let svc = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+        let router = router.clone();
+        let left = left.clone();
+        async move {
+            let conflict = req.method() == http::Method::PATCH
+                && left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+            if conflict {
+                let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict",
+                    "code": 409, "message": "the object has been modified; please apply your changes to the latest version"});
+                let resp = http::Response::builder()
+                    .status(409)
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(status.to_string()))
+                    .unwrap();
+                return Ok::<_, std::convert::Infallible>(resp);
+            }
+            tower::ServiceExt::oneshot(router, req).await
+        }
+    });
+    (Client::new(svc, "default"), remaining)
+}
+
+#[tokio::test]
+async fn a_conflict_is_reread_once_and_a_lasting_one_names_the_object() {
+    let Env { sb, client, .. } = env().await;
+    let cr = create_cr(&client).await;
+    let owner = owner(&cr);
+    let desired = values(&build(&cr, &inputs()).unwrap());
+    let first = desired[0].clone();
+
+    // One conflict: re-read, decide again, apply.
+    let (c, remaining) = conflicting_client(&sb, 1);
+    let before = sb.write_count();
+    let report = Applier::new(c).apply_all(&owner, vec![first.clone()]).await.unwrap();
+    assert_eq!((report.applied, remaining.load(Ordering::SeqCst)), (vec![name_of(&first)], 0));
+    assert_eq!(sb.write_count() - before, 1);
+
+    // A conflict that lasts: reported after one re-read, naming the object and the API's message.
+    let mut changed = desired[1].clone();
+    changed["metadata"]["labels"]["extra"] = json!("1");
+    let (c, remaining) = conflicting_client(&sb, 10);
+    let err = Applier::new(c).apply_all(&owner, vec![changed]).await.unwrap_err().to_string();
+    let want = format!(
+        "applying {} default/{}: ",
+        desired[1]["kind"].as_str().unwrap(),
+        desired[1]["metadata"]["name"].as_str().unwrap()
+    );
+    assert!(err.starts_with(&want), "{err}");
+    assert!(err.contains("the object has been modified") && err.contains("(409)"), "{err}");
+    assert_eq!(remaining.load(Ordering::SeqCst), 8, "two applies: the first and one after re-reading");
 }

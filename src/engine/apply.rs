@@ -84,6 +84,10 @@ fn retryable(e: &kube::Error) -> bool {
     }
 }
 
+fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
 fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
@@ -160,6 +164,7 @@ impl Applier {
         };
         let params = PatchParams::apply(&self.field_manager).force();
         let mut attempt = 0;
+        let mut conflicts = 0;
         loop {
             // Re-reading on every attempt is what turns a 409 into a fresh decision.
             let live = match api.get_opt(t.name).await {
@@ -182,7 +187,10 @@ impl Applier {
                     tracing::info!(kind = %t.resource.kind, namespace = %t.namespace, name = %t.name, "applied");
                     return Ok(true);
                 }
+                // A conflict is re-read and decided once more; a second one is the caller's to see.
+                Err(e) if is_conflict(&e) && conflicts > 0 => return Err(err("applying", &e)),
                 Err(e) if retryable(&e) && attempt + 1 < self.retry.attempts => {
+                    conflicts += u32::from(is_conflict(&e));
                     tracing::debug!(kind = %t.resource.kind, name = %t.name, error = %message(&e), "apply retried");
                     tokio::time::sleep(self.retry.delay(attempt)).await;
                     attempt += 1;

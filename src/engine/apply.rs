@@ -339,6 +339,12 @@ fn is_empty(v: &Value) -> bool {
 /// Every path in a managedFields `fieldsV1` set is still present in `desired`.
 fn still_desired(fields: &Value, desired: &Value) -> bool {
     let Some(fields) = fields.as_object() else { return true };
+    // Each owned list item needs its own desired item; this also catches two owned items that a
+    // desired item without its defaulted key fields would both seem to match (TCP and UDP on one port).
+    let items = fields.keys().filter(|k| k.starts_with("k:") || k.starts_with("v:")).count();
+    if items > desired.as_array().map_or(0, Vec::len) {
+        return false;
+    }
     fields.iter().all(|(key, child)| {
         if key == "." {
             return true;
@@ -412,6 +418,16 @@ mod tests {
         let live = live_with(json!({"f:spec": {"f:ports": {"k:{\"port\":3306,\"protocol\":\"TCP\"}": {}}}}));
         let desired = json!({"spec": {"replicas": 3, "ports": []}});
         assert!(needs_apply(&desired, &live, "dbdeck"));
+    }
+
+    #[test]
+    fn two_owned_items_need_two_desired_items() {
+        let live = live_with(json!({"f:spec": {"f:ports": {
+            "k:{\"port\":3306,\"protocol\":\"TCP\"}": {}, "k:{\"port\":3306,\"protocol\":\"UDP\"}": {}}}}));
+        let one = json!({"spec": {"ports": [{"port": 3306}]}});
+        assert!(!still_desired(&live["metadata"]["managedFields"][0]["fieldsV1"], &one));
+        let both = json!({"spec": {"ports": [{"port": 3306}, {"port": 3306, "protocol": "UDP"}]}});
+        assert!(still_desired(&live["metadata"]["managedFields"][0]["fieldsV1"], &both));
     }
 
     #[test]

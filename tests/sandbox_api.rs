@@ -653,3 +653,28 @@ async fn faults_stats_and_streaming_list_rules() {
     }
     assert_eq!(applied, 1);
 }
+
+#[tokio::test]
+async fn apply_and_merge_with_a_stale_resource_version_conflict() {
+    let (_sb, client) = sandbox();
+    let cms: Api<ConfigMap> = Api::default_namespaced(client);
+    let created = cms.create(&PostParams::default(), &cm("rv")).await.unwrap();
+    let old_rv = created.resource_version().unwrap();
+    cms.patch("rv", &PatchParams::default(), &Patch::Merge(json!({"data": {"k": "newer"}}))).await.unwrap();
+
+    let stale_apply = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "rv", "resourceVersion": old_rv}, "data": {"k": "stale"}});
+    let err = cms.patch("rv", &PatchParams::apply("t").force(), &Patch::Apply(&stale_apply)).await.unwrap_err();
+    assert_eq!(api_code(&err), (409, "Conflict".to_string()));
+    let stale_merge = json!({"metadata": {"resourceVersion": old_rv}, "data": {"k": "stale"}});
+    let err = cms.patch("rv", &PatchParams::default(), &Patch::Merge(&stale_merge)).await.unwrap_err();
+    assert_eq!(api_code(&err), (409, "Conflict".to_string()));
+    assert_eq!(cms.get("rv").await.unwrap().data.unwrap()["k"], "newer");
+
+    // With the current resourceVersion both go through.
+    let current = cms.get("rv").await.unwrap().resource_version().unwrap();
+    let fresh = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "rv", "resourceVersion": current}, "data": {"k": "applied"}});
+    cms.patch("rv", &PatchParams::apply("t").force(), &Patch::Apply(&fresh)).await.unwrap();
+    assert_eq!(cms.get("rv").await.unwrap().data.unwrap()["k"], "applied");
+}

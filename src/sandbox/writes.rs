@@ -429,6 +429,19 @@ impl State {
             return self.update_scale(rt, ns, name, new_scale, opts).map(|v| (v, false));
         }
         let live_view = to_view(rt, &live);
+        // A merge or apply patch that names a resourceVersion is an optimistic-concurrency precondition, as on a
+        // real API server: a stale one is refused instead of silently overwriting a newer object.
+        if matches!(kind, PatchKind::Merge | PatchKind::Apply) {
+            if let Some(rv) = patch.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+                if !rv.is_empty() && Some(rv) != live.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+                    return Err(ApiError::conflict(
+                        rt,
+                        name,
+                        "the object has been modified; please apply your changes to the latest version and try again",
+                    ));
+                }
+            }
+        }
         let mut applied = patch.clone();
         if kind == PatchKind::Apply {
             check_shape(patch)?;

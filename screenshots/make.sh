@@ -66,6 +66,13 @@ shot() {
 wait_for "ledger-async" "orders-db" "shop-db" "ps/gr" "pxc "
 shot list
 
+# The help screen (before the wizard, whose last error stays in the status line).
+keys "?"
+wait_for "keys can be remapped"
+shot help
+keys q
+wait_for "ledger-async" "orders-db"
+
 # Detail of the PXC cluster: filter to it, then open it.
 keys /
 text pxc
@@ -107,9 +114,4 @@ keys Escape
 wait_for "Discard this new cluster?"
 keys y
 wait_for "ledger-async" "orders-db"
-
-# The help screen.
-keys "?"
-wait_for "keys can be remapped"
-shot help
 keys q

@@ -98,9 +98,15 @@ pub fn async_facts(rows: &[TextRow], vars: ServerVars, version: &str) -> DbFacts
         None => (Role::Source, "source".to_string(), None, None, None),
         Some(ch) => {
             let state = channel_state(ch);
-            let (seconds, note) = match (ch.seconds_behind, ch.sql_running, ch.io_running) {
-                (Some(s), _, _) => (Some(s as f64), None),
-                (None, false, _) => (None, Some("seconds behind source is NULL: the SQL thread is not running".into())),
+            // A failed SQL thread can still read "running" for a moment while it stops (MariaDB), with a stale
+            // seconds figure; while it is stopped or failed the figure is never reported as a lag.
+            let sql_applying = ch.sql_running && ch.last_sql_errno == 0;
+            let (seconds, note) = match (ch.seconds_behind, sql_applying, ch.io_running) {
+                (_, false, _) => (
+                    None,
+                    Some("seconds behind source unknown: the SQL thread is not running (stopped or failed)".into()),
+                ),
+                (Some(s), true, _) => (Some(s as f64), None),
                 (None, true, ThreadState::Running) => {
                     (None, Some("seconds behind source is NULL although both threads run".into()))
                 }

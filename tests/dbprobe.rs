@@ -278,6 +278,15 @@ async fn postgres_streaming_replication_lag() {
     assert_eq!(pd.replication[0].sync_state, "async");
     assert_eq!(pd.timeline, Some(1));
 
+    // The standby's seconds-behind comes from its last replayed transaction, so make sure it has replayed one
+    // before pausing (right after pg_basebackup it may not have).
+    admin_p.execute("INSERT INTO t (v) VALUES ('before-pause')", &[]).await.unwrap();
+    probe_until(&prober, &s, Duration::from_secs(30), "a transaction replayed", |m| {
+        in_sync(m)
+            && m.facts().is_some_and(|f| matches!(&f.detail, FamilyDetail::Postgres(d) if d.last_replay_at.is_some()))
+    })
+    .await;
+
     // Replay paused + writes on the primary: bytes behind on both sides, seconds growing on the standby.
     admin_s.batch_execute("SELECT pg_wal_replay_pause()").await.unwrap();
     for _ in 0..5 {

@@ -329,8 +329,22 @@ impl MariaDb {
     }
 
     /// Freezes the server (SIGSTOP): connections stay open but nothing answers, like a hung node.
+    /// SIGSTOP, and wait until the kernel reports the server stopped: `kill` returns before a busy
+    /// multi-threaded process has actually halted, and a query could still be answered in between.
     pub fn freeze(&self) -> Result<()> {
-        self.process.signal("STOP")
+        self.process.signal("STOP")?;
+        let stat = format!("/proc/{}/stat", self.process.pid());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            let state = std::fs::read_to_string(&stat)
+                .ok()
+                .and_then(|s| s.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()));
+            if state == Some('T') {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
     }
 
     pub fn thaw(&self) -> Result<()> {

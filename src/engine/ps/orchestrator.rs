@@ -1,7 +1,7 @@
 //! Orchestrator (async replication only): StatefulSet `<c>-orc`, its headless Service and one
 //! Service per pod (Raft peers address each other through those).
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, EnvVar, HTTPGetAction, Probe, Service, ServicePort, Volume, VolumeMount,
 };
@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Ctx;
 use super::config::ORC_RAFT_PORT;
-use super::meta::{ANNOTATION_CONFIG_HASH, ANNOTATION_TLS_HASH, Component, LABEL_EXPOSED, merge, selector};
+use super::meta::{ANNOTATION_CONFIG_HASH, ANNOTATION_TLS_HASH, Component, LABEL_EXPOSED, merge};
 use super::pod::{
     self, BIN_PATH, BIN_VOLUME, CONFIG_VOLUME, TLS_VOLUME, USERS_VOLUME, container_port, empty_dir, mount, pod_common,
     secret_volume, service_port,
@@ -131,22 +131,7 @@ pub(super) fn statefulset(ctx: &Ctx, config_hash: &str, tls_hash: &str) -> State
     let init = vec![pod::init_container(ctx, "orc", &common)];
     let spec = pod::pod_spec(ctx, c, &common, init, containers(ctx), volumes);
     let hashes = [(ANNOTATION_CONFIG_HASH, config_hash), (ANNOTATION_TLS_HASH, tls_hash)];
-    StatefulSet {
-        metadata: ctx.owner.meta(
-            &name,
-            ctx.owner.labels(c, o.labels.as_ref()),
-            ctx.owner.annotations(o.annotations.as_ref()),
-        ),
-        spec: Some(StatefulSetSpec {
-            replicas: Some(ctx.replicas(o.size)),
-            selector: selector(ctx.owner.match_labels(c)),
-            service_name: Some(name.clone()),
-            update_strategy: Some(super::mysql::update_strategy(ctx, false)),
-            template: pod::template(ctx, c, &common, &hashes, spec),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    pod::component_statefulset(ctx, c, &name, o.labels.as_ref(), o.annotations.as_ref(), o.size, &common, &hashes, spec)
 }
 
 pub(super) fn services(ctx: &Ctx) -> Vec<Service> {

@@ -91,6 +91,35 @@ pub(super) fn template(
     }
 }
 
+/// The StatefulSet of a sidecar-less component (Orchestrator, HAProxy): one pod per replica, a governing service
+/// of the same name, the MySQL update strategy rules, and the hashes that restart its pods on config changes.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn component_statefulset(
+    ctx: &Ctx,
+    c: Component,
+    name: &str,
+    object_labels: Option<&Labels>,
+    object_annotations: Option<&Labels>,
+    size: Option<i32>,
+    common: &PodCommon<'_>,
+    hashes: &[(&str, &str)],
+    spec: PodSpec,
+) -> k8s_openapi::api::apps::v1::StatefulSet {
+    use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+    StatefulSet {
+        metadata: ctx.owner.meta(name, ctx.owner.labels(c, object_labels), ctx.owner.annotations(object_annotations)),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(ctx.replicas(size)),
+            selector: selector(ctx.owner.match_labels(c)),
+            service_name: Some(name.to_string()),
+            update_strategy: Some(super::mysql::update_strategy(ctx, false)),
+            template: template(ctx, c, common, hashes, spec),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// A pod spec with the component's scheduling and security settings.
 pub(super) fn pod_spec(
     ctx: &Ctx,

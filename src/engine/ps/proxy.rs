@@ -1,8 +1,8 @@
 //! The proxies: HAProxy (StatefulSet `<c>-haproxy`, either mode) and MySQL Router (Deployment
 //! `<c>-router`, group replication only), with their Services.
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMapProjection, ConfigMapVolumeSource, Container, EnvVar, KeyToPath, ProjectedVolumeSource, Service,
     ServicePort, Volume, VolumeProjection,
@@ -158,22 +158,7 @@ pub(super) fn haproxy_statefulset(ctx: &Ctx, config_hash: &str, tls_hash: &str) 
     let init = vec![pod::init_container(ctx, "haproxy", &common)];
     let spec = pod::pod_spec(ctx, c, &common, init, haproxy_containers(ctx), volumes);
     let hashes = [(ANNOTATION_CONFIG_HASH, config_hash), (ANNOTATION_TLS_HASH, tls_hash)];
-    StatefulSet {
-        metadata: ctx.owner.meta(
-            &name,
-            ctx.owner.labels(c, h.labels.as_ref()),
-            ctx.owner.annotations(h.annotations.as_ref()),
-        ),
-        spec: Some(StatefulSetSpec {
-            replicas: Some(ctx.replicas(h.size)),
-            selector: selector(ctx.owner.match_labels(c)),
-            service_name: Some(name.clone()),
-            update_strategy: Some(super::mysql::update_strategy(ctx, false)),
-            template: pod::template(ctx, c, &common, &hashes, spec),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    pod::component_statefulset(ctx, c, &name, h.labels.as_ref(), h.annotations.as_ref(), h.size, &common, &hashes, spec)
 }
 
 pub(super) fn haproxy_services(ctx: &Ctx) -> Vec<Service> {

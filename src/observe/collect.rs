@@ -1,0 +1,274 @@
+//! The facts collector: from the cluster views to a reading of every database member.
+//!
+//! For each cluster it reads probe credentials from the cluster's own Secrets, reaches each database pod (pod IP
+//! in a cluster, a port-forward bridge from a workstation), probes it with the shared [`Prober`] (bounded time and
+//! concurrency, kept connections), fills in the lag figures that need several members, and records the reading
+//! in a short per-member history. A member that cannot be read gets a reading that says why; nothing is guessed.
+//!
+//! Passwords only travel inside [`Credentials`] (redacted in `Debug`); nothing here logs them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::Api;
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::build::World;
+use super::facts::{HistoryBook, MemberFacts, ProbeOutcome, apply_galera_relative_lag};
+use super::merge;
+use super::probe::secrets::{SecretLayout, candidate_secrets, credentials_from_secret, pg_candidate_secrets};
+use super::probe::{Credentials, Endpoint, Family, ProbeConfig, ProbeTarget, Prober, TlsMode, async_repl};
+use super::reach::{ReachMode, Reacher};
+use super::view::{ClusterKind, ClusterView, PsClusterType};
+
+/// Clusters whose Secrets are read at the same time (each costs one or two API requests).
+const CLUSTER_CONCURRENCY: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    pub probe: ProbeConfig,
+    pub reach: ReachMode,
+    /// How PostgreSQL members are reached: Percona's PG clusters accept network logins over TLS only.
+    pub pg_tls: TlsMode,
+    /// Readings kept per member for the sparkline.
+    pub history: usize,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            probe: ProbeConfig::default(),
+            reach: ReachMode::detect(),
+            pg_tls: TlsMode::Require,
+            history: super::facts::History::DEFAULT_CAPACITY,
+        }
+    }
+}
+
+/// Identifies one cluster across refreshes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClusterKey {
+    pub kind: ClusterKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ClusterKey {
+    pub fn of(view: &ClusterView) -> Self {
+        ClusterKey { kind: view.kind, namespace: view.namespace.clone(), name: view.name.clone() }
+    }
+}
+
+/// The readings of one cluster and the histories they extend.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClusterReadings {
+    pub facts: Vec<MemberFacts>,
+    pub history: HistoryBook,
+}
+
+/// The result of one collection round, for every cluster that has database members.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Readings {
+    pub clusters: BTreeMap<ClusterKey, ClusterReadings>,
+}
+
+impl Readings {
+    pub fn get(&self, view: &ClusterView) -> Option<&ClusterReadings> {
+        self.clusters.get(&ClusterKey::of(view))
+    }
+
+    /// Merges the readings into the views (see [`merge::apply`]); clusters without readings are left as built.
+    pub fn apply(&self, views: &mut [ClusterView]) {
+        for v in views.iter_mut() {
+            if let Some(r) = self.get(v) {
+                merge::apply(v, &r.facts, Some(&r.history));
+            }
+        }
+    }
+}
+
+/// How a cluster family is probed.
+fn family(kind: ClusterKind) -> (Family, u16, SecretLayout) {
+    match kind {
+        ClusterKind::Pxc => (Family::Galera, 3306, SecretLayout::Pxc),
+        ClusterKind::Ps { cluster_type: PsClusterType::Async } => (Family::MysqlAsync, 3306, SecretLayout::Ps),
+        ClusterKind::Ps { cluster_type: PsClusterType::GroupReplication } => {
+            (Family::GroupReplication, 3306, SecretLayout::Ps)
+        }
+        ClusterKind::Pg => (Family::Postgres, 5432, SecretLayout::Pg),
+    }
+}
+
+fn failed(member: &str, outcome: ProbeOutcome) -> MemberFacts {
+    MemberFacts { member: member.to_string(), read_at: Utc::now(), outcome }
+}
+
+/// Reads the databases of the clusters. Keep one per kube client: it keeps the connections, port-forward bridges
+/// and histories between rounds.
+pub struct Collector {
+    client: kube::Client,
+    config: CollectorConfig,
+    prober: Prober,
+    reacher: Reacher,
+    books: Mutex<HashMap<ClusterKey, HistoryBook>>,
+}
+
+impl Collector {
+    pub fn new(client: kube::Client, config: CollectorConfig) -> Self {
+        Collector {
+            prober: Prober::new(config.probe),
+            reacher: Reacher::new(client.clone(), config.reach),
+            client,
+            config,
+            books: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &CollectorConfig {
+        &self.config
+    }
+
+    /// One round: probes every database member of `views` (their pods and CRs are in `world`). With a deadline,
+    /// a member not read by then gets a reading that says so, and the round returns at the deadline.
+    pub async fn collect(&self, world: &World, views: &[ClusterView], deadline: Option<Duration>) -> Readings {
+        let deadline = deadline.map(|d| (Instant::now() + d, d));
+        let pods: HashMap<(&str, &str), &Pod> = world
+            .pods
+            .iter()
+            .filter_map(|p| Some(((p.metadata.namespace.as_deref()?, p.metadata.name.as_deref()?), p)))
+            .collect();
+        self.reacher.retain_pods(world.pods.iter());
+        let wanted: Vec<&ClusterView> =
+            views.iter().filter(|v| v.members.iter().any(|m| v.is_database_member(m))).collect();
+        let rounds = futures::stream::iter(wanted.into_iter().map(|v| {
+            let cr = cluster_cr(world, v);
+            let pods = &pods;
+            async move { (ClusterKey::of(v), self.collect_cluster(v, cr, pods, deadline).await) }
+        }))
+        .buffer_unordered(CLUSTER_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+
+        let mut books = self.books.lock().await;
+        books.retain(|k, _| rounds.iter().any(|(key, _)| key == k));
+        let mut out = Readings::default();
+        for (key, facts) in rounds {
+            let book = books.entry(key.clone()).or_insert_with(|| HistoryBook::new(self.config.history));
+            book.record(&facts);
+            out.clusters.insert(key, ClusterReadings { facts, history: book.clone() });
+        }
+        out
+    }
+
+    async fn collect_cluster(
+        &self,
+        view: &ClusterView,
+        cr: Option<&Value>,
+        pods: &HashMap<(&str, &str), &Pod>,
+        deadline: Option<(Instant, Duration)>,
+    ) -> Vec<MemberFacts> {
+        let (family, port, layout) = family(view.kind);
+        let creds = self.credentials(view, layout, cr).await;
+        let tls = if family == Family::Postgres { self.config.pg_tls.clone() } else { TlsMode::Disable };
+        let members = view.members.iter().filter(|m| view.is_database_member(m));
+        let readings = members.map(|m| {
+            let pod = pods.get(&(view.namespace.as_str(), m.pod.as_str())).copied();
+            let creds = creds.clone();
+            let tls = tls.clone();
+            async move {
+                let Some(pod) = pod else {
+                    return failed(&m.pod, ProbeOutcome::Unreachable { reason: "the pod no longer exists".into() });
+                };
+                if m.phase != "Running" {
+                    let reason = format!("pod {}/{} is {}, not running", view.namespace, m.pod, m.phase);
+                    return failed(&m.pod, ProbeOutcome::Unreachable { reason });
+                }
+                let credentials = match creds {
+                    Ok(c) => c,
+                    Err(reason) => return failed(&m.pod, ProbeOutcome::Error { reason }),
+                };
+                let target = ProbeTarget {
+                    member: m.pod.clone(),
+                    // Replaced by the reacher with the pod's address or its port-forward bridge.
+                    endpoint: Endpoint::new(m.pod.clone(), port),
+                    credentials,
+                    family,
+                    tls,
+                };
+                let probe = self.reacher.probe(&self.prober, pod, port, target);
+                match deadline {
+                    None => probe.await,
+                    Some((at, total)) => match tokio::time::timeout_at(at, probe).await {
+                        Ok(reading) => reading,
+                        Err(_) => failed(
+                            &m.pod,
+                            ProbeOutcome::Error {
+                                reason: format!("no reading within the {} ms deadline", total.as_millis()),
+                            },
+                        ),
+                    },
+                }
+            }
+        });
+        let mut facts = futures::future::join_all(readings).await;
+        apply_galera_relative_lag(&mut facts);
+        async_repl::apply_source_lag(&mut facts);
+        facts
+    }
+
+    /// Probe credentials from the cluster's own Secrets, in the operator's order of preference; the error is the
+    /// sentence each member's reading will carry.
+    async fn credentials(
+        &self,
+        view: &ClusterView,
+        layout: SecretLayout,
+        cr: Option<&Value>,
+    ) -> Result<Credentials, String> {
+        let names = match layout {
+            SecretLayout::Pg => pg_candidate_secrets(&view.name),
+            _ => {
+                let spec_name = cr.and_then(|c| c.pointer("/spec/secretsName")).and_then(Value::as_str);
+                candidate_secrets(layout, &view.name, spec_name)
+            }
+        };
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &view.namespace);
+        let mut problems = Vec::new();
+        for name in &names {
+            match api.get_opt(name).await {
+                Ok(Some(secret)) => {
+                    let mut data = secret.data.unwrap_or_default();
+                    // stringData is folded into data by a real API server; take it too in case it was not.
+                    for (k, v) in secret.string_data.unwrap_or_default() {
+                        data.entry(k).or_insert_with(|| k8s_openapi::ByteString(v.into_bytes()));
+                    }
+                    match credentials_from_secret(layout, &view.name, name, &data) {
+                        Ok(c) => return Ok(c),
+                        Err(e) => problems.push(e.to_string()),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => problems.push(format!("cannot read Secret {}/{name}: {e}", view.namespace)),
+            }
+        }
+        if problems.is_empty() {
+            Err(format!("no probe credentials: none of the Secrets {} exists in {}", names.join(", "), view.namespace))
+        } else {
+            Err(format!("no probe credentials: {}", problems.join("; ")))
+        }
+    }
+}
+
+/// The cluster's custom resource in `world`, for fields the view does not carry (`spec.secretsName`).
+fn cluster_cr<'a>(world: &'a World, view: &ClusterView) -> Option<&'a Value> {
+    let (_, kind) = view.kind.api_version_kind();
+    world.clusters.iter().find(|c| {
+        c.get("kind").and_then(Value::as_str) == Some(kind)
+            && c.pointer("/metadata/namespace").and_then(Value::as_str) == Some(view.namespace.as_str())
+            && c.pointer("/metadata/name").and_then(Value::as_str) == Some(view.name.as_str())
+    })
+}

@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::Utc;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::Api;
 use serde_json::Value;
@@ -143,16 +142,17 @@ impl Collector {
             .filter_map(|p| Some(((p.metadata.namespace.as_deref()?, p.metadata.name.as_deref()?), p)))
             .collect();
         self.reacher.retain_pods(world.pods.iter());
-        let wanted: Vec<&ClusterView> =
-            views.iter().filter(|v| v.members.iter().any(|m| v.is_database_member(m))).collect();
-        let rounds = futures::stream::iter(wanted.into_iter().map(|v| {
-            let cr = cluster_cr(world, v);
-            let pods = &pods;
-            async move { (ClusterKey::of(v), self.collect_cluster(v, cr, pods, deadline).await) }
-        }))
-        .buffer_unordered(CLUSTER_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
+        // Reading Secrets costs API requests: a bounded number of clusters at once (the prober bounds the probes).
+        let limit = tokio::sync::Semaphore::new(CLUSTER_CONCURRENCY);
+        let mut rounds = Vec::new();
+        for v in views.iter().filter(|v| v.members.iter().any(|m| v.is_database_member(m))) {
+            let (cr, pods, limit) = (cluster_cr(world, v), &pods, &limit);
+            rounds.push(async move {
+                let _permit = limit.acquire().await;
+                (ClusterKey::of(v), self.collect_cluster(v, cr, pods, deadline).await)
+            });
+        }
+        let rounds = futures::future::join_all(rounds).await;
 
         let mut books = self.books.lock().await;
         books.retain(|k, _| rounds.iter().any(|(key, _)| key == k));
@@ -173,7 +173,17 @@ impl Collector {
         deadline: Option<(Instant, Duration)>,
     ) -> Vec<MemberFacts> {
         let (family, port, layout) = family(view.kind);
-        let creds = self.credentials(view, layout, cr).await;
+        let creds = match deadline {
+            None => self.credentials(view, layout, cr).await,
+            Some((at, total)) => {
+                tokio::time::timeout_at(at, self.credentials(view, layout, cr)).await.unwrap_or_else(|_| {
+                    Err(format!(
+                        "no reading within the {} ms deadline: the Secrets were not read in time",
+                        total.as_millis()
+                    ))
+                })
+            }
+        };
         let tls = if family == Family::Postgres { self.config.pg_tls.clone() } else { TlsMode::Disable };
         let members = view.members.iter().filter(|m| view.is_database_member(m));
         let readings = members.map(|m| {

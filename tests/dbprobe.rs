@@ -416,3 +416,246 @@ async fn unreachable_and_hanging_members_end_within_the_timeout() {
     assert!(readings.iter().all(|m| matches!(m.outcome, ProbeOutcome::Timeout { .. })));
     assert!(took >= Duration::from_millis(900), "three members with one permit took only {took:?}");
 }
+
+// ---- end to end: a PS async cluster on the sandbox, its pods attached to the MariaDB pair, `dbdeck status` ----
+
+mod status_e2e {
+    use std::collections::BTreeMap;
+    use std::net::SocketAddr;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use dbdeck::api::ps::PerconaServerMySQL;
+    use dbdeck::engine::apply::{Applier, OwnerRef};
+    use dbdeck::engine::ps::{PsBuildInputs, SYSTEM_USERS, TlsMaterial, build};
+    use dbdeck::sandbox::serve::{self, RunningSandbox, ServeOptions};
+    use k8s_openapi::api::core::v1::{Pod, Secret};
+    use kube::api::{Api, PostParams};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const CLUSTER: &str = "ledger";
+    const NS: &str = "default";
+    const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples/ps-async-minimal.yaml");
+
+    /// The users Secret as a user would write it: the monitor password is the MariaDB pair's.
+    fn users() -> BTreeMap<String, String> {
+        SYSTEM_USERS
+            .iter()
+            .map(|u| {
+                let pw = if *u == "monitor" { MONITOR_PASSWORD.to_string() } else { format!("{u}-e2e-pw") };
+                (u.to_string(), pw)
+            })
+            .collect()
+    }
+
+    /// Creates the PS CR (two MySQL pods), its users Secret, and the objects the engine would build for it.
+    async fn create_cluster(client: &kube::Client) {
+        let mut cr: PerconaServerMySQL = serde_yaml::from_str(&std::fs::read_to_string(EXAMPLE).unwrap()).unwrap();
+        cr.metadata.name = Some(CLUSTER.into());
+        cr.metadata.namespace = Some(NS.into());
+        let mut value = serde_json::to_value(&cr).unwrap();
+        value["spec"]["mysql"]["size"] = json!(2);
+        value["spec"]["orchestrator"]["size"] = json!(1);
+        value["spec"]["proxy"]["haproxy"]["size"] = json!(1);
+        value["spec"]["unsafeFlags"] = json!({"mysqlSize": true, "orchestratorSize": true, "proxySize": true});
+        let cr: PerconaServerMySQL = serde_json::from_value(value).unwrap();
+        let api: Api<PerconaServerMySQL> = Api::namespaced(client.clone(), NS);
+        let cr = api.create(&PostParams::default(), &cr).await.expect("create the PS cluster");
+
+        let secret: Secret = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("{CLUSTER}-secrets"), "namespace": NS},
+            "stringData": users(),
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.expect("secret");
+
+        let inputs = PsBuildInputs {
+            users_secret: Some(users()),
+            tls_secret: None,
+            generated_passwords: BTreeMap::new(),
+            generated_tls: Some(TlsMaterial {
+                ca_crt: "e2e CA".into(),
+                tls_crt: "e2e cert".into(),
+                tls_key: "e2e key".into(),
+            }),
+        };
+        let desired = build(&cr, &inputs).expect("build the PS objects");
+        let owner = OwnerRef {
+            api_version: "ps.percona.com/v1".into(),
+            kind: "PerconaServerMySQL".into(),
+            name: CLUSTER.into(),
+            namespace: NS.into(),
+            uid: cr.metadata.uid.clone().unwrap(),
+        };
+        Applier::new(client.clone()).apply_all(&owner, desired.to_values()).await.expect("apply the PS objects");
+    }
+
+    async fn wait_running(client: &kube::Client, pod: &str) {
+        let api: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let phase = api.get_opt(pod).await.unwrap().and_then(|p| p.status?.phase);
+            if phase.as_deref() == Some("Running") {
+                return;
+            }
+            assert!(Instant::now() < end, "pod {pod} not Running within 30 s (phase {phase:?})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs the real binary against the sandbox's kubeconfig.
+    async fn dbdeck(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
+        let kubeconfig = kubeconfig.to_path_buf();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(&args)
+                .env_remove("KUBECONFIG")
+                .output()
+                .expect("run dbdeck")
+        })
+        .await
+        .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
+    /// `dbdeck status ledger -o json`, the cluster view.
+    async fn status_json(kubeconfig: &Path) -> Value {
+        let (ok, out, err) = dbdeck(kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json"]).await;
+        assert!(ok, "dbdeck status failed: {err}");
+        let views: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(views.as_array().map(Vec::len), Some(1), "{out}");
+        views[0].clone()
+    }
+
+    fn member<'a>(view: &'a Value, pod: &str) -> &'a Value {
+        view["members"].as_array().unwrap().iter().find(|m| m["pod"] == pod).unwrap_or_else(|| panic!("no {pod}"))
+    }
+
+    /// Runs `status` until `done` accepts the view, or fails with the last one.
+    async fn status_until(kubeconfig: &Path, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            let view = status_json(kubeconfig).await;
+            if done(&view) {
+                return view;
+            }
+            assert!(Instant::now() < end, "{what}: not within 60 s; last view members {:#}", view["members"]);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    fn replica_lag(view: &Value) -> &Value {
+        &member(view, "ledger-mysql-1")["lag"]
+    }
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    async fn sandbox(dir: &Path) -> (RunningSandbox, PathBuf, kube::Client) {
+        let kubeconfig = dir.join("kubeconfig");
+        let running = serve::start(ServeOptions {
+            kubeconfig_out: Some(kubeconfig.clone()),
+            controllers: Some(Default::default()),
+            ..ServeOptions::private()
+        })
+        .await
+        .expect("start the sandbox");
+        let client = running.client().await.expect("client");
+        dbdeck::cmd::crd::apply_all(client.clone()).await.expect("install the CRDs");
+        (running, kubeconfig, client)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_shows_real_lag_of_a_ps_async_cluster_on_the_sandbox() {
+        require(mariadb_available(), "MariaDB");
+        let pair = MariaDbPair::start().await.expect("start MariaDB source and replica");
+        let dir = tempfile::tempdir().unwrap();
+        let (running, kubeconfig, client) = sandbox(dir.path()).await;
+        create_cluster(&client).await;
+        wait_running(&client, "ledger-mysql-0").await;
+        wait_running(&client, "ledger-mysql-1").await;
+
+        // Before anything is attached the pods cannot be reached: each says so, with no made-up figure.
+        let view = status_json(&kubeconfig).await;
+        let lag = replica_lag(&view);
+        assert_eq!(lag["state"], "unknown", "{view:#}");
+        assert!(lag["reason"].as_str().unwrap().starts_with("unreachable: port-forward to pod default/ledger-mysql-1"));
+
+        running.sandbox.attach(NS, "ledger-mysql-0", 3306, addr(pair.source.port));
+        running.sandbox.attach(NS, "ledger-mysql-1", 3306, addr(pair.replica.port));
+
+        let mut src = pair.source.admin().await.unwrap();
+        let mut rep = pair.replica.admin().await.unwrap();
+        mysql_exec(&mut src, "CREATE DATABASE app").await;
+        mysql_exec(&mut src, "CREATE TABLE app.t (id INT PRIMARY KEY) ENGINE=InnoDB").await;
+
+        // Caught up: roles from the servers, zero lag in seconds and transactions.
+        let caught_up = |v: &Value| {
+            let lag = replica_lag(v);
+            lag["state"] == "known"
+                && lag["seconds"] == 0.0
+                && lag["behind"] == json!({"unit": "transactions", "value": 0})
+        };
+        let view = status_until(&kubeconfig, "replica caught up", caught_up).await;
+        assert_eq!(member(&view, "ledger-mysql-0")["role"], "source");
+        assert_eq!(member(&view, "ledger-mysql-0")["lag"]["state"], "notApplicable");
+        assert_eq!(member(&view, "ledger-mysql-1")["role"], "replica");
+        let facts = view["dbFacts"].as_array().unwrap();
+        assert_eq!(facts.len(), 2, "only the MySQL pods are probed: {facts:#?}");
+        assert_eq!(facts[1]["member"], "ledger-mysql-1");
+        assert_eq!(facts[1]["outcome"]["state"], "replicating");
+        assert!(!view.to_string().contains(MONITOR_PASSWORD), "the password must never be printed");
+
+        // SQL thread stopped, five rows written on the source: five transactions behind, seconds unknown.
+        mysql_exec(&mut rep, "STOP SLAVE SQL_THREAD").await;
+        for i in 1..=5 {
+            mysql_exec(&mut src, &format!("INSERT INTO app.t VALUES ({i})")).await;
+        }
+        let view = status_until(&kubeconfig, "five transactions behind", |v| {
+            replica_lag(v)["behind"] == json!({"unit": "transactions", "value": 5})
+        })
+        .await;
+        let lag = replica_lag(&view);
+        assert_eq!(lag["state"], "amount", "{lag:#}");
+        assert!(lag["note"].as_str().unwrap().contains("SQL thread is not running"), "{lag:#}");
+        let (ok, text, err) = dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS]).await;
+        assert!(ok, "{err}");
+        let row = text.lines().find(|l| l.contains("ledger-mysql-1")).unwrap_or_else(|| panic!("{text}"));
+        assert!(row.contains("replica") && row.contains("SQL thread stopped") && row.contains("5 trx"), "{text}");
+        assert!(!text.contains(MONITOR_PASSWORD));
+
+        // Resumed: back to zero.
+        mysql_exec(&mut rep, "START SLAVE SQL_THREAD").await;
+        status_until(&kubeconfig, "caught up after resume", caught_up).await;
+
+        // --no-probe never touches the databases and says why the lag is unknown.
+        let (ok, out, err) = dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json", "--no-probe"]).await;
+        assert!(ok, "{err}");
+        let view: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(view[0]["dbFacts"], json!([]));
+        assert_eq!(member(&view[0], "ledger-mysql-1")["lag"]["reason"], "not probed (--no-probe)");
+
+        // A hung source: the status still returns within its deadline, the member says it timed out.
+        pair.source.freeze().expect("SIGSTOP the source");
+        let started = Instant::now();
+        let (ok, out, err) =
+            dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json", "--probe-timeout", "2"]).await;
+        let took = started.elapsed();
+        pair.source.thaw().expect("SIGCONT the source");
+        assert!(ok, "{err}");
+        let view: Value = serde_json::from_str(&out).unwrap();
+        let source = &view[0]["dbFacts"][0];
+        assert_eq!(source["member"], "ledger-mysql-0");
+        assert!(["timeout", "error"].contains(&source["outcome"]["result"].as_str().unwrap()), "{source:#}");
+        assert!(took < Duration::from_secs(8), "status took {took:?} with a 2 s probe deadline");
+        running.shutdown().await;
+    }
+}

@@ -282,3 +282,141 @@ fn cluster_cr<'a>(world: &'a World, view: &ClusterView) -> Option<&'a Value> {
             && c.pointer("/metadata/name").and_then(Value::as_str) == Some(view.name.as_str())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant as StdInstant;
+
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Patch, PatchParams, PostParams};
+    use serde_json::json;
+
+    use super::*;
+    use crate::observe::build::build_all;
+    use crate::observe::facts::ProbePhase;
+    use crate::observe::view::LagView;
+    use crate::sandbox::serve::{self, ServeOptions};
+
+    const CR: &str = r#"{"apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQL",
+        "metadata": {"name": "ps1", "namespace": "default"},
+        "spec": {"mysql": {"clusterType": "async", "size": 2}}}"#;
+
+    async fn pod(client: &kube::Client, name: &str, phase: Option<&str>) -> Pod {
+        let api: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/instance": "ps1", "app.kubernetes.io/name": "mysql"}},
+            "spec": {"containers": [{"name": "mysql", "image": "percona/percona-server:8.4"}]}
+        }))
+        .unwrap();
+        let created = api.create(&PostParams::default(), &pod).await.unwrap();
+        match phase {
+            Some(phase) => api
+                .patch_status(name, &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": phase}})))
+                .await
+                .unwrap(),
+            None => created,
+        }
+    }
+
+    async fn secret(client: &kube::Client, name: &str, data: serde_json::Value) {
+        let s: Secret = serde_json::from_value(json!({"metadata": {"name": name}, "stringData": data})).unwrap();
+        Api::<Secret>::namespaced(client.clone(), "default").create(&PostParams::default(), &s).await.unwrap();
+    }
+
+    /// Accepts connections and never says a word, like a hung server.
+    async fn silent() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                held.push(sock);
+            }
+        });
+        addr
+    }
+
+    fn outcome<'a>(r: &'a Readings, member: &str) -> &'a ProbeOutcome {
+        let c = r.clusters.values().next().expect("the cluster was collected");
+        &c.facts.iter().find(|f| f.member == member).unwrap_or_else(|| panic!("no reading of {member}")).outcome
+    }
+
+    /// Against an in-process sandbox: credentials come from the cluster's Secrets (or their absence is said),
+    /// a pod that is not running is not dialled, a hung endpoint ends within the deadline, and each round
+    /// extends the members' histories.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn readings_say_why_nothing_was_read() {
+        let running = serve::start(ServeOptions::private()).await.unwrap();
+        let client = running.client().await.unwrap();
+        let world = World {
+            clusters: vec![serde_json::from_str(CR).unwrap()],
+            pods: vec![pod(&client, "ps1-mysql-0", Some("Running")).await, pod(&client, "ps1-mysql-1", None).await],
+            ..Default::default()
+        };
+        let mut views = build_all(&world, Utc::now());
+        let probe = ProbeConfig {
+            connect_timeout: Duration::from_millis(800),
+            query_timeout: Duration::from_millis(800),
+            max_concurrency: 4,
+        };
+        let config = CollectorConfig { probe, reach: ReachMode::Workstation, ..Default::default() };
+        let collector = Collector::new(client.clone(), config);
+
+        let r = collector.collect(&world, &views, Some(Duration::from_secs(5))).await;
+        assert_eq!(
+            outcome(&r, "ps1-mysql-0"),
+            &ProbeOutcome::Error {
+                reason: "no probe credentials: none of the Secrets internal-ps1, ps1-secrets exists in default".into()
+            }
+        );
+        assert_eq!(
+            outcome(&r, "ps1-mysql-1"),
+            &ProbeOutcome::Unreachable { reason: "pod default/ps1-mysql-1 is Pending, not running".into() }
+        );
+        r.apply(&mut views);
+        assert!(
+            matches!(&views[0].members[0].lag, LagView::Unknown { reason } if reason.starts_with("error: no probe credentials")),
+            "{:?}",
+            views[0].members[0].lag
+        );
+        assert_eq!(views[0].db_facts.len(), 2);
+
+        // A users Secret without any probe user is explained by its keys.
+        secret(&client, "ps1-secrets", json!({"xtrabackup": "x"})).await;
+        let r = collector.collect(&world, &views, None).await;
+        assert!(
+            matches!(outcome(&r, "ps1-mysql-0"), ProbeOutcome::Error { reason }
+                if reason == "no probe credentials: Secret ps1-secrets has none of the keys monitor, operator, root: no user to probe with"),
+            "{:?}",
+            outcome(&r, "ps1-mysql-0")
+        );
+
+        // With credentials, a pod attached to a server that never answers times out connecting, within bounds.
+        secret(&client, "internal-ps1", json!({"monitor": "mon-pw", "root": "root-pw"})).await;
+        running.sandbox.attach("default", "ps1-mysql-0", 3306, silent().await);
+        let started = StdInstant::now();
+        let r = collector.collect(&world, &views, Some(Duration::from_secs(5))).await;
+        assert_eq!(
+            outcome(&r, "ps1-mysql-0"),
+            &ProbeOutcome::Timeout { phase: ProbePhase::Connect, after: Duration::from_millis(800) }
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+
+        // An overall deadline shorter than the probe's own timeout ends the round at the deadline.
+        let started = StdInstant::now();
+        let r = collector.collect(&world, &views, Some(Duration::from_millis(300))).await;
+        assert!(
+            matches!(outcome(&r, "ps1-mysql-0"), ProbeOutcome::Error { reason } if reason == "no reading within the 300 ms deadline"),
+            "{:?}",
+            outcome(&r, "ps1-mysql-0")
+        );
+        assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+
+        // Four rounds so far: each member's history holds four points, none of them reachable.
+        let book = &r.clusters.values().next().unwrap().history;
+        let h = book.get("ps1-mysql-0").unwrap();
+        assert_eq!(h.len(), 4);
+        assert!(h.points().all(|p| !p.reachable));
+        running.shutdown().await;
+    }
+}

@@ -492,3 +492,62 @@ mod tests {
         sandbox.shutdown().await;
     }
 }
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+    use crate::observe::view::LagView;
+    use kube::api::{Patch, PatchParams, PostParams};
+
+    /// The background prober runs on its own schedule and its readings reach the snapshots; switched off, the
+    /// members say so.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn snapshots_carry_the_probe_readings() {
+        let sandbox = crate::sandbox::serve::start(crate::sandbox::serve::ServeOptions::private()).await.unwrap();
+        let client = kube::Client::try_from(sandbox.client_config().await.unwrap()).unwrap();
+        crate::cmd::crd::apply_all(client.clone()).await.unwrap();
+        let ar = custom_resources().remove(3).0;
+        assert_eq!(ar.kind, "PerconaServerMySQL");
+        let cr: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQL",
+            "metadata": {"name": "ps1"}, "spec": {"mysql": {"clusterType": "async", "size": 1}}
+        }))
+        .unwrap();
+        dyn_api(&client, &Scope::Namespace("default".into()), &ar).create(&PostParams::default(), &cr).await.unwrap();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "ps1-mysql-0", "labels": {"app.kubernetes.io/instance": "ps1", "app.kubernetes.io/name": "mysql"}},
+            "spec": {"containers": [{"name": "mysql", "image": "percona/percona-server:8.4"}]}
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        let running = Patch::Merge(serde_json::json!({"status": {"phase": "Running"}}));
+        pods.patch_status("ps1-mysql-0", &PatchParams::default(), &running).await.unwrap();
+
+        let scope = Scope::Namespace("default".into());
+        let opts = LiveOptions { probe_every: Duration::from_millis(200), ..LiveOptions::default() };
+        let live = start_with(client.clone(), scope.clone(), opts);
+        let mut rx = live.snapshots.clone();
+        let probed = |s: &Snapshot| s.clusters.iter().any(|c| c.db_facts.len() == 1);
+        let snap = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(probed)).await.unwrap().unwrap().clone();
+        let member = &snap.clusters[0].members[0];
+        assert!(
+            matches!(&member.lag, LagView::Unknown { reason } if reason.contains("none of the Secrets internal-ps1, ps1-secrets")),
+            "{:?}",
+            member.lag
+        );
+        drop(live);
+
+        let off = start_with(client, scope, LiveOptions { probe: None, ..LiveOptions::default() });
+        let mut rx = off.snapshots.clone();
+        let snap = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|s| s.synced && !s.clusters.is_empty()))
+            .await
+            .unwrap()
+            .unwrap()
+            .clone();
+        assert_eq!(snap.clusters[0].members[0].lag, LagView::Unknown { reason: "not probed: probing is off".into() });
+        assert!(snap.clusters[0].db_facts.is_empty());
+        drop(off);
+        sandbox.shutdown().await;
+    }
+}

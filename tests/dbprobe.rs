@@ -355,6 +355,10 @@ async fn postgres_over_tls() {
     let required = prober.probe(&with_tls(TlsMode::Require)).await;
     assert_eq!(facts(&required).role, Role::Primary);
 
+    // Preferring TLS gets it from a server that offers it (this one refuses the user without it).
+    let preferred = prober.probe(&with_tls(TlsMode::Prefer)).await;
+    assert_eq!(facts(&preferred).role, Role::Primary);
+
     let verified = prober.probe(&with_tls(TlsMode::VerifyFull { ca_pem: ca_pem.into_bytes() })).await;
     assert_eq!(facts(&verified).role, Role::Primary);
 
@@ -364,8 +368,8 @@ async fn postgres_over_tls() {
         ProbeOutcome::Error { reason } => assert!(reason.contains("TLS with 127.0.0.1"), "{reason}"),
         other => panic!("expected a certificate error, got {other:?}"),
     }
-    // Kept connections are per TLS mode: the two that worked are both kept.
-    assert_eq!(prober.pooled_connections().await, 2);
+    // Kept connections are per TLS mode: the three that worked are all kept.
+    assert_eq!(prober.pooled_connections().await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,7 +435,7 @@ mod status_e2e {
     use dbdeck::engine::ps::{PsBuildInputs, SYSTEM_USERS, TlsMaterial, build};
     use dbdeck::sandbox::serve::{self, RunningSandbox, ServeOptions};
     use k8s_openapi::api::core::v1::{Pod, Secret};
-    use kube::api::{Api, PostParams};
+    use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
     use serde_json::{Value, json};
 
     use super::*;
@@ -525,9 +529,9 @@ mod status_e2e {
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
     }
 
-    /// `dbdeck status ledger -o json`, the cluster view.
-    async fn status_json(kubeconfig: &Path) -> Value {
-        let (ok, out, err) = dbdeck(kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json"]).await;
+    /// `dbdeck status NAME -o json`, the cluster view.
+    async fn status_json(kubeconfig: &Path, cluster: &str) -> Value {
+        let (ok, out, err) = dbdeck(kubeconfig, &["status", cluster, "-n", NS, "-o", "json"]).await;
         assert!(ok, "dbdeck status failed: {err}");
         let views: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
         assert_eq!(views.as_array().map(Vec::len), Some(1), "{out}");
@@ -539,10 +543,10 @@ mod status_e2e {
     }
 
     /// Runs `status` until `done` accepts the view, or fails with the last one.
-    async fn status_until(kubeconfig: &Path, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    async fn status_until(kubeconfig: &Path, cluster: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         let end = Instant::now() + Duration::from_secs(60);
         loop {
-            let view = status_json(kubeconfig).await;
+            let view = status_json(kubeconfig, cluster).await;
             if done(&view) {
                 return view;
             }
@@ -559,11 +563,12 @@ mod status_e2e {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    async fn sandbox(dir: &Path) -> (RunningSandbox, PathBuf, kube::Client) {
+    /// A sandbox with the CRDs; with `controllers`, StatefulSets get pods that start running.
+    async fn sandbox(dir: &Path, controllers: bool) -> (RunningSandbox, PathBuf, kube::Client) {
         let kubeconfig = dir.join("kubeconfig");
         let running = serve::start(ServeOptions {
             kubeconfig_out: Some(kubeconfig.clone()),
-            controllers: Some(Default::default()),
+            controllers: controllers.then(Default::default),
             ..ServeOptions::private()
         })
         .await
@@ -578,13 +583,13 @@ mod status_e2e {
         require(mariadb_available(), "MariaDB");
         let pair = MariaDbPair::start().await.expect("start MariaDB source and replica");
         let dir = tempfile::tempdir().unwrap();
-        let (running, kubeconfig, client) = sandbox(dir.path()).await;
+        let (running, kubeconfig, client) = sandbox(dir.path(), true).await;
         create_cluster(&client).await;
         wait_running(&client, "ledger-mysql-0").await;
         wait_running(&client, "ledger-mysql-1").await;
 
         // Before anything is attached the pods cannot be reached: each says so, with no made-up figure.
-        let view = status_json(&kubeconfig).await;
+        let view = status_json(&kubeconfig, CLUSTER).await;
         let lag = replica_lag(&view);
         assert_eq!(lag["state"], "unknown", "{view:#}");
         assert!(lag["reason"].as_str().unwrap().starts_with("unreachable: port-forward to pod default/ledger-mysql-1"));
@@ -604,7 +609,7 @@ mod status_e2e {
                 && lag["seconds"] == 0.0
                 && lag["behind"] == json!({"unit": "transactions", "value": 0})
         };
-        let view = status_until(&kubeconfig, "replica caught up", caught_up).await;
+        let view = status_until(&kubeconfig, CLUSTER, "replica caught up", caught_up).await;
         assert_eq!(member(&view, "ledger-mysql-0")["role"], "source");
         assert_eq!(member(&view, "ledger-mysql-0")["lag"]["state"], "notApplicable");
         assert_eq!(member(&view, "ledger-mysql-1")["role"], "replica");
@@ -619,7 +624,7 @@ mod status_e2e {
         for i in 1..=5 {
             mysql_exec(&mut src, &format!("INSERT INTO app.t VALUES ({i})")).await;
         }
-        let view = status_until(&kubeconfig, "five transactions behind", |v| {
+        let view = status_until(&kubeconfig, CLUSTER, "five transactions behind", |v| {
             replica_lag(v)["behind"] == json!({"unit": "transactions", "value": 5})
         })
         .await;
@@ -634,7 +639,7 @@ mod status_e2e {
 
         // Resumed: back to zero.
         mysql_exec(&mut rep, "START SLAVE SQL_THREAD").await;
-        status_until(&kubeconfig, "caught up after resume", caught_up).await;
+        status_until(&kubeconfig, CLUSTER, "caught up after resume", caught_up).await;
 
         // --no-probe never touches the databases and says why the lag is unknown.
         let (ok, out, err) = dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json", "--no-probe"]).await;
@@ -656,6 +661,108 @@ mod status_e2e {
         assert_eq!(source["member"], "ledger-mysql-0");
         assert!(["timeout", "error"].contains(&source["outcome"]["result"].as_str().unwrap()), "{source:#}");
         assert!(took < Duration::from_secs(8), "status took {took:?} with a 2 s probe deadline");
+        running.shutdown().await;
+    }
+
+    const PG_CLUSTER: &str = "billing";
+
+    /// A PerconaPGCluster with one instance set of two pods, made as Percona's operator labels them: one the
+    /// Patroni leader, one a replica. No engine runs here, so the pods are created and marked running directly.
+    async fn create_pg_cluster(client: &kube::Client) -> (String, String) {
+        let cr: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGCluster",
+            "metadata": {"name": PG_CLUSTER, "namespace": NS},
+            "spec": {"postgresVersion": 15, "instances": [{"name": "instance1", "replicas": 2}]}
+        }))
+        .unwrap();
+        let ar = ApiResource::erase::<dbdeck::api::pg::PerconaPGCluster>(&());
+        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+            .create(&PostParams::default(), &cr)
+            .await
+            .expect("create the PG cluster");
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let mut names = Vec::new();
+        for (suffix, role) in [("abcd", "master"), ("efgh", "replica")] {
+            let name = format!("{PG_CLUSTER}-instance1-{suffix}-0");
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": name, "labels": {
+                    "postgres-operator.crunchydata.com/cluster": PG_CLUSTER,
+                    "postgres-operator.crunchydata.com/instance-set": "instance1",
+                    "postgres-operator.crunchydata.com/role": role}},
+                "spec": {"containers": [{"name": "database", "image": "percona/percona-postgresql:15",
+                                          "ports": [{"containerPort": 5432}]}]}
+            }))
+            .unwrap();
+            pods.create(&PostParams::default(), &pod).await.expect("create pod");
+            let running = json!({"status": {"phase": "Running", "podIP": "10.1.0.9"}});
+            pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(running)).await.expect("pod running");
+            names.push(name);
+        }
+        // The superuser's Secret, as the operator writes it; the probe prefers it.
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": format!("{PG_CLUSTER}-pguser-postgres"), "namespace": NS},
+            "stringData": {"user": "postgres", "password": PG_PASSWORD}
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.expect("secret");
+        (names.remove(0), names.remove(0))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_shows_real_lag_of_a_pg_cluster_on_the_sandbox() {
+        require(postgres_available(), "PostgreSQL 15");
+        let primary = Postgres::start_primary().await.expect("start PostgreSQL primary");
+        let standby = Postgres::start_standby(&primary, "pg-1").await.expect("start PostgreSQL standby");
+        let dir = tempfile::tempdir().unwrap();
+        let (running, kubeconfig, client) = sandbox(dir.path(), false).await;
+        let (leader, replica) = create_pg_cluster(&client).await;
+        running.sandbox.attach(NS, &leader, 5432, addr(primary.port));
+        running.sandbox.attach(NS, &replica, 5432, addr(standby.port));
+
+        let admin_p = primary.admin().await.unwrap();
+        let admin_s = standby.admin().await.unwrap();
+        admin_p.batch_execute("CREATE TABLE t (id serial PRIMARY KEY, v text)").await.unwrap();
+        admin_p.execute("INSERT INTO t (v) VALUES ('first')", &[]).await.unwrap();
+
+        let standby_lag = |v: &Value| member(v, &replica)["lag"].clone();
+        let in_sync = |v: &Value| {
+            let lag = standby_lag(v);
+            lag["state"] == "known" && lag["seconds"] == 0.0 && lag["behind"] == json!({"unit": "bytes", "value": 0})
+        };
+        let view = status_until(&kubeconfig, PG_CLUSTER, "standby in sync", in_sync).await;
+        assert_eq!(member(&view, &leader)["role"], "primary");
+        assert_eq!(member(&view, &leader)["lag"]["state"], "notApplicable");
+        assert_eq!(member(&view, &replica)["role"], "standby");
+        assert_eq!(view["dbFacts"][1]["outcome"]["state"], "streaming", "{:#}", view["dbFacts"]);
+        assert!(!view.to_string().contains(PG_PASSWORD));
+
+        // Replay paused and writes on the primary: the standby is behind in bytes and in seconds.
+        admin_s.batch_execute("SELECT pg_wal_replay_pause()").await.unwrap();
+        for _ in 0..5 {
+            admin_p
+                .execute("INSERT INTO t (v) SELECT repeat('x', 1000) FROM generate_series(1, 50)", &[])
+                .await
+                .unwrap();
+        }
+        let view = status_until(&kubeconfig, PG_CLUSTER, "standby behind", |v| {
+            let lag = standby_lag(v);
+            lag["state"] == "known"
+                && lag["behind"]["value"].as_u64().is_some_and(|b| b > 0)
+                && lag["seconds"].as_f64().is_some_and(|s| s > 0.0)
+        })
+        .await;
+        assert_eq!(view["dbFacts"][1]["outcome"]["state"], "replay paused");
+        let (ok, text, err) = dbdeck(&kubeconfig, &["status", PG_CLUSTER, "-n", NS]).await;
+        assert!(ok, "{err}");
+        let row = text.lines().find(|l| l.contains(&replica)).unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            row.contains("standby") && row.contains("replay paused") && row.contains("WAL replay is paused"),
+            "{text}"
+        );
+
+        // Resumed: back to zero.
+        admin_s.batch_execute("SELECT pg_wal_replay_resume()").await.unwrap();
+        status_until(&kubeconfig, PG_CLUSTER, "standby caught up", in_sync).await;
         running.shutdown().await;
     }
 }

@@ -32,7 +32,8 @@ const CLUSTER_CONCURRENCY: usize = 16;
 pub struct CollectorConfig {
     pub probe: ProbeConfig,
     pub reach: ReachMode,
-    /// How PostgreSQL members are reached: Percona's PG clusters accept network logins over TLS only.
+    /// How PostgreSQL members are reached. Percona's PG clusters accept network logins over TLS only, so the
+    /// default prefers TLS (and still reads a server that does not offer it).
     pub pg_tls: TlsMode,
     /// Readings kept per member for the sparkline.
     pub history: usize,
@@ -43,7 +44,7 @@ impl Default for CollectorConfig {
         CollectorConfig {
             probe: ProbeConfig::default(),
             reach: ReachMode::detect(),
-            pg_tls: TlsMode::Require,
+            pg_tls: TlsMode::Prefer,
             history: super::facts::History::DEFAULT_CAPACITY,
         }
     }

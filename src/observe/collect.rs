@@ -28,6 +28,10 @@ use super::view::{ClusterKind, ClusterView, PsClusterType};
 /// Clusters whose Secrets are read at the same time (each costs one or two API requests).
 const CLUSTER_CONCURRENCY: usize = 16;
 
+/// Credentials found are reused this long before the Secrets are read again, so a refresh every few seconds
+/// does not cost API requests per cluster; a refused password drops them at once.
+const CREDENTIALS_TTL: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
     pub probe: ProbeConfig,
@@ -116,6 +120,7 @@ pub struct Collector {
     prober: Prober,
     reacher: Reacher,
     books: Mutex<HashMap<ClusterKey, HistoryBook>>,
+    credentials: std::sync::Mutex<HashMap<ClusterKey, (Instant, Credentials)>>,
 }
 
 impl Collector {
@@ -126,7 +131,12 @@ impl Collector {
             client,
             config,
             books: Mutex::new(HashMap::new()),
+            credentials: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    fn cached_credentials(&self) -> std::sync::MutexGuard<'_, HashMap<ClusterKey, (Instant, Credentials)>> {
+        self.credentials.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn config(&self) -> &CollectorConfig {
@@ -155,6 +165,7 @@ impl Collector {
         }
         let rounds = futures::future::join_all(rounds).await;
 
+        self.cached_credentials().retain(|k, _| rounds.iter().any(|(key, _)| key == k));
         let mut books = self.books.lock().await;
         books.retain(|k, _| rounds.iter().any(|(key, _)| key == k));
         let mut out = Readings::default();
@@ -227,6 +238,10 @@ impl Collector {
             }
         });
         let mut facts = futures::future::join_all(readings).await;
+        if facts.iter().any(|f| matches!(f.outcome, ProbeOutcome::AuthFailed { .. })) {
+            // The password may have been rotated: read the Secrets again next round.
+            self.cached_credentials().remove(&ClusterKey::of(view));
+        }
         apply_galera_relative_lag(&mut facts);
         async_repl::apply_source_lag(&mut facts);
         facts
@@ -235,6 +250,25 @@ impl Collector {
     /// Probe credentials from the cluster's own Secrets, in the operator's order of preference; the error is the
     /// sentence each member's reading will carry.
     async fn credentials(
+        &self,
+        view: &ClusterView,
+        layout: SecretLayout,
+        cr: Option<&Value>,
+    ) -> Result<Credentials, String> {
+        let key = ClusterKey::of(view);
+        if let Some((at, creds)) = self.cached_credentials().get(&key)
+            && at.elapsed() < CREDENTIALS_TTL
+        {
+            return Ok(creds.clone());
+        }
+        let found = self.read_credentials(view, layout, cr).await;
+        if let Ok(creds) = &found {
+            self.cached_credentials().insert(key, (Instant::now(), creds.clone()));
+        }
+        found
+    }
+
+    async fn read_credentials(
         &self,
         view: &ClusterView,
         layout: SecretLayout,
@@ -403,6 +437,11 @@ mod tests {
         );
         assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 
+        // Credentials found are kept for a while: deleting the Secrets does not stop the next round.
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
+        for name in ["internal-ps1", "ps1-secrets"] {
+            secrets.delete(name, &Default::default()).await.unwrap();
+        }
         // An overall deadline shorter than the probe's own timeout ends the round at the deadline.
         let started = StdInstant::now();
         let r = collector.collect(&world, &views, Some(Duration::from_millis(300))).await;

@@ -28,10 +28,6 @@ use super::view::{ClusterKind, ClusterView, PsClusterType};
 /// Clusters whose Secrets are read at the same time (each costs one or two API requests).
 const CLUSTER_CONCURRENCY: usize = 16;
 
-/// Credentials found are reused this long before the Secrets are read again, so a refresh every few seconds
-/// does not cost API requests per cluster; a refused password drops them at once.
-const CREDENTIALS_TTL: Duration = Duration::from_secs(60);
-
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
     pub probe: ProbeConfig,
@@ -41,6 +37,11 @@ pub struct CollectorConfig {
     pub pg_tls: TlsMode,
     /// Readings kept per member for the sparkline.
     pub history: usize,
+    /// Credentials found are reused this long before the Secrets are read again, so a refresh every few seconds
+    /// does not cost API requests per cluster; a refused password drops them at once.
+    pub credentials_ttl: Duration,
+    /// How long "no usable Secret" is believed before looking again (a cluster the operator has not set up yet).
+    pub missing_credentials_ttl: Duration,
 }
 
 impl Default for CollectorConfig {
@@ -50,6 +51,8 @@ impl Default for CollectorConfig {
             reach: ReachMode::detect(),
             pg_tls: TlsMode::Prefer,
             history: super::facts::History::DEFAULT_CAPACITY,
+            credentials_ttl: Duration::from_secs(60),
+            missing_credentials_ttl: Duration::from_secs(15),
         }
     }
 }
@@ -120,7 +123,7 @@ pub struct Collector {
     prober: Prober,
     reacher: Reacher,
     books: Mutex<HashMap<ClusterKey, HistoryBook>>,
-    credentials: std::sync::Mutex<HashMap<ClusterKey, (Instant, Credentials)>>,
+    credentials: std::sync::Mutex<HashMap<ClusterKey, (Instant, Result<Credentials, String>)>>,
 }
 
 impl Collector {
@@ -135,7 +138,9 @@ impl Collector {
         }
     }
 
-    fn cached_credentials(&self) -> std::sync::MutexGuard<'_, HashMap<ClusterKey, (Instant, Credentials)>> {
+    fn cached_credentials(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ClusterKey, (Instant, Result<Credentials, String>)>> {
         self.credentials.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -256,15 +261,14 @@ impl Collector {
         cr: Option<&Value>,
     ) -> Result<Credentials, String> {
         let key = ClusterKey::of(view);
-        if let Some((at, creds)) = self.cached_credentials().get(&key)
-            && at.elapsed() < CREDENTIALS_TTL
-        {
-            return Ok(creds.clone());
+        if let Some((at, found)) = self.cached_credentials().get(&key) {
+            let ttl = if found.is_ok() { self.config.credentials_ttl } else { self.config.missing_credentials_ttl };
+            if at.elapsed() < ttl {
+                return found.clone();
+            }
         }
         let found = self.read_credentials(view, layout, cr).await;
-        if let Ok(creds) = &found {
-            self.cached_credentials().insert(key, (Instant::now(), creds.clone()));
-        }
+        self.cached_credentials().insert(key, (Instant::now(), found.clone()));
         found
     }
 
@@ -394,7 +398,12 @@ mod tests {
             query_timeout: Duration::from_millis(800),
             max_concurrency: 4,
         };
-        let config = CollectorConfig { probe, reach: ReachMode::Workstation, ..Default::default() };
+        let config = CollectorConfig {
+            probe,
+            reach: ReachMode::Workstation,
+            missing_credentials_ttl: Duration::ZERO,
+            ..Default::default()
+        };
         let collector = Collector::new(client.clone(), config);
 
         let r = collector.collect(&world, &views, Some(Duration::from_secs(5))).await;

@@ -644,6 +644,20 @@ mod status_e2e {
         // --no-probe never touches the databases and says why the lag is unknown.
         let (ok, out, err) = dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json", "--no-probe"]).await;
         assert!(ok, "{err}");
+        // Figures for the notes (run with --nocapture), not timed assertions: median of five runs each.
+        let mut probed = Vec::new();
+        let mut plain = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            status_json(&kubeconfig, CLUSTER).await;
+            probed.push(started.elapsed());
+            let started = Instant::now();
+            dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json", "--no-probe"]).await;
+            plain.push(started.elapsed());
+        }
+        probed.sort();
+        plain.sort();
+        eprintln!("dbdeck status (median of 5): {:?} with --no-probe, {:?} probing two members", plain[2], probed[2]);
         let view: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(view[0]["dbFacts"], json!([]));
         assert_eq!(member(&view[0], "ledger-mysql-1")["lag"]["reason"], "not probed (--no-probe)");

@@ -494,8 +494,28 @@ mod tests {
         assert_eq!(j["members"][0]["role"], "replica");
         assert_eq!(j["members"][0]["lag"], serde_json::json!({"state": "unknown", "reason": "not probed yet"}));
         assert_eq!(j["whyNotReady"], serde_json::json!([]));
+        assert_eq!(j["dbFacts"], serde_json::json!([]));
         let back: ClusterView = serde_json::from_value(j).unwrap();
         assert_eq!(back, v);
+
+        // Lag read only as an amount (no seconds from the server) has its own state.
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let amount = LagView::Amount {
+            behind: Behind::Transactions(5),
+            note: Some("the SQL thread is not running".into()),
+            read_at: at,
+        };
+        let j = serde_json::to_value(&amount).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({"state": "amount", "behind": {"unit": "transactions", "value": 5},
+                               "note": "the SQL thread is not running", "readAt": "2027-01-15T08:00:00Z"})
+        );
+        assert_eq!(serde_json::from_value::<LagView>(j).unwrap(), amount);
+        // Views written before `dbFacts` existed still read.
+        let mut old = serde_json::to_value(&v).unwrap();
+        old.as_object_mut().unwrap().remove("dbFacts");
+        assert_eq!(serde_json::from_value::<ClusterView>(old).unwrap(), v);
     }
 
     #[test]

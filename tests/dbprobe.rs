@@ -633,6 +633,7 @@ mod status_e2e {
         assert!(lag["note"].as_str().unwrap().contains("SQL thread is not running"), "{lag:#}");
         let (ok, text, err) = dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS]).await;
         assert!(ok, "{err}");
+        eprintln!("{text}");
         let row = text.lines().find(|l| l.contains("ledger-mysql-1")).unwrap_or_else(|| panic!("{text}"));
         assert!(row.contains("replica") && row.contains("SQL thread stopped") && row.contains("5 trx"), "{text}");
         assert!(!text.contains(MONITOR_PASSWORD));

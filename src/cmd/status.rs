@@ -16,7 +16,7 @@ use crate::observe::facts::ProbeOutcome;
 use crate::observe::live::{Scope, list_world};
 use crate::observe::merge;
 use crate::observe::probe::ProbeConfig;
-use crate::observe::view::{ClusterView, LagView};
+use crate::observe::view::ClusterView;
 
 /// Said for each database member when `--no-probe` is given.
 pub const NOT_PROBED: &str = "not probed (--no-probe)";
@@ -101,24 +101,7 @@ pub fn members_table(views: &[ClusterView]) -> String {
                 l if l.is_empty() => "-".to_string(),
                 l => l,
             };
-            let mut notes: Vec<String> = Vec::new();
-            match &m.lag {
-                LagView::Unknown { reason } => notes.push(reason.clone()),
-                LagView::Amount { note: Some(n), .. } => notes.push(n.clone()),
-                _ => {}
-            }
-            if let Some(f) = reading.and_then(|r| r.facts()) {
-                for p in &f.problems {
-                    if !notes.contains(p) {
-                        notes.push(p.clone());
-                    }
-                }
-            } else if let Some(r) = reading {
-                let why = r.outcome.summary();
-                if !notes.contains(&why) {
-                    notes.push(why);
-                }
-            }
+            let notes = merge::member_notes(&m.lag, reading);
             rows.push([
                 format!("{}/{}", v.kind.short(), v.name),
                 m.pod.clone(),
@@ -217,6 +200,7 @@ pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::view::LagView;
     use crate::observe::view::{ClusterKind, ComponentKind, ComponentView};
 
     #[test]
@@ -301,8 +285,9 @@ mod tests {
         assert!(lines[0].starts_with("CLUSTER   POD           ROLE      DB STATE             LAG     NOTE"), "{t}");
         assert!(lines[1].starts_with("ps/ps1    ps1-mysql-0   source    source               -"), "{t}");
         assert!(lines[2].contains("replica   SQL thread stopped   5 trx   seconds behind source is NULL"), "{t}");
-        assert!(lines[2].ends_with("; SQL thread is not running"), "{t}");
+        assert!(lines[2].ends_with("seconds behind source is NULL: the SQL thread is not running"), "{t}");
         assert!(lines[3].contains("?         unreachable          —       unreachable: port-forward to pod"), "{t}");
+        assert!(lines[3].ends_with("failed: no endpoint"), "{t}");
 
         merge::mark_unprobed(&mut v, NOT_PROBED);
         v.db_facts.clear();

@@ -92,6 +92,29 @@ pub fn apply(view: &mut ClusterView, readings: &[MemberFacts], book: Option<&His
     view.db_facts = kept;
 }
 
+/// What to say about a member beside its lag cell: why the lag is unknown or only an amount, the problems its
+/// server reported, and why a reading failed. A problem already said by an earlier note is not repeated.
+pub fn member_notes(lag: &LagView, reading: Option<&MemberFacts>) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    let mut add = |note: &str| {
+        let lower = note.to_lowercase();
+        if !notes.iter().any(|n| n.to_lowercase().contains(&lower)) {
+            notes.push(note.to_string());
+        }
+    };
+    match lag {
+        LagView::Unknown { reason } => add(reason),
+        LagView::Amount { note: Some(n), .. } => add(n),
+        _ => {}
+    }
+    match reading.map(|r| &r.outcome) {
+        Some(ProbeOutcome::Ok(f)) => f.problems.iter().for_each(|p| add(p)),
+        Some(failed) => add(&failed.summary()),
+        None => {}
+    }
+    notes
+}
+
 /// Marks every database member's lag as unknown for `reason` (probing switched off, not yet run).
 pub fn mark_unprobed(view: &mut ClusterView, reason: &str) {
     for i in 0..view.members.len() {
@@ -269,6 +292,21 @@ mod tests {
         let stopped = async_reading("ps1-mysql-1", facts::Role::Replica, None, Some(9), 15);
         apply(&mut v, &[stopped], Some(&book));
         assert_eq!(v.members[1].lag_history, [0, 4, 9]);
+    }
+
+    #[test]
+    fn notes_do_not_repeat_themselves() {
+        let mut r = async_reading("ps1-mysql-1", facts::Role::Replica, None, Some(5), 0);
+        r.facts_mut().unwrap().problems = vec!["SQL thread is not running".into(), "read_only is OFF".into()];
+        let notes = member_notes(&lag_of(&r), Some(&r));
+        assert_eq!(notes, ["the SQL thread is not running", "read_only is OFF"]);
+        let gone = MemberFacts {
+            member: "x".into(),
+            read_at: at(0),
+            outcome: ProbeOutcome::AuthFailed { reason: "Access denied".into() },
+        };
+        assert_eq!(member_notes(&lag_of(&gone), Some(&gone)), ["authentication failed: Access denied"]);
+        assert!(member_notes(&LagView::NotApplicable, None).is_empty());
     }
 
     #[test]

@@ -406,6 +406,13 @@ fn topology(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
+fn merge_notes(lag: &LagView, reading: &crate::observe::facts::MemberFacts) -> Vec<String> {
+    match lag {
+        LagView::Unknown { .. } => Vec::new(),
+        _ => crate::observe::merge::member_notes(lag, Some(reading)),
+    }
+}
+
 /// What the databases said beyond the lag figure: each reading's state and age, why a lag is only an amount,
 /// and the problems a server reported (a stopped thread, paused replay, a non-primary component).
 fn db_notes(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
@@ -413,11 +420,8 @@ fn db_notes(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
     for m in &c.members {
         let Some(reading) = c.facts_of(&m.pod) else { continue };
         let Some(f) = reading.facts() else { continue };
-        let mut notes: Vec<String> = Vec::new();
-        if let LagView::Amount { note: Some(n), .. } = &m.lag {
-            notes.push(n.clone());
-        }
-        notes.extend(f.problems.iter().filter(|p| !notes.contains(p)).cloned().collect::<Vec<_>>());
+        // The lag's own reason is already on the LAG line above; here the amount note and the problems.
+        let notes = merge_notes(&m.lag, reading);
         let style = if f.problems.is_empty() { theme.muted() } else { Style::default().fg(theme.warn) };
         if lines.is_empty() {
             lines.push(Line::default());
@@ -816,7 +820,7 @@ mod lag_tests {
         assert!(
             out.contains(
                 " DB  ps1-mysql-1: SQL thread stopped (read 3s ago) · seconds behind source is NULL: the SQL thread is not \
-                 running; SQL thread is not running"
+                 running\n"
             ),
             "{out}"
         );

@@ -240,6 +240,10 @@ async fn galera_cluster_wsrep_facts() {
     }
     assert_eq!(history.len(), 4);
     assert!(history.points().all(|p| p.reachable));
+
+    // The same cluster behind a PXC cluster's pods on the sandbox, read by `dbdeck status`.
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    status_e2e::pxc_status_shows_the_galera_members(&ports).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -778,6 +782,68 @@ mod status_e2e {
         // Resumed: back to zero.
         admin_s.batch_execute("SELECT pg_wal_replay_resume()").await.unwrap();
         status_until(&kubeconfig, PG_CLUSTER, "standby caught up", in_sync).await;
+        running.shutdown().await;
+    }
+
+    const PXC_CLUSTER: &str = "shop";
+
+    /// A PXC cluster whose pods (made as Percona's operator labels them) are attached to the Galera nodes at
+    /// `ports`: `dbdeck status` shows each member's wsrep state and its lag in write sets.
+    pub async fn pxc_status_shows_the_galera_members(ports: &[u16]) {
+        let dir = tempfile::tempdir().unwrap();
+        let (running, kubeconfig, client) = sandbox(dir.path(), false).await;
+        let cr: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBCluster",
+            "metadata": {"name": PXC_CLUSTER, "namespace": NS},
+            "spec": {"pxc": {"size": ports.len()}}
+        }))
+        .unwrap();
+        let ar = ApiResource::erase::<dbdeck::api::pxc::PerconaXtraDBCluster>(&());
+        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+            .create(&PostParams::default(), &cr)
+            .await
+            .expect("create the PXC cluster");
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        for (i, port) in ports.iter().enumerate() {
+            let name = format!("{PXC_CLUSTER}-pxc-{i}");
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": name, "labels": {
+                    "app.kubernetes.io/instance": PXC_CLUSTER, "app.kubernetes.io/component": "pxc",
+                    "app.kubernetes.io/part-of": "percona-xtradb-cluster"}},
+                "spec": {"containers": [{"name": "pxc", "image": "percona/percona-xtradb-cluster:8.4"}]}
+            }))
+            .unwrap();
+            pods.create(&PostParams::default(), &pod).await.expect("create pod");
+            let running_patch = Patch::Merge(json!({"status": {"phase": "Running"}}));
+            pods.patch_status(&name, &PatchParams::default(), &running_patch).await.expect("pod running");
+            running.sandbox.attach(NS, &name, 3306, addr(*port));
+        }
+        // Percona keeps the system users in internal-<cluster>; the probe takes `monitor` from it.
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": format!("internal-{PXC_CLUSTER}"), "namespace": NS},
+            "stringData": {"root": "root-pw-unused", "operator": "operator-pw-unused", "monitor": MONITOR_PASSWORD}
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.expect("secret");
+
+        let view = status_until(&kubeconfig, PXC_CLUSTER, "all members synced", |v| {
+            v["dbFacts"]
+                .as_array()
+                .is_some_and(|f| f.len() == ports.len() && f.iter().all(|m| m["outcome"]["state"] == "Synced"))
+        })
+        .await;
+        for i in 0..ports.len() {
+            let m = member(&view, &format!("{PXC_CLUSTER}-pxc-{i}"));
+            assert_eq!(m["role"], "galeraMember");
+            assert_eq!(m["lag"]["state"], "amount", "{m:#}");
+            assert_eq!(m["lag"]["behind"], json!({"unit": "transactions", "value": 0}), "{m:#}");
+            assert_eq!(view["dbFacts"][i]["outcome"]["detail"]["clusterSize"], ports.len());
+        }
+        let (ok, text, err) = dbdeck(&kubeconfig, &["status", PXC_CLUSTER, "-n", NS]).await;
+        assert!(ok, "{err}");
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("pxc/shop ")).collect();
+        assert_eq!(rows.len(), ports.len(), "{text}");
+        assert!(rows.iter().all(|r| r.contains("galera") && r.contains("Synced") && r.contains("0 trx")), "{text}");
         running.shutdown().await;
     }
 }

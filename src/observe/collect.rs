@@ -115,6 +115,9 @@ fn failed(member: &str, outcome: ProbeOutcome) -> MemberFacts {
     MemberFacts { member: member.to_string(), read_at: Utc::now(), outcome }
 }
 
+/// Per cluster: when its Secrets were read, and the credentials found there or why there were none.
+type CredentialCache = HashMap<ClusterKey, (Instant, Result<Credentials, String>)>;
+
 /// Reads the databases of the clusters. Keep one per kube client: it keeps the connections, port-forward bridges
 /// and histories between rounds.
 pub struct Collector {
@@ -123,7 +126,7 @@ pub struct Collector {
     prober: Prober,
     reacher: Reacher,
     books: Mutex<HashMap<ClusterKey, HistoryBook>>,
-    credentials: std::sync::Mutex<HashMap<ClusterKey, (Instant, Result<Credentials, String>)>>,
+    credentials: std::sync::Mutex<CredentialCache>,
 }
 
 impl Collector {
@@ -138,9 +141,7 @@ impl Collector {
         }
     }
 
-    fn cached_credentials(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<ClusterKey, (Instant, Result<Credentials, String>)>> {
+    fn cached_credentials(&self) -> std::sync::MutexGuard<'_, CredentialCache> {
         self.credentials.lock().unwrap_or_else(|e| e.into_inner())
     }
 

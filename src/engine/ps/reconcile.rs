@@ -75,6 +75,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: Cance
     let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
     let controller = Controller::new(scoped::<PerconaServerMySQL>(&client, &scope), watcher::Config::default())
         .with_config(ControllerConfig::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
+        .trigger_backoff(crate::engine::context::WatchBackoff::default())
         .owns(scoped::<StatefulSet>(&client, &scope), ours.clone())
         .owns(scoped::<Deployment>(&client, &scope), ours.clone())
         .owns(scoped::<Service>(&client, &scope), ours.clone())
@@ -146,9 +147,9 @@ fn api(ctx: &Context, cr: &PerconaServerMySQL) -> Api<PerconaServerMySQL> {
 /// that is news, so a spec that stays invalid does not write on every pass.
 async fn report_error(cr: &PerconaServerMySQL, ctx: &Context, message: &str, reason: &str) {
     let next = cluster_status::error_status(cr, reason, message);
-    match write_if_changed(&api(ctx, cr), &cr.name_any(), cr.status.as_ref(), &next).await {
-        Ok(true) => ctx.event(cr, true, reason, "Reconcile", message).await,
-        Ok(false) => {}
+    match write_if_changed(&api(ctx, cr), &cr.name_any(), &next).await {
+        Ok(Some(_)) => ctx.event(cr, true, reason, "Reconcile", message).await,
+        Ok(None) => {}
         Err(e) => tracing::warn!(cluster = %cr.name_any(), error = %e, "status not written"),
     }
 }
@@ -198,8 +199,7 @@ async fn reconcile_live(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Action
     }
 
     let next = cluster_status::cluster_status(cr, &observed);
-    let previous = cr.status.clone().unwrap_or_default();
-    if write_if_changed(&api(ctx, cr), &name, cr.status.as_ref(), &next)
+    if let Some(previous) = write_if_changed(&api(ctx, cr), &name, &next)
         .await
         .map_err(|e| ReconcileError::kube(format!("writing status of {KIND} {ns}/{name}"), e))?
     {
@@ -440,7 +440,7 @@ async fn finalize_cluster(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Acti
         let mut next = cr.status.clone().unwrap_or_default();
         next.state = Some(state::STOPPING.into());
         next.message = Some(format!("deleting: {why} (finalizer {finalizer})"));
-        if write_if_changed(&crs, &name, cr.status.as_ref(), &next).await.unwrap_or(false) {
+        if write_if_changed(&crs, &name, &next).await.ok().flatten().is_some() {
             ctx.event(cr, false, "Deleting", "Delete", why).await;
         }
     };

@@ -307,6 +307,37 @@ mod tests {
     }
 
     #[test]
+    fn a_load_balancer_gives_its_address_as_host_and_initializing_until_it_has_one() {
+        use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, ServiceSpec, ServiceStatus};
+        let cr = cr("{proxy: {haproxy: {enabled: true, expose: {type: LoadBalancer}}}}");
+        let mut svc = Service {
+            metadata: kube::api::ObjectMeta { name: Some("db-1-haproxy".into()), ..Default::default() },
+            spec: Some(ServiceSpec { type_: Some("LoadBalancer".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        let mut o = Observed {
+            mysql: workload("m", &[true, true, true]),
+            haproxy: Some(workload("h", &[true, true, true])),
+            load_balancers: vec![svc.clone()],
+            ..Default::default()
+        };
+        let st = cluster_status(&cr, &o);
+        assert_eq!((st.state.as_deref(), st.host.as_deref()), (Some("initializing"), Some("")));
+        svc.status = Some(ServiceStatus {
+            load_balancer: Some(LoadBalancerStatus {
+                ingress: Some(vec![LoadBalancerIngress {
+                    hostname: Some("lb.example.com".into()),
+                    ..Default::default()
+                }]),
+            }),
+            ..Default::default()
+        });
+        o.load_balancers = vec![svc];
+        let st = cluster_status(&cr, &o);
+        assert_eq!((st.state.as_deref(), st.host.as_deref()), (Some("ready"), Some("lb.example.com")));
+    }
+
+    #[test]
     fn conditions_keep_their_transition_time_while_unchanged() {
         let mut c = Vec::new();
         set_condition(&mut c, "Ready", false, "Ready", "");

@@ -2,6 +2,7 @@
 //! (dereference → validate → build → apply → status; the controllers come with the engine issues).
 
 pub mod apply;
+pub mod backup;
 pub mod pg;
 pub mod ps;
 pub mod pxc;

@@ -145,6 +145,17 @@ fn prune_nulls(v: &mut Value) {
     }
 }
 
+/// A Kubernetes timestamp as chrono time.
+pub fn chrono_time(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32).unwrap_or_default()
+}
+
+/// chrono time as a Kubernetes timestamp.
+pub fn kube_time(t: chrono::DateTime<chrono::Utc>) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    let ts = k8s_openapi::jiff::Timestamp::new(t.timestamp(), t.timestamp_subsec_nanos() as i32).unwrap_or_default();
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(ts)
+}
+
 /// Splits `bucket/prefix/more` into (`bucket`, `prefix/more`); the prefix may be empty.
 pub fn split_bucket(bucket: &str) -> (&str, &str) {
     let trimmed = bucket.trim_matches('/');

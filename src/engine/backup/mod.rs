@@ -7,4 +7,8 @@
 //! through their states. All of it is pure and unit-tested; the controllers drive it.
 
 pub mod common;
+pub mod pg;
+pub mod ps;
 pub mod pxc;
+pub mod schedule;
+pub mod status;

@@ -31,8 +31,8 @@ pub const LABEL_BACKUP_TYPE: &str = "percona.com/backup-type";
 pub const LABEL_BACKUP_NAME: &str = "percona.com/backup-name";
 pub const LABEL_BACKUP_JOB: &str = "percona.com/backup-job-name";
 pub const LABEL_RESTORE_JOB: &str = "percona.com/restore-job-name";
-/// The schedule a Backup object was created by; retention counts per value of this label.
-pub const LABEL_ANCESTOR: &str = "percona.com/backup-ancestor-name";
+/// The schedule a Backup object was created by (Percona's documented label); retention counts per value.
+pub const LABEL_ANCESTOR: &str = "percona.com/backup-ancestor";
 /// Percona's default `backoffLimit` of the backup Job (`GetBackoffLimit`).
 pub const DEFAULT_BACKOFF_LIMIT: i32 = 10;
 /// Percona's `backoffLimit` of the restore Job.
@@ -404,15 +404,14 @@ pub fn restore_source(
         verify_tls: status.verify_tls,
         image: None,
     };
-    if src.s3.is_none() && src.azure.is_none() {
-        if let Some(name) = &src.storage_name {
-            let c = Cluster::new(cluster)?;
-            if let Ok(st) = c.storage(&id, "status.storageName of the backup", name) {
-                src.s3 = st.s3;
-                src.azure = st.azure;
-                src.verify_tls = src.verify_tls.or(st.verify_tls);
-            }
-        }
+    if src.s3.is_none()
+        && src.azure.is_none()
+        && let Some(name) = src.storage_name.clone()
+        && let Ok(st) = Cluster::new(cluster)?.storage(&id, "status.storageName of the backup", &name)
+    {
+        src.s3 = st.s3;
+        src.azure = st.azure;
+        src.verify_tls = src.verify_tls.or(st.verify_tls);
     }
     Ok(src)
 }

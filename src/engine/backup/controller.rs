@@ -13,7 +13,6 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -38,13 +37,28 @@ pub enum ControllerError {
 pub(super) struct Ctx {
     pub client: Client,
     pub kind: &'static Kind,
-    pub recorder: Recorder,
+    /// `None`: every namespace.
+    pub namespace: Option<String>,
 }
 
 impl Ctx {
-    pub fn new(client: Client, kind: &'static Kind, controller: &str) -> Self {
-        let reporter = Reporter { controller: controller.to_string(), instance: None };
-        Self { recorder: Recorder::new(client.clone(), reporter), client, kind }
+    pub fn new(client: Client, kind: &'static Kind, namespace: Option<String>) -> Self {
+        Self { client, kind, namespace }
+    }
+
+    /// An Api over every namespace this engine watches.
+    pub fn scoped(&self, ar: &kube::core::ApiResource) -> Api<DynamicObject> {
+        match &self.namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, ar),
+            None => Api::all_with(self.client.clone(), ar),
+        }
+    }
+
+    pub fn scoped_jobs(&self) -> Api<Job> {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        }
     }
 
     pub fn backups(&self, ns: &str) -> Api<DynamicObject> {
@@ -57,7 +71,8 @@ impl Ctx {
         Api::namespaced(self.client.clone(), ns)
     }
 
-    /// Publishes an Event about `obj`; a failure to record is logged, never fatal.
+    /// Publishes a core/v1 Event about `obj` (as the engine's other controllers do); a failure to
+    /// record is logged, never fatal: the status carries the same facts.
     pub async fn event(
         &self,
         obj: &DynamicObject,
@@ -66,15 +81,40 @@ impl Ctx {
         reason: &str,
         note: String,
     ) {
+        use k8s_openapi::api::core::v1::{Event, EventSource};
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
+        let reference = obj.object_ref(ar);
+        let ns = reference.namespace.clone().unwrap_or_else(|| "default".into());
+        let stamp = k8s_openapi::jiff::Timestamp::now();
+        let mut note = note;
+        if note.len() > 1000 {
+            let mut end = 1000;
+            while !note.is_char_boundary(end) {
+                end -= 1;
+            }
+            note.truncate(end);
+        }
         let ev = Event {
-            type_: if warning { EventType::Warning } else { EventType::Normal },
-            reason: reason.to_string(),
-            note: Some(note),
-            action: reason.to_string(),
-            secondary: None,
+            metadata: kube::core::ObjectMeta {
+                name: Some(format!("{}.{:x}", obj.name_any(), Utc::now().timestamp_nanos_opt().unwrap_or_default())),
+                namespace: Some(ns.clone()),
+                ..Default::default()
+            },
+            involved_object: reference,
+            reason: Some(reason.into()),
+            message: Some(note),
+            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+            action: Some(reason.into()),
+            count: Some(1),
+            first_timestamp: Some(Time(stamp)),
+            last_timestamp: Some(Time(stamp)),
+            event_time: Some(MicroTime(stamp)),
+            source: Some(EventSource { component: Some(crate::engine::context::REPORTER.into()), host: None }),
+            reporting_component: Some(crate::engine::context::REPORTER.into()),
+            ..Default::default()
         };
-        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(ar)).await {
-            tracing::warn!(object = %obj.name_any(), error = %e, "cannot record event");
+        if let Err(e) = Api::<Event>::namespaced(self.client.clone(), &ns).create(&PostParams::default(), &ev).await {
+            tracing::warn!(object = %obj.name_any(), reason, error = %e, "event not recorded");
         }
     }
 }
@@ -96,13 +136,13 @@ fn state_of(obj: &Value) -> Option<String> {
 pub async fn run(
     client: Client,
     kind: &'static Kind,
+    namespace: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ar = kind.backup_ar();
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-    let ctx = Arc::new(Ctx::new(client.clone(), kind, "dbdeck-backup"));
-    Controller::new_with(api, watcher::Config::default(), ar)
-        .owns(Api::<Job>::all(client), watcher::Config::default())
+    let ctx = Arc::new(Ctx::new(client, kind, namespace));
+    Controller::new_with(ctx.scoped(&ar), watcher::Config::default(), ar)
+        .owns(ctx.scoped_jobs(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {

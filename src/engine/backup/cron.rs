@@ -32,13 +32,13 @@ struct CronCtx {
 pub async fn run(
     client: Client,
     kind: &'static Kind,
+    namespace: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ar = kind.cluster_ar();
-    let clusters: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-    let backups: Api<DynamicObject> = Api::all_with(client.clone(), &kind.backup_ar());
-    let ctx =
-        Arc::new(CronCtx { inner: Ctx::new(client.clone(), kind, "dbdeck-backup-cron"), first_seen: Mutex::default() });
+    let ctx = Arc::new(CronCtx { inner: Ctx::new(client, kind, namespace), first_seen: Mutex::default() });
+    let clusters: Api<DynamicObject> = ctx.inner.scoped(&ar);
+    let backups: Api<DynamicObject> = ctx.inner.scoped(&kind.backup_ar());
     let cluster_ar = ar.clone();
     Controller::new_with(clusters, watcher::Config::default(), ar)
         .watches_with(backups, kind.backup_ar(), watcher::Config::default(), move |b: DynamicObject| {

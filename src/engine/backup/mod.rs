@@ -23,20 +23,68 @@ pub use controller::ControllerError;
 pub use kinds::{DELETE_BACKUP_FINALIZER, RELEASE_ANNOTATION};
 pub use restore::CANCEL_FINALIZER;
 
-/// Runs the Backup, Restore and schedule controllers of all three families until `shutdown`
-/// resolves. The CRDs must be installed.
-pub async fn run(client: kube::Client, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
-    let (tx, rx) = tokio::sync::watch::channel(false);
+/// Runs the Backup, Restore and schedule controllers of all three families in `namespace` (`None`:
+/// all) until `shutdown` resolves, letting in-flight reconciles finish. The CRDs must be installed.
+pub async fn run(
+    client: kube::Client,
+    namespace: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let token = tokio_util::sync::CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        trigger.cancel();
+    });
+    run_until(client, namespace, token).await;
+}
+
+async fn run_until(client: kube::Client, namespace: Option<String>, token: tokio_util::sync::CancellationToken) {
     let mut tasks = tokio::task::JoinSet::new();
     for kind in kinds::ALL {
-        let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        tasks.spawn(controller::run(client.clone(), kind, stop(rx.clone())));
-        tasks.spawn(restore::run(client.clone(), kind, stop(rx.clone())));
-        tasks.spawn(cron::run(client.clone(), kind, stop(rx.clone())));
+        tasks.spawn(controller::run(client.clone(), kind, namespace.clone(), token.clone().cancelled_owned()));
+        tasks.spawn(restore::run(client.clone(), kind, namespace.clone(), token.clone().cancelled_owned()));
+        tasks.spawn(cron::run(client.clone(), kind, namespace.clone(), token.clone().cancelled_owned()));
     }
-    shutdown.await;
-    let _ = tx.send(true);
     while tasks.join_next().await.is_some() {}
+}
+
+/// The engine's entry for these controllers (one line in `engine::run`): counts as synced once the
+/// Backup and Restore kinds of all three families answer a list.
+pub async fn run_in_engine(
+    ctx: std::sync::Arc<crate::engine::Context>,
+    scope: crate::observe::live::Scope,
+    token: tokio_util::sync::CancellationToken,
+    synced: std::sync::Arc<crate::engine::context::Synced>,
+) {
+    let namespace = match scope {
+        crate::observe::live::Scope::Namespace(ns) => Some(ns),
+        crate::observe::live::Scope::All => None,
+    };
+    let client = ctx.client.clone();
+    let probe = client.clone();
+    let ns = namespace.clone();
+    tokio::spawn(async move {
+        loop {
+            let mut ok = true;
+            for kind in kinds::ALL {
+                for ar in [kind.backup_ar(), kind.restore_ar()] {
+                    let api: kube::Api<kube::api::DynamicObject> = match &ns {
+                        Some(n) => kube::Api::namespaced_with(probe.clone(), n, &ar),
+                        None => kube::Api::all_with(probe.clone(), &ar),
+                    };
+                    if let Err(e) = api.list(&kube::api::ListParams::default().limit(1)).await {
+                        tracing::warn!(kind = %ar.kind, error = %e, "backup controllers cannot list their kind yet");
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                synced.done();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    });
+    run_until(client, namespace, token).await;
 }

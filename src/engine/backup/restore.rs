@@ -31,13 +31,13 @@ pub const SAVED_SIZES_ANNOTATION: &str = "dbdeck.io/saved-sizes";
 pub async fn run(
     client: Client,
     kind: &'static Kind,
+    namespace: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ar = kind.restore_ar();
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-    let ctx = Arc::new(Ctx::new(client.clone(), kind, "dbdeck-restore"));
-    Controller::new_with(api, watcher::Config::default(), ar)
-        .owns(Api::<Job>::all(client), watcher::Config::default())
+    let ctx = Arc::new(Ctx::new(client, kind, namespace));
+    Controller::new_with(ctx.scoped(&ar), watcher::Config::default(), ar)
+        .owns(ctx.scoped_jobs(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
         .run(
             reconcile,

@@ -24,7 +24,16 @@ const NS: &str = "default";
 struct Env {
     _sb: Sandbox,
     client: Client,
-    _stop: oneshot::Sender<()>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// Starts the backup controllers; dropping or firing the returned sender stops them.
+fn start_engine(client: &Client) -> oneshot::Sender<()> {
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(dbdeck::engine::backup::run(client.clone(), None, async move {
+        let _ = rx.await;
+    }));
+    tx
 }
 
 async fn env(job_duration: Duration) -> Env {
@@ -39,11 +48,8 @@ async fn env(job_duration: Duration) -> Env {
     .expect("controllers start");
     let client = Client::new(sb.router(), NS);
     dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(dbdeck::engine::backup::run(client.clone(), None, async move {
-        let _ = rx.await;
-    }));
-    Env { _sb: sb, client, _stop: tx }
+    let stop = Some(start_engine(&client));
+    Env { _sb: sb, client, stop }
 }
 
 async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
@@ -477,4 +483,26 @@ async fn ps_and_pg_backups_run_through_the_same_controllers() {
     .await;
     assert_eq!(done.data["status"]["destination"], "s3://pg-bucket/pgbackrest/repo1");
     assert_eq!(done.data["status"]["backupType"], "full");
+}
+
+#[tokio::test]
+async fn an_engine_restarted_mid_backup_picks_up_where_it_was() {
+    let mut e = env(Duration::from_millis(1500)).await;
+    pxc_cluster(&e.client, "cluster1", json!({"allowParallel": false})).await;
+    pxc_backup(&e.client, "backup1", "cluster1", "s3-us-west", false).await;
+    let jobs: Api<Job> = Api::namespaced(e.client.clone(), NS);
+    eventually("the backup Job", || async { jobs.get_opt("xb-backup1").await.ok()? }).await;
+    // Stop the engine while the Job runs, and start a fresh one (empty caches, no memory).
+    let _ = e.stop.take().expect("engine running").send(());
+    e.stop = Some(start_engine(&e.client));
+    let b = final_backup(&e.client, "backup1").await;
+    assert_eq!(state(&b).as_deref(), Some("Succeeded"), "{}", b.data["status"]);
+    let xb =
+        jobs.list(&ListParams::default()).await.unwrap().items.into_iter().filter(|j| j.name_any().starts_with("xb-"));
+    assert_eq!(xb.count(), 1, "the restarted engine reused the running Job");
+    let leases: Api<Lease> = Api::namespaced(e.client.clone(), NS);
+    eventually("the lock to be released", || async {
+        leases.get_opt("pxc-cluster1-backup-lock").await.ok()?.is_none().then_some(())
+    })
+    .await;
 }

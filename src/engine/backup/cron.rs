@@ -21,11 +21,14 @@ use super::controller::{ControllerError, Ctx, kube_err};
 use super::kinds::{Kind, SCHEDULED_AT_ANNOTATION};
 use super::schedule::{BackupRecord, CronSchedule, retention};
 
+/// (namespace, cluster, schedule name, cron expression).
+type ScheduleKey = (String, String, String, String);
+
 struct CronCtx {
     inner: Ctx,
     /// When this engine first saw each schedule (namespace, cluster, schedule, cron): a schedule
     /// with no backups yet owes nothing from before then.
-    first_seen: Mutex<HashMap<(String, String, String, String), DateTime<Utc>>>,
+    first_seen: Mutex<HashMap<ScheduleKey, DateTime<Utc>>>,
 }
 
 /// Runs the schedule controller of `kind` until `shutdown`.

@@ -506,3 +506,111 @@ async fn an_engine_restarted_mid_backup_picks_up_where_it_was() {
     })
     .await;
 }
+
+async fn claim(c: &Client, name: &str, labels: Value) {
+    let pvc: k8s_openapi::api::core::v1::PersistentVolumeClaim = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(c.clone(), NS)
+        .create(&PostParams::default(), &pvc)
+        .await
+        .expect("claim created");
+}
+
+#[tokio::test]
+async fn ps_and_pg_restores_pause_the_cluster_and_bring_it_back() {
+    let e = env(Duration::from_millis(60)).await;
+    // PS: back up, then restore from that backup by name.
+    let ps_cluster = ar("ps.percona.com", "v1", "PerconaServerMySQL", "perconaservermysqls");
+    let ps_backup = ar("ps.percona.com", "v1", "PerconaServerMySQLBackup", "perconaservermysqlbackups");
+    let ps_restore = ar("ps.percona.com", "v1", "PerconaServerMySQLRestore", "perconaservermysqlrestores");
+    let c = obj(json!({
+        "apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQL",
+        "metadata": {"name": "ps-cluster1", "namespace": NS},
+        "spec": {"mysql": {"size": 3}, "proxy": {"haproxy": {"enabled": true, "size": 3}},
+                 "backup": {"image": "percona/percona-xtrabackup:8.4.0-6.1", "storages": {
+                     "minio": {"type": "s3", "s3": {"bucket": "ps-bucket", "credentialsSecret": "minio-secret"}}}}}
+    }));
+    let clusters = api(&e.client, &ps_cluster);
+    clusters.create(&PostParams::default(), &c).await.unwrap();
+    clusters
+        .patch_status("ps-cluster1", &PatchParams::default(), &Patch::Merge(json!({"status": {"state": "ready"}})))
+        .await
+        .unwrap();
+    claim(&e.client, "datadir-ps-cluster1-mysql-0", json!({})).await;
+    let b = obj(json!({
+        "apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQLBackup",
+        "metadata": {"name": "ps-b1", "namespace": NS},
+        "spec": {"clusterName": "ps-cluster1", "storageName": "minio"}
+    }));
+    let backups = api(&e.client, &ps_backup);
+    backups.create(&PostParams::default(), &b).await.unwrap();
+    eventually("the PS backup to succeed", || async {
+        (state(&backups.get("ps-b1").await.ok()?).as_deref() == Some("Succeeded")).then_some(())
+    })
+    .await;
+    let r = obj(json!({
+        "apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQLRestore",
+        "metadata": {"name": "ps-r1", "namespace": NS},
+        "spec": {"clusterName": "ps-cluster1", "backupName": "ps-b1"}
+    }));
+    let restores = api(&e.client, &ps_restore);
+    restores.create(&PostParams::default(), &r).await.unwrap();
+    let saw_pause = std::sync::atomic::AtomicBool::new(false);
+    let done = eventually("the PS restore to succeed", || {
+        let (restores, clusters) = (restores.clone(), clusters.clone());
+        let saw = &saw_pause;
+        async move {
+            let c = clusters.get("ps-cluster1").await.ok()?;
+            if c.data["spec"]["pause"] == true {
+                saw.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let r = restores.get("ps-r1").await.ok()?;
+            (state(&r).as_deref() == Some("Succeeded")).then_some(r)
+        }
+    })
+    .await;
+    assert!(saw_pause.into_inner(), "the PS cluster was paused during the restore");
+    assert_eq!(done.data["status"]["stateDescription"], "Succeeded");
+    assert!(Api::<Job>::namespaced(e.client.clone(), NS).get_opt("xb-restore-ps-r1").await.unwrap().is_some());
+    let c = clusters.get("ps-cluster1").await.unwrap();
+    assert_eq!((c.data["spec"]["pause"].clone(), c.data["spec"]["mysql"]["size"].clone()), (json!(false), json!(3)));
+
+    // PG: an in-place restore from a repo into the primary's data claim.
+    let pg_cluster = ar("pgv2.percona.com", "v2", "PerconaPGCluster", "perconapgclusters");
+    let pg_restore = ar("pgv2.percona.com", "v2", "PerconaPGRestore", "perconapgrestores");
+    let c = obj(json!({
+        "apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGCluster",
+        "metadata": {"name": "pg1", "namespace": NS},
+        "spec": {"postgresVersion": 17, "instances": [{"name": "instance1", "replicas": 1}],
+                 "backups": {"pgbackrest": {"repos": [{"name": "repo1", "s3": {"bucket": "pg-bucket"}}]}}}
+    }));
+    let pgc = api(&e.client, &pg_cluster);
+    pgc.create(&PostParams::default(), &c).await.unwrap();
+    pgc.patch_status("pg1", &PatchParams::default(), &Patch::Merge(json!({"status": {"state": "ready"}})))
+        .await
+        .unwrap();
+    claim(&e.client, "pg1-instance1-x7k2-pgdata", json!({"postgres-operator.crunchydata.com/cluster": "pg1"})).await;
+    let r = obj(json!({
+        "apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGRestore",
+        "metadata": {"name": "pg-r1", "namespace": NS},
+        "spec": {"pgCluster": "pg1", "repoName": "repo1", "options": ["--type=time", "--target=2026-11-22 10:00:00+00"]}
+    }));
+    let pgr = api(&e.client, &pg_restore);
+    pgr.create(&PostParams::default(), &r).await.unwrap();
+    eventually("the PG restore to succeed", || async {
+        (state(&pgr.get("pg-r1").await.ok()?).as_deref() == Some("Succeeded")).then_some(())
+    })
+    .await;
+    let job = Api::<Job>::namespaced(e.client.clone(), NS).get("pg1-pgbackrest-restore").await.unwrap();
+    let pod = job.spec.unwrap().template.spec.unwrap();
+    assert!(pod.containers[0].args.as_ref().unwrap().contains(&"--type=time".to_string()));
+    assert_eq!(
+        pod.volumes.unwrap()[0].persistent_volume_claim.as_ref().unwrap().claim_name,
+        "pg1-instance1-x7k2-pgdata"
+    );
+    assert_eq!(pgc.get("pg1").await.unwrap().data["spec"]["pause"], false);
+}

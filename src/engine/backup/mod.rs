@@ -5,6 +5,27 @@
 //! clock (the time that names a destination comes in as an argument). [`schedule`] computes cron runs,
 //! scheduled Backup names and retention; [`status`] turns Jobs into backup states and walks restores
 //! through their states. All of it is pure and unit-tested; the controllers drive it.
+//!
+//! The controllers ([`run`], or [`run_in_engine`] from `engine::run`), per family:
+//! - Backup: refuses a cluster that is not `ready` unless its unsafe flag allows it, serialises
+//!   backups of one cluster through the Lease `<pxc|ps|pg>-<cluster>-backup-lock` when
+//!   `spec.backup.allowParallel: false` (PG always), creates the Job, and follows it to
+//!   `Succeeded`/`Failed` (PS: `Error` when it never started) with `startingDeadlineSeconds` and
+//!   `runningDeadlineSeconds` enforced (`activeDeadlineSeconds` and `backoffLimit` are the Job's).
+//! - Deleting a Backup with the `percona.com/delete-backup` finalizer runs the cleanup Job
+//!   `delete-backup-<backup>` (PXC/PS cloud storage) or deletes the `xb-<backup>` claim (PXC
+//!   filesystem). When that cannot happen (cluster gone, cleanup Job failed) the reason goes to the
+//!   status and a `DeleteBlocked` Event, and the user lets the object go with the annotation
+//!   `dbdeck.io/release-finalizer: "true"` (the data may then remain in storage).
+//! - Schedules: the cluster's `spec.backup.schedule[]` (PXC/PS) or pgBackRest repo `schedules` (PG)
+//!   create Backup objects labelled with their schedule (`percona.com/backup-ancestor`), at most one
+//!   catch-up run for runs missed while the engine was down; retention deletes the oldest finished
+//!   ones beyond `retention.count` / `keep`.
+//! - Restore: saves the sizes (annotation `dbdeck.io/saved-sizes`; PXC also `status.clusterSize`…),
+//!   pauses the cluster, waits for its database pods to go, runs the restore Job (then PXC's PITR
+//!   Job), unpauses with the saved sizes and waits for `ready`. The finalizer
+//!   `dbdeck.io/cancel-restore` makes deleting a running restore cancel it: its Jobs are deleted and
+//!   the cluster resumed.
 
 pub mod common;
 pub mod kinds;

@@ -67,8 +67,21 @@ async fn run_until(client: kube::Client, namespace: Option<String>, token: tokio
         tasks.spawn(restore::run(client.clone(), kind, namespace.clone(), token.clone().cancelled_owned()));
         tasks.spawn(cron::run(client.clone(), kind, namespace.clone(), token.clone().cancelled_owned()));
     }
-    while tasks.join_next().await.is_some() {}
+    tokio::select! {
+        _ = async { while tasks.join_next().await.is_some() {} } => return,
+        _ = token.cancelled() => {}
+    }
+    // Stop requested: in-flight reconciles get a short grace, then the rest are dropped. Every
+    // reconcile is idempotent and picks up from the objects' status on the next start.
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        tracing::warn!("backup controllers did not stop within {SHUTDOWN_GRACE:?}; aborting them");
+        tasks.abort_all();
+    }
 }
+
+/// How long a stop waits for in-flight backup reconciles.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The engine's entry for these controllers (one line in `engine::run`): counts as synced once the
 /// Backup and Restore kinds of all three families answer a list.

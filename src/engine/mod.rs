@@ -3,6 +3,7 @@
 //! on a signal, letting in-flight reconciles finish.
 
 pub mod apply;
+pub mod backup;
 pub mod context;
 pub mod error;
 pub mod finalize;
@@ -72,6 +73,7 @@ pub async fn run(
     let controllers: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = vec![
         Box::pin(pxc::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone())),
         Box::pin(ps::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone())),
+        Box::pin(backup::run_in_engine(ctx.clone(), scope.clone(), token.clone(), synced.clone())),
     ];
     let count = controllers.len();
     let ready = config.ready.clone();

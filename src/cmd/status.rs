@@ -128,6 +128,45 @@ pub async fn probe_views(client: &kube::Client, world: &World, views: &mut [Clus
 }
 
 /// Why-not-ready lines for one cluster (`dbdeck status NAME`).
+/// Backups per cluster: the last success, the last failure with its reason, the next run, PITR and
+/// running restores. Empty when no cluster has any of them.
+pub fn backups_table(views: &[ClusterView], now: DateTime<Utc>) -> String {
+    let header = ["CLUSTER", "LAST OK", "LAST FAILURE", "NEXT RUN", "RESTORABLE TO", "RESTORING"];
+    let rows: Vec<[String; 6]> = views
+        .iter()
+        .filter(|v| !v.backups.is_empty() || v.next_scheduled_backup.is_some() || !v.restores.is_empty())
+        .map(|v| {
+            let ok = v
+                .backups
+                .iter()
+                .filter(|b| b.state == "Succeeded")
+                .max_by_key(|b| b.completed)
+                .map(|b| format!("{} ago ({})", age(now, b.completed), b.name))
+                .unwrap_or_else(|| "never".into());
+            let failed = v
+                .last_failed_backup()
+                .map(|b| format!("{}: {}", b.name, b.error.clone().unwrap_or_else(|| b.state.clone())))
+                .unwrap_or_else(|| "—".into());
+            let next = v
+                .next_scheduled_backup
+                .as_ref()
+                .map(|n| format!("{} ({} \"{}\")", n.at.format("%Y-%m-%d %H:%M UTC"), n.schedule_name, n.cron))
+                .unwrap_or_else(|| "not scheduled".into());
+            let pitr = v.latest_restorable_time().map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string());
+            let restoring: Vec<String> = v.running_restores().map(|r| format!("{} ({})", r.name, r.state)).collect();
+            [
+                format!("{}/{}", v.kind.short(), v.name),
+                ok,
+                failed,
+                next,
+                pitr.unwrap_or_else(|| "—".into()),
+                if restoring.is_empty() { "—".into() } else { restoring.join(", ") },
+            ]
+        })
+        .collect();
+    if rows.is_empty() { String::new() } else { columns(header, &rows) }
+}
+
 fn reasons(v: &ClusterView) -> String {
     let mut out = String::new();
     if let Some(r) = &v.state_reason {
@@ -188,6 +227,10 @@ pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) 
             let members = members_table(&views);
             if !members.is_empty() {
                 print!("\n{members}");
+            }
+            let backups = backups_table(&views, now);
+            if !backups.is_empty() {
+                print!("\n{backups}");
             }
             if args.name.is_some() {
                 views.iter().for_each(|v| print!("{}", reasons(v)));
@@ -292,5 +335,30 @@ mod tests {
         merge::mark_unprobed(&mut v, NOT_PROBED);
         v.db_facts.clear();
         assert!(members_table(&[v]).lines().nth(2).unwrap().ends_with("not probed (--no-probe)"));
+    }
+
+    #[test]
+    fn backups_table_names_the_last_failure_newer_than_the_last_success() {
+        use crate::observe::view::BackupView;
+        let now = Utc::now();
+        let mut v = ClusterView::new(ClusterKind::Pxc, "ns", "c1");
+        let b = |name: &str, state: &str, mins: i64, error: Option<&str>| BackupView {
+            name: name.into(),
+            state: state.into(),
+            storage: Some("s3".into()),
+            destination: None,
+            started: Some(now - chrono::Duration::minutes(mins)),
+            completed: Some(now - chrono::Duration::minutes(mins)),
+            error: error.map(Into::into),
+            latest_restorable_time: None,
+        };
+        v.backups = vec![b("old-fail", "Failed", 60, Some("403")), b("ok", "Succeeded", 30, None)];
+        v.last_successful_backup = v.backups[1].completed;
+        let t = backups_table(std::slice::from_ref(&v), now);
+        assert!(t.contains("(ok)") && !t.contains("old-fail"), "{t}");
+        v.backups.push(b("new-fail", "Failed", 5, Some("access denied (403)")));
+        let t = backups_table(std::slice::from_ref(&v), now);
+        assert!(t.contains("new-fail: access denied (403)"), "{t}");
+        assert!(t.contains("not scheduled"), "{t}");
     }
 }

@@ -274,6 +274,9 @@ pub struct BackupView {
     pub started: Option<DateTime<Utc>>,
     pub completed: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// With point-in-time recovery on: the latest moment this backup plus its binlogs/WAL can restore to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_restorable_time: Option<DateTime<Utc>>,
 }
 
 /// One restore into the cluster.
@@ -455,6 +458,30 @@ impl ClusterView {
     /// The last database reading of a member, when one was taken.
     pub fn facts_of(&self, pod: &str) -> Option<&MemberFacts> {
         self.db_facts.iter().find(|f| f.member == pod)
+    }
+
+    /// The newest backup that failed, with its reason, if it is newer than the last success.
+    pub fn last_failed_backup(&self) -> Option<&BackupView> {
+        let failed = self
+            .backups
+            .iter()
+            .filter(|b| matches!(b.state.as_str(), "Failed" | "Error"))
+            .max_by_key(|b| b.completed.or(b.started))?;
+        let at = failed.completed.or(failed.started);
+        match self.last_successful_backup {
+            Some(ok) if at.is_some_and(|t| t < ok) => None,
+            _ => Some(failed),
+        }
+    }
+
+    /// The latest restorable moment across the backups (PITR), when one reports it.
+    pub fn latest_restorable_time(&self) -> Option<DateTime<Utc>> {
+        self.backups.iter().filter_map(|b| b.latest_restorable_time).max()
+    }
+
+    /// Restores not yet finished.
+    pub fn running_restores(&self) -> impl Iterator<Item = &RestoreView> {
+        self.restores.iter().filter(|r| !matches!(r.state.as_str(), "Succeeded" | "Failed" | "Error"))
     }
 
     /// Finalizers that make the operator delete PVCs along with the cluster.

@@ -69,8 +69,10 @@ pub async fn run(
     let synced = Arc::new(context::Synced::default());
     let (scope, n) = (config.scope.clone(), config.concurrency);
     // One entry per controller; each signals `synced` once when its cache has the first full list.
-    let controllers: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> =
-        vec![Box::pin(pxc::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone()))];
+    let controllers: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = vec![
+        Box::pin(pxc::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone())),
+        Box::pin(pg::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone())),
+    ];
     let count = controllers.len();
     let ready = config.ready.clone();
     let waiter = synced.clone();

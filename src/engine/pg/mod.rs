@@ -5,13 +5,16 @@
 //! `build` performs no I/O and reads no clock or randomness: the same inputs always give the same objects, so
 //! a no-op reconcile can compare desired with actual and write nothing.
 
+mod dereference;
 mod instance;
 mod meta;
 mod patroni;
 mod pgbackrest;
 mod pgbouncer;
 mod pod;
+mod progress;
 mod rbac;
+pub mod reconcile;
 pub mod secrets;
 mod services;
 mod users;

@@ -411,7 +411,8 @@ mod tests {
     fn leaves_issued_later_chain_to_the_existing_ca() {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 10).unwrap();
         let first = generate_certificates("c1", "ns", "cluster.local", today, Validity::default()).unwrap();
-        let later = issue_certificates("c1", "ns", "cluster.local", Some(&first.ca), today, Validity::default()).unwrap();
+        let later =
+            issue_certificates("c1", "ns", "cluster.local", Some(&first.ca), today, Validity::default()).unwrap();
         assert_eq!(later.ca, first.ca, "the CA is kept");
         assert_ne!(later.cluster, first.cluster, "the leaves are new");
         use rustls::client::danger::ServerCertVerifier;

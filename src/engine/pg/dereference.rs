@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
@@ -99,6 +99,32 @@ pub fn suffixes_in_use(
         .collect()
 }
 
+/// Appends, per set, the suffixes of data volumes no instance uses (left by a scale-down or a deleted CR),
+/// so new instances reopen existing data before fresh names are drawn, as Crunchy does.
+pub fn add_volume_suffixes(
+    cluster: &str,
+    suffixes: &mut BTreeMap<String, Vec<String>>,
+    claims: &[PersistentVolumeClaim],
+) {
+    let mut free: Vec<(String, String)> = claims
+        .iter()
+        .filter(|c| c.metadata.deletion_timestamp.is_none())
+        .filter(|c| c.labels().get(L_ROLE).map(String::as_str) == Some("pgdata"))
+        .filter_map(|c| {
+            let set = c.labels().get(L_INSTANCE_SET)?;
+            let instance = c.labels().get(L_INSTANCE)?;
+            Some((set.clone(), suffix_of(cluster, set, instance)?))
+        })
+        .collect();
+    free.sort();
+    for (set, suffix) in free {
+        let list = suffixes.entry(set).or_default();
+        if !list.contains(&suffix) {
+            list.push(suffix);
+        }
+    }
+}
+
 /// True when `verifier` is a SCRAM-SHA-256 verifier of `password` (recomputed with its own salt).
 fn verifier_matches(verifier: &str, password: &str) -> bool {
     use base64::Engine as _;
@@ -142,6 +168,12 @@ pub async fn dereference(client: &kube::Client, cr: &PerconaPGCluster) -> Result
         .items;
     let primary = primary_instance(&pods);
     let mut instance_suffixes = suffixes_in_use(&name, &uid, &statefulsets, primary.as_deref());
+    let pvc_api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &ns);
+    let claims = retrying(Default::default(), || pvc_api.list(&lp))
+        .await
+        .map_err(|e| ReconcileError::kube(format!("listing PVCs of PerconaPGCluster {ns}/{name}"), e))?
+        .items;
+    add_volume_suffixes(&name, &mut instance_suffixes, &claims);
 
     let secret_api: Api<Secret> = Api::namespaced(client.clone(), &ns);
     let read = async |n: &str| {
@@ -288,6 +320,29 @@ mod tests {
         assert_eq!(got["other"], ["eeee"]);
         let got = suffixes_in_use("c1", "u", &list, Some("c1-main-dddd"));
         assert_eq!(got["main"], ["dddd", "cccc", "bbbb"], "the primary is kept first");
+    }
+
+    #[test]
+    fn unused_data_volumes_are_reused_before_new_names() {
+        let claim = |instance: &str, role: &str| {
+            let mut c = PersistentVolumeClaim::default();
+            c.metadata.name = Some(format!("{instance}-{role}"));
+            c.metadata.labels = Some(BTreeMap::from([
+                (L_INSTANCE_SET.to_string(), "main".to_string()),
+                (L_INSTANCE.to_string(), instance.to_string()),
+                (L_ROLE.to_string(), role.to_string()),
+            ]));
+            c
+        };
+        let mut suffixes = BTreeMap::from([("main".to_string(), vec!["bbbb".to_string()])]);
+        let claims = [
+            claim("c1-main-bbbb", "pgdata"),
+            claim("c1-main-dddd", "pgdata"),
+            claim("c1-main-dddd", "pgwal"),
+            claim("c1-main-cccc", "pgdata"),
+        ];
+        add_volume_suffixes("c1", &mut suffixes, &claims);
+        assert_eq!(suffixes["main"], ["bbbb", "cccc", "dddd"], "in use first, then free volumes by name");
     }
 
     #[test]

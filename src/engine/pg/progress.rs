@@ -61,6 +61,9 @@ pub struct Observed {
     pub repo_host_ready: Option<bool>,
     /// Scheduler messages of pods that cannot be placed.
     pub unschedulable: Vec<String>,
+    /// PostgreSQL pods still running Ready, counting those already being deleted (a pause is `stopping`
+    /// until they are gone).
+    pub running: i32,
 }
 
 /// Pairs the planned instances (`(set, name)`) with the live StatefulSets and pods.
@@ -99,6 +102,15 @@ pub fn observe(
         pgbouncer,
         repo_host_ready,
         unschedulable: pods.iter().filter_map(status::unschedulable).collect(),
+        running: pods
+            .iter()
+            .filter(|p| p.labels().contains_key(L_INSTANCE))
+            .filter(|p| {
+                let mut alive = (*p).clone();
+                alive.metadata.deletion_timestamp = None;
+                status::pod_ready_at(&alive, None)
+            })
+            .count() as i32,
     }
 }
 
@@ -190,7 +202,7 @@ pub fn cluster_status(cr: &PerconaPGCluster, o: &Observed) -> PerconaPGClusterSt
     let pgbouncer = o.pgbouncer.map(|(size, ready)| PgComponentStatus { size, ready });
 
     let state = if paused {
-        if ready == 0 { state::PAUSED } else { state::STOPPING }
+        if ready.max(o.running) == 0 { state::PAUSED } else { state::STOPPING }
     } else if o.repo_host_ready == Some(false)
         || pgbouncer.as_ref().is_some_and(|b| b.ready != b.size)
         || ready != size
@@ -372,7 +384,10 @@ mod tests {
 
         let paused = cr(serde_json::json!({"pause": true, "instances": [{"name": "main", "replicas": 2}]}));
         assert_eq!(cluster_status(&paused, &o).state.as_deref(), Some("stopping"));
-        let none = observed(vec![]);
+        let mut none = observed(vec![]);
+        none.running = 1;
+        assert_eq!(cluster_status(&paused, &none).state.as_deref(), Some("stopping"), "a pod is still shutting down");
+        none.running = 0;
         let st = cluster_status(&paused, &none);
         assert_eq!(st.state.as_deref(), Some("paused"));
         assert_eq!(st.host.as_deref(), Some("c-primary.ns.svc"));

@@ -173,6 +173,13 @@ async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, 
     }
 
     let found = dereference(&ctx.client, cr).await?;
+    // The cached CR may be a deleted one (its watch event not seen yet): children applied for it would
+    // dangle until a garbage collector pass, so look once more before writing.
+    match api(ctx, cr).get_opt(&name).await {
+        Ok(Some(live)) if live.uid() == cr.uid() && live.meta().deletion_timestamp.is_none() => {}
+        Ok(_) => return Ok(Action::await_change()),
+        Err(e) => return Err(ReconcileError::kube(format!("reading {KIND} {ns}/{name}"), e)),
+    }
     let desired = build(cr, &found.inputs).map_err(|e| ReconcileError::Build(e.to_string()))?;
     let values = values(&desired, &found)?;
     let owner = OwnerRef {

@@ -343,6 +343,16 @@ fn full_example_with_pgbouncer_reaches_ready() {
         for i in &main {
             assert!(pvcs.contains(&format!("{i}-pgdata")) && pvcs.contains(&format!("{i}-pgwal")), "{i}: {pvcs:?}");
         }
+        let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::default_namespaced(env.client.clone());
+        let mut want_maps = vec!["orders-db-config".to_string(), "orders-db-pgbackrest-config".to_string()];
+        want_maps.extend(main.iter().map(|i| format!("{i}-config")));
+        for m in want_maps {
+            assert!(maps.get_opt(&m).await.unwrap().is_some(), "ConfigMap {m}");
+        }
+        let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> = Api::default_namespaced(env.client.clone());
+        for p in ["orders-db-set-main", "orders-db-pgbouncer"] {
+            assert!(pdbs.get_opt(p).await.unwrap().is_some(), "PodDisruptionBudget {p}");
+        }
         let user = env.secret("orders-app-credentials").await.expect("the custom secretName is used");
         assert!(user.data.unwrap().contains_key("pgbouncer-uri"));
         assert!(env.secret("orders-db-pgbouncer").await.is_some());
@@ -371,7 +381,7 @@ fn scaling_keeps_names_and_the_primary_then_pause_and_resume_keep_the_volumes() 
             "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}))
             .await;
         let one = env.wait_instances("scale-db", 1).await;
-        assert_eq!(one, [newest.clone()], "replicas go before the primary");
+        assert_eq!(one, vec![newest.clone()], "replicas go before the primary");
         assert_eq!(env.pvcs("scale-db").await.len(), 5, "scaling down keeps the removed instances' volumes");
         let events = env.events("scale-db").await;
         assert!(events.iter().any(|(r, m)| r == "Scaled" && m == "postgres/main: 3 -> 4"), "{events:?}");

@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "dbdeck manages Percona XtraDB Cluster, Percona Server for MySQL and Percona PostgreSQL clusters \
                   (pxc.percona.com, ps.percona.com, pgv2.percona.com custom resources).\n\n\
                   `dbdeck` without a sub-command opens the interactive console on the kubeconfig context; \
-                  `dbdeck --sandbox` opens it on an embedded sandbox with example clusters. The reconcile engine \
-                  and the headless operator mode are not in this build yet, so clusters show no operator status. \
+                  `dbdeck --sandbox` opens it on an embedded sandbox with example clusters. The console runs the \
+                  reconcile engine in-process unless --no-engine is given. \
                   `dbdeck sandbox` runs a local Kubernetes-API-compatible server that kubectl can use.",
     after_help = "Examples:\n  dbdeck --sandbox                    the console on a throw-away sandbox with example clusters\n  \
                   dbdeck -A                           the console on the current context, all namespaces\n  \
@@ -74,7 +74,7 @@ pub struct ConsoleArgs {
     #[arg(long, requires = "sandbox")]
     pub empty: bool,
 
-    /// The reconcile engine is not in this build yet; the flag is accepted so scripts keep working
+    /// Do not run the reconcile engine in-process (e.g. while an in-cluster dbdeck operator runs)
     #[arg(long)]
     pub no_engine: bool,
 }
@@ -107,6 +107,8 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// GET and LIST rates with 1,000 pods, 50-watcher fan-out latency, memory with 10,000 objects (over HTTPS)
     Sandbox,
+    /// PXC create → children → ready times, API writes per reconcile, engine memory with 100 and 1,000 clusters
+    Engine,
 }
 
 #[derive(Debug, Args)]

@@ -176,6 +176,16 @@ impl Env {
             .collect()
     }
 
+    /// Waits for an Event on the cluster matching `reason` and `pred` (Events follow the status write
+    /// that announces them, so a test that saw the status may be a moment early).
+    async fn wait_event(&self, name: &str, reason: &str, pred: impl Fn(&str) -> bool) {
+        eventually(&format!("a {reason} event on {name}"), || async {
+            let events = self.events(name).await;
+            events.iter().any(|(r, m)| r == reason && pred(m)).then_some(())
+        })
+        .await
+    }
+
     async fn sts_replicas(&self, name: &str) -> Option<i32> {
         let api: Api<StatefulSet> = Api::default_namespaced(self.client.clone());
         api.get_opt(name).await.unwrap()?.spec?.replicas
@@ -289,9 +299,8 @@ fn minimal_example_reaches_ready_with_every_object_and_a_restart_writes_nothing(
         want_pvcs.push("orders-db-repo1".into());
         want_pvcs.sort();
         assert_eq!(env.pvcs("orders-db").await, want_pvcs);
-        let events = env.events("orders-db").await;
-        assert!(events.iter().any(|(r, _)| r == "Created"), "{events:?}");
-        assert!(events.iter().any(|(r, m)| r == "Ready" && m.ends_with("-> ready")), "{events:?}");
+        env.wait_event("orders-db", "Created", |_| true).await;
+        env.wait_event("orders-db", "Ready", |m| m.ends_with("-> ready")).await;
         let password = data["password"].clone();
         eprintln!("create → ready in {took:?}; engine writes {}", env.engine_writes.load(Ordering::Relaxed));
 
@@ -383,10 +392,9 @@ fn scaling_keeps_names_and_the_primary_then_pause_and_resume_keep_the_volumes() 
         let one = env.wait_instances("scale-db", 1).await;
         assert_eq!(one, vec![newest.clone()], "replicas go before the primary");
         assert_eq!(env.pvcs("scale-db").await.len(), 5, "scaling down keeps the removed instances' volumes");
-        let events = env.events("scale-db").await;
-        assert!(events.iter().any(|(r, m)| r == "Scaled" && m == "postgres/main: 3 -> 4"), "{events:?}");
-        assert!(events.iter().any(|(r, m)| r == "Scaled" && m == "postgres/main: 4 -> 1"), "{events:?}");
-        assert!(events.iter().any(|(r, _)| r == "InstancesRemoved"), "{events:?}");
+        env.wait_event("scale-db", "Scaled", |m| m == "postgres/main: 3 -> 4").await;
+        env.wait_event("scale-db", "Scaled", |m| m == "postgres/main: 4 -> 1").await;
+        env.wait_event("scale-db", "InstancesRemoved", |_| true).await;
 
         // Pause: every workload to zero, volumes kept, stopping → paused.
         env.patch("scale-db", json!({"spec": {"pause": true}})).await;
@@ -396,9 +404,9 @@ fn scaling_keeps_names_and_the_primary_then_pause_and_resume_keep_the_volumes() 
         eventually("no pods left", || async { env.pods(&format!("{L_CLUSTER}=scale-db")).await.is_empty().then_some(()) })
             .await;
         assert_eq!(env.pvcs("scale-db").await.len(), 5, "pausing keeps every volume");
-        let events = env.events("scale-db").await;
         // `stopping` lasts while pods are still running, which the sandbox may not let a reconcile see.
-        assert!(events.iter().any(|(r, m)| r == "Paused" && m.ends_with("-> paused")), "{events:?}");
+        env.wait_event("scale-db", "Paused", |m| m.ends_with("-> paused")).await;
+        let events = env.events("scale-db").await;
         assert!(events.iter().filter(|(r, _)| r == "Pausing").all(|(_, m)| m.ends_with("-> stopping")), "{events:?}");
 
         env.patch("scale-db", json!({"spec": {"pause": false}})).await;
@@ -424,8 +432,7 @@ fn an_invalid_spec_says_why_with_an_event_and_builds_nothing() {
         assert!(message.contains("spec.postgresVersion") && message.contains("bad-db"), "{message}");
         let valid = st.conditions.unwrap().into_iter().find(|c| c.type_ == "SpecValid").expect("SpecValid condition");
         assert_eq!(valid.status, "False");
-        let events = env.events("bad-db").await;
-        assert!(events.iter().any(|(r, m)| r == "InvalidSpec" && m.contains("spec.postgresVersion")), "{events:?}");
+        env.wait_event("bad-db", "InvalidSpec", |m| m.contains("spec.postgresVersion")).await;
         assert!(env.instances("bad-db").await.is_empty(), "nothing was built");
         assert!(env.secret("bad-db-pguser-bad-db").await.is_none(), "nothing was built");
 

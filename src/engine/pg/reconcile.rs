@@ -66,6 +66,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: Cance
     let ours = watcher::Config::default().labels(&format!("{L_APP_MANAGED_BY}={MANAGED_BY}"));
     let controller = Controller::new(api::<PerconaPGCluster>(&client, &scope), watcher::Config::default())
         .with_config(ControllerConfig::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
+        .trigger_backoff(crate::engine::context::WatchBackoff::default())
         .owns(api::<StatefulSet>(&client, &scope), ours.clone())
         .owns(api::<Deployment>(&client, &scope), ours.clone())
         .owns(api::<Service>(&client, &scope), ours.clone())
@@ -148,9 +149,9 @@ async fn report(cr: &PerconaPGCluster, ctx: &Context, message: &str, reason: &st
         next.conditions = Some(conditions);
         next.observed_generation = cr.meta().generation;
     }
-    match status::write_if_changed(&api(ctx, cr), &cr.name_any(), cr.status.as_ref(), &next).await {
-        Ok(true) => ctx.event(cr, true, reason, "Reconcile", message).await,
-        Ok(false) => {}
+    match status::write_if_changed(&api(ctx, cr), &cr.name_any(), &next).await {
+        Ok(Some(_)) => ctx.event(cr, true, reason, "Reconcile", message).await,
+        Ok(None) => {}
         Err(e) => tracing::warn!(cluster = %cr.name_any(), error = %e, "status not written"),
     }
 }
@@ -239,8 +240,7 @@ async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, 
     }
 
     let next = cluster_status(cr, &observed);
-    let previous = cr.status.clone().unwrap_or_default();
-    if status::write_if_changed(&api(ctx, cr), &name, cr.status.as_ref(), &next)
+    if let Some(previous) = status::write_if_changed(&api(ctx, cr), &name, &next)
         .await
         .map_err(|e| ReconcileError::kube(format!("writing status of {KIND} {ns}/{name}"), e))?
     {

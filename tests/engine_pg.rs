@@ -14,6 +14,7 @@ use dbdeck::engine::metrics::EngineMetrics;
 use dbdeck::engine::{EngineConfig, run};
 use dbdeck::observe::live::Scope;
 use dbdeck::sandbox::controllers::ControllerConfig;
+use dbdeck::sandbox::faults::FaultConfig;
 use dbdeck::sandbox::{Sandbox, SandboxConfig};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, Secret, Service};
@@ -31,7 +32,6 @@ const L_SET: &str = "postgres-operator.crunchydata.com/instance-set";
 const L_ROLE: &str = "postgres-operator.crunchydata.com/role";
 
 struct Env {
-    #[allow(dead_code)]
     sb: Sandbox,
     /// The test's own client (its requests are not counted).
     client: Client,
@@ -544,6 +544,50 @@ fn delete_keeps_volumes_and_credentials_unless_finalizers_ask() {
         let password = env.secret("keep-db-pguser-keep-db").await.unwrap().data.unwrap()["password"].clone();
         assert_eq!(password, old_password);
         assert_eq!(env.pvcs("keep-db").await, old_pvcs, "the new instances took the old volumes");
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn injected_throttling_and_unavailability_do_not_stop_convergence() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        env.create("flaky-db", json!({})).await;
+        env.sb
+            .set_faults(FaultConfig { error_rate: 0.2, error_code: 503, retry_after_seconds: 0, ..Default::default() })
+            .unwrap();
+        // The test's own reads can be refused too: wait_state tolerates that by polling.
+        let ready = env.wait_state("flaky-db", "ready").await;
+        let names = eventually("the instance names", || async {
+            let api: Api<StatefulSet> = Api::default_namespaced(env.client.clone());
+            let sel = format!("{L_CLUSTER}=flaky-db,{L_SET}");
+            let mut n: Vec<String> =
+                api.list(&ListParams::default().labels(&sel)).await.ok()?.items.iter().map(|s| s.name_any()).collect();
+            n.sort();
+            Some(n)
+        })
+        .await;
+        assert_eq!(names.len(), 3, "faults did not make extra instances: {names:?}");
+        assert_eq!(ready.status.unwrap().postgres.unwrap().ready, 3);
+        env.sb
+            .set_faults(FaultConfig { error_rate: 0.2, error_code: 429, retry_after_seconds: 0, ..Default::default() })
+            .unwrap();
+        let patch = json!({"spec": {"instances": [{"name": "main", "replicas": 4,
+            "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}});
+        eventually("the patch to go through", || async {
+            env.crs().patch("flaky-db", &PatchParams::default(), &Patch::Merge(&patch)).await.ok().map(|_| ())
+        })
+        .await;
+        eventually("4 ready instances", || async {
+            let cr = env.crs().get("flaky-db").await.ok()?;
+            let st = cr.status.as_ref()?;
+            (st.postgres.as_ref()?.ready == 4 && st.state.as_deref() == Some("ready")).then_some(())
+        })
+        .await;
+        env.sb.set_faults(FaultConfig::default()).unwrap();
+        let after = env.instances("flaky-db").await;
+        assert_eq!(after.len(), 4);
+        assert!(names.iter().all(|n| after.contains(n)), "the first three kept their names: {names:?} {after:?}");
         env.stop_engine().await;
     })
 }

@@ -167,3 +167,30 @@ impl kube::runtime::utils::Backoff for WatchBackoff {
         self.next = Duration::from_millis(100);
     }
 }
+
+/// Reports to `synced` once a full list of the controller's kind has come in, from a watch of its
+/// own (dropped once the list is in). Waiting on the controller's `Store::wait_until_ready`
+/// instead is not safe: its one-shot channel wakes only the last waiter, which could leave the
+/// controller itself never starting.
+pub fn report_synced<K>(api: kube::Api<K>, synced: Arc<Synced>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    use futures::StreamExt;
+    tokio::spawn(async move {
+        let mut events = kube::runtime::watcher(api, kube::runtime::watcher::Config::default()).boxed();
+        while let Some(ev) = events.next().await {
+            match ev {
+                Ok(kube::runtime::watcher::Event::InitDone) => {
+                    synced.done();
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "waiting for the first list");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+}

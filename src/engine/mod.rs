@@ -73,6 +73,7 @@ pub async fn run(
     let controllers: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = vec![
         Box::pin(pxc::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone())),
         Box::pin(ps::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone())),
+        Box::pin(pg::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone())),
         Box::pin(backup::run_in_engine(ctx.clone(), scope.clone(), token.clone(), synced.clone())),
     ];
     let count = controllers.len();
@@ -93,7 +94,8 @@ pub async fn run(
 /// Fails early, with the fix, when the CRDs are missing or the server cannot be reached.
 async fn preflight(client: &kube::Client, scope: &Scope) -> Result<(), EngineError> {
     check_crd::<crate::api::pxc::PerconaXtraDBCluster>(client, scope, "PerconaXtraDBCluster").await?;
-    check_crd::<crate::api::ps::PerconaServerMySQL>(client, scope, "PerconaServerMySQL").await
+    check_crd::<crate::api::ps::PerconaServerMySQL>(client, scope, "PerconaServerMySQL").await?;
+    check_crd::<crate::api::pg::PerconaPGCluster>(client, scope, "PerconaPGCluster").await
 }
 
 async fn check_crd<K>(client: &kube::Client, scope: &Scope, kind: &'static str) -> Result<(), EngineError>

@@ -73,6 +73,7 @@ where
 pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: CancellationToken, synced: Arc<Synced>) {
     let client = ctx.client.clone();
     let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
+    crate::engine::context::report_synced(scoped::<PerconaServerMySQL>(&client, &scope), synced.clone());
     let controller = Controller::new(scoped::<PerconaServerMySQL>(&client, &scope), watcher::Config::default())
         .with_config(ControllerConfig::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
         .trigger_backoff(crate::engine::context::WatchBackoff::default())
@@ -87,12 +88,6 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: Cance
             let instance = pod.labels().get("app.kubernetes.io/instance")?.clone();
             Some(ObjectRef::new(&instance).within(&pod.namespace()?))
         });
-    let store = controller.store();
-    tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            synced.done();
-        }
-    });
     controller
         .graceful_shutdown_on(token.cancelled_owned())
         .run(reconcile, error_policy, ctx)

@@ -1,0 +1,80 @@
+//! Percona's opt-in `percona.com/delete-*` finalizers: the steps they ask for, done one at a time,
+//! each removed from the CR once its work is done, so a stuck one is visible by name.
+
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::error::ReconcileError;
+
+/// Removes `finalizer` from the object, guarded by its resourceVersion so a concurrent edit is
+/// re-read rather than overwritten.
+pub async fn remove<K>(api: &Api<K>, obj: &K, finalizer: &str) -> Result<(), ReconcileError>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let name = obj.name_any();
+    let left: Vec<&String> = obj.finalizers().iter().filter(|f| *f != finalizer).collect();
+    let patch = json!({"metadata": {"finalizers": left, "resourceVersion": obj.resource_version()}});
+    match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(ReconcileError::kube(format!("removing finalizer {finalizer} from {name}"), e)),
+    }
+}
+
+/// Deletes every PVC in `namespace` matching `selector`; returns their names.
+pub async fn delete_pvcs(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+) -> Result<Vec<String>, ReconcileError> {
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(|e| ReconcileError::kube(format!("listing PVCs {selector} in {namespace}"), e))?;
+    let mut names = Vec::new();
+    for pvc in list.items {
+        let name = pvc.name_any();
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ReconcileError::kube(format!("deleting PVC {namespace}/{name}"), e)),
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Deletes the named Secrets that exist; returns those it deleted.
+pub async fn delete_secrets(
+    client: &kube::Client,
+    namespace: &str,
+    names: &[String],
+) -> Result<Vec<String>, ReconcileError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let mut gone = Vec::new();
+    for name in names {
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => gone.push(name.clone()),
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ReconcileError::kube(format!("deleting Secret {namespace}/{name}"), e)),
+        }
+    }
+    Ok(gone)
+}
+
+/// Names of the pods matching `selector`, sorted.
+pub async fn pod_names(client: &kube::Client, namespace: &str, selector: &str) -> Result<Vec<String>, ReconcileError> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().labels(selector))
+        .await
+        .map_err(|e| ReconcileError::kube(format!("listing pods {selector} in {namespace}"), e))?;
+    let mut names: Vec<String> = list.items.iter().map(|p| p.name_any()).collect();
+    names.sort();
+    Ok(names)
+}

@@ -6,6 +6,7 @@
 //! finishes what is in flight, then the lease is released so a follower takes over at once, and `run` returns.
 
 pub mod args;
+pub mod command;
 pub mod http;
 pub mod lease;
 pub mod logging;
@@ -71,6 +72,8 @@ pub struct Started {
     pub not_ready: watch::Receiver<Option<String>>,
     pub registry: Arc<Registry>,
     task: tokio::task::JoinHandle<Result<(), HeadlessError>>,
+    /// The background tasks, so `abort` can stop them all at once.
+    tasks: Vec<tokio::task::AbortHandle>,
 }
 
 impl Started {
@@ -82,6 +85,9 @@ impl Started {
     /// Kills the replica without any cleanup, as a crashed process would leave things (tests use it).
     pub fn abort(&self) {
         self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
@@ -141,6 +147,7 @@ pub async fn start(
     let (synced_tx, synced) = watch::channel(false);
     let readiness_task = tokio::spawn(keep_readiness(joined, is_leader.clone(), synced, not_ready_tx));
 
+    let tasks = vec![http_task.abort_handle(), campaign.abort_handle(), readiness_task.abort_handle()];
     let leader_rx = is_leader.clone();
     let task = tokio::spawn(async move {
         let outcome =
@@ -157,7 +164,7 @@ pub async fn start(
         outcome?;
         campaign_result.map(|_| ()).map_err(|e| HeadlessError::Campaign(e.to_string()))
     });
-    Ok(Started { http_addr, is_leader, not_ready, registry, task })
+    Ok(Started { http_addr, is_leader, not_ready, registry, task, tasks })
 }
 
 /// `start`, then wait for the end.

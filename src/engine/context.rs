@@ -4,10 +4,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::ObjectReference;
+use chrono::Utc;
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 use kube::Resource;
+use kube::api::{Api, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 use super::apply::Applier;
 use super::metrics::EngineMetrics;
@@ -23,25 +25,29 @@ pub struct Context {
     pub client: kube::Client,
     pub applier: Applier,
     pub metrics: Arc<EngineMetrics>,
-    recorder: Recorder,
+    instance: String,
     /// Consecutive failures per object (`kind/ns/name`), for the error backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
 
 impl Context {
     pub fn new(client: kube::Client, metrics: Arc<EngineMetrics>) -> Context {
-        let reporter = Reporter { controller: REPORTER.into(), instance: std::env::var("POD_NAME").ok() };
+        let instance = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("{REPORTER}-{}", std::process::id()));
         Context {
             applier: Applier::new(client.clone()),
-            recorder: Recorder::new(client.clone(), reporter),
+            instance,
             client,
             metrics,
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Publishes an Event about `obj`. An Event that cannot be written is logged, never fatal:
-    /// the status carries the same facts.
+    /// Publishes a core/v1 Event about `obj`, one object per occurrence: the engine emits Events
+    /// only on transitions, so each one is news (kube's recorder would fold "scaled 3 -> 5" and
+    /// "scaled 5 -> 3" into one series under the first message). An Event that cannot be written
+    /// is logged, never fatal: the status carries the same facts.
     pub async fn event<K: Resource<DynamicType = ()>>(
         &self,
         obj: &K,
@@ -50,16 +56,38 @@ impl Context {
         action: &str,
         note: impl Into<String>,
     ) {
-        let note = note.into();
-        let ev = Event {
-            type_: if warning { EventType::Warning } else { EventType::Normal },
-            reason: reason.into(),
-            note: Some(truncate(&note, 1000)),
-            action: action.into(),
-            secondary: None,
-        };
+        let note = truncate(&note.into(), 1000);
         let reference: ObjectReference = obj.object_ref(&());
-        if let Err(e) = self.recorder.publish(&ev, &reference).await {
+        let namespace = reference.namespace.clone().unwrap_or_else(|| "default".into());
+        let now = Utc::now();
+        let stamp = k8s_openapi::jiff::Timestamp::now();
+        let name = format!(
+            "{}.{:x}",
+            reference.name.clone().unwrap_or_default(),
+            now.timestamp_nanos_opt().unwrap_or_default()
+        );
+        let ev = Event {
+            metadata: kube::core::ObjectMeta {
+                name: Some(name),
+                namespace: Some(namespace.clone()),
+                ..Default::default()
+            },
+            involved_object: reference.clone(),
+            reason: Some(reason.into()),
+            message: Some(note),
+            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+            action: Some(action.into()),
+            count: Some(1),
+            first_timestamp: Some(Time(stamp)),
+            last_timestamp: Some(Time(stamp)),
+            event_time: Some(MicroTime(stamp)),
+            source: Some(EventSource { component: Some(REPORTER.into()), host: None }),
+            reporting_component: Some(REPORTER.into()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Default::default()
+        };
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        if let Err(e) = api.create(&PostParams::default(), &ev).await {
             tracing::warn!(object = ?reference.name, reason, error = %e, "event not recorded");
         }
     }
@@ -87,4 +115,26 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
+}
+
+/// Counts controllers whose caches have their first full list, for the engine's readiness.
+#[derive(Default)]
+pub struct Synced {
+    count: std::sync::atomic::AtomicUsize,
+    notify: tokio::sync::Notify,
+}
+
+impl Synced {
+    /// Called once by each controller when its store is ready.
+    pub fn done(&self) {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    /// Resolves once `n` controllers have called [`Synced::done`].
+    pub async fn wait_for(&self, n: usize) {
+        while self.count.load(std::sync::atomic::Ordering::SeqCst) < n {
+            self.notify.notified().await;
+        }
+    }
 }

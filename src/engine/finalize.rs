@@ -7,6 +7,11 @@ use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use super::apply::retrying;
+
+/// A plain delete with the server's default propagation (what `kubectl delete` sends).
+pub const DELETE: DeleteParams =
+    DeleteParams { dry_run: false, grace_period_seconds: None, propagation_policy: None, preconditions: None };
 use super::error::ReconcileError;
 
 /// Removes `finalizer` from the object, guarded by its resourceVersion so a concurrent edit is
@@ -32,14 +37,14 @@ pub async fn delete_pvcs(
     selector: &str,
 ) -> Result<Vec<String>, ReconcileError> {
     let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-    let list = api
-        .list(&ListParams::default().labels(selector))
+    let lp = ListParams::default().labels(selector);
+    let list = retrying(Default::default(), || api.list(&lp))
         .await
         .map_err(|e| ReconcileError::kube(format!("listing PVCs {selector} in {namespace}"), e))?;
     let mut names = Vec::new();
     for pvc in list.items {
         let name = pvc.name_any();
-        match api.delete(&name, &DeleteParams::default()).await {
+        match retrying(Default::default(), || api.delete(&name, &DELETE)).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(ReconcileError::kube(format!("deleting PVC {namespace}/{name}"), e)),
@@ -58,7 +63,7 @@ pub async fn delete_secrets(
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let mut gone = Vec::new();
     for name in names {
-        match api.delete(name, &DeleteParams::default()).await {
+        match retrying(Default::default(), || api.delete(name, &DELETE)).await {
             Ok(_) => gone.push(name.clone()),
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(ReconcileError::kube(format!("deleting Secret {namespace}/{name}"), e)),
@@ -70,8 +75,8 @@ pub async fn delete_secrets(
 /// Names of the pods matching `selector`, sorted.
 pub async fn pod_names(client: &kube::Client, namespace: &str, selector: &str) -> Result<Vec<String>, ReconcileError> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let list = api
-        .list(&ListParams::default().labels(selector))
+    let lp = ListParams::default().labels(selector);
+    let list = retrying(Default::default(), || api.list(&lp))
         .await
         .map_err(|e| ReconcileError::kube(format!("listing pods {selector} in {namespace}"), e))?;
     let mut names: Vec<String> = list.items.iter().map(|p| p.name_any()).collect();

@@ -66,19 +66,21 @@ pub async fn run(
     });
     let metrics = config.metrics.clone().unwrap_or_default();
     let ctx = Arc::new(Context::new(client, metrics));
-    let synced = Arc::new(tokio::sync::Notify::new());
-    let controllers = 1;
+    let synced = Arc::new(context::Synced::default());
+    let (scope, n) = (config.scope.clone(), config.concurrency);
+    // One entry per controller; each signals `synced` once when its cache has the first full list.
+    let controllers: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> =
+        vec![Box::pin(pxc::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone()))];
+    let count = controllers.len();
     let ready = config.ready.clone();
     let waiter = synced.clone();
     let ready_task = tokio::spawn(async move {
-        for _ in 0..controllers {
-            waiter.notified().await;
-        }
+        waiter.wait_for(count).await;
         ready.store(true, Ordering::SeqCst);
         tracing::info!("engine caches synced");
     });
     tracing::info!(scope = ?config.scope, concurrency = config.concurrency, "engine started");
-    pxc::reconcile::run(ctx.clone(), config.scope.clone(), config.concurrency, token.clone(), synced.clone()).await;
+    futures::future::join_all(controllers).await;
     ready_task.abort();
     tracing::info!("engine stopped");
     Ok(())

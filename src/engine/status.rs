@@ -102,7 +102,9 @@ where
     let new = serde_json::to_value(status).unwrap_or(Value::Null);
     let Some(diff) = merge_diff(&old, &new) else { return Ok(false) };
     let patch = serde_json::json!({ "status": diff });
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    let pp = PatchParams::default();
+    let patch = Patch::Merge(&patch);
+    super::apply::retrying(Default::default(), || api.patch_status(name, &pp, &patch)).await?;
     Ok(true)
 }
 

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -21,7 +21,7 @@ use super::meta::MANAGED_BY;
 use super::{BuildInputs, Desired, TlsBundle, build, secrets};
 use crate::api::common::{Validate, state};
 use crate::api::pxc::{AppStatus, PerconaXtraDBCluster, PerconaXtraDBClusterStatus};
-use crate::engine::apply::OwnerRef;
+use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::context::{Context, SAFETY_REQUEUE};
 use crate::engine::error::ReconcileError;
 use crate::engine::{finalize, status};
@@ -49,7 +49,7 @@ pub async fn run(
     scope: Scope,
     concurrency: u16,
     token: CancellationToken,
-    synced: Arc<tokio::sync::Notify>,
+    synced: Arc<crate::engine::context::Synced>,
 ) {
     let client = ctx.client.clone();
     let (crs, pods, sts, svc, secrets, cms, pdbs) = match &scope {
@@ -89,7 +89,7 @@ pub async fn run(
     let store = controller.store();
     tokio::spawn(async move {
         if store.wait_until_ready().await.is_ok() {
-            synced.notify_one();
+            synced.done();
         }
     });
     controller
@@ -116,7 +116,12 @@ pub async fn reconcile(cr: Arc<PerconaXtraDBCluster>, ctx: Arc<Context>) -> Resu
     let started = Instant::now();
     ctx.metrics.started(KIND);
     let result = if cr.meta().deletion_timestamp.is_some() {
-        finalize_cluster(&cr, &ctx).await
+        let r = finalize_cluster(&cr, &ctx).await;
+        if let Err(e) = &r {
+            // A finalizer that cannot finish says why instead of holding the CR silently.
+            report_error(&cr, &ctx, &format!("deletion blocked: {e}"), "DeletionBlocked").await;
+        }
+        r
     } else {
         match reconcile_live(&cr, &ctx).await {
             Ok(action) => Ok(action),
@@ -201,7 +206,7 @@ async fn reconcile_live(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Acti
             )
             .await;
             let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-            match pods.delete(&pod, &DeleteParams::default()).await {
+            match retrying(Default::default(), || pods.delete(&pod, &crate::engine::finalize::DELETE)).await {
                 Ok(_) => {}
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(e) => return Err(ReconcileError::kube(format!("deleting pod {ns}/{pod} for the smart update"), e)),
@@ -227,7 +232,9 @@ async fn dereference(ctx: &Context, cr: &PerconaXtraDBCluster) -> Result<BuildIn
     let ns = cr.namespace().unwrap_or_default();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let read = async |n: String| {
-        secrets.get_opt(&n).await.map_err(|e| ReconcileError::kube(format!("reading Secret {ns}/{n}"), e))
+        retrying(Default::default(), || secrets.get_opt(&n))
+            .await
+            .map_err(|e| ReconcileError::kube(format!("reading Secret {ns}/{n}"), e))
     };
     let text = |s: &Secret| -> BTreeMap<String, String> {
         s.data
@@ -329,13 +336,12 @@ async fn observe(ctx: &Context, cr: &PerconaXtraDBCluster) -> Result<Observed, R
         let ns = ns.clone();
         async move {
             let sts_name = format!("{name}-{c}");
-            let sts = sts_api
-                .get_opt(&sts_name)
+            let sts = retrying(Default::default(), || sts_api.get_opt(&sts_name))
                 .await
                 .map_err(|e| ReconcileError::kube(format!("reading StatefulSet {ns}/{sts_name}"), e))?;
             let selector = format!("app.kubernetes.io/instance={name},app.kubernetes.io/component={c}");
-            let pods = pods_api
-                .list(&ListParams::default().labels(&selector))
+            let lp = ListParams::default().labels(&selector);
+            let pods = retrying(Default::default(), || pods_api.list(&lp))
                 .await
                 .map_err(|e| ReconcileError::kube(format!("listing pods {selector} in {ns}"), e))?
                 .items;
@@ -529,6 +535,10 @@ async fn finalize_cluster(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Ac
             ctx.event(cr, false, "Deleting", "Delete", why).await;
         }
     };
+    if cr.status.as_ref().and_then(|s| s.state.as_deref()) != Some(state::STOPPING) {
+        let pending: Vec<&str> = ours.iter().filter(|f| cr.finalizers().iter().any(|g| g == *f)).copied().collect();
+        waiting(format!("running finalizers {}", pending.join(", "))).await;
+    }
     match finalizer {
         FIN_PODS_IN_ORDER => {
             // Scale the database to one pod first so pod 0, the safest to bootstrap from, goes last.

@@ -293,3 +293,223 @@ fn deploy_crds_yaml_is_the_output_of_dbdeck_crd() {
     let generated = dbdeck::cmd::crd::crds_yaml().unwrap();
     assert!(committed == generated, "deploy/crds.yaml is stale: regenerate it with `dbdeck crd > deploy/crds.yaml`");
 }
+
+async fn create_example(client: &kube::Client, file: &str) -> String {
+    let path = format!("{}/deploy/examples/{file}", env!("CARGO_MANIFEST_DIR"));
+    let cr: PerconaXtraDBCluster = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let api: Api<PerconaXtraDBCluster> = Api::namespaced(client.clone(), NS);
+    let created = api.create(&Default::default(), &cr).await.expect("cluster created");
+    created.metadata.name.unwrap()
+}
+
+/// Polls the cluster until the engine wrote a state into its status.
+async fn wait_for_state(client: &kube::Client, name: &str, deadline: Duration) -> String {
+    let ar = kube::api::ApiResource::erase::<PerconaXtraDBCluster>(&());
+    let api: Api<kube::api::DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
+    let start = Instant::now();
+    loop {
+        let obj = serde_json::to_value(api.get(name).await.expect("cluster readable")).unwrap();
+        if let Some(state) = obj["status"]["state"].as_str() {
+            return state.to_string();
+        }
+        assert!(start.elapsed() < deadline, "{name} got no status.state within {deadline:?}: {obj}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The in-process sandbox serves each request inside the client's future, so a reconcile's stack holds the
+/// server's too; debug builds need more than tokio's default 2 MiB per worker.
+fn big_stack_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn the_leader_runs_the_engine_and_a_pxc_cluster_gets_its_status() {
+    big_stack_runtime().block_on(leader_runs_the_engine());
+}
+
+async fn leader_runs_the_engine() {
+    let sb = Sandbox::new(SandboxConfig::default()).unwrap();
+    sb.start_controllers(Default::default()).unwrap();
+    let requests: Requests = Default::default();
+    let admin = client(&sb, &Default::default());
+    dbdeck::cmd::crd::apply_all(admin.clone()).await.expect("CRDs install");
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let engine = Arc::new(dbdeck::headless::engine::DbdeckEngine::default());
+    let started = dbdeck::headless::start(
+        client(&sb, &requests),
+        options("operator-0", Duration::from_secs(3)),
+        engine,
+        None,
+        async move {
+            let _ = stop_rx.await;
+        },
+    )
+    .await
+    .unwrap();
+    let mut not_ready = started.not_ready.clone();
+    let mut leader = started.is_leader.clone();
+    wait_until("the leader's engine to sync", Duration::from_secs(15), || {
+        *leader.borrow_and_update() && not_ready.borrow_and_update().is_none()
+    })
+    .await;
+    let reconciles = |t: &str| sample(t, "dbdeck_reconciles_total{kind=\"PerconaXtraDBCluster\"}");
+    let before = reconciles(&get(started.http_addr, "/metrics").await.1);
+
+    let name = create_example(&admin, "pxc-minimal.yaml").await;
+    let state = wait_for_state(&admin, &name, Duration::from_secs(30)).await;
+    eprintln!("{name}: state {state}");
+    let text = get(started.http_addr, "/metrics").await.1;
+    assert!(reconciles(&text) > before, "reconciles did not move: {text}");
+    assert!(text.contains("dbdeck_object_writes_total{kind=\"PerconaXtraDBCluster\"}"), "{text}");
+
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), started.wait()).await.expect("stops in time").expect("clean");
+    assert_eq!(holder(&admin).await, None, "released on shutdown");
+
+    // Every request the engine and the election made is granted by the table deploy/rbac is checked against.
+    let grants = dbdeck::headless::rbac::operator_grants();
+    let mut seen = std::collections::BTreeSet::new();
+    for (method, path, query) in requests.lock().unwrap().iter() {
+        if let Some((group, resource, verb)) = dbdeck::headless::rbac::permission_for_request(method, path, query) {
+            assert!(
+                dbdeck::headless::rbac::table_allows(&grants, &group, &resource, &verb),
+                "{method} {path}?{query} needs {verb} on {group}/{resource}, which the RBAC table lacks"
+            );
+            seen.insert(format!("{verb} {group}/{resource}"));
+        }
+    }
+    eprintln!("permissions used: {seen:?}");
+    assert!(seen.iter().any(|p| p.starts_with("patch apps/statefulsets")), "{seen:?}");
+}
+
+/// kubectl, when it is installed (CI installs it; .ci/test.sh).
+fn kubectl(kubeconfig: &std::path::Path, args: &[&str]) -> Option<std::process::Output> {
+    let ok = std::process::Command::new("kubectl").args(["version", "--client"]).output();
+    if !ok.is_ok_and(|o| o.status.success()) {
+        eprintln!("kubectl not on PATH: skipping kubectl {args:?}");
+        return None;
+    }
+    let out = std::process::Command::new("kubectl").arg("--kubeconfig").arg(kubeconfig).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(out)
+}
+
+/// The real binary against a sandbox over HTTPS: it leads, reconciles, and on SIGTERM exits 0 within 10 s
+/// with the lease released. The deploy/ manifests go through kubectl first, as the walkthrough applies them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exits_cleanly_on_sigterm_and_releases_the_lease() {
+    use dbdeck::sandbox::serve::{ServeOptions, start};
+    let running = start(ServeOptions { controllers: Some(Default::default()), ..ServeOptions::private() })
+        .await
+        .expect("sandbox serves");
+    let admin = running.client().await.unwrap();
+    let kc = running.kubeconfig_path.clone();
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
+    if kubectl(&kc, &["create", "namespace", "dbdeck"]).is_some() {
+        kubectl(&kc, &["apply", "--server-side", "-f", &format!("{deploy}/crds.yaml")]);
+        for rbac in ["rbac/cluster-wide.yaml", "rbac/namespaced.yaml", "operator.yaml"] {
+            kubectl(&kc, &["apply", "-n", "dbdeck", "-f", &format!("{deploy}/{rbac}")]);
+        }
+        let out = kubectl(&kc, &["get", "-n", "dbdeck", "deployment/dbdeck-operator", "-o", "jsonpath={.spec.replicas}"]);
+        assert_eq!(String::from_utf8_lossy(&out.unwrap().stdout), "2");
+    } else {
+        dbdeck::cmd::crd::apply_all(admin.clone()).await.expect("CRDs install");
+    }
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+        .args(["--headless", "--kubeconfig"])
+        .arg(&kc)
+        .args(["-n", NS, "--lease-name", LEASE, "--lease-duration", "3", "--metrics-addr", "127.0.0.1:0"])
+        .args(["--log-format", "json", "--log-level", "info"])
+        .env("POD_NAME", "operator-sigterm")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("dbdeck starts");
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = log.clone();
+    tokio::spawn(async move {
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            sink.lock().unwrap().push_str(&line);
+            sink.lock().unwrap().push('\n');
+        }
+    });
+
+    let start_at = Instant::now();
+    loop {
+        let api: Api<Lease> = Api::namespaced(admin.clone(), NS);
+        let held = api.get_opt(LEASE).await.unwrap().and_then(|l| l.spec).and_then(|s| s.holder_identity);
+        if held.as_deref() == Some("operator-sigterm") {
+            break;
+        }
+        assert!(start_at.elapsed() < Duration::from_secs(20), "never led; log:\n{}", log.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let name = create_example(&admin, "pxc-minimal.yaml").await;
+    wait_for_state(&admin, &name, Duration::from_secs(30)).await;
+
+    let pid = child.id().expect("running").to_string();
+    let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+    let signalled = Instant::now();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("no exit within 10 s of SIGTERM; log:\n{}", log.lock().unwrap()))
+        .unwrap();
+    eprintln!("exit {status:?} {:?} after SIGTERM", signalled.elapsed());
+    assert!(status.success(), "exit status {status:?}; log:\n{}", log.lock().unwrap());
+    assert_eq!(holder(&admin).await, None, "the lease was released; log:\n{}", log.lock().unwrap());
+    let text = log.lock().unwrap().clone();
+    assert!(text.lines().all(|l| l.starts_with('{')), "--log-format json writes JSON lines:\n{text}");
+    assert!(text.contains("lease released on shutdown"), "{text}");
+    running.shutdown().await;
+}
+
+#[test]
+fn the_operator_deployment_is_what_the_task_asks_for() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/operator.yaml");
+    let d: k8s_openapi::api::apps::v1::Deployment =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let spec = d.spec.unwrap();
+    assert_eq!(spec.replicas, Some(2));
+    let pod = spec.template.spec.unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some("dbdeck-operator"), "the ServiceAccount deploy/rbac binds");
+    assert_eq!(pod.security_context.unwrap().run_as_non_root, Some(true));
+    let c = &pod.containers[0];
+    let sc = c.security_context.clone().unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    let probe_path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref().and_then(|p| p.http_get.as_ref()).and_then(|h| h.path.clone())
+    };
+    assert_eq!(probe_path(&c.liveness_probe).as_deref(), Some("/healthz"));
+    assert_eq!(probe_path(&c.readiness_probe).as_deref(), Some("/readyz"));
+    let resources = c.resources.clone().unwrap();
+    assert!(resources.requests.is_some() && resources.limits.is_some());
+    let pod_name = c.env.iter().flatten().find(|e| e.name == "POD_NAME").expect("POD_NAME is set");
+    let field = pod_name.value_from.as_ref().and_then(|v| v.field_ref.as_ref()).map(|f| f.field_path.as_str());
+    assert_eq!(field, Some("metadata.name"));
+    // The args are flags this build accepts.
+    let mut argv = vec!["dbdeck".to_string()];
+    argv.extend(c.args.clone().unwrap_or_default());
+    let cli = <dbdeck::cli::Cli as clap::Parser>::try_parse_from(&argv).expect("operator.yaml's args parse");
+    assert!(cli.headless.headless);
+    assert_eq!(cli.headless.metrics_addr.port(), 8080);
+    let port = c.ports.iter().flatten().find(|p| p.name.as_deref() == Some("http")).unwrap();
+    assert_eq!(port.container_port, 8080);
+}

@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod command;
+pub mod engine;
 pub mod http;
 pub mod lease;
 pub mod logging;

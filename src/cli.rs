@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "dbdeck manages Percona XtraDB Cluster, Percona Server for MySQL and Percona PostgreSQL clusters \
                   (pxc.percona.com, ps.percona.com, pgv2.percona.com custom resources).\n\n\
                   `dbdeck` without a sub-command opens the interactive console on the kubeconfig context; \
-                  `dbdeck --sandbox` opens it on an embedded sandbox with example clusters. The reconcile engine \
-                  and the headless operator mode are not in this build yet, so clusters show no operator status. \
+                  `dbdeck --sandbox` opens it on an embedded sandbox with example clusters. The console runs the \
+                  reconcile engine in-process unless --no-engine is given. \
                   `dbdeck sandbox` runs a local Kubernetes-API-compatible server that kubectl can use.",
     after_help = "Examples:\n  dbdeck --sandbox                    the console on a throw-away sandbox with example clusters\n  \
                   dbdeck -A                           the console on the current context, all namespaces\n  \
@@ -77,7 +77,7 @@ pub struct ConsoleArgs {
     #[arg(long, requires = "sandbox")]
     pub empty: bool,
 
-    /// The reconcile engine is not in this build yet; the flag is accepted so scripts keep working
+    /// Do not run the reconcile engine in-process (e.g. while an in-cluster dbdeck operator runs)
     #[arg(long)]
     pub no_engine: bool,
 }

@@ -3,13 +3,21 @@ use clap::Parser;
 use dbdeck::cli::{Cli, Command};
 use dbdeck::cmd;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     // color-eyre formats panics; errors are printed as one line (the cause chain) below, since a user wants the
     // sentence that names the object and field, not a backtrace.
     let _ = color_eyre::install();
     let cli = Cli::parse();
-    let code = match run(&cli).await {
+    // Reconcile futures nest the kube client, the applier and (with --sandbox) the in-process server; unoptimised
+    // builds need more than tokio's default 2 MiB per worker for them.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(16 << 20).build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dbdeck: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = match runtime.block_on(run(&cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("dbdeck: {}", one_line(&e));

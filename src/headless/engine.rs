@@ -42,8 +42,12 @@ impl Engine for DbdeckEngine {
         shutdown: BoxFuture<()>,
     ) -> BoxFuture<Result<(), EngineFailure>> {
         let ready = Arc::new(AtomicBool::new(false));
-        let config =
-            EngineConfig { scope, concurrency: self.concurrency, metrics: Some(self.metrics.clone()), ready: ready.clone() };
+        let config = EngineConfig {
+            scope,
+            concurrency: self.concurrency,
+            metrics: Some(self.metrics.clone()),
+            ready: ready.clone(),
+        };
         Box::pin(async move {
             let engine = crate::engine::run(client, config, shutdown);
             // The engine sets an atomic flag; `/readyz` reads a channel.

@@ -516,3 +516,72 @@ fn the_operator_deployment_is_what_the_task_asks_for() {
     let port = c.ports.iter().flatten().find(|p| p.name.as_deref() == Some("http")).unwrap();
     assert_eq!(port.container_port, 8080);
 }
+
+/// A Role can only be created by someone who holds what it grants (RBAC's escalation check). The engine builds
+/// Roles for Orchestrator (PS async) and Patroni (PG); the operator's table must cover every rule in them, as
+/// the builders produce them for the shipped examples.
+#[test]
+fn the_operator_holds_every_permission_the_roles_it_builds_grant() {
+    use dbdeck::engine::{pg, ps};
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |f: &str| std::fs::read_to_string(format!("{root}/deploy/examples/{f}")).unwrap();
+    let uid = "0f7c1c2e-5d1a-4d3a-9bbb-2f9a1f4b7e01";
+    let mut objects: Vec<serde_json::Value> = Vec::new();
+
+    let mut ps_cr: dbdeck::api::ps::PerconaServerMySQL = serde_yaml::from_str(&read("ps-async-minimal.yaml")).unwrap();
+    ps_cr.metadata.namespace = Some(NS.into());
+    ps_cr.metadata.uid = Some(uid.into());
+    let ps_inputs = ps::PsBuildInputs {
+        users_secret: None,
+        tls_secret: None,
+        generated_passwords: ps::SYSTEM_USERS.iter().map(|u| (u.to_string(), format!("{u}-pw"))).collect(),
+        generated_tls: Some(ps::TlsMaterial { ca_crt: "ca".into(), tls_crt: "crt".into(), tls_key: "key".into() }),
+    };
+    objects.extend(ps::build(&ps_cr, &ps_inputs).expect("PS builds").to_values());
+
+    let mut pg_cr: dbdeck::api::pg::PerconaPGCluster = serde_yaml::from_str(&read("pg-minimal.yaml")).unwrap();
+    pg_cr.metadata.namespace = Some(NS.into());
+    pg_cr.metadata.uid = Some(uid.into());
+    let mut pg_inputs = pg::PgBuildInputs::default();
+    for (set, count) in pg::instance_counts(&pg_cr) {
+        pg_inputs.instance_suffixes.insert(set, (0..count).map(|i| format!("a{i:03}")).collect());
+    }
+    let creds = |user: &str| pg::UserCredentials {
+        password: format!("pw-{user}"),
+        verifier: pg::secrets::scram_sha256_verifier(&format!("pw-{user}"), b"0123456789abcdef", 4096),
+    };
+    for user in pg::user_names(&pg_cr) {
+        pg_inputs.users.insert(user.clone(), creds(&user));
+    }
+    pg_inputs.pgbouncer_auth = Some(creds("_crunchypgbouncer"));
+    let pair = || pg::CertPair { cert_pem: "cert".into(), key_pem: "key".into() };
+    pg_inputs.certificates =
+        Some(pg::PgCertificates { ca: pair(), cluster: pair(), replication: pair(), pgbackrest: pair() });
+    objects.extend(pg::build(&pg_cr, &pg_inputs).expect("PG builds").to_values().unwrap());
+
+    let grants = dbdeck::headless::rbac::operator_grants();
+    let mut roles = 0;
+    for role in objects.iter().filter(|o| o["kind"] == "Role") {
+        roles += 1;
+        let role: k8s_openapi::api::rbac::v1::Role = serde_json::from_value(role.clone()).unwrap();
+        for (group, resource, verb) in dbdeck::headless::rbac::rules_expand(&role.rules.unwrap_or_default()) {
+            assert!(
+                dbdeck::headless::rbac::table_allows(&grants, &group, &resource, &verb),
+                "Role {} grants {verb} on {group}/{resource}, which the operator itself lacks",
+                role.metadata.name.unwrap_or_default()
+            );
+        }
+    }
+    assert_eq!(roles, 2, "one Role for Orchestrator, one for Patroni");
+    // And every kind the builders produce is one the table lets the engine create and patch.
+    for o in &objects {
+        let kind = o["kind"].as_str().unwrap();
+        let (group, resource, _) = dbdeck::headless::rbac::resource_for_kind(kind).expect("a known kind");
+        for verb in ["create", "patch", "get", "list", "watch"] {
+            assert!(
+                dbdeck::headless::rbac::table_allows(&grants, &group, &resource, verb),
+                "the engine builds {kind} but the table lacks {verb} on {group}/{resource}"
+            );
+        }
+    }
+}

@@ -329,7 +329,7 @@ fn big_stack_runtime() -> tokio::runtime::Runtime {
 }
 
 #[test]
-fn the_leader_runs_the_engine_and_a_pxc_cluster_gets_its_status() {
+fn the_leader_reconciles_the_follower_does_not_and_takes_over_after_a_crash() {
     big_stack_runtime().block_on(leader_runs_the_engine());
 }
 
@@ -339,38 +339,58 @@ async fn leader_runs_the_engine() {
     let requests: Requests = Default::default();
     let admin = client(&sb, &Default::default());
     dbdeck::cmd::crd::apply_all(admin.clone()).await.expect("CRDs install");
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let engine = Arc::new(dbdeck::headless::engine::DbdeckEngine::default());
-    let started = dbdeck::headless::start(
-        client(&sb, &requests),
-        options("operator-0", Duration::from_secs(3)),
-        engine,
-        None,
+    let duration = Duration::from_secs(3);
+    let start_replica = |identity: &'static str| {
+        let c = client(&sb, &requests);
         async move {
-            let _ = stop_rx.await;
-        },
-    )
-    .await
-    .unwrap();
-    // Readiness with the real engine is not asserted here: the engine's own ready flag is not set yet (see the
+            let engine = Arc::new(dbdeck::headless::engine::DbdeckEngine::default());
+            let (stop_tx, stop_rx) = oneshot::channel::<()>();
+            let started = dbdeck::headless::start(c, options(identity, duration), engine, None, async move {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
+            (started, stop_tx)
+        }
+    };
+    let (a, _stop_a) = start_replica("operator-0").await;
+    let mut a_leads = a.is_leader.clone();
+    wait_until("operator-0 to lead", Duration::from_secs(15), || *a_leads.borrow_and_update()).await;
+    let (b, stop_b) = start_replica("operator-1").await;
+    // Readiness with the real engine is not asserted here: the engine does not set its ready flag yet (see the
     // report); `readyz_waits_for_the_caches_and_shutdown_releases_the_lease` covers /readyz.
-    let mut leader = started.is_leader.clone();
-    wait_until("the replica to lead", Duration::from_secs(15), || *leader.borrow_and_update()).await;
     let reconciles = |t: &str| sample(t, "dbdeck_reconciles_total{kind=\"PerconaXtraDBCluster\"}");
-    let before = reconciles(&get(started.http_addr, "/metrics").await.1);
 
     let name = create_example(&admin, "pxc-minimal.yaml").await;
     let state = wait_for_state(&admin, &name, Duration::from_secs(30)).await;
-    eprintln!("{name}: state {state}");
-    let text = get(started.http_addr, "/metrics").await.1;
-    assert!(reconciles(&text) > before, "reconciles did not move: {text}");
-    assert!(text.contains("dbdeck_object_writes_total{kind=\"PerconaXtraDBCluster\"}"), "{text}");
+    eprintln!("{name}: state {state} under operator-0");
+    let a_text = get(a.http_addr, "/metrics").await.1;
+    assert!(reconciles(&a_text) > 0.0, "the leader's reconciles did not move: {a_text}");
+    assert!(a_text.contains("dbdeck_object_writes_total{kind=\"PerconaXtraDBCluster\"}"), "{a_text}");
+    let b_text = get(b.http_addr, "/metrics").await.1;
+    assert_eq!(reconciles(&b_text), 0.0, "the follower must not reconcile: {b_text}");
+    assert!(!*b.is_leader.borrow());
 
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), started.wait()).await.expect("stops in time").expect("clean");
+    // The leader dies without releasing; the follower takes over and reconciles a new cluster.
+    a.abort();
+    let killed = Instant::now();
+    let mut b_leads = b.is_leader.clone();
+    wait_until("operator-1 to take over", duration * 2, || *b_leads.borrow_and_update()).await;
+    eprintln!("operator-1 took over {:?} after operator-0 died", killed.elapsed());
+    let api: Api<PerconaXtraDBCluster> = Api::namespaced(admin.clone(), NS);
+    let mut second: PerconaXtraDBCluster = api.get(&name).await.unwrap();
+    second.metadata = kube::api::ObjectMeta { name: Some("second-db".into()), ..Default::default() };
+    second.status = None;
+    api.create(&Default::default(), &second).await.expect("second cluster created");
+    let state = wait_for_state(&admin, "second-db", Duration::from_secs(30)).await;
+    eprintln!("second-db: state {state} under operator-1, {:?} after the crash", killed.elapsed());
+    assert!(reconciles(&get(b.http_addr, "/metrics").await.1) > 0.0);
+
+    stop_b.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), b.wait()).await.expect("stops in time").expect("clean");
     assert_eq!(holder(&admin).await, None, "released on shutdown");
 
-    // Every request the engine and the election made is granted by the table deploy/rbac is checked against.
+    // Every request the engines and the election made is granted by the table deploy/rbac is checked against.
     let grants = dbdeck::headless::rbac::operator_grants();
     let mut seen = std::collections::BTreeSet::new();
     for (method, path, query) in requests.lock().unwrap().iter() {

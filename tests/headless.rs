@@ -605,3 +605,30 @@ fn the_operator_holds_every_permission_the_roles_it_builds_grant() {
         }
     }
 }
+
+/// Without the CRDs the engine cannot start: the replica ends with a sentence that names the scope and the fix,
+/// and gives the lease up so another replica (or the restarted pod) can try.
+#[test]
+fn an_engine_that_cannot_start_ends_the_replica_and_releases_the_lease() {
+    big_stack_runtime().block_on(async {
+        let sb = Sandbox::new(SandboxConfig::default()).unwrap();
+        let admin = client(&sb, &Default::default());
+        let engine = Arc::new(dbdeck::headless::engine::DbdeckEngine::default());
+        let started = dbdeck::headless::start(
+            client(&sb, &Default::default()),
+            options("operator-0", Duration::from_secs(3)),
+            engine,
+            None,
+            std::future::pending::<()>(),
+        )
+        .await
+        .unwrap();
+        let err = tokio::time::timeout(Duration::from_secs(10), started.wait())
+            .await
+            .expect("ends by itself")
+            .expect_err("an engine error ends the replica")
+            .to_string();
+        assert!(err.contains("namespace default") && err.contains("dbdeck crd --apply"), "{err}");
+        assert_eq!(holder(&admin).await, None, "released after the engine failed");
+    });
+}

@@ -632,3 +632,37 @@ fn an_engine_that_cannot_start_ends_the_replica_and_releases_the_lease() {
         assert_eq!(holder(&admin).await, None, "released after the engine failed");
     });
 }
+
+/// Two candidates racing for a free lease (to create it, or to take it over once released): the
+/// resourceVersion-guarded writes let exactly one of them win every time.
+#[tokio::test]
+async fn two_candidates_racing_never_both_win() {
+    use dbdeck::headless::lease::Elector;
+    let sb = Sandbox::new(SandboxConfig::default()).unwrap();
+    let config = |identity: &str| options(identity, Duration::from_secs(3)).lease;
+    let (a_log, b_log): (Requests, Requests) = Default::default();
+    let mut a = Elector::new(client(&sb, &a_log), config("a"));
+    let mut b = Elector::new(client(&sb, &b_log), config("b"));
+    let mut wins = (0, 0);
+    for round in 0..20 {
+        let (ra, rb) = tokio::join!(a.try_acquire_or_renew(), b.try_acquire_or_renew());
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        assert!(ra != rb, "round {round}: a won {ra}, b won {rb}");
+        let winner = if ra { "a" } else { "b" };
+        assert_eq!(holder(&kube::Client::new(sb.router(), NS)).await.as_deref(), Some(winner));
+        if ra {
+            wins.0 += 1;
+            assert!(a.release().await.unwrap());
+        } else {
+            wins.1 += 1;
+            assert!(b.release().await.unwrap());
+        }
+    }
+    // The race was real: candidates wrote (create or replace) in rounds they then lost, and the server's 409
+    // on the stale resourceVersion is what stopped them.
+    let writes = |log: &Requests| log.lock().unwrap().iter().filter(|(m, ..)| m == "POST" || m == "PUT").count();
+    let (wa, wb) = (writes(&a_log), writes(&b_log));
+    eprintln!("wins a/b: {wins:?}; writes a/b: {wa}/{wb}");
+    let (acquisitions, releases) = (wins.0 + wins.1, 20);
+    assert!(wa + wb > acquisitions + releases, "no round had two writers: {wa}/{wb}");
+}

@@ -75,18 +75,16 @@ impl LeaseConfig {
 /// This process's name in `holderIdentity`: `$POD_NAME` in a Deployment (set from the downward API), otherwise
 /// `hostname-pid` so two processes on one machine stay distinct.
 pub fn default_identity() -> String {
-    if let Ok(pod) = std::env::var("POD_NAME")
-        && !pod.trim().is_empty()
-    {
-        return pod.trim().to_string();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| std::env::var("HOSTNAME").ok());
+    identity_from(std::env::var("POD_NAME").ok(), host, std::process::id())
+}
+
+fn identity_from(pod_name: Option<String>, hostname: Option<String>, pid: u32) -> String {
+    let clean = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    if let Some(pod) = clean(pod_name) {
+        return pod;
     }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "dbdeck".to_string());
-    format!("{host}-{}", std::process::id())
+    format!("{}-{pid}", clean(hostname).unwrap_or_else(|| "dbdeck".to_string()))
 }
 
 /// What a follower last saw of the record, and when it first saw it in that state.
@@ -379,11 +377,12 @@ mod tests {
     }
 
     #[test]
-    fn pod_name_wins_over_hostname() {
-        // Only reads the environment; POD_NAME is not set by cargo test.
-        let id = default_identity();
-        if std::env::var("POD_NAME").is_err() {
-            assert!(id.ends_with(&format!("-{}", std::process::id())), "{id}");
-        }
+    fn pod_name_wins_over_hostname_and_pid() {
+        assert_eq!(
+            identity_from(Some("dbdeck-operator-7d9f-x2".into()), Some("node1".into()), 7),
+            "dbdeck-operator-7d9f-x2"
+        );
+        assert_eq!(identity_from(Some(" ".into()), Some("node1\n".into()), 7), "node1-7");
+        assert_eq!(identity_from(None, None, 42), "dbdeck-42");
     }
 }

@@ -110,6 +110,8 @@ pub struct BenchArgs {
 pub enum BenchTarget {
     /// GET and LIST rates with 1,000 pods, 50-watcher fan-out latency, memory with 10,000 objects (over HTTPS)
     Sandbox,
+    /// PXC create → children → ready times, API writes per reconcile, engine memory with 100 and 1,000 clusters
+    Engine,
 }
 
 #[derive(Debug, Args)]

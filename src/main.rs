@@ -45,6 +45,11 @@ async fn run(cli: &Cli) -> color_eyre::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&figures)?);
                 0
             }
+            dbdeck::cli::BenchTarget::Engine => {
+                let figures = dbdeck::bench::engine::run().await?;
+                println!("{}", serde_json::to_string_pretty(&figures)?);
+                0
+            }
         },
         Some(Command::Status(args)) => cmd::status::run(&cli.global, &cli.console, args).await?,
         None => dbdeck::console::run::run(&cli.global, &cli.console).await?,

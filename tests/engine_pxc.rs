@@ -411,3 +411,52 @@ impl Env {
         .await;
     }
 }
+
+#[test]
+fn the_sandbox_restarting_mid_reconcile_is_ridden_out() {
+    runtime().block_on(async {
+        use dbdeck::sandbox::serve::{ServeOptions, start};
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let options = || ServeOptions {
+            listen: Some(([127, 0, 0, 1], port).into()),
+            state_dir: Some(dir.path().to_path_buf()),
+            controllers: Some(ControllerConfig {
+                nodes: 6,
+                start_delay: Duration::from_millis(300),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let first = start(options()).await.expect("sandbox starts");
+        let client = first.client().await.unwrap();
+        dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let engine_client = client.clone();
+        let engine = tokio::spawn(async move {
+            let config = EngineConfig { scope: Scope::Namespace("default".into()), ..Default::default() };
+            run(engine_client, config, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("engine runs");
+        });
+        let crs: Api<PerconaXtraDBCluster> = Api::default_namespaced(client.clone());
+        let mut v: Value = serde_yaml::from_str(&std::fs::read_to_string(EXAMPLE).unwrap()).unwrap();
+        v["metadata"]["name"] = json!("restart-db");
+        crs.create(&PostParams::default(), &serde_json::from_value(v).unwrap()).await.unwrap();
+        // Stop the API server as soon as the engine has started building, before the pods are up.
+        let sts: Api<StatefulSet> = Api::default_namespaced(client.clone());
+        eventually("the first StatefulSet", || async { sts.get_opt("restart-db-pxc").await.ok().flatten() }).await;
+        first.shutdown().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _second = start(options()).await.expect("sandbox restarts on the same port and state");
+        eventually("restart-db to be ready after the restart", || async {
+            let cr = crs.get_opt("restart-db").await.ok().flatten()?;
+            (cr.status?.state.as_deref() == Some("ready")).then_some(())
+        })
+        .await;
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), engine).await.expect("engine stops").unwrap();
+    })
+}

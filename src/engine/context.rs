@@ -138,3 +138,32 @@ impl Synced {
         }
     }
 }
+
+/// How long the controllers' watches wait before reconnecting after an error: 100 ms doubling to 5 s,
+/// reset once they work again. kube's default grows to 30 s, so an API server restart would leave
+/// the engine blind to changes for half a minute.
+#[derive(Clone, Debug)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        WatchBackoff { next: Duration::from_millis(100) }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        Some(now)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Duration::from_millis(100);
+    }
+}

@@ -14,20 +14,34 @@ pub const DELETE: DeleteParams =
     DeleteParams { dry_run: false, grace_period_seconds: None, propagation_policy: None, preconditions: None };
 use super::error::ReconcileError;
 
-/// Removes `finalizer` from the object, guarded by its resourceVersion so a concurrent edit is
-/// re-read rather than overwritten.
+/// Removes `finalizer` from the object, guarded by a freshly read resourceVersion so a concurrent
+/// edit (or our own status write a moment ago) is re-read rather than overwritten.
 pub async fn remove<K>(api: &Api<K>, obj: &K, finalizer: &str) -> Result<(), ReconcileError>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let name = obj.name_any();
-    let left: Vec<&String> = obj.finalizers().iter().filter(|f| *f != finalizer).collect();
-    let patch = json!({"metadata": {"finalizers": left, "resourceVersion": obj.resource_version()}});
-    match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(ReconcileError::kube(format!("removing finalizer {finalizer} from {name}"), e)),
+    let fail = |e| ReconcileError::kube(format!("removing finalizer {finalizer} from {name}"), e);
+    for _ in 0..5 {
+        let Some(live) = retrying(Default::default(), || api.get_opt(&name)).await.map_err(fail)? else {
+            return Ok(());
+        };
+        if !live.finalizers().iter().any(|f| f == finalizer) {
+            return Ok(());
+        }
+        let left: Vec<&String> = live.finalizers().iter().filter(|f| *f != finalizer).collect();
+        let patch = json!({"metadata": {"finalizers": left, "resourceVersion": live.resource_version()}});
+        match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => continue,
+            Err(e) => return Err(fail(e)),
+        }
     }
+    Err(ReconcileError::Kube {
+        what: format!("removing finalizer {finalizer} from {name}"),
+        message: "the object kept changing (5 conflicts in a row)".into(),
+    })
 }
 
 /// Deletes every PVC in `namespace` matching `selector`; returns their names.

@@ -86,26 +86,24 @@ pub fn sts_progress(sts: Option<&StatefulSet>) -> (i32, Option<String>, bool) {
     (status.replicas, status.update_revision.clone(), upgrading)
 }
 
-/// Writes `status` through the status subresource when it differs from `current`; true when it wrote.
-/// The patch carries only what changed, with `null` for fields that went away.
-pub async fn write_if_changed<K, S>(
-    api: &Api<K>,
-    name: &str,
-    current: Option<&S>,
-    status: &S,
-) -> Result<bool, kube::Error>
+/// Writes `status` through the status subresource when it differs from what the server holds now;
+/// the status it replaced when it wrote. The object is read fresh rather than taken from the controller's cache: a
+/// cache that has not yet seen our last write would make the diff miss fields to clear. The patch
+/// carries only what changed, with `null` for fields that went away.
+pub async fn write_if_changed<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<Option<S>, kube::Error>
 where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-    S: Serialize,
+    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+    S: Serialize + DeserializeOwned + Default,
 {
-    let old = current.map(|c| serde_json::to_value(c).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+    let live = super::apply::retrying(Default::default(), || api.get_status(name)).await?;
+    let old = serde_json::to_value(&live).ok().and_then(|v| v.get("status").cloned()).unwrap_or(Value::Null);
     let new = serde_json::to_value(status).unwrap_or(Value::Null);
-    let Some(diff) = merge_diff(&old, &new) else { return Ok(false) };
+    let Some(diff) = merge_diff(&old, &new) else { return Ok(None) };
     let patch = serde_json::json!({ "status": diff });
     let pp = PatchParams::default();
     let patch = Patch::Merge(&patch);
     super::apply::retrying(Default::default(), || api.patch_status(name, &pp, &patch)).await?;
-    Ok(true)
+    Ok(Some(serde_json::from_value(old).unwrap_or_default()))
 }
 
 /// The JSON merge patch that turns `old` into `new`, or None when they are equal.

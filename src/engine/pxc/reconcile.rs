@@ -75,6 +75,7 @@ pub async fn run(
     let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
     let controller = Controller::new(crs, watcher::Config::default())
         .with_config(ControllerConfig::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
+        .trigger_backoff(crate::engine::context::WatchBackoff::default())
         .owns(sts, ours.clone())
         .owns(svc, ours.clone())
         .owns(secrets, ours.clone())
@@ -154,9 +155,9 @@ async fn report_error(cr: &PerconaXtraDBCluster, ctx: &Context, message: &str, r
     let mut conditions = next.conditions.take().unwrap_or_default();
     status::push_state_condition(&mut conditions, state::ERROR, Some(reason.into()), Some(text));
     next.conditions = Some(conditions);
-    match status::write_if_changed(&api(ctx, cr), &cr.name_any(), cr.status.as_ref(), &next).await {
-        Ok(true) => ctx.event(cr, true, reason, "Reconcile", message).await,
-        Ok(false) => {}
+    match status::write_if_changed(&api(ctx, cr), &cr.name_any(), &next).await {
+        Ok(Some(_)) => ctx.event(cr, true, reason, "Reconcile", message).await,
+        Ok(None) => {}
         Err(e) => tracing::warn!(cluster = %cr.name_any(), error = %e, "status not written"),
     }
 }
@@ -216,8 +217,7 @@ async fn reconcile_live(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Acti
     }
 
     let next = cluster_status(cr, &observed);
-    let previous = cr.status.clone().unwrap_or_default();
-    if status::write_if_changed(&api(ctx, cr), &name, cr.status.as_ref(), &next)
+    if let Some(previous) = status::write_if_changed(&api(ctx, cr), &name, &next)
         .await
         .map_err(|e| ReconcileError::kube(format!("writing status of {KIND} {ns}/{name}"), e))?
     {
@@ -531,7 +531,7 @@ async fn finalize_cluster(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Ac
         let mut next = cr.status.clone().unwrap_or_default();
         next.state = Some(state::STOPPING.into());
         next.messages = Some(vec![format!("deleting: {why} (finalizer {finalizer})")]);
-        if status::write_if_changed(&crs, &name, cr.status.as_ref(), &next).await.unwrap_or(false) {
+        if status::write_if_changed(&crs, &name, &next).await.ok().flatten().is_some() {
             ctx.event(cr, false, "Deleting", "Delete", why).await;
         }
     };

@@ -198,6 +198,8 @@ async fn one_replica_leads_the_other_follows_and_takes_over_after_a_crash() {
     }
     assert_eq!(holder(&admin).await.as_deref(), Some("replica-a"));
     assert_eq!(leader_elsewhere(admin.clone(), NS, LEASE).await.as_deref(), Some("replica-a"));
+    let anywhere = dbdeck::headless::lease::leader_anywhere(admin.clone(), LEASE).await.unwrap();
+    assert_eq!(anywhere, Some((NS.to_string(), "replica-a".to_string())));
     // Both replicas are ready: the leader's watch synced, the follower follows.
     assert_eq!(get(a.http_addr, "/readyz").await.0, 200);
     assert_eq!(get(b.http_addr, "/readyz").await.0, 200);
@@ -278,6 +280,7 @@ async fn readyz_waits_for_the_caches_and_shutdown_releases_the_lease() {
     assert!(activity.running.lock().unwrap().is_empty(), "the engine stopped before the replica returned");
     assert_eq!(holder(&admin).await, None, "the lease was released");
     assert_eq!(leader_elsewhere(admin.clone(), NS, LEASE).await, None);
+    assert_eq!(dbdeck::headless::lease::leader_anywhere(admin.clone(), LEASE).await.unwrap(), None);
 
     // A released lease is taken at once, without waiting for the duration.
     let (b, _stop_b) = replica(client(&sb, &Default::default()), "replica-b", duration, &activity).await;
@@ -665,4 +668,48 @@ async fn two_candidates_racing_never_both_win() {
     eprintln!("wins a/b: {wins:?}; writes a/b: {wa}/{wb}");
     let (acquisitions, releases) = (wins.0 + wins.1, 20);
     assert!(wa + wb > acquisitions + releases, "no round had two writers: {wa}/{wb}");
+}
+
+/// `dbdeck --sandbox --headless`: the sandbox and the engine in one process, no UI; it serves /healthz and stops
+/// with exit 0 on SIGINT (Ctrl-C).
+#[test]
+fn sandbox_headless_runs_and_stops_on_sigint() {
+    big_stack_runtime().block_on(async {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+            .args(["--sandbox", "--headless", "--empty", "--metrics-addr", "127.0.0.1:0", "--log-format", "json"])
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("dbdeck starts");
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = String::new();
+        // The JSON log line that announces the HTTP address, then the one that says the engine leads.
+        let mut addr: Option<std::net::SocketAddr> = None;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await else {
+                break;
+            };
+            seen.push_str(&line);
+            seen.push('\n');
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if let Some(a) = v["http_addr"].as_str() {
+                addr = a.parse().ok();
+            }
+            if v["message"] == "engine started" {
+                break;
+            }
+        }
+        let addr = addr.unwrap_or_else(|| panic!("no http_addr logged:\n{seen}"));
+        assert!(seen.contains("engine started"), "{seen}");
+        assert_eq!(get(addr, "/healthz").await.0, 200);
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let pid = child.id().unwrap().to_string();
+        assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
+        assert!(status.success(), "{status:?}");
+    });
 }

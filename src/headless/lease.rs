@@ -311,6 +311,20 @@ pub async fn leader_elsewhere(client: kube::Client, namespace: &str, name: &str)
     }
 }
 
+/// Looks for a live leader in every namespace (the console does not know where the operator runs): the
+/// namespace and holder of the first Lease named `name` that is held and within its duration.
+pub async fn leader_anywhere(client: kube::Client, name: &str) -> Result<Option<(String, String)>, LeaseError> {
+    let api: Api<Lease> = Api::all(client);
+    let params = kube::api::ListParams::default().fields(&format!("metadata.name={name}"));
+    let leases = api.list(&params).await.map_err(|source| LeaseError::Read {
+        namespace: "(all namespaces)".to_string(),
+        name: name.to_string(),
+        source,
+    })?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    Ok(leases.items.iter().find_map(|l| Some((l.metadata.namespace.clone()?, live_holder(l, now)?))))
+}
+
 /// Like `leader_elsewhere`, but says why the Lease could not be read.
 pub async fn read_leader(client: kube::Client, namespace: &str, name: &str) -> Result<Option<String>, LeaseError> {
     let api: Api<Lease> = Api::namespaced(client, namespace);

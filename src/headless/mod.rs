@@ -271,6 +271,8 @@ async fn lead_while_elected(
             }
         };
         metrics.set_leader(false);
+        // A later term starts unsynced, and readiness must not see this term's caches as its own.
+        synced_out.send_replace(false);
         for result in results {
             if let Err((scope, reason)) = result {
                 return Err(HeadlessError::Engine { scope, reason });

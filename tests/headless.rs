@@ -713,3 +713,37 @@ fn sandbox_headless_runs_and_stops_on_sigint() {
         assert!(status.success(), "{status:?}");
     });
 }
+
+/// A leader that finds the lease taken (here: rewritten by another holder) stops its engine and follows; a
+/// follower is still ready.
+#[tokio::test]
+async fn a_leader_that_loses_the_lease_stops_its_engine_and_stays_ready() {
+    let sb = Sandbox::new(SandboxConfig::default()).unwrap();
+    let admin = client(&sb, &Default::default());
+    dbdeck::cmd::crd::apply_all(admin.clone()).await.expect("CRDs install");
+    let activity = Arc::new(Activity::default());
+    let (a, _stop) = replica(client(&sb, &Default::default()), "replica-a", Duration::from_secs(3), &activity).await;
+    let mut leads = a.is_leader.clone();
+    let mut not_ready = a.not_ready.clone();
+    wait_until("replica-a to lead and sync", Duration::from_secs(5), || {
+        *leads.borrow_and_update() && not_ready.borrow_and_update().is_none()
+    })
+    .await;
+    assert_eq!(activity.running.lock().unwrap().as_slice(), ["replica-a"]);
+
+    let api: Api<Lease> = Api::namespaced(admin.clone(), NS);
+    let mut lease = api.get(LEASE).await.unwrap();
+    let spec = lease.spec.as_mut().unwrap();
+    spec.holder_identity = Some("intruder".into());
+    spec.renew_time =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now()));
+    api.replace(LEASE, &Default::default(), &lease).await.expect("lease rewritten");
+
+    wait_until("replica-a to step down", Duration::from_secs(3), || !*leads.borrow_and_update()).await;
+    wait_until("replica-a's engine to stop", Duration::from_secs(3), || activity.running.lock().unwrap().is_empty())
+        .await;
+    assert_eq!(get(a.http_addr, "/readyz").await.0, 200, "a follower is ready");
+    assert_eq!(sample(&get(a.http_addr, "/metrics").await.1, "dbdeck_leader"), 0.0);
+    assert_eq!(holder(&admin).await.as_deref(), Some("intruder"), "the follower leaves a live holder alone");
+    a.abort();
+}

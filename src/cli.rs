@@ -263,4 +263,19 @@ pub struct StatusArgs {
     /// Output format; json and yaml print a list of cluster views whose keys are stable
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: StatusFormat,
+
+    /// Do not connect to the databases (roles and lag then come from labels only, or show as unknown)
+    #[arg(long)]
+    pub no_probe: bool,
+
+    /// Longest time the database probes may take, in seconds; members not read by then say so
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub probe_timeout: f64,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 3600")),
+    }
 }

@@ -22,6 +22,9 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+#[path = "support/layout.rs"]
+mod layout;
+
 const DEADLINE: Duration = Duration::from_secs(40);
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples/pxc-minimal.yaml");
 
@@ -458,5 +461,95 @@ fn the_sandbox_restarting_mid_reconcile_is_ridden_out() {
         .await;
         let _ = stop.send(());
         tokio::time::timeout(Duration::from_secs(10), engine).await.expect("engine stops").unwrap();
+    })
+}
+
+/// Issue 5's "done when": Percona's deploy/cr.yaml (as restated in tests/fixtures/pxc/input-cr.yaml),
+/// applied with kubectl to a served sandbox with the engine running, reaches ready, and the live
+/// StatefulSets, Services and PDBs match what Percona's e2e suite records.
+#[test]
+fn kubectl_apply_of_percona_cr_yaml_reaches_ready_with_percona_layout() {
+    runtime().block_on(async {
+        use dbdeck::sandbox::serve::{ServeOptions, start};
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        let sandbox = start(ServeOptions {
+            kubeconfig_out: Some(kubeconfig.clone()),
+            controllers: Some(ControllerConfig {
+                nodes: 6,
+                start_delay: Duration::from_millis(100),
+                ..Default::default()
+            }),
+            ..ServeOptions::private()
+        })
+        .await
+        .expect("sandbox starts");
+        let client = sandbox.client().await.unwrap();
+        dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let engine_client = client.clone();
+        let engine = tokio::spawn(async move {
+            run(engine_client, EngineConfig::default(), async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("engine runs");
+        });
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pxc");
+        // The fixture carries the uid the API server gave the stored CR; a new object gets its own.
+        let cr: String = std::fs::read_to_string(format!("{fixtures}/input-cr.yaml"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("uid:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let cr_path = dir.path().join("cr.yaml");
+        std::fs::write(&cr_path, cr).unwrap();
+        let kubectl = |args: &[&str]| {
+            let out = std::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(args)
+                .output()
+                .expect("kubectl runs");
+            assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        kubectl(&["apply", "-f", cr_path.to_str().unwrap()]);
+        let crs: Api<PerconaXtraDBCluster> = Api::default_namespaced(client.clone());
+        eventually("cluster1 to be ready", || async {
+            let cr = crs.get_opt("cluster1").await.ok().flatten()?;
+            (cr.status?.state.as_deref() == Some("ready")).then_some(())
+        })
+        .await;
+        let printed = kubectl(&["get", "pxc", "cluster1"]);
+        assert!(printed.contains("ready"), "kubectl shows the state: {printed}");
+
+        let live: Value = serde_json::from_str(&kubectl(&[
+            "get",
+            "statefulsets,services,poddisruptionbudgets",
+            "-l",
+            "app.kubernetes.io/instance=cluster1",
+            "-o",
+            "json",
+        ]))
+        .unwrap();
+        let items = live["items"].as_array().unwrap();
+        let mut report = Vec::new();
+        for want in layout::yaml_docs(&std::fs::read_to_string(format!("{fixtures}/expected-cluster1.yaml")).unwrap()) {
+            let (kind, name) = (want["kind"].as_str().unwrap(), want["metadata"]["name"].as_str().unwrap());
+            match items.iter().find(|o| o["kind"] == kind && o["metadata"]["name"] == name) {
+                None => report.push(format!("{kind} {name}: not in the cluster")),
+                Some(got) => {
+                    let mut diffs = Vec::new();
+                    layout::compare(&want, got, "", &mut diffs);
+                    report.extend(diffs.into_iter().map(|d| format!("{kind} {name}{d}")));
+                }
+            }
+        }
+        assert!(report.is_empty(), "{} differences from Percona's layout:\n{}", report.len(), report.join("\n"));
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), engine).await.expect("engine stops").unwrap();
+        sandbox.shutdown().await;
     })
 }

@@ -63,9 +63,9 @@ fn cluster(name: &str) -> color_eyre::Result<PerconaXtraDBCluster> {
         "metadata": {"name": name},
         "spec": {
             "crVersion": "1.20.0",
-            "pxc": {"size": 3, "resources": small,
+            "pxc": {"size": 3, "resources": small, "image": "percona/percona-xtradb-cluster:8.4.7-7.1",
                     "volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": "1G"}}}}},
-            "haproxy": {"enabled": true, "size": 2, "resources": small}
+            "haproxy": {"enabled": true, "size": 2, "resources": small, "image": "percona/haproxy:2.8.17"}
         }
     }))?)
 }
@@ -167,11 +167,15 @@ pub async fn run() -> color_eyre::Result<EngineFigures> {
     let sts: Api<StatefulSet> = Api::namespaced(plain.clone(), "default");
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(plain.clone(), "default");
     let lp = ListParams::default().labels("app.kubernetes.io/instance=bench-0");
-    wait_for("bench-0's children", Duration::from_secs(60), || async {
+    if let Err(e) = wait_for("bench-0's children", Duration::from_secs(60), || async {
         sts.list(&lp).await.map(|l| l.items.len() == 2).unwrap_or(false)
             && pdbs.list(&lp).await.map(|l| l.items.len() == 2).unwrap_or(false)
     })
-    .await?;
+    .await
+    {
+        let status = crs.get("bench-0").await.ok().and_then(|c| c.status);
+        bail!("{e}; bench-0 status: {status:?}; engine reconciles {}", metrics.total());
+    }
     let create_to_children_ms = t0.elapsed().as_secs_f64() * 1000.0;
     wait_for("bench-0 to be ready", Duration::from_secs(120), || async {
         crs.get("bench-0").await.ok().and_then(|c| c.status?.state).as_deref() == Some("ready")

@@ -120,6 +120,7 @@ fn options(identity: &str, duration: Duration) -> HeadlessOptions {
         scopes: vec![Scope::Namespace(NS.into())],
         lease: LeaseConfig { name: LEASE.into(), namespace: NS.into(), identity: identity.into(), duration },
         http_addr: ([127, 0, 0, 1], 0).into(),
+        shutdown_grace: Duration::from_secs(10),
     }
 }
 
@@ -670,13 +671,13 @@ async fn two_candidates_racing_never_both_win() {
     assert!(wa + wb > acquisitions + releases, "no round had two writers: {wa}/{wb}");
 }
 
-/// `dbdeck --sandbox --headless`: the sandbox and the engine in one process, no UI; it serves /healthz and stops
-/// with exit 0 on SIGINT (Ctrl-C).
+/// `dbdeck --sandbox --headless`: the sandbox (with its example clusters) and the engine in one process, no UI;
+/// it serves /healthz, reconciles, and stops with exit 0 on SIGINT (Ctrl-C).
 #[test]
 fn sandbox_headless_runs_and_stops_on_sigint() {
     big_stack_runtime().block_on(async {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dbdeck"))
-            .args(["--sandbox", "--headless", "--empty", "--metrics-addr", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--sandbox", "--headless", "--metrics-addr", "127.0.0.1:0", "--log-format", "json"])
             .env_remove("RUST_LOG")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -706,11 +707,26 @@ fn sandbox_headless_runs_and_stops_on_sigint() {
         let addr = addr.unwrap_or_else(|| panic!("no http_addr logged:\n{seen}"));
         assert!(seen.contains("engine started"), "{seen}");
         assert_eq!(get(addr, "/healthz").await.0, 200);
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Signal once the engine works (it reconciled the example clusters), as an operator is stopped in practice.
+        let start = Instant::now();
+        while sample(&get(addr, "/metrics").await.1, "dbdeck_reconciles_total{kind=\"PerconaXtraDBCluster\"}") == 0.0 {
+            assert!(start.elapsed() < Duration::from_secs(30), "no reconcile within 30 s:\n{seen}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let log = Arc::new(Mutex::new(seen));
+        let sink = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
         let pid = child.id().unwrap().to_string();
         assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
-        let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
-        assert!(status.success(), "{status:?}");
+        let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("no exit within 10 s of SIGINT; log:\n{}", log.lock().unwrap()))
+            .unwrap();
+        assert!(status.success(), "{status:?}; log:\n{}", log.lock().unwrap());
     });
 }
 
@@ -746,4 +762,46 @@ async fn a_leader_that_loses_the_lease_stops_its_engine_and_stays_ready() {
     assert_eq!(sample(&get(a.http_addr, "/metrics").await.1, "dbdeck_leader"), 0.0);
     assert_eq!(holder(&admin).await.as_deref(), Some("intruder"), "the follower leaves a live holder alone");
     a.abort();
+}
+
+/// An engine that never finishes once asked to stop: the replica gives up after the grace, still releases the
+/// lease (rather than leaving it to the kubelet's SIGKILL) and says why.
+#[tokio::test]
+async fn an_engine_that_does_not_stop_is_abandoned_after_the_grace_and_the_lease_released() {
+    struct StuckEngine;
+    impl Engine for StuckEngine {
+        fn register_metrics(&self, _registry: &mut Registry) {}
+        fn run(
+            &self,
+            _client: kube::Client,
+            _scope: Scope,
+            synced: watch::Sender<bool>,
+            _shutdown: BoxFuture<()>,
+        ) -> BoxFuture<Result<(), EngineFailure>> {
+            Box::pin(async move {
+                synced.send_replace(true);
+                std::future::pending().await
+            })
+        }
+    }
+    let sb = Sandbox::new(SandboxConfig::default()).unwrap();
+    let admin = client(&sb, &Default::default());
+    let mut opts = options("replica-a", Duration::from_secs(3));
+    opts.shutdown_grace = Duration::from_millis(300);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let started = dbdeck::headless::start(client(&sb, &Default::default()), opts, Arc::new(StuckEngine), None, async {
+        let _ = stop_rx.await;
+    })
+    .await
+    .unwrap();
+    let mut leads = started.is_leader.clone();
+    wait_until("replica-a to lead", Duration::from_secs(5), || *leads.borrow_and_update()).await;
+    stop_tx.send(()).unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), started.wait())
+        .await
+        .expect("ends after the grace")
+        .expect_err("an abandoned engine is an error")
+        .to_string();
+    assert!(err.contains("did not finish") && err.contains("300ms"), "{err}");
+    assert_eq!(holder(&admin).await, None, "released even so");
 }

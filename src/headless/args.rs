@@ -37,6 +37,12 @@ pub struct HeadlessArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub lease_duration: u64,
 
+    /// With --headless: seconds the engine may take to finish in-flight reconciles on SIGTERM before it is
+    /// abandoned and the lease released anyway (keep it below the pod's terminationGracePeriodSeconds)
+    #[arg(long, value_name = "SECONDS", default_value_t = 25, requires = "headless",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_grace: u64,
+
     /// With --headless: where /healthz, /readyz, /metrics and /loglevel listen
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080", requires = "headless")]
     pub metrics_addr: SocketAddr,

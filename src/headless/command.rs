@@ -74,7 +74,12 @@ pub async fn run(
         scopes = ?scopes,
         "dbdeck operator mode"
     );
-    let opts = HeadlessOptions { scopes, lease, http_addr: args.metrics_addr };
+    let opts = HeadlessOptions {
+        scopes,
+        lease,
+        http_addr: args.metrics_addr,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    };
     let outcome = super::run(conn.client.clone(), opts, engine, Some(log), super::shutdown_signal()).await;
     if let Some(sandbox) = conn.sandbox {
         sandbox.shutdown().await;

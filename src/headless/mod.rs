@@ -54,6 +54,9 @@ pub struct HeadlessOptions {
     pub scopes: Vec<Scope>,
     pub lease: lease::LeaseConfig,
     pub http_addr: SocketAddr,
+    /// How long the engine may take to finish in-flight reconciles once asked to stop. Past it the engine is
+    /// dropped and the lease released anyway: better than the kubelet's SIGKILL leaving the lease held.
+    pub shutdown_grace: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +67,10 @@ pub enum HeadlessError {
     Engine { scope: String, reason: String },
     #[error("the leader election task ended unexpectedly: {0}")]
     Campaign(String),
+    #[error(
+        "the reconcile engine did not finish its in-flight work within {0:?} of being asked to stop; it was abandoned"
+    )]
+    StopTimeout(std::time::Duration),
 }
 
 /// A running replica's handles, for callers that need the address (the listener binds before `run` starts work).
@@ -267,7 +274,14 @@ async fn lead_while_elected(
                 // Stop taking work; the engines finish their in-flight reconciles before they return.
                 tracing::info!("stopping the reconcile engine");
                 stop_tx.send_replace(true);
-                engines.await
+                match tokio::time::timeout(opts.shutdown_grace, engines).await {
+                    Ok(results) => results,
+                    Err(_) => {
+                        metrics.set_leader(false);
+                        tracing::error!(grace = ?opts.shutdown_grace, "the engine did not stop in time; abandoning it");
+                        return Err(HeadlessError::StopTimeout(opts.shutdown_grace));
+                    }
+                }
             }
         };
         metrics.set_leader(false);

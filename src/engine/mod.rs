@@ -69,8 +69,10 @@ pub async fn run(
     let synced = Arc::new(context::Synced::default());
     let (scope, n) = (config.scope.clone(), config.concurrency);
     // One entry per controller; each signals `synced` once when its cache has the first full list.
-    let controllers: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> =
-        vec![Box::pin(pxc::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone()))];
+    let controllers: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = vec![
+        Box::pin(pxc::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone())),
+        Box::pin(ps::reconcile::run(ctx.clone(), scope.clone(), n, token.clone(), synced.clone())),
+    ];
     let count = controllers.len();
     let ready = config.ready.clone();
     let waiter = synced.clone();
@@ -88,15 +90,24 @@ pub async fn run(
 
 /// Fails early, with the fix, when the CRDs are missing or the server cannot be reached.
 async fn preflight(client: &kube::Client, scope: &Scope) -> Result<(), EngineError> {
-    let api: Api<crate::api::pxc::PerconaXtraDBCluster> = match scope {
+    check_crd::<crate::api::pxc::PerconaXtraDBCluster>(client, scope, "PerconaXtraDBCluster").await?;
+    check_crd::<crate::api::ps::PerconaServerMySQL>(client, scope, "PerconaServerMySQL").await
+}
+
+async fn check_crd<K>(client: &kube::Client, scope: &Scope, kind: &'static str) -> Result<(), EngineError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = match scope {
         Scope::All => Api::all(client.clone()),
         Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
     };
     match api.list(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => {
-            Err(EngineError::CrdMissing { kind: "PerconaXtraDBCluster", message: s.message })
-        }
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(EngineError::CrdMissing { kind, message: s.message }),
         Err(e) => Err(EngineError::Unreachable(e.to_string())),
     }
 }

@@ -31,6 +31,9 @@ pub struct Cli {
     #[command(flatten)]
     pub console: ConsoleArgs,
 
+    #[command(flatten)]
+    pub headless: crate::headless::args::HeadlessArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

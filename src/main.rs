@@ -28,6 +28,13 @@ fn main() {
 }
 
 async fn run(cli: &Cli) -> color_eyre::Result<i32> {
+    if cli.headless.headless {
+        if cli.command.is_some() {
+            color_eyre::eyre::bail!("--headless runs the reconcile engine alone and takes no sub-command");
+        }
+        let engine = std::sync::Arc::new(dbdeck::headless::engine::DbdeckEngine::default());
+        return Ok(dbdeck::headless::command::run(&cli.global, &cli.console, &cli.headless, engine).await?);
+    }
     Ok(match &cli.command {
         Some(Command::Crd(args)) => cmd::crd::run(&cli.global, args).await?,
         Some(Command::Validate(args)) => cmd::validate::run(args)?,

@@ -77,13 +77,14 @@ impl Cluster {
         }
     }
 
-    async fn wait_ready(&self, resource: &str, name: &str) {
+    async fn wait_ready(&self, resource: &str, name: &str, ns: &str) {
         let start = Instant::now();
-        while self.kubectl(&["get", resource, name, "-o", "jsonpath={.status.state}"]).ok().as_deref() != Some("ready")
+        while self.kubectl(&["get", resource, name, "-n", ns, "-o", "jsonpath={.status.state}"]).ok().as_deref()
+            != Some("ready")
         {
             if start.elapsed() > DEADLINE {
-                let status = self.kubectl(&["get", resource, name, "-o", "jsonpath={.status}"]);
-                let pods = self.kubectl(&["get", "pods", "-o", "wide"]);
+                let status = self.kubectl(&["get", resource, name, "-n", ns, "-o", "jsonpath={.status}"]);
+                let pods = self.kubectl(&["get", "pods", "-n", ns, "-o", "wide"]);
                 panic!("timed out waiting for {resource} {name} to be ready; status {status:?}\npods {pods:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -91,21 +92,35 @@ impl Cluster {
     }
 
     /// Every object of the expectation file must be live and contain its fields.
-    fn assert_layout(&self, expected: &Path, instance: &str, kinds: &str) {
-        let live: Value = serde_json::from_str(
-            &self
-                .kubectl(&["get", kinds, "-l", &format!("app.kubernetes.io/instance={instance}"), "-o", "json"])
-                .unwrap(),
-        )
-        .unwrap();
-        let secrets: Value = serde_json::from_str(&self.kubectl(&["get", "secrets", "-o", "json"]).unwrap()).unwrap();
+    /// An expected object without a name (a generated one, like PG's instance StatefulSets) must
+    /// match some live object of its kind.
+    fn assert_layout(&self, expected: &Path, instance: Option<&str>, kinds: &str) {
+        let selector = instance.map(|i| format!("app.kubernetes.io/instance={i}"));
+        let mut args = vec!["get", kinds, "-A", "-o", "json"];
+        if let Some(sel) = &selector {
+            args.extend(["-l", sel.as_str()]);
+        }
+        let live: Value = serde_json::from_str(&self.kubectl(&args).unwrap()).unwrap();
+        let secrets: Value =
+            serde_json::from_str(&self.kubectl(&["get", "secrets", "-A", "-o", "json"]).unwrap()).unwrap();
         let items: Vec<&Value> =
             live["items"].as_array().unwrap().iter().chain(secrets["items"].as_array().unwrap()).collect();
         let mut report = Vec::new();
         let mut checked = 0;
         for want in layout::yaml_docs(&std::fs::read_to_string(expected).unwrap()) {
-            let (kind, name) = (want["kind"].as_str().unwrap(), want["metadata"]["name"].as_str().unwrap());
+            let kind = want["kind"].as_str().unwrap();
             checked += 1;
+            let Some(name) = want["metadata"]["name"].as_str() else {
+                let fits = items.iter().filter(|o| o["kind"] == kind).any(|got| {
+                    let mut diffs = Vec::new();
+                    layout::compare(&want, got, "", &mut diffs);
+                    diffs.is_empty()
+                });
+                if !fits {
+                    report.push(format!("{kind} (generated name): no live object has {}", layout::short(&want)));
+                }
+                continue;
+            };
             match items.iter().find(|o| o["kind"] == kind && o["metadata"]["name"] == name) {
                 None => report.push(format!("{kind} {name}: not in the cluster")),
                 Some(got) => {
@@ -139,12 +154,12 @@ fn percona_server_async_and_group_replication_crs_reach_ready_with_percona_layou
         for (scenario, name) in [("init-deploy", "init-deploy"), ("gr-init-deploy", "gr-init-deploy")] {
             let cr = with_ps_images(&format!("{FIXTURES}/ps/{scenario}.cr.yaml"), c._dir.path());
             c.kubectl(&["apply", "-f", cr.to_str().unwrap()]).unwrap();
-            c.wait_ready("ps", name).await;
+            c.wait_ready("ps", name, "default").await;
             let printed = c.kubectl(&["get", "ps", name]).unwrap();
             assert!(printed.contains("ready"), "{printed}");
             c.assert_layout(
                 Path::new(&format!("{FIXTURES}/ps/{scenario}.assert.yaml")),
-                name,
+                Some(name),
                 "statefulsets,deployments,services",
             );
         }
@@ -174,4 +189,23 @@ fn with_ps_images(path: &str, dir: &Path) -> PathBuf {
     let out = dir.join(Path::new(path).file_name().unwrap());
     std::fs::write(&out, serde_yaml::to_string(&cr).unwrap()).unwrap();
     out
+}
+
+#[test]
+fn percona_postgresql_cr_reaches_ready_with_percona_layout() {
+    runtime().block_on(async {
+        let c = Cluster::start().await;
+        // The fixture names the e2e suite's namespace, as their files do.
+        c.kubectl(&["create", "namespace", "e2e"]).unwrap();
+        c.kubectl(&["apply", "-f", &format!("{FIXTURES}/pg/init-deploy-cluster.yaml")]).unwrap();
+        c.wait_ready("perconapgcluster", "init-deploy", "e2e").await;
+        let printed = c.kubectl(&["get", "pg", "init-deploy", "-n", "e2e"]).unwrap();
+        assert!(printed.contains("ready"), "{printed}");
+        c.assert_layout(
+            Path::new(&format!("{FIXTURES}/pg/init-deploy-expected.yaml")),
+            None,
+            "statefulsets,deployments,services,configmaps",
+        );
+        c.stop().await;
+    })
 }

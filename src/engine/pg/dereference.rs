@@ -26,8 +26,8 @@ pub struct Found {
     pub inputs: PgBuildInputs,
     /// Generated Secrets that exist and stay as they are (the build leaves them out, the sweep must keep them).
     pub kept_secrets: BTreeSet<String>,
-    /// Secrets that hold data a user needs after the cluster is gone (passwords, the CA): applied without an
-    /// owner reference, so only a finalizer removes them.
+    /// Secrets that hold what a user needs after the cluster is gone (the users' passwords): applied without
+    /// an owner reference, so only a finalizer removes them.
     pub unowned_secrets: BTreeSet<String>,
 }
 
@@ -282,8 +282,9 @@ pub async fn dereference(client: &kube::Client, cr: &PerconaPGCluster) -> Result
         None
     };
 
-    let mut unowned_secrets: BTreeSet<String> = user_secrets.into_iter().map(|(_, s)| s).collect();
-    unowned_secrets.extend(certificate_secret_names(cr));
+    // Certificates stay owned by the cluster, as Percona's e2e suite asserts for the CA: a re-created
+    // cluster gets a fresh CA and certificates that chain to it.
+    let unowned_secrets: BTreeSet<String> = user_secrets.into_iter().map(|(_, s)| s).collect();
     Ok(Found {
         kept_secrets: existing_secrets.clone(),
         unowned_secrets,

@@ -244,8 +244,8 @@ async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, 
     Ok(action)
 }
 
-/// The desired objects as JSON. Volumes and the Secrets a user needs to reopen their data (passwords, the
-/// CA) go without an owner reference: deleting the CR must not delete them; only a finalizer does.
+/// The desired objects as JSON. Volumes and the Secrets a user needs to reopen their data (passwords) go
+/// without an owner reference: deleting the CR must not delete them; only a finalizer does.
 fn values(d: &super::PgDesired, found: &Found) -> Result<Vec<Value>, ReconcileError> {
     let mut out =
         d.to_values().map_err(|e| ReconcileError::Build(format!("cannot serialise a desired object: {e}")))?;

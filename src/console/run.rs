@@ -96,8 +96,31 @@ pub async fn run(global: &GlobalArgs, args: &ConsoleArgs) -> Result<i32, RunErro
     app.keymap = config.keymap.clone();
     app.theme_name = theme_name.clone();
 
-    // The engine reconciles in-process unless told not to; --readonly means dbdeck writes nothing.
-    let engine = (!args.no_engine && !args.readonly).then(|| start_engine(conn.client.clone(), scope.clone()));
+    // The engine reconciles in-process unless told not to (--readonly means dbdeck writes nothing), or
+    // unless a dbdeck operator already leads in the cluster: two engines would fight over the same objects.
+    let leader = if args.no_engine || args.readonly {
+        None
+    } else {
+        let probe =
+            crate::headless::lease::leader_anywhere(conn.client.clone(), crate::headless::lease::DEFAULT_LEASE_NAME);
+        match tokio::time::timeout(std::time::Duration::from_secs(3), probe).await {
+            Ok(Ok(found)) => found,
+            _ => None,
+        }
+    };
+    let engine = match &leader {
+        Some((where_, holder)) => {
+            app.status = Some(super::app::StatusLine {
+                level: super::app::Level::Info,
+                text: format!(
+                    "engine off here: the dbdeck operator {holder} leads (Lease {where_}/{}); changes go through it",
+                    crate::headless::lease::DEFAULT_LEASE_NAME
+                ),
+            });
+            None
+        }
+        None => (!args.no_engine && !args.readonly).then(|| start_engine(conn.client.clone(), scope.clone())),
+    };
 
     install_panic_hook();
     let mut term = enter()?;

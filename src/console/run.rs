@@ -212,6 +212,7 @@ async fn session(
     let mut events = Some(EventStream::new());
     let mut tick = tokio::time::interval(TICK);
     let mut lost = false;
+    let mut split = super::escape::SplitEscape::default();
     loop {
         // A theme given as a path stays in use until the user cycles to a built-in one.
         let current = if app.theme_name == theme_arg { theme.clone() } else { app.theme() };
@@ -220,11 +221,26 @@ async fn session(
         let mut effects = Vec::new();
         tokio::select! {
             ev = async { events.as_mut()?.next().await } => match ev {
-                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => effects = app.on_key(&k),
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
+                    for key in split.push(k, std::time::Instant::now()) {
+                        effects.extend(app.on_key(&key));
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(0),
             },
+            // Keys held back after an esc turn out not to be an arrow: act on them as typed.
+            _ = async {
+                match split.deadline() {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                for key in split.flush() {
+                    effects.extend(app.on_key(&key));
+                }
+            }
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     continue;

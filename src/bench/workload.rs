@@ -24,6 +24,8 @@ const REPLICAS: usize = 3;
 const NODES: usize = 40;
 /// How long the whole scenario may take to become Ready before it is reported as a failure.
 const READY_DEADLINE: Duration = Duration::from_secs(900);
+/// How often progress goes to standard error while waiting.
+const PROGRESS: Duration = Duration::from_secs(10);
 
 #[derive(Debug, serde::Serialize)]
 pub struct WorkloadFigures {
@@ -102,11 +104,23 @@ fn pod_ready(p: &Pod) -> bool {
 
 /// Follows every pod with a kube-rs watcher until `want` of them are Ready.
 async fn wait_all_ready(pods: Api<Pod>, want: usize) -> Result<(), WorkloadError> {
-    let mut ready: HashMap<String, bool> = HashMap::new();
+    // Pod name → (bound to a node, Ready).
+    let mut ready: HashMap<String, (bool, bool)> = HashMap::new();
     let mut stream = watcher(pods, watcher::Config::default()).boxed();
     let mut count = 0;
+    let started = Instant::now();
     let deadline = tokio::time::Instant::now() + READY_DEADLINE;
+    let mut next_report = Instant::now() + PROGRESS;
     while count < want {
+        if Instant::now() >= next_report {
+            next_report += PROGRESS;
+            let bound = ready.values().filter(|(b, _)| *b).count();
+            eprintln!(
+                "bench: {:>4.0}s  pods {} · bound {bound} · ready {count} of {want}",
+                started.elapsed().as_secs_f64(),
+                ready.len()
+            );
+        }
         let ev = match tokio::time::timeout_at(deadline, stream.try_next()).await {
             Ok(ev) => ev?,
             Err(_) => return Err(WorkloadError::NotReady { ready: count, want, secs: READY_DEADLINE.as_secs() }),
@@ -114,14 +128,15 @@ async fn wait_all_ready(pods: Api<Pod>, want: usize) -> Result<(), WorkloadError
         let Some(ev) = ev else { break };
         match ev {
             watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
-                ready.insert(p.metadata.name.clone().unwrap_or_default(), pod_ready(&p));
+                let bound = p.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+                ready.insert(p.metadata.name.clone().unwrap_or_default(), (bound, pod_ready(&p)));
             }
             watcher::Event::Delete(p) => {
                 ready.remove(&p.metadata.name.clone().unwrap_or_default());
             }
             watcher::Event::Init | watcher::Event::InitDone => {}
         }
-        count = ready.values().filter(|r| **r).count();
+        count = ready.values().filter(|(_, r)| *r).count();
     }
     if count < want {
         return Err(WorkloadError::NotReady { ready: count, want, secs: READY_DEADLINE.as_secs() });

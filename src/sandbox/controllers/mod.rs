@@ -525,6 +525,17 @@ impl Sim {
         }
     }
 
+    /// Every object of a kind, shared with the store rather than copied (for read-only passes over many).
+    fn list_shared(&self, rt: &ResourceType) -> Vec<Arc<Value>> {
+        match self.store.list_shared(rt, None, &ListOptions::default()) {
+            Ok(page) => page.items,
+            Err(e) => {
+                tracing::warn!(kind = %rt.kind, error = %e.message, "sandbox controllers: list failed");
+                Vec::new()
+            }
+        }
+    }
+
     fn get(&self, rt: &ResourceType, k: &Key) -> Option<Value> {
         self.store.get(rt, &k.0, &k.1).ok()
     }

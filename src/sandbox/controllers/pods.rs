@@ -97,9 +97,12 @@ impl Sim {
             return;
         }
         let k = self.kinds.clone();
-        let pods = self.list(&k.pods, None, None);
+        // Shared, not copied: this runs for every batch that has a new pod, and deep copies of thousands of
+        // pods per batch made a 3,000-pod cluster take minutes to settle.
+        let pods = self.list_shared(&k.pods);
         let pending: Vec<&Value> = pods
             .iter()
+            .map(|p| &**p)
             .filter(|p| {
                 str_at(p, "/spec/nodeName").is_empty() && !finished(p) && !crate::sandbox::sim::is_terminating(p)
             })
@@ -108,9 +111,8 @@ impl Sim {
             return;
         }
         let nodes = self.list(&k.nodes, None, None);
-        let bound: Vec<Value> =
-            pods.iter().filter(|p| !str_at(p, "/spec/nodeName").is_empty() && !finished(p)).cloned().collect();
-        let mut snap = scheduler::Snapshot::new(&nodes, &bound);
+        let bound = pods.iter().map(|p| &**p).filter(|p| !str_at(p, "/spec/nodeName").is_empty() && !finished(p));
+        let mut snap = scheduler::Snapshot::new(&nodes, bound);
         for pod in pending {
             let pk = key(pod);
             match snap.schedule(pod) {

@@ -198,7 +198,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// A snapshot of `nodes` with `bound_pods` (pods without `spec.nodeName`, on unknown nodes or
     /// finished are ignored).
-    pub fn new(nodes: &[Value], bound_pods: &[Value]) -> Self {
+    pub fn new<'a>(nodes: &[Value], bound_pods: impl IntoIterator<Item = &'a Value>) -> Self {
         let mut snapshot = Snapshot::with_nodes(nodes);
         for p in bound_pods {
             snapshot.assume(p);
@@ -969,7 +969,7 @@ mod tests {
     #[test]
     fn snapshot_places_many_clusters_with_anti_affinity_and_zone_spread() {
         let nodes = make_nodes(6, &[]);
-        let mut snapshot = Snapshot::new(&nodes, &[]);
+        let mut snapshot = Snapshot::new(&nodes, []);
         for c in 0..100 {
             let mut zones = std::collections::BTreeSet::new();
             let mut hosts = std::collections::BTreeSet::new();

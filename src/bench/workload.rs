@@ -151,8 +151,8 @@ async fn watch_round(
     params: &WatchParams,
     round: usize,
 ) -> Result<Duration, WorkloadError> {
-    let current = pods.get(pod).await?;
-    let rv = current.metadata.resource_version.clone().unwrap_or_default();
+    // From the collection's current version: a pod's own version may be older than the watch history kept.
+    let rv = pods.list_metadata(&ListParams::default().limit(1)).await?.metadata.resource_version.unwrap_or_default();
     let mut stream = pods.watch(params, &rv).await?.boxed();
     let value = round.to_string();
     let t0 = Instant::now();

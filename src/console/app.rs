@@ -385,11 +385,13 @@ impl App {
 
     fn move_selection(&mut self, delta: isize, to_end: Option<bool>) {
         match self.screen() {
-            Screen::Detail(_) => {
+            Screen::Detail(r) => {
+                let rows = self.cluster(r).map(|c| super::views::detail::pane_rows(self, c)).unwrap_or(0);
+                let last = rows.saturating_sub(1).min(u16::MAX as usize) as isize;
                 self.detail_scroll = match to_end {
                     Some(false) => 0,
-                    Some(true) => u16::MAX / 2,
-                    None => (self.detail_scroll as isize + delta).max(0) as u16,
+                    Some(true) => last as u16,
+                    None => (self.detail_scroll as isize + delta).clamp(0, last) as u16,
                 };
             }
             Screen::Backups => {
@@ -1208,6 +1210,36 @@ mod tests {
         assert_eq!(a.sort, SortColumn::Namespace, "`A` (sort by age) was not typed");
         assert_eq!(names(&a), ["reports", "cart", "orders"]);
         assert_eq!(a.selected_cluster().unwrap().name, "cart", "↑ from orders, the row that was selected");
+    }
+
+    #[test]
+    fn detail_scrolling_stays_within_the_pane() {
+        let mut a = app();
+        a.clusters[0].events = (0..5)
+            .map(|i| crate::observe::view::EventView {
+                type_: "Normal".into(),
+                reason: "Started".into(),
+                object: format!("pod/cart-pxc-{i}"),
+                message: "started".into(),
+                count: 1,
+                last_seen: None,
+            })
+            .collect();
+        a.selected = 1; // cart
+        key(&mut a, KeyCode::Enter);
+        key(&mut a, KeyCode::Char('5'));
+        assert_eq!(a.pane, Pane::Events);
+        key(&mut a, KeyCode::Char('G'));
+        assert_eq!(a.detail_scroll, 4, "the last of five events");
+        key(&mut a, KeyCode::Char('k'));
+        assert_eq!(a.detail_scroll, 3, "one up from the bottom moves at once");
+        for _ in 0..20 {
+            key(&mut a, KeyCode::Char('j'));
+        }
+        assert_eq!(a.detail_scroll, 4);
+        key(&mut a, KeyCode::Char('6'));
+        key(&mut a, KeyCode::Char('j'));
+        assert_eq!(a.detail_scroll, 0, "no conditions: nothing to scroll");
     }
 
     #[test]

@@ -94,7 +94,7 @@ fn synthetic_cluster(i: usize, now: DateTime<Utc>) -> ClusterView {
     };
     let name = format!("db-{i:05}");
     let mut c = ClusterView::new(kind, format!("team-{}", i % 37), &name);
-    let ready = if i % 11 == 0 { 2 } else { 3 };
+    let ready = if i.is_multiple_of(11) { 2 } else { 3 };
     c.state = if ready == 3 { ClusterState::Ready } else { ClusterState::Initializing };
     c.host = Some(format!("{name}-proxy.team-{}", i % 37));
     c.created = ago(60 * (i as i64 % 500) + 5);

@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "dbdeck manages Percona XtraDB Cluster, Percona Server for MySQL and Percona PostgreSQL clusters \
                   (pxc.percona.com, ps.percona.com, pgv2.percona.com custom resources).\n\n\
                   `dbdeck` without a sub-command opens the interactive console on the kubeconfig context; \
-                  `dbdeck --sandbox` opens it on an embedded sandbox with example clusters. The reconcile engine \
-                  and the headless operator mode are not in this build yet, so clusters show no operator status. \
+                  `dbdeck --sandbox` opens it on an embedded sandbox with example clusters. The console runs the \
+                  reconcile engine in-process unless --no-engine is given. \
                   `dbdeck sandbox` runs a local Kubernetes-API-compatible server that kubectl can use.",
     after_help = "Examples:\n  dbdeck --sandbox                    the console on a throw-away sandbox with example clusters\n  \
                   dbdeck -A                           the console on the current context, all namespaces\n  \
@@ -30,6 +30,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub console: ConsoleArgs,
+
+    #[command(flatten)]
+    pub headless: crate::headless::args::HeadlessArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -74,7 +77,7 @@ pub struct ConsoleArgs {
     #[arg(long, requires = "sandbox")]
     pub empty: bool,
 
-    /// The reconcile engine is not in this build yet; the flag is accepted so scripts keep working
+    /// Do not run the reconcile engine in-process (e.g. while an in-cluster dbdeck operator runs)
     #[arg(long)]
     pub no_engine: bool,
 }
@@ -118,6 +121,8 @@ pub enum BenchTarget {
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         idle_seconds: u64,
     },
+    /// PXC create → children → ready times, API writes per reconcile, engine memory with 100 and 1,000 clusters
+    Engine,
 }
 
 #[derive(Debug, Args)]
@@ -269,4 +274,19 @@ pub struct StatusArgs {
     /// Output format; json and yaml print a list of cluster views whose keys are stable
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: StatusFormat,
+
+    /// Do not connect to the databases (roles and lag then come from labels only, or show as unknown)
+    #[arg(long)]
+    pub no_probe: bool,
+
+    /// Longest time the database probes may take, in seconds; members not read by then say so
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = positive_seconds)]
+    pub probe_timeout: f64,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 3600")),
+    }
 }

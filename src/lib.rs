@@ -9,5 +9,6 @@ pub mod cli;
 pub mod cmd;
 pub mod console;
 pub mod engine;
+pub mod headless;
 pub mod observe;
 pub mod sandbox;

@@ -3,13 +3,21 @@ use clap::Parser;
 use dbdeck::cli::{Cli, Command};
 use dbdeck::cmd;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     // color-eyre formats panics; errors are printed as one line (the cause chain) below, since a user wants the
     // sentence that names the object and field, not a backtrace.
     let _ = color_eyre::install();
     let cli = Cli::parse();
-    let code = match run(&cli).await {
+    // Reconcile futures nest the kube client, the applier and (with --sandbox) the in-process server; unoptimised
+    // builds need more than tokio's default 2 MiB per worker for them.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(16 << 20).build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dbdeck: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = match runtime.block_on(run(&cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("dbdeck: {}", one_line(&e));
@@ -20,6 +28,13 @@ async fn main() {
 }
 
 async fn run(cli: &Cli) -> color_eyre::Result<i32> {
+    if cli.headless.headless {
+        if cli.command.is_some() {
+            color_eyre::eyre::bail!("--headless runs the reconcile engine alone and takes no sub-command");
+        }
+        let engine = std::sync::Arc::new(dbdeck::headless::engine::DbdeckEngine::default());
+        return Ok(dbdeck::headless::command::run(&cli.global, &cli.console, &cli.headless, engine).await?);
+    }
     Ok(match &cli.command {
         Some(Command::Crd(args)) => cmd::crd::run(&cli.global, args).await?,
         Some(Command::Validate(args)) => cmd::validate::run(args)?,

@@ -99,6 +99,7 @@ fn healthy_pxc() -> ClusterView {
             started: ago(Duration::hours(12)),
             completed: ago(Duration::hours(12) - Duration::seconds(312)),
             error: None,
+            latest_restorable_time: None,
         },
         BackupView {
             name: "cron-cluster1-s3-eu-20261121000000".into(),
@@ -108,6 +109,7 @@ fn healthy_pxc() -> ClusterView {
             started: ago(Duration::hours(36)),
             completed: None,
             error: Some("xtrabackup: access denied to s3://backups (403)".into()),
+            latest_restorable_time: None,
         },
     ];
     c.last_successful_backup = ago(Duration::hours(12));

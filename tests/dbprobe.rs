@@ -240,6 +240,10 @@ async fn galera_cluster_wsrep_facts() {
     }
     assert_eq!(history.len(), 4);
     assert!(history.points().all(|p| p.reachable));
+
+    // The same cluster behind a PXC cluster's pods on the sandbox, read by `dbdeck status`.
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    status_e2e::pxc_status_shows_the_galera_members(&ports).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,6 +359,10 @@ async fn postgres_over_tls() {
     let required = prober.probe(&with_tls(TlsMode::Require)).await;
     assert_eq!(facts(&required).role, Role::Primary);
 
+    // Preferring TLS gets it from a server that offers it (this one refuses the user without it).
+    let preferred = prober.probe(&with_tls(TlsMode::Prefer)).await;
+    assert_eq!(facts(&preferred).role, Role::Primary);
+
     let verified = prober.probe(&with_tls(TlsMode::VerifyFull { ca_pem: ca_pem.into_bytes() })).await;
     assert_eq!(facts(&verified).role, Role::Primary);
 
@@ -364,8 +372,8 @@ async fn postgres_over_tls() {
         ProbeOutcome::Error { reason } => assert!(reason.contains("TLS with 127.0.0.1"), "{reason}"),
         other => panic!("expected a certificate error, got {other:?}"),
     }
-    // Kept connections are per TLS mode: the two that worked are both kept.
-    assert_eq!(prober.pooled_connections().await, 2);
+    // Kept connections are per TLS mode: the three that worked are all kept.
+    assert_eq!(prober.pooled_connections().await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -415,4 +423,427 @@ async fn unreachable_and_hanging_members_end_within_the_timeout() {
     let (readings, took) = within(Duration::from_secs(10), serial.probe_all(&targets[..3])).await;
     assert!(readings.iter().all(|m| matches!(m.outcome, ProbeOutcome::Timeout { .. })));
     assert!(took >= Duration::from_millis(900), "three members with one permit took only {took:?}");
+}
+
+// ---- end to end: a PS async cluster on the sandbox, its pods attached to the MariaDB pair, `dbdeck status` ----
+
+mod status_e2e {
+    use std::collections::BTreeMap;
+    use std::net::SocketAddr;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use dbdeck::api::ps::PerconaServerMySQL;
+    use dbdeck::engine::apply::{Applier, OwnerRef};
+    use dbdeck::engine::ps::{PsBuildInputs, SYSTEM_USERS, TlsMaterial, build};
+    use dbdeck::sandbox::serve::{self, RunningSandbox, ServeOptions};
+    use k8s_openapi::api::core::v1::{Pod, Secret};
+    use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const CLUSTER: &str = "ledger";
+    const NS: &str = "default";
+    const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples/ps-async-minimal.yaml");
+
+    /// The users Secret as a user would write it: the monitor password is the MariaDB pair's.
+    fn users() -> BTreeMap<String, String> {
+        SYSTEM_USERS
+            .iter()
+            .map(|u| {
+                let pw = if *u == "monitor" { MONITOR_PASSWORD.to_string() } else { format!("{u}-e2e-pw") };
+                (u.to_string(), pw)
+            })
+            .collect()
+    }
+
+    /// Creates the PS CR (two MySQL pods), its users Secret, and the objects the engine would build for it.
+    async fn create_cluster(client: &kube::Client) {
+        let mut cr: PerconaServerMySQL = serde_yaml::from_str(&std::fs::read_to_string(EXAMPLE).unwrap()).unwrap();
+        cr.metadata.name = Some(CLUSTER.into());
+        cr.metadata.namespace = Some(NS.into());
+        let mut value = serde_json::to_value(&cr).unwrap();
+        value["spec"]["mysql"]["size"] = json!(2);
+        value["spec"]["orchestrator"]["size"] = json!(1);
+        value["spec"]["proxy"]["haproxy"]["size"] = json!(1);
+        value["spec"]["unsafeFlags"] = json!({"mysqlSize": true, "orchestratorSize": true, "proxySize": true});
+        let cr: PerconaServerMySQL = serde_json::from_value(value).unwrap();
+        let api: Api<PerconaServerMySQL> = Api::namespaced(client.clone(), NS);
+        let cr = api.create(&PostParams::default(), &cr).await.expect("create the PS cluster");
+
+        let secret: Secret = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("{CLUSTER}-secrets"), "namespace": NS},
+            "stringData": users(),
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.expect("secret");
+
+        let inputs = PsBuildInputs {
+            users_secret: Some(users()),
+            tls_secret: None,
+            generated_passwords: BTreeMap::new(),
+            generated_tls: Some(TlsMaterial {
+                ca_crt: "e2e CA".into(),
+                tls_crt: "e2e cert".into(),
+                tls_key: "e2e key".into(),
+            }),
+        };
+        let desired = build(&cr, &inputs).expect("build the PS objects");
+        let owner = OwnerRef {
+            api_version: "ps.percona.com/v1".into(),
+            kind: "PerconaServerMySQL".into(),
+            name: CLUSTER.into(),
+            namespace: NS.into(),
+            uid: cr.metadata.uid.clone().unwrap(),
+        };
+        Applier::new(client.clone()).apply_all(&owner, desired.to_values()).await.expect("apply the PS objects");
+    }
+
+    async fn wait_running(client: &kube::Client, pod: &str) {
+        let api: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let phase = api.get_opt(pod).await.unwrap().and_then(|p| p.status?.phase);
+            if phase.as_deref() == Some("Running") {
+                return;
+            }
+            assert!(Instant::now() < end, "pod {pod} not Running within 30 s (phase {phase:?})");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs the real binary against the sandbox's kubeconfig.
+    async fn dbdeck(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
+        let kubeconfig = kubeconfig.to_path_buf();
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+                .arg("--kubeconfig")
+                .arg(&kubeconfig)
+                .args(&args)
+                .env_remove("KUBECONFIG")
+                .output()
+                .expect("run dbdeck")
+        })
+        .await
+        .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
+    /// `dbdeck status NAME -o json`, the cluster view.
+    async fn status_json(kubeconfig: &Path, cluster: &str) -> Value {
+        let (ok, out, err) = dbdeck(kubeconfig, &["status", cluster, "-n", NS, "-o", "json"]).await;
+        assert!(ok, "dbdeck status failed: {err}");
+        let views: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        assert_eq!(views.as_array().map(Vec::len), Some(1), "{out}");
+        views[0].clone()
+    }
+
+    fn member<'a>(view: &'a Value, pod: &str) -> &'a Value {
+        view["members"].as_array().unwrap().iter().find(|m| m["pod"] == pod).unwrap_or_else(|| panic!("no {pod}"))
+    }
+
+    /// Runs `status` until `done` accepts the view, or fails with the last one.
+    async fn status_until(kubeconfig: &Path, cluster: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + Duration::from_secs(60);
+        loop {
+            let view = status_json(kubeconfig, cluster).await;
+            if done(&view) {
+                return view;
+            }
+            assert!(Instant::now() < end, "{what}: not within 60 s; last view members {:#}", view["members"]);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    fn replica_lag(view: &Value) -> &Value {
+        &member(view, "ledger-mysql-1")["lag"]
+    }
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// A sandbox with the CRDs; with `controllers`, StatefulSets get pods that start running.
+    async fn sandbox(dir: &Path, controllers: bool) -> (RunningSandbox, PathBuf, kube::Client) {
+        let kubeconfig = dir.join("kubeconfig");
+        let running = serve::start(ServeOptions {
+            kubeconfig_out: Some(kubeconfig.clone()),
+            controllers: controllers.then(Default::default),
+            ..ServeOptions::private()
+        })
+        .await
+        .expect("start the sandbox");
+        let client = running.client().await.expect("client");
+        dbdeck::cmd::crd::apply_all(client.clone()).await.expect("install the CRDs");
+        (running, kubeconfig, client)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_shows_real_lag_of_a_ps_async_cluster_on_the_sandbox() {
+        require(mariadb_available(), "MariaDB");
+        let pair = MariaDbPair::start().await.expect("start MariaDB source and replica");
+        let dir = tempfile::tempdir().unwrap();
+        let (running, kubeconfig, client) = sandbox(dir.path(), true).await;
+        create_cluster(&client).await;
+        wait_running(&client, "ledger-mysql-0").await;
+        wait_running(&client, "ledger-mysql-1").await;
+
+        // Before anything is attached the pods cannot be reached: each says so, with no made-up figure.
+        let view = status_json(&kubeconfig, CLUSTER).await;
+        let lag = replica_lag(&view);
+        assert_eq!(lag["state"], "unknown", "{view:#}");
+        assert!(lag["reason"].as_str().unwrap().starts_with("unreachable: port-forward to pod default/ledger-mysql-1"));
+
+        running.sandbox.attach(NS, "ledger-mysql-0", 3306, addr(pair.source.port));
+        running.sandbox.attach(NS, "ledger-mysql-1", 3306, addr(pair.replica.port));
+
+        let mut src = pair.source.admin().await.unwrap();
+        let mut rep = pair.replica.admin().await.unwrap();
+        mysql_exec(&mut src, "CREATE DATABASE app").await;
+        mysql_exec(&mut src, "CREATE TABLE app.t (id INT PRIMARY KEY) ENGINE=InnoDB").await;
+
+        // Caught up: roles from the servers, zero lag in seconds and transactions.
+        let caught_up = |v: &Value| {
+            let lag = replica_lag(v);
+            lag["state"] == "known"
+                && lag["seconds"] == 0.0
+                && lag["behind"] == json!({"unit": "transactions", "value": 0})
+        };
+        let view = status_until(&kubeconfig, CLUSTER, "replica caught up", caught_up).await;
+        assert_eq!(member(&view, "ledger-mysql-0")["role"], "source");
+        assert_eq!(member(&view, "ledger-mysql-0")["lag"]["state"], "notApplicable");
+        assert_eq!(member(&view, "ledger-mysql-1")["role"], "replica");
+        let facts = view["dbFacts"].as_array().unwrap();
+        assert_eq!(facts.len(), 2, "only the MySQL pods are probed: {facts:#?}");
+        assert_eq!(facts[1]["member"], "ledger-mysql-1");
+        assert_eq!(facts[1]["outcome"]["state"], "replicating");
+        assert!(!view.to_string().contains(MONITOR_PASSWORD), "the password must never be printed");
+
+        // SQL thread stopped, five rows written on the source: five transactions behind, seconds unknown.
+        mysql_exec(&mut rep, "STOP SLAVE SQL_THREAD").await;
+        for i in 1..=5 {
+            mysql_exec(&mut src, &format!("INSERT INTO app.t VALUES ({i})")).await;
+        }
+        let view = status_until(&kubeconfig, CLUSTER, "five transactions behind", |v| {
+            replica_lag(v)["behind"] == json!({"unit": "transactions", "value": 5})
+        })
+        .await;
+        let lag = replica_lag(&view);
+        assert_eq!(lag["state"], "amount", "{lag:#}");
+        assert!(lag["note"].as_str().unwrap().contains("SQL thread is not running"), "{lag:#}");
+        let (ok, text, err) = dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS]).await;
+        assert!(ok, "{err}");
+        eprintln!("{text}");
+        let row = text.lines().find(|l| l.contains("ledger-mysql-1")).unwrap_or_else(|| panic!("{text}"));
+        assert!(row.contains("replica") && row.contains("SQL thread stopped") && row.contains("5 trx"), "{text}");
+        assert!(!text.contains(MONITOR_PASSWORD));
+
+        // Resumed: back to zero.
+        mysql_exec(&mut rep, "START SLAVE SQL_THREAD").await;
+        status_until(&kubeconfig, CLUSTER, "caught up after resume", caught_up).await;
+
+        // --no-probe never touches the databases and says why the lag is unknown.
+        let (ok, out, err) = dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json", "--no-probe"]).await;
+        assert!(ok, "{err}");
+        // Figures for the notes (run with --nocapture), not timed assertions: median of five runs each.
+        let mut probed = Vec::new();
+        let mut plain = Vec::new();
+        for _ in 0..5 {
+            let started = Instant::now();
+            status_json(&kubeconfig, CLUSTER).await;
+            probed.push(started.elapsed());
+            let started = Instant::now();
+            dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json", "--no-probe"]).await;
+            plain.push(started.elapsed());
+        }
+        probed.sort();
+        plain.sort();
+        eprintln!("dbdeck status (median of 5): {:?} with --no-probe, {:?} probing two members", plain[2], probed[2]);
+        let view: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(view[0]["dbFacts"], json!([]));
+        assert_eq!(member(&view[0], "ledger-mysql-1")["lag"]["reason"], "not probed (--no-probe)");
+
+        // A hung source: the status still returns within its deadline, the member says it timed out.
+        pair.source.freeze().expect("SIGSTOP the source");
+        let started = Instant::now();
+        let (ok, out, err) =
+            dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json", "--probe-timeout", "2"]).await;
+        let took = started.elapsed();
+        pair.source.thaw().expect("SIGCONT the source");
+        assert!(ok, "{err}");
+        let view: Value = serde_json::from_str(&out).unwrap();
+        let source = &view[0]["dbFacts"][0];
+        assert_eq!(source["member"], "ledger-mysql-0");
+        assert!(["timeout", "error"].contains(&source["outcome"]["result"].as_str().unwrap()), "{source:#}");
+        assert!(took < Duration::from_secs(8), "status took {took:?} with a 2 s probe deadline");
+        running.shutdown().await;
+    }
+
+    const PG_CLUSTER: &str = "billing";
+
+    /// A PerconaPGCluster with one instance set of two pods, made as Percona's operator labels them: one the
+    /// Patroni leader, one a replica. No engine runs here, so the pods are created and marked running directly.
+    async fn create_pg_cluster(client: &kube::Client) -> (String, String) {
+        let cr: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGCluster",
+            "metadata": {"name": PG_CLUSTER, "namespace": NS},
+            "spec": {"postgresVersion": 15, "instances": [{"name": "instance1", "replicas": 2}]}
+        }))
+        .unwrap();
+        let ar = ApiResource::erase::<dbdeck::api::pg::PerconaPGCluster>(&());
+        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+            .create(&PostParams::default(), &cr)
+            .await
+            .expect("create the PG cluster");
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let mut names = Vec::new();
+        for (suffix, role) in [("abcd", "master"), ("efgh", "replica")] {
+            let name = format!("{PG_CLUSTER}-instance1-{suffix}-0");
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": name, "labels": {
+                    "postgres-operator.crunchydata.com/cluster": PG_CLUSTER,
+                    "postgres-operator.crunchydata.com/instance-set": "instance1",
+                    "postgres-operator.crunchydata.com/role": role}},
+                "spec": {"containers": [{"name": "database", "image": "percona/percona-postgresql:15",
+                                          "ports": [{"containerPort": 5432}]}]}
+            }))
+            .unwrap();
+            pods.create(&PostParams::default(), &pod).await.expect("create pod");
+            let running = json!({"status": {"phase": "Running", "podIP": "10.1.0.9"}});
+            pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(running)).await.expect("pod running");
+            names.push(name);
+        }
+        // The superuser's Secret, as the operator writes it; the probe prefers it.
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": format!("{PG_CLUSTER}-pguser-postgres"), "namespace": NS},
+            "stringData": {"user": "postgres", "password": PG_PASSWORD}
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.expect("secret");
+        (names.remove(0), names.remove(0))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn status_shows_real_lag_of_a_pg_cluster_on_the_sandbox() {
+        require(postgres_available(), "PostgreSQL 15");
+        let primary = Postgres::start_primary().await.expect("start PostgreSQL primary");
+        let standby = Postgres::start_standby(&primary, "pg-1").await.expect("start PostgreSQL standby");
+        let dir = tempfile::tempdir().unwrap();
+        let (running, kubeconfig, client) = sandbox(dir.path(), false).await;
+        let (leader, replica) = create_pg_cluster(&client).await;
+        running.sandbox.attach(NS, &leader, 5432, addr(primary.port));
+        running.sandbox.attach(NS, &replica, 5432, addr(standby.port));
+
+        let admin_p = primary.admin().await.unwrap();
+        let admin_s = standby.admin().await.unwrap();
+        admin_p.batch_execute("CREATE TABLE t (id serial PRIMARY KEY, v text)").await.unwrap();
+        admin_p.execute("INSERT INTO t (v) VALUES ('first')", &[]).await.unwrap();
+
+        let standby_lag = |v: &Value| member(v, &replica)["lag"].clone();
+        let in_sync = |v: &Value| {
+            let lag = standby_lag(v);
+            lag["state"] == "known" && lag["seconds"] == 0.0 && lag["behind"] == json!({"unit": "bytes", "value": 0})
+        };
+        let view = status_until(&kubeconfig, PG_CLUSTER, "standby in sync", in_sync).await;
+        assert_eq!(member(&view, &leader)["role"], "primary");
+        assert_eq!(member(&view, &leader)["lag"]["state"], "notApplicable");
+        assert_eq!(member(&view, &replica)["role"], "standby");
+        assert_eq!(view["dbFacts"][1]["outcome"]["state"], "streaming", "{:#}", view["dbFacts"]);
+        assert!(!view.to_string().contains(PG_PASSWORD));
+
+        // Replay paused and writes on the primary: the standby is behind in bytes and in seconds.
+        admin_s.batch_execute("SELECT pg_wal_replay_pause()").await.unwrap();
+        for _ in 0..5 {
+            admin_p
+                .execute("INSERT INTO t (v) SELECT repeat('x', 1000) FROM generate_series(1, 50)", &[])
+                .await
+                .unwrap();
+        }
+        let view = status_until(&kubeconfig, PG_CLUSTER, "standby behind", |v| {
+            let lag = standby_lag(v);
+            lag["state"] == "known"
+                && lag["behind"]["value"].as_u64().is_some_and(|b| b > 0)
+                && lag["seconds"].as_f64().is_some_and(|s| s > 0.0)
+        })
+        .await;
+        assert_eq!(view["dbFacts"][1]["outcome"]["state"], "replay paused");
+        let (ok, text, err) = dbdeck(&kubeconfig, &["status", PG_CLUSTER, "-n", NS]).await;
+        assert!(ok, "{err}");
+        let row = text.lines().find(|l| l.contains(&replica)).unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            row.contains("standby") && row.contains("replay paused") && row.contains("WAL replay is paused"),
+            "{text}"
+        );
+
+        // Resumed: back to zero.
+        admin_s.batch_execute("SELECT pg_wal_replay_resume()").await.unwrap();
+        status_until(&kubeconfig, PG_CLUSTER, "standby caught up", in_sync).await;
+        running.shutdown().await;
+    }
+
+    const PXC_CLUSTER: &str = "shop";
+
+    /// A PXC cluster whose pods (made as Percona's operator labels them) are attached to the Galera nodes at
+    /// `ports`: `dbdeck status` shows each member's wsrep state and its lag in write sets.
+    pub async fn pxc_status_shows_the_galera_members(ports: &[u16]) {
+        let dir = tempfile::tempdir().unwrap();
+        let (running, kubeconfig, client) = sandbox(dir.path(), false).await;
+        let cr: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBCluster",
+            "metadata": {"name": PXC_CLUSTER, "namespace": NS},
+            "spec": {"pxc": {"size": ports.len()}}
+        }))
+        .unwrap();
+        let ar = ApiResource::erase::<dbdeck::api::pxc::PerconaXtraDBCluster>(&());
+        Api::<DynamicObject>::namespaced_with(client.clone(), NS, &ar)
+            .create(&PostParams::default(), &cr)
+            .await
+            .expect("create the PXC cluster");
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        for (i, port) in ports.iter().enumerate() {
+            let name = format!("{PXC_CLUSTER}-pxc-{i}");
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": name, "labels": {
+                    "app.kubernetes.io/instance": PXC_CLUSTER, "app.kubernetes.io/component": "pxc",
+                    "app.kubernetes.io/part-of": "percona-xtradb-cluster"}},
+                "spec": {"containers": [{"name": "pxc", "image": "percona/percona-xtradb-cluster:8.4"}]}
+            }))
+            .unwrap();
+            pods.create(&PostParams::default(), &pod).await.expect("create pod");
+            let running_patch = Patch::Merge(json!({"status": {"phase": "Running"}}));
+            pods.patch_status(&name, &PatchParams::default(), &running_patch).await.expect("pod running");
+            running.sandbox.attach(NS, &name, 3306, addr(*port));
+        }
+        // Percona keeps the system users in internal-<cluster>; the probe takes `monitor` from it.
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": format!("internal-{PXC_CLUSTER}"), "namespace": NS},
+            "stringData": {"root": "root-pw-unused", "operator": "operator-pw-unused", "monitor": MONITOR_PASSWORD}
+        }))
+        .unwrap();
+        Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.expect("secret");
+
+        let view = status_until(&kubeconfig, PXC_CLUSTER, "all members synced", |v| {
+            v["dbFacts"]
+                .as_array()
+                .is_some_and(|f| f.len() == ports.len() && f.iter().all(|m| m["outcome"]["state"] == "Synced"))
+        })
+        .await;
+        for i in 0..ports.len() {
+            let m = member(&view, &format!("{PXC_CLUSTER}-pxc-{i}"));
+            assert_eq!(m["role"], "galeraMember");
+            assert_eq!(m["lag"]["state"], "amount", "{m:#}");
+            assert_eq!(m["lag"]["behind"], json!({"unit": "transactions", "value": 0}), "{m:#}");
+            assert_eq!(view["dbFacts"][i]["outcome"]["detail"]["clusterSize"], ports.len());
+        }
+        let (ok, text, err) = dbdeck(&kubeconfig, &["status", PXC_CLUSTER, "-n", NS]).await;
+        assert!(ok, "{err}");
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("pxc/shop ")).collect();
+        assert_eq!(rows.len(), ports.len(), "{text}");
+        assert!(rows.iter().all(|r| r.contains("galera") && r.contains("Synced") && r.contains("0 trx")), "{text}");
+        running.shutdown().await;
+    }
 }

@@ -8,20 +8,15 @@ use dbdeck::api::pxc::PerconaXtraDBCluster;
 use dbdeck::engine::pxc::{BuildError, BuildInputs, Desired, TlsBundle, USERS, build};
 use serde_json::Value;
 
+#[path = "support/layout.rs"]
+mod layout;
+use layout::{compare, yaml_docs};
+
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pxc");
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples");
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn yaml_docs(text: &str) -> Vec<Value> {
-    use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(text)
-        .map(|d| serde_yaml::Value::deserialize(d).expect("valid YAML"))
-        .filter(|v| !v.is_null())
-        .map(|v| serde_json::to_value(v).expect("YAML maps to JSON"))
-        .collect()
 }
 
 fn cr_from(path: &str) -> PerconaXtraDBCluster {
@@ -52,47 +47,6 @@ fn values(d: &Desired) -> Vec<Value> {
     out.extend(d.config_maps.iter().map(|o| serde_json::to_value(o).unwrap()));
     out.extend(d.pod_disruption_budgets.iter().map(|o| serde_json::to_value(o).unwrap()));
     out
-}
-
-/// Every field of `want` must be in `got` with the same value; lists must match element for element.
-fn compare(want: &Value, got: &Value, path: &str, diffs: &mut Vec<String>) {
-    match (want, got) {
-        (Value::Object(w), Value::Object(g)) => {
-            for (k, wv) in w {
-                let p = format!("{path}.{k}");
-                match g.get(k) {
-                    Some(gv) => compare(wv, gv, &p, diffs),
-                    None => diffs.push(format!("{p}: missing, want {}", short(wv))),
-                }
-            }
-        }
-        (Value::Array(w), Value::Array(g)) => {
-            if w.len() != g.len() {
-                let names = |a: &[Value]| {
-                    a.iter().map(|v| v.get("name").map(short).unwrap_or_else(|| short(v))).collect::<Vec<_>>()
-                };
-                diffs.push(format!(
-                    "{path}: {} items, want {}\n    got:  {:?}\n    want: {:?}",
-                    g.len(),
-                    w.len(),
-                    names(g),
-                    names(w)
-                ));
-            }
-            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
-                let label =
-                    wv.get("name").and_then(Value::as_str).map(|n| format!("[{i}:{n}]")).unwrap_or(format!("[{i}]"));
-                compare(wv, gv, &format!("{path}{label}"), diffs);
-            }
-        }
-        (w, g) if w == g => {}
-        (w, g) => diffs.push(format!("{path}: got {}, want {}", short(g), short(w))),
-    }
-}
-
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 160 { format!("{}…", &s[..160]) } else { s }
 }
 
 fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {

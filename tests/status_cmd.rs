@@ -82,6 +82,7 @@ async fn status_prints_stable_json_of_the_examples() {
         "events",
         "finalizers",
         "deleting",
+        "dbFacts",
     ]
     .into_iter()
     .map(String::from)
@@ -94,6 +95,8 @@ async fn status_prints_stable_json_of_the_examples() {
         let comp = &v["components"][0];
         assert_eq!(keys(comp), ["kind", "name", "ready", "size", "status"].map(String::from).into());
         assert_eq!(comp["ready"], 0);
+        // No pods, so no database member was read.
+        assert_eq!(v["dbFacts"], serde_json::json!([]));
     }
     let pxc = views.iter().find(|v| v["kind"]["family"] == "pxc").unwrap();
     assert_eq!(pxc["components"][0]["size"], 3);

@@ -131,6 +131,7 @@ fn synthetic_cluster(i: usize, now: DateTime<Utc>) -> ClusterView {
             started: ago(60 * 24 * (k + 1)),
             completed: ago(60 * 24 * (k + 1) - 5),
             error: None,
+            latest_restorable_time: None,
         })
         .collect();
     c.last_successful_backup = ago(60 * 24);

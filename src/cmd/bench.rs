@@ -1,4 +1,4 @@
-//! `dbdeck bench sandbox|console`: runs a benchmark and prints its figures as JSON on standard output.
+//! `dbdeck bench sandbox|console|engine`: runs a benchmark and prints its figures as JSON on standard output.
 
 use crate::bench::sandbox::SandboxFigures;
 use crate::bench::workload::WorkloadFigures;
@@ -25,6 +25,7 @@ pub async fn run(args: &BenchArgs) -> color_eyre::Result<i32> {
         BenchTarget::Console { idle_seconds } => {
             serde_json::to_string_pretty(&crate::bench::console::run(idle_seconds).await?)?
         }
+        BenchTarget::Engine => serde_json::to_string_pretty(&crate::bench::engine::run().await?)?,
     };
     println!("{json}");
     Ok(0)

@@ -1,13 +1,25 @@
 //! `dbdeck status`: the console's cluster views, printed once (a table, or stable JSON/YAML for scripts).
+//!
+//! Unless `--no-probe`, the database members are probed first, within an overall deadline (`--probe-timeout`), so
+//! roles and lag come from the servers themselves and a script never waits on a hung database.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::cli::{ConsoleArgs, GlobalArgs, StatusArgs, StatusFormat};
 use crate::cmd::kubeclient;
-use crate::console::views::age;
-use crate::observe::build::build_all;
+use crate::console::views::{age, lag_text};
+use crate::observe::build::{World, build_all};
+use crate::observe::collect::{Collector, CollectorConfig};
+use crate::observe::facts::ProbeOutcome;
 use crate::observe::live::{Scope, list_world};
+use crate::observe::merge;
+use crate::observe::probe::ProbeConfig;
 use crate::observe::view::ClusterView;
+
+/// Said for each database member when `--no-probe` is given.
+pub const NOT_PROBED: &str = "not probed (--no-probe)";
 
 /// The scope the flags ask for: `-A`, `-n NS`, or the context's namespace.
 pub fn scope(global: &GlobalArgs, client: &kube::Client) -> Scope {
@@ -38,31 +50,123 @@ pub fn table(views: &[ClusterView], now: DateTime<Utc>) -> String {
             ]
         })
         .collect();
+    columns(header, &rows)
+}
+
+/// Formats rows as columns separated by three spaces; the last column is not padded.
+fn columns<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(|h| h.chars().count());
-    for r in &rows {
+    for r in rows {
         for (w, cell) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let line = |cells: &[String]| {
         let mut out = String::new();
-        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+        for (i, c) in cells.iter().enumerate() {
             if i + 1 == cells.len() {
                 out.push_str(c);
             } else {
-                out.push_str(&format!("{c:<w$}   "));
+                let pad = widths[i] - c.chars().count();
+                out.push_str(c);
+                out.push_str(&" ".repeat(pad + 3));
             }
         }
         out.trim_end().to_string() + "\n"
     };
     let mut out = line(&header.map(String::from));
-    for r in &rows {
+    for r in rows {
         out.push_str(&line(r));
     }
     out
 }
 
+/// The database members of every cluster with their role, the server's state and the lag (`-o text`).
+/// `-` means lag does not apply (a writer); `—` means it is not known, and NOTE says why.
+pub fn members_table(views: &[ClusterView]) -> String {
+    let header = ["CLUSTER", "POD", "ROLE", "DB STATE", "LAG", "NOTE"];
+    let mut rows: Vec<[String; 6]> = Vec::new();
+    for v in views {
+        for m in v.members.iter().filter(|m| v.is_database_member(m)) {
+            let reading = v.facts_of(&m.pod);
+            let state = match reading.map(|r| &r.outcome) {
+                None => "—".to_string(),
+                Some(ProbeOutcome::Ok(f)) => f.state.clone(),
+                Some(ProbeOutcome::Unreachable { .. }) => "unreachable".into(),
+                Some(ProbeOutcome::AuthFailed { .. }) => "auth failed".into(),
+                Some(ProbeOutcome::Timeout { .. }) => "timeout".into(),
+                Some(ProbeOutcome::Error { .. }) => "error".into(),
+            };
+            let lag = match lag_text(&m.lag) {
+                l if l.is_empty() => "-".to_string(),
+                l => l,
+            };
+            let notes = merge::member_notes(&m.lag, reading);
+            rows.push([
+                format!("{}/{}", v.kind.short(), v.name),
+                m.pod.clone(),
+                m.role.map(|r| r.label().to_string()).unwrap_or_else(|| "?".into()),
+                state,
+                lag,
+                notes.join("; "),
+            ]);
+        }
+    }
+    if rows.is_empty() { String::new() } else { columns(header, &rows) }
+}
+
+/// Probes the database members of `views` and merges the readings in; returns within about `deadline`.
+pub async fn probe_views(client: &kube::Client, world: &World, views: &mut [ClusterView], deadline: Duration) {
+    let probe = ProbeConfig {
+        connect_timeout: deadline.min(Duration::from_secs(3)),
+        query_timeout: deadline.min(Duration::from_secs(5)),
+        ..ProbeConfig::default()
+    };
+    let collector = Collector::new(client.clone(), CollectorConfig { probe, ..CollectorConfig::default() });
+    let readings = collector.collect(world, views, Some(deadline)).await;
+    readings.apply(views);
+}
+
 /// Why-not-ready lines for one cluster (`dbdeck status NAME`).
+/// Backups per cluster: the last success, the last failure with its reason, the next run, PITR and
+/// running restores. Empty when no cluster has any of them.
+pub fn backups_table(views: &[ClusterView], now: DateTime<Utc>) -> String {
+    let header = ["CLUSTER", "LAST OK", "LAST FAILURE", "NEXT RUN", "RESTORABLE TO", "RESTORING"];
+    let rows: Vec<[String; 6]> = views
+        .iter()
+        .filter(|v| !v.backups.is_empty() || v.next_scheduled_backup.is_some() || !v.restores.is_empty())
+        .map(|v| {
+            let ok = v
+                .backups
+                .iter()
+                .filter(|b| b.state == "Succeeded")
+                .max_by_key(|b| b.completed)
+                .map(|b| format!("{} ago ({})", age(now, b.completed), b.name))
+                .unwrap_or_else(|| "never".into());
+            let failed = v
+                .last_failed_backup()
+                .map(|b| format!("{}: {}", b.name, b.error.clone().unwrap_or_else(|| b.state.clone())))
+                .unwrap_or_else(|| "—".into());
+            let next = v
+                .next_scheduled_backup
+                .as_ref()
+                .map(|n| format!("{} ({} \"{}\")", n.at.format("%Y-%m-%d %H:%M UTC"), n.schedule_name, n.cron))
+                .unwrap_or_else(|| "not scheduled".into());
+            let pitr = v.latest_restorable_time().map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string());
+            let restoring: Vec<String> = v.running_restores().map(|r| format!("{} ({})", r.name, r.state)).collect();
+            [
+                format!("{}/{}", v.kind.short(), v.name),
+                ok,
+                failed,
+                next,
+                pitr.unwrap_or_else(|| "—".into()),
+                if restoring.is_empty() { "—".into() } else { restoring.join(", ") },
+            ]
+        })
+        .collect();
+    if rows.is_empty() { String::new() } else { columns(header, &rows) }
+}
+
 fn reasons(v: &ClusterView) -> String {
     let mut out = String::new();
     if let Some(r) = &v.state_reason {
@@ -85,21 +189,34 @@ pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) 
         crate::console::seed::seed(conn.client.clone(), &ns, !console.empty).await?;
     }
     let result = list_world(&conn.client, &scope).await;
+    let now = Utc::now();
+    let mut views = match &result {
+        Ok(world) => build_all(world, now),
+        Err(_) => Vec::new(),
+    };
+    if let Some(name) = &args.name {
+        views.retain(|v| &v.name == name);
+    }
+    if let Ok(world) = &result {
+        if args.no_probe {
+            views.iter_mut().for_each(|v| merge::mark_unprobed(v, NOT_PROBED));
+        } else {
+            probe_views(&conn.client, world, &mut views, Duration::from_secs_f64(args.probe_timeout)).await;
+        }
+    }
     if let Some(sandbox) = conn.sandbox {
         sandbox.shutdown().await;
     }
-    let now = Utc::now();
-    let mut views = build_all(&result?, now);
-    if let Some(name) = &args.name {
-        views.retain(|v| &v.name == name);
-        if views.is_empty() {
-            let where_ = match &scope {
-                Scope::Namespace(ns) => format!("namespace {ns}"),
-                Scope::All => "any namespace".into(),
-            };
-            eprintln!("dbdeck: no cluster named {name} in {where_}");
-            return Ok(1);
-        }
+    result?;
+    if let Some(name) = &args.name
+        && views.is_empty()
+    {
+        let where_ = match &scope {
+            Scope::Namespace(ns) => format!("namespace {ns}"),
+            Scope::All => "any namespace".into(),
+        };
+        eprintln!("dbdeck: no cluster named {name} in {where_}");
+        return Ok(1);
     }
     match args.output {
         StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&views)?),
@@ -107,6 +224,14 @@ pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) 
         StatusFormat::Text if views.is_empty() => println!("No clusters found."),
         StatusFormat::Text => {
             print!("{}", table(&views, now));
+            let members = members_table(&views);
+            if !members.is_empty() {
+                print!("\n{members}");
+            }
+            let backups = backups_table(&views, now);
+            if !backups.is_empty() {
+                print!("\n{backups}");
+            }
             if args.name.is_some() {
                 views.iter().for_each(|v| print!("{}", reasons(v)));
             }
@@ -118,6 +243,7 @@ pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::view::LagView;
     use crate::observe::view::{ClusterKind, ComponentKind, ComponentView};
 
     #[test]
@@ -137,5 +263,102 @@ mod tests {
         assert!(lines[0].starts_with("KIND   NAMESPACE   NAME      STATE     READY"), "{t}");
         assert!(lines[1].contains("shop-db   unknown   pxc 1/3"), "{t}");
         assert!(lines[2].starts_with("pg     db          o         unknown   —"), "{t}");
+    }
+
+    #[test]
+    fn members_table_shows_role_state_lag_and_why() {
+        use crate::observe::facts::{AsyncDetail, DbFacts, FamilyDetail, LagAmount, MemberFacts, MysqlFlavor, Role};
+        use crate::observe::view::{MemberView, PsClusterType, Role as ViewRole};
+        let member = |pod: &str, component: &str| MemberView {
+            pod: pod.into(),
+            component: component.into(),
+            role: None,
+            node: None,
+            zone: None,
+            ready: true,
+            phase: "Running".into(),
+            restarts: 0,
+            started: None,
+            lag: LagView::Unknown { reason: "not probed yet".into() },
+            lag_history: vec![],
+        };
+        let reading = |pod: &str, role: Role, state: &str, trx: Option<u64>| MemberFacts {
+            member: pod.into(),
+            read_at: Utc::now(),
+            outcome: ProbeOutcome::Ok(DbFacts {
+                role,
+                state: state.into(),
+                version: "10.11".into(),
+                lag_seconds: None,
+                lag_amount: trx.map(LagAmount::transactions),
+                lag_note: trx.map(|_| "seconds behind source is NULL: the SQL thread is not running".into()),
+                problems: trx.map(|_| "SQL thread is not running".to_string()).into_iter().collect(),
+                detail: FamilyDetail::Async(AsyncDetail {
+                    flavor: MysqlFlavor::Mariadb,
+                    read_only: false,
+                    gtid_executed: String::new(),
+                    channels: vec![],
+                }),
+            }),
+        };
+        let mut v = ClusterView::new(ClusterKind::Ps { cluster_type: PsClusterType::Async }, "db", "ps1");
+        v.members = vec![
+            member("ps1-mysql-0", "mysql"),
+            member("ps1-mysql-1", "mysql"),
+            member("ps1-mysql-2", "mysql"),
+            member("ps1-haproxy-0", "haproxy"),
+        ];
+        let gone = MemberFacts {
+            member: "ps1-mysql-2".into(),
+            read_at: Utc::now(),
+            outcome: ProbeOutcome::Unreachable {
+                reason: "port-forward to pod db/ps1-mysql-2 failed: no endpoint".into(),
+            },
+        };
+        let readings = [
+            reading("ps1-mysql-0", Role::Source, "source", None),
+            reading("ps1-mysql-1", Role::Replica, "SQL thread stopped", Some(5)),
+            gone,
+        ];
+        merge::apply(&mut v, &readings, None);
+        assert_eq!(v.members[0].role, Some(ViewRole::Source));
+        let t = members_table(&[v.clone()]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[0].starts_with("CLUSTER   POD           ROLE      DB STATE             LAG     NOTE"), "{t}");
+        assert!(lines[1].starts_with("ps/ps1    ps1-mysql-0   source    source               -"), "{t}");
+        assert!(lines[2].contains("replica   SQL thread stopped   5 trx   seconds behind source is NULL"), "{t}");
+        assert!(lines[2].ends_with("seconds behind source is NULL: the SQL thread is not running"), "{t}");
+        assert!(lines[3].contains("?         unreachable          —       unreachable: port-forward to pod"), "{t}");
+        assert!(lines[3].ends_with("failed: no endpoint"), "{t}");
+
+        merge::mark_unprobed(&mut v, NOT_PROBED);
+        v.db_facts.clear();
+        assert!(members_table(&[v]).lines().nth(2).unwrap().ends_with("not probed (--no-probe)"));
+    }
+
+    #[test]
+    fn backups_table_names_the_last_failure_newer_than_the_last_success() {
+        use crate::observe::view::BackupView;
+        let now = Utc::now();
+        let mut v = ClusterView::new(ClusterKind::Pxc, "ns", "c1");
+        let b = |name: &str, state: &str, mins: i64, error: Option<&str>| BackupView {
+            name: name.into(),
+            state: state.into(),
+            storage: Some("s3".into()),
+            destination: None,
+            started: Some(now - chrono::Duration::minutes(mins)),
+            completed: Some(now - chrono::Duration::minutes(mins)),
+            error: error.map(Into::into),
+            latest_restorable_time: None,
+        };
+        v.backups = vec![b("old-fail", "Failed", 60, Some("403")), b("ok", "Succeeded", 30, None)];
+        v.last_successful_backup = v.backups[1].completed;
+        let t = backups_table(std::slice::from_ref(&v), now);
+        assert!(t.contains("(ok)") && !t.contains("old-fail"), "{t}");
+        v.backups.push(b("new-fail", "Failed", 5, Some("access denied (403)")));
+        let t = backups_table(std::slice::from_ref(&v), now);
+        assert!(t.contains("new-fail: access denied (403)"), "{t}");
+        assert!(t.contains("not scheduled"), "{t}");
     }
 }

@@ -144,11 +144,35 @@ async fn start_session(
     app.keymap = config.keymap.clone();
     app.theme_name = theme_name.to_string();
 
+    // The engine reconciles in-process unless told not to; --readonly means dbdeck writes nothing.
+    let engine = (!args.no_engine && !args.readonly).then(|| start_engine(conn.client.clone(), scope.clone()));
+
     let outcome = session(term, &mut app, theme, theme_name, conn.client.clone(), scope, global).await;
+    if let Some((stop, handle)) = engine {
+        let _ = stop.send(());
+        // In-flight reconciles finish; a hung API server does not keep the terminal waiting long.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;
+    }
     if let Some(sandbox) = conn.sandbox {
         sandbox.shutdown().await;
     }
     outcome
+}
+
+/// Runs the reconcile engine in the background until the returned sender fires.
+fn start_engine(client: kube::Client, scope: Scope) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = crate::engine::EngineConfig { scope, ..Default::default() };
+    let handle = tokio::spawn(async move {
+        if let Err(e) = crate::engine::run(client, config, async move {
+            let _ = stopped.await;
+        })
+        .await
+        {
+            tracing::warn!(error = %e, "the in-process engine did not start");
+        }
+    });
+    (stop, handle)
 }
 
 fn scope_namespace(scope: &Scope) -> Option<String> {

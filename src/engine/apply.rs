@@ -275,20 +275,30 @@ impl Applier {
         Ok(report)
     }
 
-    async fn retrying<T, F, Fut>(&self, mut call: F) -> Result<T, kube::Error>
+    async fn retrying<T, F, Fut>(&self, call: F) -> Result<T, kube::Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
     {
-        let mut attempt = 0;
-        loop {
-            match call().await {
-                Err(e) if retryable(&e) && attempt + 1 < self.retry.attempts => {
-                    tokio::time::sleep(self.retry.delay(attempt)).await;
-                    attempt += 1;
-                }
-                other => return other,
+        retrying(self.retry, call).await
+    }
+}
+
+/// Runs `call` until it succeeds, fails for good, or `policy.attempts` are spent; 409/429/5xx and
+/// broken transport are tried again after a growing pause.
+pub async fn retrying<T, F, Fut>(policy: RetryPolicy, mut call: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if retryable(&e) && attempt + 1 < policy.attempts => {
+                tokio::time::sleep(policy.delay(attempt)).await;
+                attempt += 1;
             }
+            other => return other,
         }
     }
 }

@@ -318,6 +318,7 @@ fn backup_view(b: &Value) -> BackupView {
         started: time(b, &["metadata", "creationTimestamp"]),
         completed: time(b, &["status", "completed"]),
         error: st(b, &["status", "error"]).map(str::to_string),
+        latest_restorable_time: time(b, &["status", "latestRestorableTime"]),
     }
 }
 

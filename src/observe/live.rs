@@ -3,6 +3,9 @@
 //! `tokio::sync::watch` channel. A watch that fails marks the snapshot `lost`; the watcher's backoff retries
 //! by itself and the flag clears with the next good event.
 //!
+//! A second task probes the databases every few seconds with a [`Collector`] and hands its readings to the
+//! builder, which merges the latest ones into every snapshot; probing never holds up a snapshot.
+//!
 //! `list_world` reads the same objects once, for `dbdeck status`.
 
 use std::collections::BTreeMap;
@@ -20,11 +23,33 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::build::{World, build_all};
+use super::collect::{Collector, CollectorConfig, Readings};
 use super::view::ClusterView;
 use crate::api::{pg, ps, pxc};
 
 /// Changes closer together than this are folded into one rebuild.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// How the live task probes the databases.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// `None` switches probing off; members then say they were not probed.
+    pub probe: Option<CollectorConfig>,
+    /// Time between the start of one probe round and the next.
+    pub probe_every: Duration,
+    /// Longest one round may take; members not read by then say so.
+    pub probe_deadline: Duration,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            probe: Some(CollectorConfig::default()),
+            probe_every: Duration::from_secs(5),
+            probe_deadline: Duration::from_secs(10),
+        }
+    }
+}
 
 /// Which namespaces to watch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,9 +198,10 @@ pub async fn list_world(client: &kube::Client, scope: &Scope) -> Result<World, L
     Ok(world)
 }
 
-/// News from one watch to the builder.
+/// News from one watch (or the prober) to the builder.
 enum Signal {
     Changed,
+    Probed(Arc<Readings>),
     Synced(usize),
     Failed(usize, String),
     Recovered(usize),
@@ -298,8 +324,43 @@ where
     (reader, spawn_watch(index, api, writer, tx, quiet))
 }
 
-/// Starts the watches and the builder. The first snapshot is empty and not `synced`.
+/// Starts the watches, the builder and the database prober with default options. The first snapshot is empty and
+/// not `synced`.
 pub fn start(client: kube::Client, scope: Scope) -> Live {
+    start_with(client, scope, LiveOptions::default())
+}
+
+/// Probes the databases of the current clusters every `opts.probe_every`, once the watches have synced.
+fn spawn_prober(
+    client: kube::Client,
+    config: CollectorConfig,
+    opts: LiveOptions,
+    stores: Arc<Stores>,
+    snapshots: watch::Receiver<Snapshot>,
+    tx: mpsc::UnboundedSender<Signal>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut synced = snapshots;
+        if synced.wait_for(|s| s.synced).await.is_err() {
+            return;
+        }
+        let collector = Collector::new(client, config);
+        let mut ticks = tokio::time::interval(opts.probe_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let world = stores.world();
+            let views = build_all(&world, Utc::now());
+            let readings = collector.collect(&world, &views, Some(opts.probe_deadline)).await;
+            if tx.send(Signal::Probed(Arc::new(readings))).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Starts the watches, the builder and (unless switched off) the database prober.
+pub fn start_with(client: kube::Client, scope: Scope, opts: LiveOptions) -> Live {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut tasks = Vec::new();
     let mut crs = Vec::new();
@@ -318,16 +379,22 @@ pub fn start(client: kube::Client, scope: Scope) -> Live {
     let (nodes, t) = spawn_typed_watch(base + 3, Api::<Node>::all(client.clone()), tx.clone(), true);
     tasks.push(t);
     let watches = base + 4;
-    drop(tx);
-    let stores = Stores { crs, pods, pvcs, nodes, events };
+    let stores = Arc::new(Stores { crs, pods, pvcs, nodes, events });
 
     let (snap_tx, snap_rx) = watch::channel(Snapshot::default());
+    if let Some(config) = opts.probe.clone() {
+        tasks.push(spawn_prober(client.clone(), config, opts.clone(), stores.clone(), snap_rx.clone(), tx.clone()));
+    }
+    drop(tx);
+    let probing = opts.probe.is_some();
     tasks.push(tokio::spawn(async move {
         let mut synced = vec![false; watches];
         let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+        let mut readings: Option<Arc<Readings>> = None;
         while let Some(first) = rx.recv().await {
             let mut apply = |s: Signal| match s {
                 Signal::Changed => {}
+                Signal::Probed(r) => readings = Some(r),
                 Signal::Synced(i) => synced[i] = true,
                 Signal::Failed(i, e) => {
                     failed.insert(i, e);
@@ -342,11 +409,16 @@ pub fn start(client: kube::Client, scope: Scope) -> Live {
             while let Ok(Some(s)) = tokio::time::timeout_at(deadline, rx.recv()).await {
                 apply(s);
             }
-            let snapshot = Snapshot {
-                clusters: build_all(&stores.world(), Utc::now()),
-                synced: synced.iter().all(|s| *s),
-                lost: failed.values().next().cloned(),
-            };
+            let mut clusters = build_all(&stores.world(), Utc::now());
+            match &readings {
+                Some(r) => r.apply(&mut clusters),
+                None if !probing => {
+                    clusters.iter_mut().for_each(|c| super::merge::mark_unprobed(c, "not probed: probing is off"))
+                }
+                None => {}
+            }
+            let snapshot =
+                Snapshot { clusters, synced: synced.iter().all(|s| *s), lost: failed.values().next().cloned() };
             if snap_tx.send(snapshot).is_err() {
                 break;
             }
@@ -417,6 +489,65 @@ mod tests {
         api.delete("live1", &Default::default()).await.unwrap();
         wait(&mut rx, |s| s.clusters.is_empty()).await;
         drop(live);
+        sandbox.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+    use crate::observe::view::LagView;
+    use kube::api::{Patch, PatchParams, PostParams};
+
+    /// The background prober runs on its own schedule and its readings reach the snapshots; switched off, the
+    /// members say so.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn snapshots_carry_the_probe_readings() {
+        let sandbox = crate::sandbox::serve::start(crate::sandbox::serve::ServeOptions::private()).await.unwrap();
+        let client = kube::Client::try_from(sandbox.client_config().await.unwrap()).unwrap();
+        crate::cmd::crd::apply_all(client.clone()).await.unwrap();
+        let ar = custom_resources().remove(3).0;
+        assert_eq!(ar.kind, "PerconaServerMySQL");
+        let cr: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQL",
+            "metadata": {"name": "ps1"}, "spec": {"mysql": {"clusterType": "async", "size": 1}}
+        }))
+        .unwrap();
+        dyn_api(&client, &Scope::Namespace("default".into()), &ar).create(&PostParams::default(), &cr).await.unwrap();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "ps1-mysql-0", "labels": {"app.kubernetes.io/instance": "ps1", "app.kubernetes.io/name": "mysql"}},
+            "spec": {"containers": [{"name": "mysql", "image": "percona/percona-server:8.4"}]}
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        let running = Patch::Merge(serde_json::json!({"status": {"phase": "Running"}}));
+        pods.patch_status("ps1-mysql-0", &PatchParams::default(), &running).await.unwrap();
+
+        let scope = Scope::Namespace("default".into());
+        let opts = LiveOptions { probe_every: Duration::from_millis(200), ..LiveOptions::default() };
+        let live = start_with(client.clone(), scope.clone(), opts);
+        let mut rx = live.snapshots.clone();
+        let probed = |s: &Snapshot| s.clusters.iter().any(|c| c.db_facts.len() == 1);
+        let snap = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(probed)).await.unwrap().unwrap().clone();
+        let member = &snap.clusters[0].members[0];
+        assert!(
+            matches!(&member.lag, LagView::Unknown { reason } if reason.contains("none of the Secrets internal-ps1, ps1-secrets")),
+            "{:?}",
+            member.lag
+        );
+        drop(live);
+
+        let off = start_with(client, scope, LiveOptions { probe: None, ..LiveOptions::default() });
+        let mut rx = off.snapshots.clone();
+        let snap = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|s| s.synced && !s.clusters.is_empty()))
+            .await
+            .unwrap()
+            .unwrap()
+            .clone();
+        assert_eq!(snap.clusters[0].members[0].lag, LagView::Unknown { reason: "not probed: probing is off".into() });
+        assert!(snap.clusters[0].db_facts.is_empty());
+        drop(off);
         sandbox.shutdown().await;
     }
 }

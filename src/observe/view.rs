@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::facts::MemberFacts;
+
 /// Which operator family a cluster belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "family", rename_all = "camelCase")]
@@ -211,6 +213,10 @@ pub enum LagView {
     /// Read from the database at `read_at`.
     #[serde(rename_all = "camelCase")]
     Known { seconds: f64, behind: Option<Behind>, read_at: DateTime<Utc> },
+    /// Read from the database at `read_at`, but only as an amount: the server gave no time figure (a stopped
+    /// SQL thread reports no seconds; Galera lag is counted in write sets). `note` says why, when known.
+    #[serde(rename_all = "camelCase")]
+    Amount { behind: Behind, note: Option<String>, read_at: DateTime<Utc> },
 }
 
 /// How far behind a follower is, in the unit its database reports.
@@ -268,6 +274,9 @@ pub struct BackupView {
     pub started: Option<DateTime<Utc>>,
     pub completed: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// With point-in-time recovery on: the latest moment this backup plus its binlogs/WAL can restore to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_restorable_time: Option<DateTime<Utc>>,
 }
 
 /// One restore into the cluster.
@@ -377,6 +386,10 @@ pub struct ClusterView {
     pub finalizers: Vec<String>,
     /// `metadata.deletionTimestamp`, when the cluster is being deleted.
     pub deleting: Option<DateTime<Utc>>,
+    /// The last reading of each database member, as the server said it (or why it said nothing); empty when
+    /// the databases were not probed.
+    #[serde(default)]
+    pub db_facts: Vec<MemberFacts>,
 }
 
 impl ClusterView {
@@ -405,6 +418,7 @@ impl ClusterView {
             events: Vec::new(),
             finalizers: Vec::new(),
             deleting: None,
+            db_facts: Vec::new(),
         }
     }
 
@@ -430,6 +444,44 @@ impl ClusterView {
     /// The component that holds the data (first database component).
     pub fn database_component(&self) -> Option<&ComponentView> {
         self.components.iter().find(|c| c.kind.is_database())
+    }
+
+    /// Whether a member is a database server (probed for replication facts) rather than a proxy or helper.
+    pub fn is_database_member(&self, m: &MemberView) -> bool {
+        match self.kind {
+            ClusterKind::Pxc => m.component == "pxc",
+            ClusterKind::Ps { .. } => m.component == "mysql",
+            ClusterKind::Pg => !matches!(m.component.as_str(), "pgbouncer" | "repo-host"),
+        }
+    }
+
+    /// The last database reading of a member, when one was taken.
+    pub fn facts_of(&self, pod: &str) -> Option<&MemberFacts> {
+        self.db_facts.iter().find(|f| f.member == pod)
+    }
+
+    /// The newest backup that failed, with its reason, if it is newer than the last success.
+    pub fn last_failed_backup(&self) -> Option<&BackupView> {
+        let failed = self
+            .backups
+            .iter()
+            .filter(|b| matches!(b.state.as_str(), "Failed" | "Error"))
+            .max_by_key(|b| b.completed.or(b.started))?;
+        let at = failed.completed.or(failed.started);
+        match self.last_successful_backup {
+            Some(ok) if at.is_some_and(|t| t < ok) => None,
+            _ => Some(failed),
+        }
+    }
+
+    /// The latest restorable moment across the backups (PITR), when one reports it.
+    pub fn latest_restorable_time(&self) -> Option<DateTime<Utc>> {
+        self.backups.iter().filter_map(|b| b.latest_restorable_time).max()
+    }
+
+    /// Restores not yet finished.
+    pub fn running_restores(&self) -> impl Iterator<Item = &RestoreView> {
+        self.restores.iter().filter(|r| !matches!(r.state.as_str(), "Succeeded" | "Failed" | "Error"))
     }
 
     /// Finalizers that make the operator delete PVCs along with the cluster.
@@ -469,8 +521,28 @@ mod tests {
         assert_eq!(j["members"][0]["role"], "replica");
         assert_eq!(j["members"][0]["lag"], serde_json::json!({"state": "unknown", "reason": "not probed yet"}));
         assert_eq!(j["whyNotReady"], serde_json::json!([]));
+        assert_eq!(j["dbFacts"], serde_json::json!([]));
         let back: ClusterView = serde_json::from_value(j).unwrap();
         assert_eq!(back, v);
+
+        // Lag read only as an amount (no seconds from the server) has its own state.
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let amount = LagView::Amount {
+            behind: Behind::Transactions(5),
+            note: Some("the SQL thread is not running".into()),
+            read_at: at,
+        };
+        let j = serde_json::to_value(&amount).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({"state": "amount", "behind": {"unit": "transactions", "value": 5},
+                               "note": "the SQL thread is not running", "readAt": "2027-01-15T08:00:00Z"})
+        );
+        assert_eq!(serde_json::from_value::<LagView>(j).unwrap(), amount);
+        // Views written before `dbFacts` existed still read.
+        let mut old = serde_json::to_value(&v).unwrap();
+        old.as_object_mut().unwrap().remove("dbFacts");
+        assert_eq!(serde_json::from_value::<ClusterView>(old).unwrap(), v);
     }
 
     #[test]

@@ -203,6 +203,13 @@ impl Sandbox {
         Ok(())
     }
 
+    /// Stops the simulated cluster's task (a restart with the same state directory needs the store free).
+    pub fn stop_controllers(&self) {
+        if let Some(task) = self.inner.controllers.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            task.abort();
+        }
+    }
+
     pub(crate) fn sim_faults(&self) -> &controllers::SimFaults {
         &self.inner.sim_faults
     }

@@ -102,6 +102,7 @@ impl RunningSandbox {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        self.sandbox.stop_controllers();
         if let Some(dir) = self.remove_on_shutdown.take() {
             let _ = std::fs::remove_dir_all(dir);
         }

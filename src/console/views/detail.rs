@@ -13,7 +13,7 @@ use crate::console::action::ClusterRef;
 use crate::console::app::{App, Pane};
 use crate::console::theme::Theme;
 use crate::observe::view::{
-    ClusterKind, ClusterView, ComponentKind, ComponentView, LagView, MemberView, ReasonKind, Role,
+    Behind, ClusterKind, ClusterView, ComponentKind, ComponentView, LagView, MemberView, ReasonKind, Role,
 };
 
 pub fn draw(app: &App, r: &ClusterRef, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -194,6 +194,9 @@ fn lag_style(lag: &LagView, theme: &Theme) -> Style {
         LagView::Known { seconds, .. } if *seconds >= 60.0 => Style::default().fg(theme.error),
         LagView::Known { seconds, .. } if *seconds >= 10.0 => Style::default().fg(theme.warn),
         LagView::Known { .. } => Style::default().fg(theme.ok),
+        // Behind by an amount with no time figure (a stopped applier, a Galera member behind its peers).
+        LagView::Amount { behind: Behind::Bytes(0) | Behind::Transactions(0), .. } => Style::default().fg(theme.ok),
+        LagView::Amount { .. } => Style::default().fg(theme.warn),
         _ => theme.muted(),
     }
 }
@@ -398,6 +401,40 @@ fn topology(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
                 Span::styled(reason.to_string(), theme.muted()),
             ]));
         }
+    }
+    lines.extend(db_notes(app, c, theme));
+    lines
+}
+
+fn merge_notes(lag: &LagView, reading: &crate::observe::facts::MemberFacts) -> Vec<String> {
+    match lag {
+        LagView::Unknown { .. } => Vec::new(),
+        _ => crate::observe::merge::member_notes(lag, Some(reading)),
+    }
+}
+
+/// What the databases said beyond the lag figure: each reading's state and age, why a lag is only an amount,
+/// and the problems a server reported (a stopped thread, paused replay, a non-primary component).
+fn db_notes(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for m in &c.members {
+        let Some(reading) = c.facts_of(&m.pod) else { continue };
+        let Some(f) = reading.facts() else { continue };
+        // The lag's own reason is already on the LAG line above; here the amount note and the problems.
+        let notes = merge_notes(&m.lag, reading);
+        let style = if f.problems.is_empty() { theme.muted() } else { Style::default().fg(theme.warn) };
+        if lines.is_empty() {
+            lines.push(Line::default());
+        }
+        let mut spans = vec![
+            Span::styled(" DB  ", Style::default().fg(theme.info)),
+            Span::styled(format!("{}: ", m.pod), Style::default().fg(theme.fg)),
+            Span::styled(format!("{} (read {} ago)", f.state, age(app.now, Some(reading.read_at))), theme.muted()),
+        ];
+        if !notes.is_empty() {
+            spans.push(Span::styled(format!(" · {}", notes.join("; ")), style));
+        }
+        lines.push(Line::from(spans));
     }
     lines
 }
@@ -703,5 +740,104 @@ pub fn pane_rows(app: &App, c: &ClusterView) -> usize {
         Pane::Backups => c.backups.len(),
         Pane::Events => c.events.len(),
         Pane::Conditions => c.conditions.len(),
+    }
+}
+
+#[cfg(test)]
+mod lag_tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::observe::facts::{
+        AsyncDetail, DbFacts, FamilyDetail, HistoryBook, LagAmount, MemberFacts, MysqlFlavor, ProbeOutcome,
+        Role as DbRole,
+    };
+    use crate::observe::merge;
+    use crate::observe::view::PsClusterType;
+
+    fn text(lines: &[Line<'_>]) -> String {
+        lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>() + "\n").collect()
+    }
+
+    fn member(pod: &str) -> MemberView {
+        MemberView {
+            pod: pod.into(),
+            component: "mysql".into(),
+            role: None,
+            node: Some("n1".into()),
+            zone: None,
+            ready: true,
+            phase: "Running".into(),
+            restarts: 0,
+            started: None,
+            lag: LagView::Unknown { reason: "not probed yet".into() },
+            lag_history: vec![],
+        }
+    }
+
+    fn reading(pod: &str, role: DbRole, secs: Option<f64>, trx: u64, at: i64) -> MemberFacts {
+        let stopped = secs.is_none() && role == DbRole::Replica;
+        MemberFacts {
+            member: pod.into(),
+            read_at: Utc.timestamp_opt(1_800_000_000 + at, 0).unwrap(),
+            outcome: ProbeOutcome::Ok(DbFacts {
+                role: role.clone(),
+                state: match (&role, stopped) {
+                    (DbRole::Source, _) => "source".into(),
+                    (_, true) => "SQL thread stopped".into(),
+                    _ => "replicating".into(),
+                },
+                version: "10.11".into(),
+                lag_seconds: secs,
+                lag_amount: (role == DbRole::Replica).then_some(LagAmount::transactions(trx)),
+                lag_note: stopped.then(|| "seconds behind source is NULL: the SQL thread is not running".into()),
+                problems: if stopped { vec!["SQL thread is not running".into()] } else { vec![] },
+                detail: FamilyDetail::Async(AsyncDetail {
+                    flavor: MysqlFlavor::Mariadb,
+                    read_only: false,
+                    gtid_executed: String::new(),
+                    channels: vec![],
+                }),
+            }),
+        }
+    }
+
+    /// Readings give the roles, the lag cell, a sparkline of the history and a DB note; a member not read keeps
+    /// "—" with its reason.
+    #[test]
+    fn topology_shows_roles_lag_sparkline_and_db_notes() {
+        let mut c = ClusterView::new(ClusterKind::Ps { cluster_type: PsClusterType::Async }, "db", "ps1");
+        c.members = vec![member("ps1-mysql-0"), member("ps1-mysql-1"), member("ps1-mysql-2")];
+        c.components.push(ComponentView {
+            kind: ComponentKind::Mysql,
+            name: "mysql".into(),
+            size: 3,
+            ready: 3,
+            status: "ready".into(),
+        });
+        let mut book = HistoryBook::new(10);
+        for (i, trx) in [0u64, 2, 5].into_iter().enumerate() {
+            book.record(&[reading("ps1-mysql-1", DbRole::Replica, None, trx, i as i64 * 5)]);
+        }
+        let readings =
+            [reading("ps1-mysql-0", DbRole::Source, None, 0, 10), reading("ps1-mysql-1", DbRole::Replica, None, 5, 10)];
+        merge::apply(&mut c, &readings, Some(&book));
+        let mut app = App::new("ctx", None, Utc.timestamp_opt(1_800_000_013, 0).unwrap());
+        app.now = Utc.timestamp_opt(1_800_000_013, 0).unwrap();
+        let out = text(&topology(&app, &c, &Theme::dark()));
+        let row = |pod: &str| out.lines().find(|l| l.contains(pod) && l.contains("✓")).unwrap().to_string();
+        assert!(row("ps1-mysql-0").contains("★  source"), "{out}");
+        let replica = row("ps1-mysql-1");
+        assert!(replica.contains("└▶ replica"), "{out}");
+        assert!(replica.contains("5 trx") && replica.ends_with("▁▃█"), "{out}");
+        assert!(out.contains(" LAG — ps1-mysql-2: not probed yet"), "{out}");
+        assert!(
+            out.contains(
+                " DB  ps1-mysql-1: SQL thread stopped (read 3s ago) · seconds behind source is NULL: the SQL thread is not \
+                 running\n"
+            ),
+            "{out}"
+        );
+        assert!(out.contains(" DB  ps1-mysql-0: source (read 3s ago)\n"), "{out}");
     }
 }

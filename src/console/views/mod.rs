@@ -109,6 +109,11 @@ pub fn lag_text(lag: &LagView) -> String {
             Some(Behind::Transactions(t)) => format!("{} ({t} trx)", duration(*seconds)),
             None => duration(*seconds),
         },
+        // No time figure from the server: the amount alone, never a made-up duration.
+        LagView::Amount { behind, .. } => match behind {
+            Behind::Bytes(b) => bytes(*b),
+            Behind::Transactions(t) => format!("{t} trx"),
+        },
     }
 }
 
@@ -145,5 +150,8 @@ mod tests {
         assert_eq!(sparkline(&[0, 7, 14], 10), "▁▄█");
         assert_eq!(sparkline(&[0, 0], 10), "▁▁");
         assert_eq!(lag_text(&LagView::Unknown { reason: "x".into() }), "—");
+        let amount = |behind| LagView::Amount { behind, note: None, read_at: now };
+        assert_eq!(lag_text(&amount(Behind::Transactions(5))), "5 trx");
+        assert_eq!(lag_text(&amount(Behind::Bytes(2048))), "2.0 KiB");
     }
 }

@@ -3,15 +3,19 @@
 //! laid out as Percona's operator (on Crunchy PGO v5) lays them out.
 //!
 //! `build` performs no I/O and reads no clock or randomness: the same inputs always give the same objects, so
-//! a no-op reconcile can compare desired with actual and write nothing.
+//! a no-op reconcile can compare desired with actual and write nothing. The controller around it lives in
+//! [`reconcile`] (with `dereference` reading the inputs and `progress` reading the result back).
 
+mod dereference;
 mod instance;
 mod meta;
 mod patroni;
 mod pgbackrest;
 mod pgbouncer;
 mod pod;
+mod progress;
 mod rbac;
+pub mod reconcile;
 pub mod secrets;
 mod services;
 mod users;

@@ -156,16 +156,37 @@ pub fn generate_certificates(
     today: chrono::NaiveDate,
     validity: Validity,
 ) -> Result<PgCertificates, CertError> {
+    issue_certificates(cluster, namespace, dns_suffix, None, today, validity)
+}
+
+/// Issues the leaf certificates of `cluster` from `ca` (the cluster's existing root CA, so certificates issued
+/// later still chain to what clients already trust), or from a fresh CA when `ca` is None.
+pub fn issue_certificates(
+    cluster: &str,
+    namespace: &str,
+    dns_suffix: &str,
+    ca: Option<&CertPair>,
+    today: chrono::NaiveDate,
+    validity: Validity,
+) -> Result<PgCertificates, CertError> {
     let err = |source| CertError::Generate { cluster: cluster.to_string(), source };
-    let ca_key = KeyPair::generate().map_err(err)?;
-    let mut ca_params = CertificateParams::default();
-    ca_params.distinguished_name.push(DnType::CommonName, "postgres-operator-ca");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    set_validity(&mut ca_params, today, validity.ca_days);
-    let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
-    let ca = CertPair { cert_pem: ca_cert.pem(), key_pem: ca_key.serialize_pem() };
-    let issuer = Issuer::new(ca_params, &ca_key);
+    let (ca, issuer) = match ca {
+        Some(existing) => {
+            let key = KeyPair::from_pem(&existing.key_pem).map_err(err)?;
+            (existing.clone(), Issuer::from_ca_cert_pem(&existing.cert_pem, key).map_err(err)?)
+        }
+        None => {
+            let key = KeyPair::generate().map_err(err)?;
+            let mut params = CertificateParams::default();
+            params.distinguished_name.push(DnType::CommonName, "postgres-operator-ca");
+            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+            set_validity(&mut params, today, validity.ca_days);
+            let cert = params.self_signed(&key).map_err(err)?;
+            let pair = CertPair { cert_pem: cert.pem(), key_pem: key.serialize_pem() };
+            (pair, Issuer::new(params, key))
+        }
+    };
 
     let svc = |name: &str| -> Vec<String> {
         let base = format!("{cluster}-{name}");
@@ -384,5 +405,29 @@ mod tests {
         }
         let elsewhere = ServerName::try_from("c2-primary.ns.svc").unwrap();
         assert!(verifier.verify_server_cert(&leaf, &[], &elsewhere, &[], at).is_err());
+    }
+
+    #[test]
+    fn leaves_issued_later_chain_to_the_existing_ca() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 10).unwrap();
+        let first = generate_certificates("c1", "ns", "cluster.local", today, Validity::default()).unwrap();
+        let later =
+            issue_certificates("c1", "ns", "cluster.local", Some(&first.ca), today, Validity::default()).unwrap();
+        assert_eq!(later.ca, first.ca, "the CA is kept");
+        assert_ne!(later.cluster, first.cluster, "the leaves are new");
+        use rustls::client::danger::ServerCertVerifier;
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_slice(first.ca.cert_pem.as_bytes()).unwrap()).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider).build().unwrap();
+        let leaf = CertificateDer::from_pem_slice(later.cluster.cert_pem.as_bytes()).unwrap();
+        let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            today.and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp() as u64,
+        ));
+        let name = ServerName::try_from("c1-pgbouncer.ns.svc").unwrap();
+        assert!(verifier.verify_server_cert(&leaf, &[], &name, &[], at).is_ok());
     }
 }

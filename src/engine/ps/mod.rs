@@ -6,12 +6,15 @@
 //! `pkg/haproxy`, `pkg/router`): the same names, labels, ports, containers, volumes and mounts, so that
 //! tools and runbooks written for Percona's clusters work on ours.
 
+pub mod cluster_status;
 mod config;
 mod meta;
 mod mysql;
 mod orchestrator;
 mod pod;
 mod proxy;
+pub mod reconcile;
+pub mod rollout;
 pub mod secrets;
 
 use std::collections::BTreeMap;

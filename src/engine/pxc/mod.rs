@@ -7,6 +7,7 @@
 mod config;
 mod meta;
 mod pmm;
+pub mod reconcile;
 pub mod secrets;
 mod service;
 mod statefulset;

@@ -25,6 +25,9 @@ pub enum TlsMode {
     /// Plain TCP.
     #[default]
     Disable,
+    /// Encrypted when the server offers TLS, plain when it does not; certificate not checked (libpq `prefer`,
+    /// its default). A server that insists on TLS gets it; one without TLS is still read.
+    Prefer,
     /// Encrypted, certificate not checked (libpq `sslmode=require`).
     Require,
     /// Encrypted, chain checked against this PEM CA bundle and the name checked against the host (`verify-full`).
@@ -35,6 +38,7 @@ impl std::fmt::Debug for TlsMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TlsMode::Disable => f.write_str("Disable"),
+            TlsMode::Prefer => f.write_str("Prefer"),
             TlsMode::Require => f.write_str("Require"),
             TlsMode::VerifyFull { ca_pem } => write!(f, "VerifyFull {{ ca_pem: <{} bytes> }}", ca_pem.len()),
         }
@@ -60,7 +64,7 @@ pub fn client_config(mode: &TlsMode) -> Result<Option<Arc<ClientConfig>>, TlsMod
     let builder = ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
     let config = match mode {
         TlsMode::Disable => return Ok(None),
-        TlsMode::Require => builder
+        TlsMode::Prefer | TlsMode::Require => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate {
                 algorithms: provider().signature_verification_algorithms,

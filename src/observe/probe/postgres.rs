@@ -31,7 +31,7 @@ pub(super) async fn connect(endpoint: &Endpoint, creds: &Credentials, tls: &TlsM
             (client, tokio::spawn(drive(connection)))
         }
         Some(tls_config) => {
-            config.ssl_mode(SslMode::Require);
+            config.ssl_mode(if *tls == TlsMode::Prefer { SslMode::Prefer } else { SslMode::Require });
             let (client, connection) = config.connect(MakeRustls::new(tls_config)).await.map_err(classify)?;
             (client, tokio::spawn(drive(connection)))
         }

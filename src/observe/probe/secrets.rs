@@ -1,8 +1,8 @@
 //! Picking probe credentials out of a cluster's own Secrets, the way the Percona operators lay them out.
 //!
 //! PXC and PS keep one key per system user in `internal-<cluster>` (written by the operator) and the user-facing
-//! `<cluster>-secrets`; the key name is the user name. We prefer `monitor` (read-only, made for this) and fall back
-//! to `operator`. PostgreSQL keeps one Secret per user, `<cluster>-pguser-<user>`, with `user` and `password` keys.
+//! `<cluster>-secrets` (or whatever `spec.secretsName` says); the key name is the user name. We prefer `monitor`
+//! (read-only, made for this) and fall back to `operator`, then `root`, only when the preferred key is absent. PostgreSQL keeps one Secret per user, `<cluster>-pguser-<user>`, with `user` and `password` keys.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +23,7 @@ pub enum SecretLayout {
 }
 
 /// MySQL system users that can read replication status, in order of preference.
-const MYSQL_PROBE_USERS: [&str; 2] = ["monitor", "operator"];
+const MYSQL_PROBE_USERS: [&str; 3] = ["monitor", "operator", "root"];
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CredentialError {
@@ -37,13 +37,27 @@ pub enum CredentialError {
     UnexpectedSecret { secret: String, cluster: String, expected: String },
 }
 
-/// Secret names to look for, most preferred first. `pg_user` picks the PostgreSQL user (default: the cluster's own
-/// user, which Percona PG names after the cluster).
-pub fn candidate_secrets(layout: SecretLayout, cluster: &str, pg_user: Option<&str>) -> Vec<String> {
+/// Secret names to look for, most preferred first. For PXC/PS `choice` is `spec.secretsName` (default
+/// `<cluster>-secrets`); for PostgreSQL it picks the user (default: the cluster's own user, which Percona PG names
+/// after the cluster).
+pub fn candidate_secrets(layout: SecretLayout, cluster: &str, choice: Option<&str>) -> Vec<String> {
     match layout {
-        SecretLayout::Pxc | SecretLayout::Ps => vec![format!("internal-{cluster}"), format!("{cluster}-secrets")],
-        SecretLayout::Pg => vec![format!("{cluster}-pguser-{}", pg_user.unwrap_or(cluster))],
+        SecretLayout::Pxc | SecretLayout::Ps => {
+            let users = choice.filter(|s| !s.is_empty()).map_or_else(|| format!("{cluster}-secrets"), str::to_string);
+            vec![format!("internal-{cluster}"), users]
+        }
+        SecretLayout::Pg => vec![format!("{cluster}-pguser-{}", choice.unwrap_or(cluster))],
     }
+}
+
+/// PostgreSQL Secrets to try, most preferred first: the superuser's (it sees every replication view), then the
+/// cluster's own user.
+pub fn pg_candidate_secrets(cluster: &str) -> Vec<String> {
+    let mut names = candidate_secrets(SecretLayout::Pg, cluster, Some("postgres"));
+    if cluster != "postgres" {
+        names.extend(candidate_secrets(SecretLayout::Pg, cluster, None));
+    }
+    names
 }
 
 /// Reads credentials from the `data` of the Secret named `secret`.
@@ -54,15 +68,8 @@ pub fn credentials_from_secret(
     data: &BTreeMap<String, ByteString>,
 ) -> Result<Credentials, CredentialError> {
     match layout {
+        // The users Secret's name is the spec's choice, so any name is accepted; the keys decide.
         SecretLayout::Pxc | SecretLayout::Ps => {
-            let expected = candidate_secrets(layout, cluster, None);
-            if !expected.iter().any(|name| name == secret) {
-                return Err(CredentialError::UnexpectedSecret {
-                    secret: secret.into(),
-                    cluster: cluster.into(),
-                    expected: expected.join(" or "),
-                });
-            }
             let user = MYSQL_PROBE_USERS.iter().find(|user| data.contains_key(**user)).ok_or_else(|| {
                 CredentialError::NoUserKey { secret: secret.into(), wanted: MYSQL_PROBE_USERS.join(", ") }
             })?;
@@ -121,6 +128,13 @@ mod tests {
     }
 
     #[test]
+    fn root_is_the_last_resort() {
+        let d = data(&[("root", b"r00t"), ("xtrabackup", b"x")]);
+        let creds = credentials_from_secret(SecretLayout::Ps, "ps1", "my-users", &d).unwrap();
+        assert_eq!(creds.user, "root");
+    }
+
+    #[test]
     fn ps_falls_back_to_operator() {
         let d = data(&[("root", b"r00t"), ("operator", b"op-pass")]);
         let creds = credentials_from_secret(SecretLayout::Ps, "ps-cluster1", "ps-cluster1-secrets", &d).unwrap();
@@ -130,14 +144,12 @@ mod tests {
 
     #[test]
     fn mysql_secret_without_a_probe_user_is_explained() {
-        let d = data(&[("root", b"r00t")]);
+        let d = data(&[("xtrabackup", b"x")]);
         let err = credentials_from_secret(SecretLayout::Pxc, "cluster1", "cluster1-secrets", &d).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Secret cluster1-secrets has none of the keys monitor, operator: no user to probe with"
+            "Secret cluster1-secrets has none of the keys monitor, operator, root: no user to probe with"
         );
-        let err = credentials_from_secret(SecretLayout::Pxc, "cluster1", "other", &d).unwrap_err();
-        assert!(matches!(err, CredentialError::UnexpectedSecret { .. }));
         let d = data(&[("monitor", b""), ("operator", b"x")]);
         let err = credentials_from_secret(SecretLayout::Pxc, "cluster1", "internal-cluster1", &d).unwrap_err();
         assert_eq!(err, CredentialError::Empty { secret: "internal-cluster1".into(), key: "monitor".into() });
@@ -168,5 +180,7 @@ mod tests {
         assert_eq!(candidate_secrets(SecretLayout::Pxc, "cluster1", None), ["internal-cluster1", "cluster1-secrets"]);
         assert_eq!(candidate_secrets(SecretLayout::Pg, "cluster1", None), ["cluster1-pguser-cluster1"]);
         assert_eq!(candidate_secrets(SecretLayout::Pg, "cluster1", Some("postgres")), ["cluster1-pguser-postgres"]);
+        assert_eq!(candidate_secrets(SecretLayout::Ps, "ps1", Some("my-users")), ["internal-ps1", "my-users"]);
+        assert_eq!(pg_candidate_secrets("cluster1"), ["cluster1-pguser-postgres", "cluster1-pguser-cluster1"]);
     }
 }

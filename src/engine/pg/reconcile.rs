@@ -1,0 +1,381 @@
+//! The PerconaPGCluster controller: dereference → validate → build → apply → rolling update → status, and
+//! the `percona.com/delete-*` finalizers on deletion.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::dereference::{Found, certificate_secret_names, dereference, user_secret_names};
+use super::meta::{L_APP_INSTANCE, L_APP_MANAGED_BY, L_CLUSTER};
+use super::progress::{Observed, cluster_status, observe, planned_instances, rollout_step, set_spec_valid};
+use super::{build, effective_spec};
+use crate::api::common::{Validate, state};
+use crate::api::pg::{PerconaPGCluster, PerconaPGClusterStatus};
+use crate::engine::apply::{OwnerRef, retrying};
+use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
+use crate::engine::error::ReconcileError;
+use crate::engine::{finalize, status};
+use crate::observe::live::Scope;
+
+pub const KIND: &str = "PerconaPGCluster";
+
+pub const FIN_DELETE_PVC: &str = "percona.com/delete-pvc";
+pub const FIN_DELETE_SSL: &str = "percona.com/delete-ssl";
+pub const FIN_DELETE_BACKUPS: &str = "percona.com/delete-backups";
+
+/// `app.kubernetes.io/managed-by` of every object Percona's PG operator (and so this build) creates.
+const MANAGED_BY: &str = "percona-postgresql-operator";
+
+/// Kinds the cluster owns and the sweep may delete (never PVCs: data goes only through a finalizer).
+const OWNED_KINDS: &[(&str, &str)] = &[
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("v1", "Secret"),
+    ("v1", "ConfigMap"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("v1", "ServiceAccount"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+];
+
+/// Runs the controller until `token` is cancelled, then lets in-flight reconciles finish.
+pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: CancellationToken, synced: Arc<Synced>) {
+    let client = ctx.client.clone();
+    fn api<K>(client: &kube::Client, scope: &Scope) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match scope {
+            Scope::All => Api::all(client.clone()),
+            Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
+        }
+    }
+    let ours = watcher::Config::default().labels(&format!("{L_APP_MANAGED_BY}={MANAGED_BY}"));
+    crate::engine::context::report_synced(api::<PerconaPGCluster>(&client, &scope), synced.clone());
+    let controller = Controller::new(api::<PerconaPGCluster>(&client, &scope), watcher::Config::default())
+        .with_config(ControllerConfig::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
+        .trigger_backoff(crate::engine::context::WatchBackoff::default())
+        .owns(api::<StatefulSet>(&client, &scope), ours.clone())
+        .owns(api::<Deployment>(&client, &scope), ours.clone())
+        .owns(api::<Service>(&client, &scope), ours.clone())
+        .owns(api::<Secret>(&client, &scope), ours.clone())
+        .owns(api::<ConfigMap>(&client, &scope), ours.clone())
+        .owns(api::<PodDisruptionBudget>(&client, &scope), ours.clone())
+        // Pods belong to StatefulSets and ReplicaSets, not the CR: map them back by the cluster label, so a
+        // pod turning Ready, being relabelled by Patroni or going away re-reconciles its cluster.
+        .watches(api::<Pod>(&client, &scope), ours, |pod: Pod| {
+            let cluster = pod.labels().get(L_CLUSTER)?.clone();
+            Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
+        });
+    controller
+        .graceful_shutdown_on(token.cancelled_owned())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(kind = KIND, error = %e, "controller event");
+            }
+        })
+        .await;
+}
+
+fn key(cr: &PerconaPGCluster) -> String {
+    format!("{KIND}/{}/{}", cr.namespace().unwrap_or_default(), cr.name_any())
+}
+
+fn error_policy(cr: Arc<PerconaPGCluster>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
+    tracing::warn!(cluster = %cr.name_any(), error = %err, "reconcile failed");
+    ctx.backoff(&key(&cr))
+}
+
+pub async fn reconcile(cr: Arc<PerconaPGCluster>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    ctx.metrics.started(KIND);
+    let result = if cr.meta().deletion_timestamp.is_some() {
+        let r = finalize_cluster(&cr, &ctx).await;
+        if let Err(e) = &r {
+            report(&cr, &ctx, &format!("deletion blocked: {e}"), "DeletionBlocked", None).await;
+        }
+        r
+    } else {
+        match reconcile_live(&cr, &ctx).await {
+            Ok(action) => Ok(action),
+            Err(e) => {
+                // PG has no `error` state: the state stays, the message and an Event say what failed.
+                report(&cr, &ctx, &e.to_string(), "ErrorReconcile", None).await;
+                Err(e)
+            }
+        }
+    };
+    ctx.metrics.finished(KIND, started.elapsed(), result.is_ok());
+    if result.is_ok() {
+        ctx.succeeded(&key(&cr));
+    }
+    result
+}
+
+fn api(ctx: &Context, cr: &PerconaPGCluster) -> Api<PerconaPGCluster> {
+    Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default())
+}
+
+/// Puts `message` in `status.message` (and, for an invalid spec, the `SpecValid` condition) with a Warning
+/// Event — only when that is news. The state stays as it was (`initializing` for a new cluster).
+async fn report(cr: &PerconaPGCluster, ctx: &Context, message: &str, reason: &str, invalid: Option<&str>) {
+    let mut next = cr.status.clone().unwrap_or_default();
+    if next.state.is_none() || invalid.is_some() {
+        next.state = Some(state::INITIALIZING.into());
+    }
+    next.message = Some(message.to_string());
+    if let Some(problem) = invalid {
+        let mut conditions = next.conditions.take().unwrap_or_default();
+        set_spec_valid(&mut conditions, Some(problem.to_string()), cr.meta().generation);
+        next.conditions = Some(conditions);
+        next.observed_generation = cr.meta().generation;
+    }
+    match status::write_if_changed(&api(ctx, cr), &cr.name_any(), &next).await {
+        Ok(Some(_)) => ctx.event(cr, true, reason, "Reconcile", message).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(cluster = %cr.name_any(), error = %e, "status not written"),
+    }
+}
+
+async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+    if cr.spec.unmanaged == Some(true) {
+        // Crunchy `spec.paused`: the user took the cluster over; touch nothing until they hand it back.
+        tracing::info!(cluster = %name, "spec.unmanaged is true; not reconciling");
+        return Ok(Action::await_change());
+    }
+
+    // Validate before touching anything: a bad spec leaves every child as it was.
+    let problems = cr.validate();
+    if !problems.is_empty() {
+        let line = problems.one_line();
+        report(cr, ctx, &format!("{KIND} {ns}/{name}: {line}"), "InvalidSpec", Some(&line)).await;
+        return Ok(Action::await_change());
+    }
+
+    let found = dereference(&ctx.client, cr).await?;
+    // The cached CR may be a deleted one (its watch event not seen yet): children applied for it would
+    // dangle until a garbage collector pass, so look once more before writing.
+    match api(ctx, cr).get_opt(&name).await {
+        Ok(Some(live)) if live.uid() == cr.uid() && live.meta().deletion_timestamp.is_none() => {}
+        Ok(_) => return Ok(Action::await_change()),
+        Err(e) => return Err(ReconcileError::kube(format!("reading {KIND} {ns}/{name}"), e)),
+    }
+    let desired = build(cr, &found.inputs).map_err(|e| ReconcileError::Build(e.to_string()))?;
+    let values = values(&desired, &found)?;
+    let owner = OwnerRef {
+        api_version: "pgv2.percona.com/v2".into(),
+        kind: KIND.into(),
+        name: name.clone(),
+        namespace: ns.clone(),
+        uid: cr.uid().unwrap_or_default(),
+    };
+    let selector = BTreeMap::from([
+        (L_APP_INSTANCE.to_string(), name.clone()),
+        (L_APP_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
+    ]);
+    // The sweep keeps what the build wants plus the generated Secrets the build leaves out because they exist.
+    let mut keep: BTreeSet<(String, String)> = values
+        .iter()
+        .filter_map(|o| {
+            Some((o.get("kind")?.as_str()?.to_string(), o.pointer("/metadata/name")?.as_str()?.to_string()))
+        })
+        .collect();
+    keep.extend(found.kept_secrets.iter().map(|s| ("Secret".to_string(), s.clone())));
+    let first = cr.status.as_ref().and_then(|s| s.postgres.as_ref()).is_none();
+    let applied = ctx.applier.apply_all(&owner, values).await?;
+    let deleted = ctx.applier.delete_orphans(&owner, OWNED_KINDS, &selector, &keep).await?;
+    ctx.metrics.wrote(KIND, applied.applied.len() + deleted.len());
+    if first && !applied.applied.is_empty() {
+        ctx.event(cr, false, "Created", "Create", format!("created {} objects", applied.applied.len())).await;
+    }
+    let removed: Vec<&String> = deleted.iter().filter(|d| d.starts_with("StatefulSet/")).collect();
+    if !removed.is_empty() {
+        let names: Vec<&str> = removed.iter().map(|d| d.trim_start_matches("StatefulSet/")).collect();
+        ctx.event(cr, false, "InstancesRemoved", "Scale", format!("removed instances {}", names.join(", "))).await;
+    }
+
+    let observed = read_back(ctx, cr, &found).await?;
+    let mut action = Action::requeue(SAFETY_REQUEUE);
+    if !effective_spec(cr).pause.unwrap_or(false)
+        && let Some(pod) = rollout_step(&observed)
+    {
+        let primary = observed.primary.as_ref().is_some_and(|p| pod.starts_with(&format!("{p}-")));
+        let role = if primary { "the primary, last" } else { "a replica" };
+        ctx.event(
+            cr,
+            false,
+            "RollingUpdate",
+            "Update",
+            format!("deleting pod {pod} ({role}) to move it to the new revision"),
+        )
+        .await;
+        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+        match retrying(Default::default(), || pods.delete(&pod, &finalize::DELETE)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ReconcileError::kube(format!("deleting pod {ns}/{pod} for the rolling update"), e)),
+        }
+        action = Action::requeue(Duration::from_secs(15));
+    }
+
+    let next = cluster_status(cr, &observed);
+    if let Some(previous) = status::write_if_changed(&api(ctx, cr), &name, &next)
+        .await
+        .map_err(|e| ReconcileError::kube(format!("writing status of {KIND} {ns}/{name}"), e))?
+    {
+        status_events(cr, ctx, &previous, &next).await;
+    }
+    Ok(action)
+}
+
+/// The desired objects as JSON. Volumes and the Secrets a user needs to reopen their data (passwords, the
+/// CA) go without an owner reference: deleting the CR must not delete them; only a finalizer does.
+fn values(d: &super::PgDesired, found: &Found) -> Result<Vec<Value>, ReconcileError> {
+    let mut out =
+        d.to_values().map_err(|e| ReconcileError::Build(format!("cannot serialise a desired object: {e}")))?;
+    for v in &mut out {
+        let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let unowned = kind == "PersistentVolumeClaim" || (kind == "Secret" && found.unowned_secrets.contains(name));
+        if unowned && let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("ownerReferences");
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the instances, pods, pgBouncer and repo host back after the apply.
+async fn read_back(ctx: &Context, cr: &PerconaPGCluster, found: &Found) -> Result<Observed, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+    let lp = ListParams::default().labels(&format!("{L_CLUSTER}={name}"));
+    let sts_api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns);
+    let statefulsets = retrying(Default::default(), || sts_api.list(&lp))
+        .await
+        .map_err(|e| ReconcileError::kube(format!("listing StatefulSets of {KIND} {ns}/{name}"), e))?
+        .items;
+    let pod_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let pods = retrying(Default::default(), || pod_api.list(&lp))
+        .await
+        .map_err(|e| ReconcileError::kube(format!("listing pods of {KIND} {ns}/{name}"), e))?
+        .items;
+    let spec = effective_spec(cr);
+    let bouncer = spec.proxy.as_ref().and_then(|p| p.pg_bouncer.as_ref()).map(|b| b.replicas.unwrap_or(1));
+    let repo_host = format!("{name}-repo-host");
+    let has_repo_host = statefulsets.iter().any(|s| s.name_any() == repo_host && s.meta().deletion_timestamp.is_none());
+    let planned = planned_instances(cr, &found.inputs.instance_suffixes);
+    Ok(observe(&planned, &statefulsets, &pods, bouncer, has_repo_host.then_some(repo_host.as_str())))
+}
+
+/// Events for what the status change says happened: a new state, a size change.
+async fn status_events(
+    cr: &PerconaPGCluster,
+    ctx: &Context,
+    before: &PerconaPGClusterStatus,
+    after: &PerconaPGClusterStatus,
+) {
+    let old = before.state.clone().unwrap_or_default();
+    let new = after.state.clone().unwrap_or_default();
+    if old != new {
+        let reason = match new.as_str() {
+            state::PAUSED => "Paused",
+            state::STOPPING => "Pausing",
+            state::READY => "Ready",
+            _ => "ClusterStateChanged",
+        };
+        let from = if old.is_empty() { "(new)" } else { old.as_str() };
+        ctx.event(cr, false, reason, "Status", format!("{from} -> {new}")).await;
+    }
+    let sizes = |s: &PerconaPGClusterStatus| -> BTreeMap<String, i32> {
+        let mut m: BTreeMap<String, i32> = s
+            .postgres
+            .iter()
+            .flat_map(|p| p.instances.iter().flatten())
+            .map(|i| (format!("postgres/{}", i.name), i.size))
+            .collect();
+        if let Some(b) = &s.pgbouncer {
+            m.insert("pgbouncer".into(), b.size);
+        }
+        m
+    };
+    let (a, b) = (sizes(before), sizes(after));
+    for (what, to) in &b {
+        if let Some(from) = a.get(what)
+            && from != to
+        {
+            ctx.event(cr, false, "Scaled", "Scale", format!("{what}: {from} -> {to}")).await;
+        }
+    }
+}
+
+/// Deletion: run the opt-in finalizers one at a time, each removed once its work is done.
+async fn finalize_cluster(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+    // Backups first (they need the repo), then volumes, then certificates.
+    let ours = [FIN_DELETE_BACKUPS, FIN_DELETE_PVC, FIN_DELETE_SSL];
+    let Some(finalizer) = ours.iter().find(|f| cr.finalizers().iter().any(|g| g == *f)).copied() else {
+        return Ok(Action::await_change());
+    };
+    match finalizer {
+        FIN_DELETE_BACKUPS => {
+            ctx.event(
+                cr,
+                true,
+                "BackupsKept",
+                "Delete",
+                format!(
+                    "{FIN_DELETE_BACKUPS}: removing pgBackRest repository data is not implemented by dbdeck; \
+                     volume repos stay in their PVCs (removed only by {FIN_DELETE_PVC}), object-storage repos are untouched"
+                ),
+            )
+            .await;
+        }
+        FIN_DELETE_PVC => {
+            let pvcs = finalize::delete_pvcs(&ctx.client, &ns, &format!("{L_CLUSTER}={name}")).await?;
+            let users: Vec<String> = user_secret_names(cr)?.into_iter().map(|(_, s)| s).collect();
+            let secrets = finalize::delete_secrets(&ctx.client, &ns, &users).await?;
+            ctx.event(
+                cr,
+                false,
+                "DeletedVolumes",
+                "Delete",
+                format!(
+                    "deleted PVCs [{}] and user Secrets [{}] as {FIN_DELETE_PVC} asked",
+                    pvcs.join(", "),
+                    secrets.join(", ")
+                ),
+            )
+            .await;
+        }
+        _ => {
+            let gone = finalize::delete_secrets(&ctx.client, &ns, &certificate_secret_names(cr)).await?;
+            ctx.event(
+                cr,
+                false,
+                "DeletedCertificates",
+                "Delete",
+                format!("deleted Secrets [{}] as {FIN_DELETE_SSL} asked", gone.join(", ")),
+            )
+            .await;
+        }
+    }
+    finalize::remove(&api(ctx, cr), cr, finalizer).await?;
+    Ok(Action::await_change())
+}

@@ -1,0 +1,494 @@
+//! The PerconaServerMySQL controller: dereference → validate → build → apply → primary label →
+//! smart update → status, and the `percona.com/delete-*` finalizers on deletion.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::cluster_status::{self, Observed, Workload};
+use super::{Component, PsBuildInputs, build, rollout, secrets};
+use crate::api::common::{Validate, state};
+use crate::api::ps::{ClusterType, PerconaServerMySQL, PerconaServerMySQLBackup, PerconaServerMySQLStatus};
+use crate::engine::apply::{OwnerRef, retrying};
+use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
+use crate::engine::error::ReconcileError;
+use crate::engine::finalize;
+use crate::engine::status::write_if_changed;
+use crate::observe::live::Scope;
+
+pub const KIND: &str = "PerconaServerMySQL";
+const API_VERSION: &str = "ps.percona.com/v1";
+/// The `app.kubernetes.io/managed-by` value on every object the builder makes.
+const MANAGED_BY: &str = "percona-server-mysql-operator";
+
+pub const FIN_PODS_IN_ORDER: &str = "percona.com/delete-mysql-pods-in-order";
+pub const FIN_MYSQL_PVC: &str = "percona.com/delete-mysql-pvc";
+pub const FIN_SSL: &str = "percona.com/delete-ssl";
+/// Percona runs them sorted, so pods-in-order goes before the PVC finalizer removes its Secrets.
+const FINALIZERS: [&str; 3] = [FIN_PODS_IN_ORDER, FIN_MYSQL_PVC, FIN_SSL];
+
+/// Validity of a self-generated certificate set (Percona's self-signed PS certificates last a year).
+const GENERATED_TLS_DAYS: i64 = 365;
+
+/// Kinds the cluster owns and the sweep may delete (never PVCs: data goes only through a finalizer).
+const OWNED_KINDS: &[(&str, &str)] = &[
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("v1", "Secret"),
+    ("v1", "ConfigMap"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("v1", "ServiceAccount"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+];
+
+/// Backup states during which Percona neither starts nor continues a smart update.
+const BACKUP_BUSY: [&str; 2] = ["Starting", "Running"];
+
+fn scoped<K>(client: &kube::Client, scope: &Scope) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    match scope {
+        Scope::All => Api::all(client.clone()),
+        Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
+    }
+}
+
+/// Runs the controller until `token` is cancelled, then lets in-flight reconciles finish.
+pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: CancellationToken, synced: Arc<Synced>) {
+    let client = ctx.client.clone();
+    let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
+    crate::engine::context::report_synced(scoped::<PerconaServerMySQL>(&client, &scope), synced.clone());
+    let controller = Controller::new(scoped::<PerconaServerMySQL>(&client, &scope), watcher::Config::default())
+        .with_config(ControllerConfig::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
+        .trigger_backoff(crate::engine::context::WatchBackoff::default())
+        .owns(scoped::<StatefulSet>(&client, &scope), ours.clone())
+        .owns(scoped::<Deployment>(&client, &scope), ours.clone())
+        .owns(scoped::<Service>(&client, &scope), ours.clone())
+        .owns(scoped::<ConfigMap>(&client, &scope), ours.clone())
+        .owns(scoped::<PodDisruptionBudget>(&client, &scope), ours.clone())
+        // Pods belong to the StatefulSets and the Router's ReplicaSet, not the CR: map them back by
+        // their instance label, so a pod turning Ready (or going away) re-reconciles its cluster.
+        .watches(scoped::<Pod>(&client, &scope), ours, |pod: Pod| {
+            let instance = pod.labels().get("app.kubernetes.io/instance")?.clone();
+            Some(ObjectRef::new(&instance).within(&pod.namespace()?))
+        });
+    controller
+        .graceful_shutdown_on(token.cancelled_owned())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(kind = KIND, error = %e, "controller event");
+            }
+        })
+        .await;
+}
+
+fn key(cr: &PerconaServerMySQL) -> String {
+    format!("{KIND}/{}/{}", cr.namespace().unwrap_or_default(), cr.name_any())
+}
+
+fn error_policy(cr: Arc<PerconaServerMySQL>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
+    tracing::warn!(cluster = %cr.name_any(), error = %err, "reconcile failed");
+    ctx.backoff(&key(&cr))
+}
+
+pub async fn reconcile(cr: Arc<PerconaServerMySQL>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    ctx.metrics.started(KIND);
+    let result = if cr.meta().deletion_timestamp.is_some() {
+        let r = finalize_cluster(&cr, &ctx).await;
+        if let Err(e) = &r {
+            // A finalizer that cannot finish says why instead of holding the CR silently.
+            report_error(&cr, &ctx, &format!("deletion blocked: {e}"), "DeletionBlocked").await;
+        }
+        r
+    } else {
+        match reconcile_live(&cr, &ctx).await {
+            Ok(action) => Ok(action),
+            Err(e) => {
+                report_error(&cr, &ctx, &e.to_string(), "ErrorReconcile").await;
+                Err(e)
+            }
+        }
+    };
+    ctx.metrics.finished(KIND, started.elapsed(), result.is_ok());
+    if result.is_ok() {
+        ctx.succeeded(&key(&cr));
+    }
+    result
+}
+
+fn api(ctx: &Context, cr: &PerconaServerMySQL) -> Api<PerconaServerMySQL> {
+    Api::namespaced(ctx.client.clone(), &cr.namespace().unwrap_or_default())
+}
+
+/// Sets `state: error` with the message and an `Error` condition, plus a Warning Event — only when
+/// that is news, so a spec that stays invalid does not write on every pass.
+async fn report_error(cr: &PerconaServerMySQL, ctx: &Context, message: &str, reason: &str) {
+    let next = cluster_status::error_status(cr, reason, message);
+    match write_if_changed(&api(ctx, cr), &cr.name_any(), &next).await {
+        Ok(Some(_)) => ctx.event(cr, true, reason, "Reconcile", message).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(cluster = %cr.name_any(), error = %e, "status not written"),
+    }
+}
+
+async fn reconcile_live(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Action, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+
+    // Validate before touching anything: a bad spec leaves every child as it was.
+    let problems = cr.validate();
+    if !problems.is_empty() {
+        report_error(cr, ctx, &format!("{KIND} {ns}/{name}: {}", problems.one_line()), "InvalidSpec").await;
+        return Ok(Action::await_change());
+    }
+
+    let inputs = dereference(ctx, cr).await?;
+    let desired = build(cr, &inputs).map_err(|e| ReconcileError::Build(e.to_string()))?;
+    let load_balancers: Vec<String> = desired
+        .services
+        .iter()
+        .filter(|s| s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer"))
+        .map(|s| s.name_any())
+        .collect();
+    let owner = OwnerRef {
+        api_version: API_VERSION.into(),
+        kind: KIND.into(),
+        name: name.clone(),
+        namespace: ns.clone(),
+        uid: cr.uid().unwrap_or_default(),
+    };
+    let selector = BTreeMap::from([
+        ("app.kubernetes.io/instance".to_string(), name.clone()),
+        ("app.kubernetes.io/managed-by".to_string(), MANAGED_BY.to_string()),
+    ]);
+    let first = cr.status.as_ref().and_then(|s| s.state.as_ref()).is_none();
+    let report = ctx.applier.reconcile(&owner, desired.to_values(), OWNED_KINDS, &selector).await?;
+    ctx.metrics.wrote(KIND, report.applied.len() + report.deleted.len());
+    if first && !report.applied.is_empty() {
+        ctx.event(cr, false, "Created", "Create", format!("created {} objects", report.applied.len())).await;
+    }
+
+    let observed = observe(ctx, cr, &load_balancers).await?;
+    label_primary(ctx, cr, &observed.mysql.pods).await?;
+    let mut action = Action::requeue(SAFETY_REQUEUE);
+    if let Some(wait) = smart_update(ctx, cr, &observed).await? {
+        action = Action::requeue(wait);
+    }
+
+    let next = cluster_status::cluster_status(cr, &observed);
+    if let Some(previous) = write_if_changed(&api(ctx, cr), &name, &next)
+        .await
+        .map_err(|e| ReconcileError::kube(format!("writing status of {KIND} {ns}/{name}"), e))?
+    {
+        status_events(cr, ctx, &previous, &next).await;
+    }
+    Ok(action)
+}
+
+fn secret_text(s: &Secret) -> BTreeMap<String, String> {
+    s.data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(&v.0).into_owned()))
+        .chain(s.string_data.iter().flatten().map(|(k, v)| (k.clone(), v.clone())))
+        .collect()
+}
+
+/// Reads the user Secret and the TLS Secret, and generates passwords or certificates only for what
+/// is missing. (The internal copy `internal-<c>` is always rebuilt from the user Secret, so it is not
+/// read.)
+async fn dereference(ctx: &Context, cr: &PerconaServerMySQL) -> Result<PsBuildInputs, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+    let spec = cr.spec.with_defaults(&name);
+    let secrets_api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let read = async |n: String| {
+        retrying(Default::default(), || secrets_api.get_opt(&n))
+            .await
+            .map_err(|e| ReconcileError::kube(format!("reading Secret {ns}/{n}"), e))
+    };
+    let users_name = spec.secrets_name.clone().unwrap_or_else(|| format!("{name}-secrets"));
+    let users_secret = read(users_name).await?.map(|s| secret_text(&s));
+    let tls_name = spec.ssl_secret_name.clone().unwrap_or_else(|| format!("{name}-ssl"));
+    let tls_secret = read(tls_name).await?.map(|s| secret_text(&s));
+
+    let missing_user = secrets::SYSTEM_USERS
+        .iter()
+        .any(|u| !users_secret.as_ref().is_some_and(|s| s.get(*u).is_some_and(|v| !v.is_empty())));
+    let generated_passwords =
+        if missing_user { secrets::generate_passwords(&mut rand::rng()) } else { BTreeMap::new() };
+    let generated_tls = if tls_secret.is_none() {
+        let sans = spec.tls.as_ref().and_then(|t| t.sans.clone()).unwrap_or_default();
+        let now = chrono::Utc::now();
+        let until = now + chrono::Duration::days(GENERATED_TLS_DAYS);
+        Some(secrets::generate_tls(&name, &ns, &sans, now, until).map_err(|e| ReconcileError::Build(e.to_string()))?)
+    } else {
+        None
+    };
+    Ok(PsBuildInputs { users_secret, tls_secret, generated_passwords, generated_tls })
+}
+
+async fn observe(
+    ctx: &Context,
+    cr: &PerconaServerMySQL,
+    load_balancers: &[String],
+) -> Result<Observed, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+    let spec = cr.spec.with_defaults(&name);
+    let gr = spec.cluster_type() == Some(ClusterType::GroupReplication);
+    let sts_api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns);
+    let deploy_api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let workload = async |c: Component| {
+        let object = format!("{name}-{}", c.suffix());
+        let (stateful_set, deployment) = if c == Component::Router {
+            let d = retrying(Default::default(), || deploy_api.get_opt(&object))
+                .await
+                .map_err(|e| ReconcileError::kube(format!("reading Deployment {ns}/{object}"), e))?;
+            (None, d)
+        } else {
+            let s = retrying(Default::default(), || sts_api.get_opt(&object))
+                .await
+                .map_err(|e| ReconcileError::kube(format!("reading StatefulSet {ns}/{object}"), e))?;
+            (s, None)
+        };
+        // HAProxy and Router share `component=proxy`; the name label tells them apart.
+        let selector = format!("app.kubernetes.io/instance={name},app.kubernetes.io/name={}", c.app_name());
+        let lp = ListParams::default().labels(&selector);
+        let mut pods = retrying(Default::default(), || pods_api.list(&lp))
+            .await
+            .map_err(|e| ReconcileError::kube(format!("listing pods {selector} in {ns}"), e))?
+            .items;
+        pods.sort_by_key(|p| p.name_any());
+        Ok::<_, ReconcileError>(Workload { stateful_set, deployment, pods })
+    };
+    let mysql = workload(Component::Mysql).await?;
+    let orchestrator =
+        if !gr && spec.orchestrator_enabled() { Some(workload(Component::Orchestrator).await?) } else { None };
+    let haproxy = if spec.haproxy_enabled() { Some(workload(Component::Haproxy).await?) } else { None };
+    let router = if gr && spec.router_enabled() { Some(workload(Component::Router).await?) } else { None };
+    let svc_api: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut lbs = Vec::new();
+    for svc in load_balancers {
+        if let Some(s) = retrying(Default::default(), || svc_api.get_opt(svc))
+            .await
+            .map_err(|e| ReconcileError::kube(format!("reading Service {ns}/{svc}"), e))?
+        {
+            lbs.push(s);
+        }
+    }
+    Ok(Observed { mysql, orchestrator, haproxy, router, load_balancers: lbs })
+}
+
+/// Keeps `mysql.percona.com/primary=true` on the primary and on no other pod — but only for a
+/// primary the pods themselves name. Percona learns it from mysqlsh (group replication) or
+/// Orchestrator's hook (async); the engine reaches neither, so it acts on the label alone and never
+/// picks a primary of its own. Several labelled pods are reported and left alone.
+async fn label_primary(ctx: &Context, cr: &PerconaServerMySQL, pods: &[Pod]) -> Result<(), ReconcileError> {
+    let ns = cr.namespace().unwrap_or_default();
+    let Some(primary) = rollout::known_primary(pods) else {
+        let labelled: Vec<String> = pods
+            .iter()
+            .filter(|p| p.labels().get(super::LABEL_PRIMARY).is_some_and(|v| v == "true"))
+            .map(|p| p.name_any())
+            .collect();
+        if labelled.len() > 1 {
+            tracing::warn!(cluster = %cr.name_any(), pods = ?labelled, "several pods are labelled primary; left as they are");
+        }
+        return Ok(());
+    };
+    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let pp = PatchParams::default();
+    for (pod, patch) in rollout::primary_label_patches(pods, &primary) {
+        let patch = Patch::Merge(&patch);
+        match retrying(Default::default(), || pods_api.patch(&pod, &pp, &patch)).await {
+            Ok(_) => tracing::info!(cluster = %cr.name_any(), pod = %pod, primary = %primary, "primary label moved"),
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ReconcileError::kube(format!("labelling pod {ns}/{pod}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// True when a backup of this cluster is starting or running (Percona holds updates meanwhile).
+async fn backup_running(ctx: &Context, cr: &PerconaServerMySQL) -> Result<bool, ReconcileError> {
+    let ns = cr.namespace().unwrap_or_default();
+    let api: Api<PerconaServerMySQLBackup> = Api::namespaced(ctx.client.clone(), &ns);
+    let lp = ListParams::default();
+    let list = retrying(Default::default(), || api.list(&lp))
+        .await
+        .map_err(|e| ReconcileError::kube(format!("listing PerconaServerMySQLBackups in {ns}"), e))?;
+    Ok(list.items.iter().any(|b| {
+        b.spec.cluster_name.as_deref() == Some(cr.name_any().as_str())
+            && b.status.as_ref().and_then(|s| s.state.as_deref()).is_some_and(|s| BACKUP_BUSY.contains(&s))
+    }))
+}
+
+/// One step of a smart update: delete the next outdated MySQL pod, if one should go now. Returns how
+/// long to wait before looking again when a step was taken or held back.
+async fn smart_update(
+    ctx: &Context,
+    cr: &PerconaServerMySQL,
+    o: &Observed,
+) -> Result<Option<Duration>, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+    let spec = cr.spec.with_defaults(&name);
+    if spec.update_strategy.as_deref() != Some("SmartUpdate") || spec.paused() {
+        return Ok(None);
+    }
+    let Some(sts) = o.mysql.stateful_set.as_ref() else { return Ok(None) };
+    let wanted = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+    let Some(update) = sts.status.as_ref().and_then(|s| s.update_revision.clone()) else { return Ok(None) };
+    let Some(pod) = rollout::smart_update_step(&name, wanted, &update, &o.mysql.pods) else { return Ok(None) };
+    // The proxies must be serving before a MySQL pod is taken away.
+    for w in [&o.haproxy, &o.router].into_iter().flatten() {
+        let want = w
+            .stateful_set
+            .as_ref()
+            .and_then(|s| s.spec.as_ref())
+            .and_then(|s| s.replicas)
+            .or_else(|| w.deployment.as_ref().and_then(|d| d.spec.as_ref()).and_then(|s| s.replicas));
+        if w.ready_pods() < want.unwrap_or(0) {
+            return Ok(Some(Duration::from_secs(10)));
+        }
+    }
+    if backup_running(ctx, cr).await? {
+        tracing::info!(cluster = %name, "smart update held while a backup runs");
+        return Ok(Some(Duration::from_secs(30)));
+    }
+    let primary = rollout::primary_for_update(&name, &o.mysql.pods);
+    let role = if pod == primary { "the primary, last" } else { "a replica" };
+    ctx.event(
+        cr,
+        false,
+        "SmartUpdate",
+        "Update",
+        format!("deleting pod {pod} ({role}) to move it to the new revision"),
+    )
+    .await;
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    match retrying(Default::default(), || pods.delete(&pod, &finalize::DELETE)).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => return Err(ReconcileError::kube(format!("deleting pod {ns}/{pod} for the smart update"), e)),
+    }
+    Ok(Some(Duration::from_secs(30)))
+}
+
+/// Events for what the status change says happened: Percona's `ClusterStateChanged`, and scaling.
+async fn status_events(
+    cr: &PerconaServerMySQL,
+    ctx: &Context,
+    before: &PerconaServerMySQLStatus,
+    after: &PerconaServerMySQLStatus,
+) {
+    let old = before.state.clone().unwrap_or_default();
+    let new = after.state.clone().unwrap_or_default();
+    if old != new {
+        let warning = new == state::ERROR;
+        ctx.event(cr, warning, "ClusterStateChanged", "Status", format!("{old} -> {new}")).await;
+    }
+    let sizes = |s: &PerconaServerMySQLStatus| {
+        [("mysql", &s.mysql), ("orchestrator", &s.orchestrator), ("haproxy", &s.haproxy), ("router", &s.router)]
+            .map(|(n, c)| (n, c.as_ref().and_then(|c| c.size)))
+    };
+    // Pause zeroes every size; that is reported by the state change, not as scaling.
+    for ((c, a), (_, b)) in sizes(before).into_iter().zip(sizes(after)) {
+        if let (Some(a), Some(b)) = (a, b)
+            && a != b
+            && a > 0
+            && b > 0
+        {
+            ctx.event(cr, false, "Scaled", "Scale", format!("{c}: {a} -> {b}")).await;
+        }
+    }
+}
+
+/// Deletion: run the opt-in finalizers one at a time, saying in status what each waits for.
+async fn finalize_cluster(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Action, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+    let pending: Vec<&str> = FINALIZERS.into_iter().filter(|f| cr.finalizers().iter().any(|g| g == f)).collect();
+    let Some(finalizer) = pending.first().copied() else { return Ok(Action::await_change()) };
+    let crs = api(ctx, cr);
+    let waiting = async |why: String| {
+        let mut next = cr.status.clone().unwrap_or_default();
+        next.state = Some(state::STOPPING.into());
+        next.message = Some(format!("deleting: {why} (finalizer {finalizer})"));
+        if write_if_changed(&crs, &name, &next).await.ok().flatten().is_some() {
+            ctx.event(cr, false, "Deleting", "Delete", why).await;
+        }
+    };
+    if cr.status.as_ref().and_then(|s| s.state.as_deref()) != Some(state::STOPPING) {
+        waiting(format!("running finalizers {}", pending.join(", "))).await;
+    }
+    let mysql_pods = format!("app.kubernetes.io/instance={name},app.kubernetes.io/name=mysql");
+    match finalizer {
+        FIN_PODS_IN_ORDER => {
+            // Scale MySQL to one pod so the highest ordinals stop first and pod 0 stops last. (Percona
+            // also makes pod 0 the group-replication primary first; that needs mysqlsh, not reachable here.)
+            let sts: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), &ns);
+            let sts_name = format!("{name}-mysql");
+            let found = retrying(Default::default(), || sts.get_opt(&sts_name))
+                .await
+                .map_err(|e| ReconcileError::kube(format!("reading StatefulSet {ns}/{sts_name}"), e))?;
+            if let Some(s) = found {
+                if s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0) > 1 {
+                    let patch = json!({"spec": {"replicas": 1}});
+                    let (pp, patch) = (PatchParams::default(), Patch::Merge(&patch));
+                    retrying(Default::default(), || sts.patch(&sts_name, &pp, &patch))
+                        .await
+                        .map_err(|e| ReconcileError::kube(format!("scaling StatefulSet {ns}/{sts_name} to 1"), e))?;
+                }
+                let left = finalize::pod_names(&ctx.client, &ns, &mysql_pods).await?;
+                if left.len() > 1 {
+                    waiting(format!("waiting for pods {} to stop, pod 0 last", left.join(", "))).await;
+                    return Ok(Action::requeue(Duration::from_secs(5)));
+                }
+            }
+        }
+        FIN_MYSQL_PVC => {
+            let pvcs = finalize::delete_pvcs(&ctx.client, &ns, &mysql_pods).await?;
+            let users = cr.spec.secrets_name.clone().unwrap_or_else(|| format!("{name}-secrets"));
+            let secrets = finalize::delete_secrets(&ctx.client, &ns, &[users, format!("internal-{name}")]).await?;
+            ctx.event(
+                cr,
+                false,
+                "DeletedVolumes",
+                "Delete",
+                format!(
+                    "deleted PVCs [{}] and Secrets [{}] as {FIN_MYSQL_PVC} asked",
+                    pvcs.join(", "),
+                    secrets.join(", ")
+                ),
+            )
+            .await;
+        }
+        _ => {
+            let ssl = cr.spec.ssl_secret_name.clone().unwrap_or_else(|| format!("{name}-ssl"));
+            finalize::delete_secrets(&ctx.client, &ns, &[ssl, format!("{name}-ca-cert")]).await?;
+        }
+    }
+    finalize::remove(&crs, cr, finalizer).await?;
+    Ok(Action::await_change())
+}

@@ -1,0 +1,130 @@
+//! The operator's HTTP endpoints for the kubelet and Prometheus:
+//! - `GET /healthz`: the process serves requests (liveness);
+//! - `GET /readyz`: 200 once this replica is ready (a follower is; a leader once the engine's caches synced), else 503;
+//! - `GET /metrics`: the registry in OpenMetrics text;
+//! - `GET /loglevel`, `PUT /loglevel`: read or replace the log filter (see `logging`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::logging::LogControl;
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot listen on {addr} for /healthz, /readyz and /metrics: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the metrics server on {addr} stopped: {source}")]
+    Serve { addr: SocketAddr, source: std::io::Error },
+}
+
+/// What the endpoints read.
+#[derive(Clone)]
+pub struct HttpState {
+    pub registry: Arc<Registry>,
+    /// Why this replica is not ready, or `None` when it is.
+    pub not_ready: watch::Receiver<Option<String>>,
+    pub log: Option<LogControl>,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/loglevel", get(get_loglevel).put(put_loglevel))
+        .with_state(state)
+}
+
+async fn readyz(State(s): State<HttpState>) -> Response {
+    match s.not_ready.borrow().clone() {
+        None => (StatusCode::OK, "ok\n").into_response(),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(s): State<HttpState>) -> Response {
+    match super::metrics::encode(&s.registry) {
+        Ok(text) => ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the metrics\n").into_response(),
+    }
+}
+
+async fn get_loglevel(State(s): State<HttpState>) -> Response {
+    match &s.log {
+        Some(log) => format!("{}\n", log.current()).into_response(),
+        None => (StatusCode::NOT_FOUND, "the log level is not adjustable in this process\n").into_response(),
+    }
+}
+
+async fn put_loglevel(State(s): State<HttpState>, body: String) -> Response {
+    let Some(log) = &s.log else {
+        return (StatusCode::NOT_FOUND, "the log level is not adjustable in this process\n").into_response();
+    };
+    match log.set(&body) {
+        Ok(()) => format!("{}\n", log.current()).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    }
+}
+
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, HttpError> {
+    TcpListener::bind(addr).await.map_err(|source| HttpError::Bind { addr, source })
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: HttpState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), HttpError> {
+    let addr = listener.local_addr().map_err(|source| HttpError::Bind { addr: ([0, 0, 0, 0], 0).into(), source })?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| HttpError::Serve { addr, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn call(app: &Router, method: &str, path: &str, body: &str) -> (StatusCode, String) {
+        let req = axum::http::Request::builder().method(method).uri(path).body(Body::from(body.to_string())).unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn readyz_follows_the_channel_and_loglevel_validates() {
+        let (tx, rx) = watch::channel(Some("the engine's caches have not synced".to_string()));
+        let (_layer, log) = super::super::logging::reloadable("info").unwrap();
+        let app = router(HttpState { registry: Arc::new(Registry::default()), not_ready: rx, log: Some(log) });
+        assert_eq!(call(&app, "GET", "/healthz", "").await.0, StatusCode::OK);
+        let (status, body) = call(&app, "GET", "/readyz", "").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("caches"), "{body}");
+        tx.send_replace(None);
+        assert_eq!(call(&app, "GET", "/readyz", "").await.0, StatusCode::OK);
+        assert_eq!(call(&app, "PUT", "/loglevel", "debug").await, (StatusCode::OK, "debug\n".into()));
+        assert_eq!(call(&app, "PUT", "/loglevel", "x=y=z").await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(call(&app, "GET", "/loglevel", "").await.1, "debug\n");
+        let (status, body) = call(&app, "GET", "/metrics", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.ends_with("# EOF\n"), "{body}");
+    }
+}

@@ -1,0 +1,593 @@
+//! The PerconaPGCluster controller against the in-process sandbox with simulated nodes: the shipped examples
+//! reach `ready` with every object, instance names stay stable, scaling keeps the primary, pause/resume keeps
+//! the volumes, an invalid spec builds nothing, a rolling update takes the primary last, deletion honours the
+//! finalizers, and a no-op pass writes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dbdeck::api::pg::PerconaPGCluster;
+use dbdeck::engine::metrics::EngineMetrics;
+use dbdeck::engine::{EngineConfig, run};
+use dbdeck::observe::live::Scope;
+use dbdeck::sandbox::controllers::ControllerConfig;
+use dbdeck::sandbox::faults::FaultConfig;
+use dbdeck::sandbox::{Sandbox, SandboxConfig};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, Secret, Service};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const DEADLINE: Duration = Duration::from_secs(40);
+const MINIMAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples/pg-minimal.yaml");
+const FULL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples/pg-full.yaml");
+const KIND: &str = "PerconaPGCluster";
+const L_CLUSTER: &str = "postgres-operator.crunchydata.com/cluster";
+const L_SET: &str = "postgres-operator.crunchydata.com/instance-set";
+const L_ROLE: &str = "postgres-operator.crunchydata.com/role";
+
+struct Env {
+    sb: Sandbox,
+    /// The test's own client (its requests are not counted).
+    client: Client,
+    /// Write requests (anything but GET) the engine sent.
+    engine_writes: Arc<AtomicU64>,
+    engine_client: Client,
+    metrics: Arc<EngineMetrics>,
+    stop: Option<oneshot::Sender<()>>,
+    engine: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let sb = Sandbox::new(SandboxConfig::default()).expect("sandbox starts");
+        sb.start_controllers(ControllerConfig {
+            nodes: 6,
+            start_delay: Duration::from_millis(40),
+            job_duration: Duration::from_millis(80),
+            resize_delay: Duration::from_millis(80),
+            eviction_timeout: Some(Duration::from_millis(300)),
+        })
+        .expect("controllers start");
+        let client = Client::new(sb.router(), "default");
+        dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
+        let engine_writes = Arc::new(AtomicU64::new(0));
+        let counter = engine_writes.clone();
+        let svc = tower::ServiceBuilder::new()
+            .map_request(move |r: http::Request<kube::client::Body>| {
+                if r.method() != http::Method::GET {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                r
+            })
+            .service(sb.router());
+        let engine_client = Client::new(svc, "default");
+        let mut env = Env {
+            sb,
+            client,
+            engine_writes,
+            engine_client,
+            metrics: Arc::new(EngineMetrics::default()),
+            stop: None,
+            engine: None,
+        };
+        env.start_engine();
+        env
+    }
+
+    fn start_engine(&mut self) {
+        let (tx, rx) = oneshot::channel();
+        let config = EngineConfig {
+            scope: Scope::Namespace("default".into()),
+            metrics: Some(self.metrics.clone()),
+            ..Default::default()
+        };
+        let client = self.engine_client.clone();
+        self.engine = Some(tokio::spawn(async move {
+            run(client, config, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("engine runs");
+        }));
+        self.stop = Some(tx);
+    }
+
+    async fn stop_engine(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.engine.take() {
+            tokio::time::timeout(Duration::from_secs(10), h).await.expect("engine stops in time").unwrap();
+        }
+    }
+
+    fn crs(&self) -> Api<PerconaPGCluster> {
+        Api::default_namespaced(self.client.clone())
+    }
+
+    async fn create_from(&self, file: &str, name: &str, patch: Value) -> PerconaPGCluster {
+        let mut v: Value = serde_yaml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        v["metadata"]["name"] = json!(name);
+        json_merge(&mut v, &patch);
+        let cr: PerconaPGCluster = serde_json::from_value(v).unwrap();
+        self.crs().create(&PostParams::default(), &cr).await.expect("CR created")
+    }
+
+    async fn create(&self, name: &str, patch: Value) -> PerconaPGCluster {
+        self.create_from(MINIMAL, name, patch).await
+    }
+
+    async fn patch(&self, name: &str, patch: Value) {
+        self.crs().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("CR patched");
+    }
+
+    async fn wait_state(&self, name: &str, want: &str) -> PerconaPGCluster {
+        eventually(&format!("{name} to be {want}"), || async {
+            let cr = self.crs().get_opt(name).await.ok().flatten()?;
+            (cr.status.as_ref()?.state.as_deref() == Some(want)).then_some(cr)
+        })
+        .await
+    }
+
+    async fn pods(&self, selector: &str) -> Vec<Pod> {
+        let api: Api<Pod> = Api::default_namespaced(self.client.clone());
+        let mut pods = api.list(&ListParams::default().labels(selector)).await.unwrap().items;
+        pods.retain(|p| p.metadata.deletion_timestamp.is_none());
+        pods.sort_by_key(|p| p.name_any());
+        pods
+    }
+
+    async fn pvcs(&self, name: &str) -> Vec<String> {
+        let api: Api<PersistentVolumeClaim> = Api::default_namespaced(self.client.clone());
+        let sel = format!("{L_CLUSTER}={name}");
+        let mut names: Vec<String> =
+            api.list(&ListParams::default().labels(&sel)).await.unwrap().items.iter().map(|p| p.name_any()).collect();
+        names.sort();
+        names
+    }
+
+    /// Instance StatefulSet names of the cluster, sorted.
+    async fn instances(&self, name: &str) -> Vec<String> {
+        let api: Api<StatefulSet> = Api::default_namespaced(self.client.clone());
+        let sel = format!("{L_CLUSTER}={name},{L_SET}");
+        let mut names: Vec<String> =
+            api.list(&ListParams::default().labels(&sel)).await.unwrap().items.iter().map(|s| s.name_any()).collect();
+        names.sort();
+        names
+    }
+
+    async fn events(&self, name: &str) -> Vec<(String, String)> {
+        let api: Api<Event> = Api::default_namespaced(self.client.clone());
+        api.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.involved_object.name.as_deref() == Some(name) && e.involved_object.kind.as_deref() == Some(KIND)
+            })
+            .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+            .collect()
+    }
+
+    /// Waits for an Event on the cluster matching `reason` and `pred` (Events follow the status write
+    /// that announces them, so a test that saw the status may be a moment early).
+    async fn wait_event(&self, name: &str, reason: &str, pred: impl Fn(&str) -> bool) {
+        eventually(&format!("a {reason} event on {name}"), || async {
+            let events = self.events(name).await;
+            events.iter().any(|(r, m)| r == reason && pred(m)).then_some(())
+        })
+        .await
+    }
+
+    async fn sts_replicas(&self, name: &str) -> Option<i32> {
+        let api: Api<StatefulSet> = Api::default_namespaced(self.client.clone());
+        api.get_opt(name).await.unwrap()?.spec?.replicas
+    }
+
+    async fn secret(&self, name: &str) -> Option<Secret> {
+        Api::<Secret>::default_namespaced(self.client.clone()).get_opt(name).await.unwrap()
+    }
+
+    /// Labels a pod the way Patroni marks its leader.
+    async fn mark_primary(&self, pod: &str) {
+        let api: Api<Pod> = Api::default_namespaced(self.client.clone());
+        let patch = json!({"metadata": {"labels": {L_ROLE: "master"}}});
+        api.patch(pod, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("pod labelled");
+    }
+
+    /// Waits until the cluster is ready with `n` instance pods and `n` instance StatefulSets.
+    async fn wait_instances(&self, name: &str, n: usize) -> Vec<String> {
+        eventually(&format!("{name} ready with {n} instances"), || async {
+            let cr = self.crs().get(name).await.ok()?;
+            let st = cr.status.as_ref()?;
+            let pg = st.postgres.as_ref()?;
+            let pods = self.pods(&format!("{L_CLUSTER}={name},{L_SET}")).await;
+            let sets = self.instances(name).await;
+            (st.state.as_deref() == Some("ready") && pg.ready == n as i32 && pods.len() == n && sets.len() == n)
+                .then_some(sets)
+        })
+        .await
+    }
+}
+
+fn json_merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                json_merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+/// The in-process sandbox serves each request inside the client's future, so a reconcile's stack
+/// holds the server's too; debug builds need more than tokio's default 2 MiB.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn suffix(instance: &str) -> String {
+    instance.rsplit('-').next().unwrap().to_string()
+}
+
+#[test]
+fn minimal_example_reaches_ready_with_every_object_and_a_restart_writes_nothing() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        let started = Instant::now();
+        env.create("orders-db", json!({})).await;
+        let cr = env.wait_state("orders-db", "ready").await;
+        let took = started.elapsed();
+        let st = cr.status.clone().unwrap();
+        assert_eq!(st.host.as_deref(), Some("orders-db-primary.default.svc"));
+        let pg = st.postgres.clone().unwrap();
+        assert_eq!((pg.size, pg.ready), (3, 3));
+        assert_eq!(pg.instances.as_ref().unwrap()[0].name, "main");
+        assert_eq!(st.observed_generation, cr.metadata.generation);
+        assert!(st.pgbouncer.is_none(), "the minimal example has no pgBouncer");
+
+        let instances = env.instances("orders-db").await;
+        assert_eq!(instances.len(), 3, "{instances:?}");
+        for i in &instances {
+            assert!(i.starts_with("orders-db-main-") && suffix(i).len() == 4, "{i}");
+            assert_eq!(env.sts_replicas(i).await, Some(1), "one pod per instance StatefulSet");
+        }
+        assert_eq!(env.sts_replicas("orders-db-repo-host").await, Some(1));
+        let services: Api<Service> = Api::default_namespaced(env.client.clone());
+        for s in ["primary", "replicas", "pods", "ha", "ha-config"] {
+            assert!(services.get_opt(&format!("orders-db-{s}")).await.unwrap().is_some(), "Service orders-db-{s}");
+        }
+        for s in ["cluster-cert", "cluster-ca-cert", "replication-cert", "pgbackrest"] {
+            assert!(env.secret(&format!("orders-db-{s}")).await.is_some(), "Secret orders-db-{s}");
+        }
+        let user = env.secret("orders-db-pguser-orders-db").await.expect("the default user's Secret");
+        let data = user.data.unwrap();
+        for k in ["user", "password", "verifier", "host", "port", "dbname", "uri", "jdbc-uri"] {
+            assert!(data.contains_key(k), "user Secret key {k}");
+        }
+        assert!(data["password"].0.len() >= 16, "a strong password");
+        assert!(user.metadata.owner_references.is_none(), "credentials outlive the CR unless a finalizer asks");
+        let mut want_pvcs: Vec<String> = instances.iter().map(|i| format!("{i}-pgdata")).collect();
+        want_pvcs.push("orders-db-repo1".into());
+        want_pvcs.sort();
+        assert_eq!(env.pvcs("orders-db").await, want_pvcs);
+        env.wait_event("orders-db", "Created", |_| true).await;
+        env.wait_event("orders-db", "Ready", |m| m.ends_with("-> ready")).await;
+        let password = data["password"].clone();
+        eprintln!("create → ready in {took:?}; engine writes {}", env.engine_writes.load(Ordering::Relaxed));
+
+        // A fresh engine reconciles the ready cluster once on start: same names, same password, no writes.
+        env.stop_engine().await;
+        let before_writes = env.engine_writes.load(Ordering::Relaxed);
+        let before_reconciles = env.metrics.reconciles(KIND);
+        env.start_engine();
+        eventually("a reconcile after restart", || async {
+            (env.metrics.reconciles(KIND) > before_reconciles).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(env.engine_writes.load(Ordering::Relaxed) - before_writes, 0, "a no-op reconcile writes nothing");
+        assert_eq!(env.instances("orders-db").await, instances, "instance names are stable");
+        let again = env.secret("orders-db-pguser-orders-db").await.unwrap().data.unwrap();
+        assert_eq!(again["password"], password, "the password is kept");
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn full_example_with_pgbouncer_reaches_ready() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        // The example asks for a `fast-ssd` class; give the sandbox one.
+        let classes: Api<k8s_openapi::api::storage::v1::StorageClass> = Api::all(env.client.clone());
+        let class = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast-ssd"},
+            "provisioner": "sandbox.dbdeck.io/hostpath", "allowVolumeExpansion": true});
+        classes.create(&PostParams::default(), &serde_json::from_value(class).unwrap()).await.expect("class created");
+        env.create_from(FULL, "orders-db", json!({})).await;
+        let cr = env.wait_state("orders-db", "ready").await;
+        let st = cr.status.unwrap();
+        assert_eq!(st.host.as_deref(), Some("orders-db-pgbouncer.default.svc"));
+        let pg = st.postgres.unwrap();
+        assert_eq!((pg.size, pg.ready), (4, 4));
+        let sets: BTreeMap<String, i32> = pg.instances.unwrap().into_iter().map(|i| (i.name, i.size)).collect();
+        assert_eq!(sets, BTreeMap::from([("main".to_string(), 3), ("reports".to_string(), 1)]));
+        let bouncer = st.pgbouncer.unwrap();
+        assert_eq!((bouncer.size, bouncer.ready), (3, 3));
+        let conditions: BTreeMap<String, String> =
+            st.conditions.unwrap().into_iter().map(|c| (c.type_, c.status)).collect();
+        assert_eq!(conditions.get("ProxyAvailable").map(String::as_str), Some("True"), "{conditions:?}");
+        let deployments: Api<Deployment> = Api::default_namespaced(env.client.clone());
+        assert_eq!(deployments.get("orders-db-pgbouncer").await.unwrap().spec.unwrap().replicas, Some(3));
+        // Each instance has its data and WAL volumes (the `main` set asks for WAL volumes).
+        let pvcs = env.pvcs("orders-db").await;
+        let main: Vec<String> = env.instances("orders-db").await.into_iter().filter(|i| i.contains("-main-")).collect();
+        for i in &main {
+            assert!(pvcs.contains(&format!("{i}-pgdata")) && pvcs.contains(&format!("{i}-pgwal")), "{i}: {pvcs:?}");
+        }
+        let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::default_namespaced(env.client.clone());
+        let mut want_maps = vec!["orders-db-config".to_string(), "orders-db-pgbackrest-config".to_string()];
+        want_maps.extend(main.iter().map(|i| format!("{i}-config")));
+        for m in want_maps {
+            assert!(maps.get_opt(&m).await.unwrap().is_some(), "ConfigMap {m}");
+        }
+        let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> = Api::default_namespaced(env.client.clone());
+        for p in ["orders-db-set-main", "orders-db-pgbouncer"] {
+            assert!(pdbs.get_opt(p).await.unwrap().is_some(), "PodDisruptionBudget {p}");
+        }
+        let user = env.secret("orders-app-credentials").await.expect("the custom secretName is used");
+        assert!(user.data.unwrap().contains_key("pgbouncer-uri"));
+        assert!(env.secret("orders-db-pgbouncer").await.is_some());
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn scaling_keeps_names_and_the_primary_then_pause_and_resume_keep_the_volumes() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        env.create("scale-db", json!({})).await;
+        let three = env.wait_instances("scale-db", 3).await;
+
+        // Up: the three instances keep their names, one new one joins.
+        env.patch("scale-db", json!({"spec": {"instances": [{"name": "main", "replicas": 4,
+            "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}))
+            .await;
+        let four = env.wait_instances("scale-db", 4).await;
+        assert!(three.iter().all(|i| four.contains(i)), "existing instances keep their names: {three:?} {four:?}");
+
+        // Down to one while Patroni marks the newest instance as leader: the leader's instance stays.
+        let newest = four.iter().find(|i| !three.contains(i)).unwrap().clone();
+        env.mark_primary(&format!("{newest}-0")).await;
+        env.patch("scale-db", json!({"spec": {"instances": [{"name": "main", "replicas": 1,
+            "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}))
+            .await;
+        let one = env.wait_instances("scale-db", 1).await;
+        assert_eq!(one, vec![newest.clone()], "replicas go before the primary");
+        assert_eq!(env.pvcs("scale-db").await.len(), 5, "scaling down keeps the removed instances' volumes");
+        env.wait_event("scale-db", "Scaled", |m| m == "postgres/main: 3 -> 4").await;
+        env.wait_event("scale-db", "Scaled", |m| m == "postgres/main: 4 -> 1").await;
+        env.wait_event("scale-db", "InstancesRemoved", |_| true).await;
+
+        // Pause: every workload to zero, volumes kept, stopping → paused.
+        env.patch("scale-db", json!({"spec": {"pause": true}})).await;
+        env.wait_state("scale-db", "paused").await;
+        assert_eq!(env.sts_replicas(&newest).await, Some(0));
+        assert_eq!(env.sts_replicas("scale-db-repo-host").await, Some(0));
+        eventually("no pods left", || async { env.pods(&format!("{L_CLUSTER}=scale-db")).await.is_empty().then_some(()) })
+            .await;
+        assert_eq!(env.pvcs("scale-db").await.len(), 5, "pausing keeps every volume");
+        // `stopping` lasts while pods are still running, which the sandbox may not let a reconcile see.
+        env.wait_event("scale-db", "Paused", |m| m.ends_with("-> paused")).await;
+        let events = env.events("scale-db").await;
+        assert!(events.iter().filter(|(r, _)| r == "Pausing").all(|(_, m)| m.ends_with("-> stopping")), "{events:?}");
+
+        env.patch("scale-db", json!({"spec": {"pause": false}})).await;
+        let back = env.wait_instances("scale-db", 1).await;
+        assert_eq!(back, [newest], "resume brings the same instance back");
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn an_invalid_spec_says_why_with_an_event_and_builds_nothing() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        env.create("bad-db", json!({"spec": {"postgresVersion": 11}})).await;
+        let cr = eventually("bad-db to report the problem", || async {
+            let cr = env.crs().get("bad-db").await.ok()?;
+            cr.status.as_ref()?.message.is_some().then_some(cr)
+        })
+        .await;
+        let st = cr.status.unwrap();
+        assert_eq!(st.state.as_deref(), Some("initializing"), "PG has no error state");
+        let message = st.message.unwrap();
+        assert!(message.contains("spec.postgresVersion") && message.contains("bad-db"), "{message}");
+        let valid = st.conditions.unwrap().into_iter().find(|c| c.type_ == "SpecValid").expect("SpecValid condition");
+        assert_eq!(valid.status, "False");
+        env.wait_event("bad-db", "InvalidSpec", |m| m.contains("spec.postgresVersion")).await;
+        assert!(env.instances("bad-db").await.is_empty(), "nothing was built");
+        assert!(env.secret("bad-db-pguser-bad-db").await.is_none(), "nothing was built");
+
+        // Fixing the spec recovers and clears the message.
+        env.patch("bad-db", json!({"spec": {"postgresVersion": 18}})).await;
+        let cr = env.wait_state("bad-db", "ready").await;
+        assert_eq!(cr.status.unwrap().message, None);
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn a_spec_change_rolls_replicas_first_and_the_primary_last() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        env.create("roll-db", json!({})).await;
+        let instances = env.wait_instances("roll-db", 3).await;
+        // Patroni's leader is the middle instance by name, so neither name order nor age explains the result.
+        let primary = format!("{}-0", instances[1]);
+        env.mark_primary(&primary).await;
+        let sel = format!("{L_CLUSTER}=roll-db,{L_SET}");
+        let old: BTreeMap<String, String> = env
+            .pods(&sel)
+            .await
+            .iter()
+            .map(|p| (p.name_any(), p.labels().get("controller-revision-hash").cloned().unwrap_or_default()))
+            .collect();
+        env.patch("roll-db", json!({"spec": {"instances": [{"name": "main", "replicas": 3,
+            "env": [{"name": "TZ", "value": "UTC"}],
+            "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}))
+            .await;
+        let mut order: Vec<String> = Vec::new();
+        let mut most_down = 0;
+        let start = Instant::now();
+        while order.len() < 3 {
+            assert!(start.elapsed() < DEADLINE, "timed out waiting for the rollout; so far {order:?}");
+            let pods = env.pods(&sel).await;
+            let ready = pods
+                .iter()
+                .filter(|p| {
+                    p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
+                        c.iter().any(|c| c.type_ == "ContainersReady" && c.status == "True")
+                    })
+                })
+                .count();
+            most_down = most_down.max(3 - ready.min(3));
+            for p in pods {
+                let rev = p.labels().get("controller-revision-hash").cloned().unwrap_or_default();
+                if old.get(&p.name_any()) != Some(&rev) && !order.contains(&p.name_any()) {
+                    order.push(p.name_any());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(order.last(), Some(&primary), "the primary goes last: {order:?}");
+        let replicas: BTreeSet<&String> = order[..2].iter().collect();
+        let expected: BTreeSet<String> = [&instances[0], &instances[2]].iter().map(|i| format!("{i}-0")).collect();
+        assert_eq!(replicas, expected.iter().collect(), "replicas first");
+        assert!(most_down <= 1, "at most one instance down at a time (saw {most_down})");
+        env.wait_state("roll-db", "ready").await;
+        let events = env.events("roll-db").await;
+        let rolls: Vec<&String> = events.iter().filter(|(r, _)| r == "RollingUpdate").map(|(_, m)| m).collect();
+        assert_eq!(rolls.len(), 3, "{events:?}");
+        assert!(rolls.iter().any(|m| m.contains(&primary) && m.contains("the primary, last")), "{rolls:?}");
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn delete_keeps_volumes_and_credentials_unless_finalizers_ask() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        env.create("keep-db", json!({})).await;
+        env.create(
+            "drop-db",
+            json!({"metadata": {"finalizers": ["percona.com/delete-backups", "percona.com/delete-pvc", "percona.com/delete-ssl"]}}),
+        )
+        .await;
+        env.wait_state("keep-db", "ready").await;
+        env.wait_state("drop-db", "ready").await;
+        assert_eq!(env.pvcs("drop-db").await.len(), 4);
+
+        env.crs().delete("keep-db", &DeleteParams::default()).await.unwrap();
+        env.crs().delete("drop-db", &DeleteParams::default()).await.unwrap();
+        eventually("both CRs gone", || async {
+            (env.crs().get_opt("keep-db").await.unwrap().is_none() && env.crs().get_opt("drop-db").await.unwrap().is_none())
+                .then_some(())
+        })
+        .await;
+        eventually("drop-db's volumes gone", || async { env.pvcs("drop-db").await.is_empty().then_some(()) }).await;
+        assert_eq!(env.pvcs("keep-db").await.len(), 4, "without the finalizer the PVCs stay");
+        assert!(env.secret("keep-db-pguser-keep-db").await.is_some(), "the user Secret outlives the cluster");
+        assert!(env.secret("keep-db-cluster-ca-cert").await.is_some(), "the CA outlives the cluster");
+        assert!(env.secret("drop-db-pguser-drop-db").await.is_none());
+        assert!(env.secret("drop-db-cluster-cert").await.is_none());
+        assert!(env.secret("drop-db-cluster-ca-cert").await.is_none());
+        let events = env.events("drop-db").await;
+        assert!(
+            events.iter().any(|(r, m)| r == "BackupsKept" && m.contains("not implemented")),
+            "delete-backups says honestly that repo data stays: {events:?}"
+        );
+        assert!(events.iter().any(|(r, _)| r == "DeletedVolumes"), "{events:?}");
+
+        // Recreating keep-db reopens its volumes (same instance names) with the same password.
+        let old_password = env.secret("keep-db-pguser-keep-db").await.unwrap().data.unwrap()["password"].clone();
+        let old_pvcs = env.pvcs("keep-db").await;
+        env.create("keep-db", json!({})).await;
+        env.wait_instances("keep-db", 3).await;
+        let password = env.secret("keep-db-pguser-keep-db").await.unwrap().data.unwrap()["password"].clone();
+        assert_eq!(password, old_password);
+        assert_eq!(env.pvcs("keep-db").await, old_pvcs, "the new instances took the old volumes");
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn injected_throttling_and_unavailability_do_not_stop_convergence() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        env.create("flaky-db", json!({})).await;
+        env.sb
+            .set_faults(FaultConfig { error_rate: 0.2, error_code: 503, retry_after_seconds: 0, ..Default::default() })
+            .unwrap();
+        // The test's own reads can be refused too: wait_state tolerates that by polling.
+        let ready = env.wait_state("flaky-db", "ready").await;
+        let names = eventually("the instance names", || async {
+            let api: Api<StatefulSet> = Api::default_namespaced(env.client.clone());
+            let sel = format!("{L_CLUSTER}=flaky-db,{L_SET}");
+            let mut n: Vec<String> =
+                api.list(&ListParams::default().labels(&sel)).await.ok()?.items.iter().map(|s| s.name_any()).collect();
+            n.sort();
+            Some(n)
+        })
+        .await;
+        assert_eq!(names.len(), 3, "faults did not make extra instances: {names:?}");
+        assert_eq!(ready.status.unwrap().postgres.unwrap().ready, 3);
+        env.sb
+            .set_faults(FaultConfig { error_rate: 0.2, error_code: 429, retry_after_seconds: 0, ..Default::default() })
+            .unwrap();
+        let patch = json!({"spec": {"instances": [{"name": "main", "replicas": 4,
+            "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}});
+        eventually("the patch to go through", || async {
+            env.crs().patch("flaky-db", &PatchParams::default(), &Patch::Merge(&patch)).await.ok().map(|_| ())
+        })
+        .await;
+        eventually("4 ready instances", || async {
+            let cr = env.crs().get("flaky-db").await.ok()?;
+            let st = cr.status.as_ref()?;
+            (st.postgres.as_ref()?.ready == 4 && st.state.as_deref() == Some("ready")).then_some(())
+        })
+        .await;
+        env.sb.set_faults(FaultConfig::default()).unwrap();
+        let after = env.instances("flaky-db").await;
+        assert_eq!(after.len(), 4);
+        assert!(names.iter().all(|n| after.contains(n)), "the first three kept their names: {names:?} {after:?}");
+        env.stop_engine().await;
+    })
+}

@@ -1,0 +1,517 @@
+//! The PerconaServerMySQL controller against the in-process sandbox with simulated nodes, for
+//! group replication (`ps-minimal.yaml`) and async replication
+//! (`ps-async-minimal.yaml`): create → every object → ready, zero writes on a no-op pass, scale,
+//! pause/resume, invalid spec, smart update order (primary last), MySQL Router, a LoadBalancer
+//! without an address, and delete with and without finalizers.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use dbdeck::api::ps::PerconaServerMySQL;
+use dbdeck::engine::metrics::EngineMetrics;
+use dbdeck::engine::{EngineConfig, run};
+use dbdeck::observe::live::Scope;
+use dbdeck::sandbox::controllers::ControllerConfig;
+use dbdeck::sandbox::{Sandbox, SandboxConfig};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const DEADLINE: Duration = Duration::from_secs(40);
+const GR: &str = "ps-minimal.yaml";
+const ASYNC: &str = "ps-async-minimal.yaml";
+
+struct Env {
+    /// Held so the sandbox lives as long as the test.
+    #[allow(dead_code)]
+    sb: Sandbox,
+    /// The test's own client (its requests are not counted).
+    client: Client,
+    /// Write requests (anything but GET) the engine sent.
+    engine_writes: Arc<AtomicU64>,
+    engine_client: Client,
+    metrics: Arc<EngineMetrics>,
+    stop: Option<oneshot::Sender<()>>,
+    engine: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let sb = Sandbox::new(SandboxConfig::default()).expect("sandbox starts");
+        sb.start_controllers(ControllerConfig {
+            nodes: 6,
+            start_delay: Duration::from_millis(40),
+            job_duration: Duration::from_millis(80),
+            resize_delay: Duration::from_millis(80),
+            eviction_timeout: Some(Duration::from_millis(300)),
+        })
+        .expect("controllers start");
+        let client = Client::new(sb.router(), "default");
+        dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
+        let engine_writes = Arc::new(AtomicU64::new(0));
+        let counter = engine_writes.clone();
+        let svc = tower::ServiceBuilder::new()
+            .map_request(move |r: http::Request<kube::client::Body>| {
+                if r.method() != http::Method::GET {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                r
+            })
+            .service(sb.router());
+        let engine_client = Client::new(svc, "default");
+        let mut env = Env {
+            sb,
+            client,
+            engine_writes,
+            engine_client,
+            metrics: Arc::new(EngineMetrics::default()),
+            stop: None,
+            engine: None,
+        };
+        env.start_engine();
+        env
+    }
+
+    fn start_engine(&mut self) {
+        let (tx, rx) = oneshot::channel();
+        let config = EngineConfig {
+            scope: Scope::Namespace("default".into()),
+            metrics: Some(self.metrics.clone()),
+            ..Default::default()
+        };
+        let client = self.engine_client.clone();
+        self.engine = Some(tokio::spawn(async move {
+            run(client, config, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("engine runs");
+        }));
+        self.stop = Some(tx);
+    }
+
+    async fn stop_engine(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.engine.take() {
+            tokio::time::timeout(Duration::from_secs(10), h).await.expect("engine stops in time").unwrap();
+        }
+    }
+
+    fn crs(&self) -> Api<PerconaServerMySQL> {
+        Api::default_namespaced(self.client.clone())
+    }
+
+    async fn create(&self, example: &str, name: &str, patch: Value) -> PerconaServerMySQL {
+        let path = format!("{}/deploy/examples/{example}", env!("CARGO_MANIFEST_DIR"));
+        let mut v: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        v["metadata"]["name"] = json!(name);
+        json_merge(&mut v, &patch);
+        let cr: PerconaServerMySQL = serde_json::from_value(v).unwrap();
+        self.crs().create(&PostParams::default(), &cr).await.expect("CR created")
+    }
+
+    async fn patch(&self, name: &str, patch: Value) {
+        self.crs().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("CR patched");
+    }
+
+    async fn wait_state(&self, name: &str, want: &str) -> PerconaServerMySQL {
+        let start = Instant::now();
+        loop {
+            let cr = self.crs().get_opt(name).await.ok().flatten();
+            if let Some(cr) = cr.as_ref().filter(|c| c.status.as_ref().and_then(|s| s.state.as_deref()) == Some(want)) {
+                return cr.clone();
+            }
+            // On failure, show the last status: it says which component held the cluster back.
+            let last = cr.and_then(|c| c.status);
+            assert!(start.elapsed() < DEADLINE, "timed out waiting for {name} to be {want}; last status {last:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn pods(&self, selector: &str) -> Vec<Pod> {
+        let api: Api<Pod> = Api::default_namespaced(self.client.clone());
+        let mut pods = api.list(&ListParams::default().labels(selector)).await.unwrap().items;
+        pods.sort_by_key(|p| p.name_any());
+        pods
+    }
+
+    async fn pvcs(&self, name: &str) -> Vec<String> {
+        let api: Api<PersistentVolumeClaim> = Api::default_namespaced(self.client.clone());
+        let sel = format!("app.kubernetes.io/instance={name}");
+        let mut names: Vec<String> =
+            api.list(&ListParams::default().labels(&sel)).await.unwrap().items.iter().map(|p| p.name_any()).collect();
+        names.sort();
+        names
+    }
+
+    async fn events(&self, name: &str) -> Vec<(String, String)> {
+        let api: Api<Event> = Api::default_namespaced(self.client.clone());
+        api.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some(name))
+            .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+            .collect()
+    }
+
+    /// Waits for an Event about `name` that `pred(reason, message)` accepts (events follow the
+    /// status write they report, so they may land a moment after the state the test saw).
+    async fn wait_event(&self, name: &str, pred: impl Fn(&str, &str) -> bool) {
+        self.wait_events(name, |events| events.iter().any(|(r, m)| pred(r, m))).await;
+    }
+
+    async fn wait_events(&self, name: &str, pred: impl Fn(&[(String, String)]) -> bool) -> Vec<(String, String)> {
+        let start = Instant::now();
+        loop {
+            let events = self.events(name).await;
+            if pred(&events) {
+                return events;
+            }
+            assert!(start.elapsed() < DEADLINE, "timed out waiting for an event about {name}; have {events:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn sts_replicas(&self, name: &str) -> Option<i32> {
+        let api: Api<StatefulSet> = Api::default_namespaced(self.client.clone());
+        api.get_opt(name).await.unwrap()?.spec?.replicas
+    }
+}
+
+fn json_merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                json_merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+/// The in-process sandbox serves each request inside the client's future, so a request's stack
+/// holds the server's too (schema validation of the large PS CRD is deep); debug builds need more
+/// than the default 2 MiB. The test body therefore runs on a 16 MiB worker, not the test thread.
+fn block_on<F: Future<Output = ()> + Send + 'static>(test: F) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Err(e) = rt.block_on(rt.spawn(test)) {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Env {
+    async fn exists<K>(&self, name: &str) -> bool
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = Api::default_namespaced(self.client.clone());
+        api.get_opt(name).await.unwrap().is_some()
+    }
+
+    /// Restarts the engine and checks that its first pass over the settled cluster writes nothing.
+    async fn assert_noop_restart(&mut self) {
+        self.stop_engine().await;
+        let before_writes = self.engine_writes.load(Ordering::Relaxed);
+        let before = self.metrics.reconciles("PerconaServerMySQL");
+        self.start_engine();
+        eventually("a reconcile after restart", || async {
+            (self.metrics.reconciles("PerconaServerMySQL") > before).then_some(())
+        })
+        .await;
+        // Let any write that would follow the first pass (a status, an event, a label) happen.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(self.engine_writes.load(Ordering::Relaxed) - before_writes, 0, "a no-op reconcile writes nothing");
+    }
+
+    fn condition(cr: &PerconaServerMySQL, type_: &str) -> Option<String> {
+        let conds = cr.status.as_ref()?.conditions.as_ref()?;
+        conds.iter().find(|c| c.type_ == type_).map(|c| c.status.clone())
+    }
+}
+
+#[test]
+fn group_replication_reaches_ready_with_every_object_and_a_restart_writes_nothing() {
+    block_on(async {
+        let mut env = Env::new().await;
+        let started = Instant::now();
+        env.create(GR, "shop-db", json!({})).await;
+        let cr = env.wait_state("shop-db", "ready").await;
+        let took = started.elapsed();
+        let st = cr.status.clone().unwrap();
+        assert_eq!(st.host.as_deref(), Some("shop-db-haproxy.default"));
+        assert_eq!(st.mysql.as_ref().unwrap().ready, Some(3));
+        assert_eq!(st.mysql.as_ref().unwrap().state.as_deref(), Some("ready"));
+        assert_eq!(st.haproxy.as_ref().unwrap().ready, Some(3));
+        assert_eq!(st.orchestrator, None, "no Orchestrator with group replication");
+        assert_eq!(st.cluster_type.as_deref(), Some("group-replication"));
+        assert_eq!(st.observed_generation, cr.metadata.generation);
+        assert_eq!(Env::condition(&cr, "Ready").as_deref(), Some("True"));
+        assert_eq!(Env::condition(&cr, "Initializing").as_deref(), Some("False"));
+        assert_eq!(env.sts_replicas("shop-db-mysql").await, Some(3));
+        assert_eq!(env.sts_replicas("shop-db-haproxy").await, Some(3));
+        assert!(!env.exists::<StatefulSet>("shop-db-orc").await);
+        for s in ["shop-db-mysql", "shop-db-mysql-unready", "shop-db-mysql-primary", "shop-db-haproxy"] {
+            assert!(env.exists::<Service>(s).await, "Service {s} exists");
+        }
+        for p in ["shop-db-mysql", "shop-db-haproxy"] {
+            assert!(env.exists::<PodDisruptionBudget>(p).await, "PDB {p} exists");
+        }
+        assert!(env.exists::<ConfigMap>("auto-shop-db-mysql").await || env.exists::<ConfigMap>("shop-db-mysql").await);
+        let secrets: Api<Secret> = Api::default_namespaced(env.client.clone());
+        for s in ["shop-db-secrets", "internal-shop-db", "shop-db-ssl"] {
+            assert!(secrets.get_opt(s).await.unwrap().is_some(), "Secret {s} exists");
+        }
+        let users = secrets.get("shop-db-secrets").await.unwrap().data.unwrap();
+        let internal = secrets.get("internal-shop-db").await.unwrap().data.unwrap();
+        for u in dbdeck::engine::ps::SYSTEM_USERS {
+            assert!(users.get(u).is_some_and(|p| p.0.len() >= 16), "a strong password for {u}");
+            assert_eq!(users.get(u), internal.get(u), "internal-shop-db mirrors {u}");
+        }
+        let tls = secrets.get("shop-db-ssl").await.unwrap().data.unwrap();
+        assert!(["ca.crt", "tls.crt", "tls.key"].iter().all(|k| tls.contains_key(*k)));
+        let pvcs = env.pvcs("shop-db").await;
+        assert_eq!(pvcs, ["datadir-shop-db-mysql-0", "datadir-shop-db-mysql-1", "datadir-shop-db-mysql-2"]);
+        env.wait_event("shop-db", |r, _| r == "Created").await;
+        env.wait_event("shop-db", |r, m| r == "ClusterStateChanged" && m.ends_with("-> ready")).await;
+        eprintln!("GR create → ready in {took:?}; engine writes {}", env.engine_writes.load(Ordering::Relaxed));
+
+        env.assert_noop_restart().await;
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn async_reaches_ready_and_a_smart_update_restarts_the_labelled_primary_last() {
+    block_on(async {
+        let mut env = Env::new().await;
+        let started = Instant::now();
+        env.create(ASYNC, "ledger", json!({})).await;
+        let cr = env.wait_state("ledger", "ready").await;
+        let took = started.elapsed();
+        let st = cr.status.clone().unwrap();
+        assert_eq!(st.host.as_deref(), Some("ledger-haproxy.default"));
+        assert_eq!(st.cluster_type.as_deref(), Some("async"));
+        assert_eq!(st.orchestrator.as_ref().unwrap().ready, Some(3));
+        assert_eq!(st.orchestrator.as_ref().unwrap().state.as_deref(), Some("ready"));
+        assert_eq!(st.haproxy.as_ref().unwrap().ready, Some(2));
+        assert_eq!(env.sts_replicas("ledger-orc").await, Some(3));
+        assert!(env.exists::<ConfigMap>("ledger-orc").await);
+        assert!(env.exists::<Service>("ledger-orc").await);
+        let account = "percona-server-mysql-operator-orchestrator";
+        assert!(env.exists::<ServiceAccount>(account).await);
+        assert!(env.exists::<Role>(account).await);
+        assert!(env.exists::<RoleBinding>(account).await);
+        eprintln!("async create → ready in {took:?}");
+        env.assert_noop_restart().await;
+
+        // Orchestrator's hook would label the source; here the test plays that part for pod 1.
+        let pods: Api<Pod> = Api::default_namespaced(env.client.clone());
+        let label = json!({"metadata": {"labels": {"mysql.percona.com/primary": "true"}}});
+        pods.patch("ledger-mysql-1", &PatchParams::default(), &Patch::Merge(&label)).await.unwrap();
+        let sel = "app.kubernetes.io/instance=ledger,app.kubernetes.io/name=mysql";
+        let old: BTreeMap<String, String> = env
+            .pods(sel)
+            .await
+            .iter()
+            .map(|p| (p.name_any(), p.labels().get("controller-revision-hash").cloned().unwrap_or_default()))
+            .collect();
+        env.patch("ledger", json!({"spec": {"mysql": {"configuration": "[mysqld]\nmax_connections=250\n"}}})).await;
+        let mut order: Vec<String> = Vec::new();
+        let start = Instant::now();
+        while order.len() < 3 {
+            assert!(start.elapsed() < DEADLINE, "timed out waiting for the rollout; so far {order:?}");
+            for p in env.pods(sel).await {
+                let rev = p.labels().get("controller-revision-hash").cloned().unwrap_or_default();
+                if old.get(&p.name_any()) != Some(&rev) && !order.contains(&p.name_any()) {
+                    order.push(p.name_any());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(order, ["ledger-mysql-2", "ledger-mysql-0", "ledger-mysql-1"], "replicas first, the primary last");
+        env.wait_state("ledger", "ready").await;
+        let events = env.wait_events("ledger", |e| e.iter().filter(|(r, _)| r == "SmartUpdate").count() == 3).await;
+        let steps: Vec<&String> = events.iter().filter(|(r, _)| r == "SmartUpdate").map(|(_, m)| m).collect();
+        assert_eq!(steps.len(), 3, "{events:?}");
+        assert!(steps.iter().any(|m| m.contains("ledger-mysql-1") && m.contains("primary")), "{steps:?}");
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn scale_up_and_down_then_pause_and_resume_keep_the_volumes() {
+    block_on(async {
+        let mut env = Env::new().await;
+        env.create(GR, "scale-db", json!({})).await;
+        env.wait_state("scale-db", "ready").await;
+
+        env.patch("scale-db", json!({"spec": {"mysql": {"size": 5}}})).await;
+        eventually("5 ready mysql pods", || async {
+            let cr = env.crs().get("scale-db").await.ok()?;
+            let mysql = cr.status.as_ref()?.mysql.as_ref()?;
+            (mysql.size == Some(5) && mysql.ready == Some(5) && cr.status.as_ref()?.state.as_deref() == Some("ready"))
+                .then_some(())
+        })
+        .await;
+        assert_eq!(env.pvcs("scale-db").await.len(), 5);
+        env.patch("scale-db", json!({"spec": {"mysql": {"size": 3}}})).await;
+        eventually("back to 3 mysql pods", || async {
+            let cr = env.crs().get("scale-db").await.ok()?;
+            let mysql = cr.status.as_ref()?.mysql.as_ref()?;
+            (mysql.size == Some(3)
+                && mysql.ready == Some(3)
+                && env.pods("app.kubernetes.io/instance=scale-db,app.kubernetes.io/name=mysql").await.len() == 3)
+                .then_some(())
+        })
+        .await;
+        env.wait_event("scale-db", |r, m| r == "Scaled" && m == "mysql: 3 -> 5").await;
+        env.wait_event("scale-db", |r, m| r == "Scaled" && m == "mysql: 5 -> 3").await;
+
+        env.patch("scale-db", json!({"spec": {"pause": true}})).await;
+        let cr = env.wait_state("scale-db", "paused").await;
+        assert_eq!(cr.status.unwrap().mysql.unwrap().size, Some(0), "Percona reports size 0 while paused");
+        assert_eq!(env.sts_replicas("scale-db-mysql").await, Some(0));
+        assert_eq!(env.sts_replicas("scale-db-haproxy").await, Some(0));
+        assert!(env.pods("app.kubernetes.io/instance=scale-db").await.is_empty());
+        assert_eq!(env.pvcs("scale-db").await.len(), 5, "pausing keeps every volume");
+        assert!(env.exists::<Service>("scale-db-haproxy").await, "pausing keeps the Services");
+
+        env.patch("scale-db", json!({"spec": {"pause": false}})).await;
+        let cr = env.wait_state("scale-db", "ready").await;
+        assert_eq!(cr.status.unwrap().mysql.unwrap().ready, Some(3));
+        assert_eq!(env.sts_replicas("scale-db-mysql").await, Some(3));
+        env.wait_event("scale-db", |r, m| r == "ClusterStateChanged" && m.ends_with("-> paused")).await;
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn an_invalid_spec_is_an_error_with_an_event_and_no_children_and_router_serves_once_fixed() {
+    block_on(async {
+        let mut env = Env::new().await;
+        let router = json!({"spec": {"mysql": {"size": 4}, "proxy": {"haproxy": {"enabled": false},
+            "router": {"enabled": true, "size": 2, "image": "percona/percona-mysql-router:8.4.6"}}}});
+        env.create(GR, "bad-db", router).await;
+        let cr = env.wait_state("bad-db", "error").await;
+        let message = cr.status.clone().unwrap().message.unwrap();
+        assert!(message.contains("spec.mysql.size"), "{message}");
+        assert_eq!(Env::condition(&cr, "Error").as_deref(), Some("True"));
+        env.wait_event("bad-db", |r, m| r == "InvalidSpec" && m.contains("spec.mysql.size")).await;
+        assert_eq!(env.sts_replicas("bad-db-mysql").await, None, "nothing was built");
+        assert!(!env.exists::<Secret>("internal-bad-db").await, "nothing was built");
+
+        // Fixing the spec recovers, with MySQL Router as a Deployment in front.
+        env.patch("bad-db", json!({"spec": {"mysql": {"size": 3}}})).await;
+        let cr = env.wait_state("bad-db", "ready").await;
+        let st = cr.status.clone().unwrap();
+        assert_eq!(st.host.as_deref(), Some("bad-db-router.default"));
+        assert_eq!(st.router.as_ref().unwrap().ready, Some(2));
+        assert_eq!(st.haproxy, None);
+        assert_eq!(st.message, None);
+        assert_eq!(Env::condition(&cr, "Error"), None, "the Error condition goes once reconciled");
+        let deployments: Api<Deployment> = Api::default_namespaced(env.client.clone());
+        assert_eq!(deployments.get("bad-db-router").await.unwrap().spec.unwrap().replicas, Some(2));
+        assert!(env.exists::<Service>("bad-db-router").await);
+        assert!(!env.exists::<StatefulSet>("bad-db-haproxy").await);
+        env.assert_noop_restart().await;
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn a_load_balancer_without_an_address_keeps_the_cluster_initializing() {
+    block_on(async {
+        let mut env = Env::new().await;
+        let lb = json!({"spec": {"mysql": {"exposePrimary": {"enabled": true, "type": "LoadBalancer"}}}});
+        env.create(GR, "payments", lb).await;
+        // Every pod ready, but the primary's LoadBalancer has no address yet: initializing.
+        let cr = eventually("payments' pods all ready", || async {
+            let cr = env.crs().get("payments").await.ok()?;
+            let st = cr.status.as_ref()?;
+            let ready = |c: &Option<dbdeck::api::ps::ComponentStatus>| {
+                c.as_ref().is_some_and(|c| c.ready.is_some() && c.ready == c.size && c.size > Some(0))
+            };
+            (ready(&st.mysql) && ready(&st.haproxy)).then_some(cr)
+        })
+        .await;
+        assert_eq!(cr.status.as_ref().unwrap().state.as_deref(), Some("initializing"));
+        let svc: Api<Service> = Api::default_namespaced(env.client.clone());
+        let primary = svc.get("payments-mysql-primary").await.unwrap();
+        assert_eq!(primary.spec.unwrap().type_.as_deref(), Some("LoadBalancer"));
+
+        // The cloud's load balancer answers: the cluster is ready.
+        let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}});
+        svc.patch_status("payments-mysql-primary", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+        env.wait_state("payments", "ready").await;
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn delete_keeps_volumes_unless_a_finalizer_asks() {
+    block_on(async {
+        let mut env = Env::new().await;
+        env.create(GR, "keep-db", json!({})).await;
+        let all = json!({"metadata": {"finalizers": ["percona.com/delete-mysql-pods-in-order",
+            "percona.com/delete-mysql-pvc", "percona.com/delete-ssl"]}});
+        env.create(GR, "drop-db", all).await;
+        env.wait_state("keep-db", "ready").await;
+        env.wait_state("drop-db", "ready").await;
+        assert_eq!(env.pvcs("drop-db").await.len(), 3);
+
+        env.crs().delete("keep-db", &DeleteParams::default()).await.unwrap();
+        env.crs().delete("drop-db", &DeleteParams::default()).await.unwrap();
+        eventually("both CRs gone", || async {
+            (env.crs().get_opt("keep-db").await.unwrap().is_none()
+                && env.crs().get_opt("drop-db").await.unwrap().is_none())
+            .then_some(())
+        })
+        .await;
+        eventually("drop-db's volumes gone", || async { env.pvcs("drop-db").await.is_empty().then_some(()) }).await;
+        assert_eq!(env.pvcs("keep-db").await.len(), 3, "without the finalizer the PVCs stay");
+        let secrets: Api<Secret> = Api::default_namespaced(env.client.clone());
+        assert!(secrets.get_opt("keep-db-secrets").await.unwrap().is_some(), "the user Secret outlives the cluster");
+        assert!(secrets.get_opt("keep-db-ssl").await.unwrap().is_some(), "so does the TLS Secret");
+        for gone in ["drop-db-secrets", "internal-drop-db", "drop-db-ssl"] {
+            assert!(secrets.get_opt(gone).await.unwrap().is_none(), "{gone} was deleted by a finalizer");
+        }
+        env.wait_event("drop-db", |r, m| r == "Deleting" && m.contains("pod 0 last")).await;
+        env.wait_event("drop-db", |r, _| r == "DeletedVolumes").await;
+        env.stop_engine().await;
+    })
+}

@@ -108,8 +108,19 @@ pub struct BenchArgs {
 
 #[derive(Debug, Clone, Copy, Subcommand)]
 pub enum BenchTarget {
-    /// GET and LIST rates with 1,000 pods, 50-watcher fan-out latency, memory with 10,000 objects (over HTTPS)
-    Sandbox,
+    /// GET and LIST rates with 1,000 pods, 50-watcher fan-out latency, memory with 10,000 objects (over HTTPS);
+    /// then StatefulSets with N pods and PVCs: time to all Ready, GET/LIST/watch latency at that size, RSS
+    Sandbox {
+        /// Pods of the workload scenario (StatefulSets of 3 with one PVC each); 0 skips it
+        #[arg(long, value_name = "N", default_value_t = 3000)]
+        workload_pods: usize,
+    },
+    /// Console frames with 10,000 clusters, first frame on the sandbox, idle CPU, memory with 1,000 clusters
+    Console {
+        /// How long to measure CPU use while the console idles
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        idle_seconds: u64,
+    },
     /// PXC create → children → ready times, API writes per reconcile, engine memory with 100 and 1,000 clusters
     Engine,
 }

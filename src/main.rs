@@ -39,18 +39,7 @@ async fn run(cli: &Cli) -> color_eyre::Result<i32> {
         Some(Command::Crd(args)) => cmd::crd::run(&cli.global, args).await?,
         Some(Command::Validate(args)) => cmd::validate::run(args)?,
         Some(Command::Sandbox(args)) => cmd::sandbox::run(args).await?,
-        Some(Command::Bench(args)) => match args.target {
-            dbdeck::cli::BenchTarget::Sandbox => {
-                let figures = dbdeck::bench::sandbox::run(args.seconds).await?;
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-                0
-            }
-            dbdeck::cli::BenchTarget::Engine => {
-                let figures = dbdeck::bench::engine::run().await?;
-                println!("{}", serde_json::to_string_pretty(&figures)?);
-                0
-            }
-        },
+        Some(Command::Bench(args)) => cmd::bench::run(args).await?,
         Some(Command::Status(args)) => cmd::status::run(&cli.global, &cli.console, args).await?,
         None => dbdeck::console::run::run(&cli.global, &cli.console).await?,
     })

@@ -1,5 +1,9 @@
 //! Whole-program flows: `dbdeck --sandbox` in a detached tmux session (160x45, xterm-256color), driven with
 //! `send-keys` and read with `capture-pane`, each step polled against a deadline.
+//!
+//! The helpers are meant for more flows: [`Session::sandbox`] starts the console (with extra flags and
+//! environment), [`Session::wait`] polls the screen, [`has_row`] finds a cluster in the list, and
+//! [`Session::filter`], [`Session::command`] drive the list. Each test gets its own tmux session and sandbox.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -8,13 +12,28 @@ struct Session {
     name: String,
 }
 
+/// False (and says so) when tmux is missing; CI installs it.
+fn tmux_available() -> bool {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("tmux is not installed; skipping the console flow test (CI installs it)");
+        return false;
+    }
+    true
+}
+
 impl Session {
-    fn start(cmd: &str) -> Session {
-        let name = format!("dbdeck-test-{}", std::process::id());
+    /// `dbdeck --sandbox ARGS` with `ENV` (`NAME=value` words) in a fresh session named after `test`.
+    fn sandbox(test: &str, env: &[&str], args: &str) -> Session {
+        let bin = env!("CARGO_BIN_EXE_dbdeck");
+        Session::start(test, &format!("env {} {bin} --sandbox {args}", env.join(" ")))
+    }
+
+    fn start(test: &str, cmd: &str) -> Session {
+        let name = format!("dbdeck-{test}-{}", std::process::id());
         let ok = Command::new("tmux")
             .args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "45"])
             // The trailing sleep keeps the pane readable after dbdeck exits, so the exit code can be seen.
-            .arg(format!("env TERM=xterm-256color {cmd}; echo DBDECK_EXIT=$?; sleep 120"))
+            .arg(format!("{cmd}; echo DBDECK_EXIT=$?; sleep 120"))
             .status()
             .unwrap()
             .success();
@@ -37,6 +56,30 @@ impl Session {
     fn text(&self, text: &str) {
         let ok = Command::new("tmux").args(["send-keys", "-l", "-t", &self.name, text]).status().unwrap().success();
         assert!(ok);
+    }
+
+    /// `/text` then enter: the list keeps the rows that match.
+    fn filter(&self, text: &str) {
+        self.keys(&["/"]);
+        self.text(text);
+        self.keys(&["Enter"]);
+    }
+
+    /// `:text` then enter.
+    fn command(&self, text: &str) {
+        self.keys(&[":"]);
+        self.text(text);
+        self.keys(&["Enter"]);
+    }
+
+    /// Waits for the four example clusters of `dbdeck --sandbox`.
+    fn wait_examples(&self) -> String {
+        self.wait("the example clusters", 30, |p| {
+            has_row(p, "pxc", "shop-db")
+                && has_row(p, "ps/gr", "shop-db")
+                && has_row(p, "ps/async", "ledger-async")
+                && has_row(p, "pg", "orders-db")
+        })
     }
 
     /// Polls the pane until `ok` holds, failing with the last screen after `secs`.
@@ -70,19 +113,13 @@ fn has_row(pane: &str, kind: &str, name: &str) -> bool {
 
 #[test]
 fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux is not installed; skipping the console flow test (CI installs it)");
+    if !tmux_available() {
         return;
     }
-    let s = Session::start(&format!("{} --sandbox", env!("CARGO_BIN_EXE_dbdeck")));
+    let s = Session::sandbox("flow", &["TERM=xterm-256color"], "");
 
     // The example clusters of the three kinds, with the honest state while no operator runs.
-    let pane = s.wait("the example clusters", 30, |p| {
-        has_row(p, "pxc", "shop-db")
-            && has_row(p, "ps/gr", "shop-db")
-            && has_row(p, "ps/async", "ledger-async")
-            && has_row(p, "pg", "orders-db")
-    });
+    let pane = s.wait_examples();
     assert!(pane.contains("unknown"), "{pane}");
 
     // The detail view says why: nothing reconciles these clusters in this build.
@@ -92,9 +129,7 @@ fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
     s.wait("the list again", 10, |p| has_row(p, "pg", "orders-db"));
 
     // `/` filter narrows the list; esc clears it.
-    s.keys(&["/"]);
-    s.text("orders");
-    s.keys(&["Enter"]);
+    s.filter("orders");
     s.wait("the filtered list", 10, |p| has_row(p, "pg", "orders-db") && !has_row(p, "pxc", "shop-db"));
     s.keys(&["Escape"]);
     s.wait("the unfiltered list", 10, |p| has_row(p, "pxc", "shop-db") && has_row(p, "pg", "orders-db"));
@@ -127,9 +162,7 @@ fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
     s.wait("the new cluster in the list", 20, |p| has_row(p, "pxc", "tmux1"));
 
     // ctrl-d and the typed name delete it.
-    s.keys(&["/"]);
-    s.text("tmux1");
-    s.keys(&["Enter"]);
+    s.filter("tmux1");
     s.wait("only tmux1", 10, |p| has_row(p, "pxc", "tmux1") && !has_row(p, "pg", "orders-db"));
     s.keys(&["C-d"]);
     s.wait("the delete dialog", 10, |p| p.contains("Type the cluster name"));
@@ -141,5 +174,53 @@ fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
 
     // `q` quits with status 0 and gives the terminal back.
     s.keys(&["q"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+}
+
+#[test]
+fn sandbox_console_commands_and_edits_with_diff_and_dry_run() {
+    if !tmux_available() {
+        return;
+    }
+    // An "editor" that grows the PXC cluster from 3 to 5 Galera nodes, as a user would in vi.
+    let dir = tempfile::tempdir().unwrap();
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/size: 3/size: 5/' \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let editor_env = format!("EDITOR={}", editor.display());
+    let s = Session::sandbox("edit", &["TERM=xterm-256color", &editor_env], "");
+    s.wait_examples();
+
+    // `:pg` scopes the list to one kind, `:all` brings the others back, `:backups` opens the backup list.
+    s.command("pg");
+    s.wait("only PostgreSQL clusters", 10, |p| has_row(p, "pg", "orders-db") && !has_row(p, "pxc", "shop-db"));
+    s.command("all");
+    s.wait("every kind again", 10, |p| has_row(p, "pg", "orders-db") && has_row(p, "pxc", "shop-db"));
+    s.command("backups");
+    s.wait("the backup list", 10, |p| p.contains("› backups") || p.contains("│ backups"));
+    s.command("pxc");
+    s.wait("only the PXC cluster", 10, |p| has_row(p, "pxc", "shop-db") && !has_row(p, "pg", "orders-db"));
+    s.command("nope");
+    s.wait("an unknown command refused", 10, |p| p.contains("nope"));
+
+    // `E`: the YAML goes through $EDITOR, then the diff and the server's dry run; enter applies.
+    s.keys(&["E"]);
+    let pane = s.wait("the diff with a passed dry run", 20, |p| p.contains("review change") && p.contains("ok ✓"));
+    assert!(pane.contains("-    size: 3") && pane.contains("+    size: 5"), "{pane}");
+    s.keys(&["Enter"]);
+    s.wait("the change applied", 20, |p| p.contains("update shop-db: done"));
+
+    // `e`: the form shows the new size; set it back to 3, review the diff, apply.
+    s.keys(&["e"]);
+    s.wait("the edit form", 20, |p| p.contains("Database pods") && p.contains("5"));
+    s.keys(&["BSpace"]);
+    s.text("3");
+    s.keys(&["Enter"]);
+    let pane = s.wait("the form's diff", 20, |p| p.contains("review change") && p.contains("ok ✓"));
+    assert!(pane.contains("-    size: 5") && pane.contains("+    size: 3"), "{pane}");
+    s.keys(&["Enter"]);
+    s.wait("the second change applied", 20, |p| p.contains("update shop-db: done") && !p.contains("review change"));
+
+    s.keys(&["C-c"]);
     s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
 }

@@ -700,3 +700,20 @@ fn pods_outside_listed_components_are_still_drawn() {
     assert!(text.contains("other pods"), "{text}");
     assert!(text.contains("cluster1-haproxy-2"), "{text}");
 }
+
+#[test]
+fn start_up_error_screens() {
+    use dbdeck::console::views::dialogs::message_screen;
+    let theme = Theme::dark();
+    let mut t = Terminal::new(TestBackend::new(100, 16)).unwrap();
+    let text = "dbdeck cannot connect to a cluster: no usable kubeconfig (failed to infer config); set --kubeconfig \
+                or $KUBECONFIG, or run `dbdeck sandbox`";
+    let keys = [('s', "open on an embedded sandbox instead (what dbdeck --sandbox does)"), ('q', "quit")];
+    t.draw(|f| message_screen(&theme, "No cluster", text, &keys, f)).unwrap();
+    insta::assert_snapshot!("error_no_kubeconfig", t.backend());
+    let text = "the Percona custom resource definitions are not installed in this cluster (missing: \
+                perconaxtradbclusters.pxc.percona.com); install them with `dbdeck crd --apply`";
+    let keys = [('i', "install the nine CRDs now (server-side apply)"), ('q', "quit")];
+    t.draw(|f| message_screen(&theme, "CRDs missing", text, &keys, f)).unwrap();
+    insta::assert_snapshot!("error_crds_missing", t.backend());
+}

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
 
+use super::rss_mib;
 use crate::sandbox::serve::{ServeOptions, start};
 
 /// Figures from one run.
@@ -21,18 +22,6 @@ pub struct SandboxFigures {
     pub objects_for_memory: usize,
     pub rss_before_mib: f64,
     pub rss_after_mib: f64,
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 fn pod(i: usize) -> Pod {

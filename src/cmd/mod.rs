@@ -1,5 +1,6 @@
 //! Sub-command runners behind the CLI.
 
+pub mod bench;
 pub mod crd;
 pub mod kubeclient;
 pub mod sandbox;

@@ -363,6 +363,19 @@ impl App {
         }
     }
 
+    /// Applies a change to what the list shows (filter, sort) and keeps the same cluster selected, so the
+    /// next arrow key moves from the row the user was on rather than from whatever took its index.
+    fn keeping_selection(&mut self, change: impl FnOnce(&mut App)) {
+        let keep = self.visible().get(self.selected).map(|c| ClusterRef::of(c));
+        change(self);
+        if let Some(k) = keep
+            && let Some(i) = self.visible().iter().position(|c| ClusterRef::of(c) == k)
+        {
+            self.selected = i;
+        }
+        self.clamp();
+    }
+
     fn clamp(&mut self) {
         let n = self.visible().len();
         self.selected = self.selected.min(n.saturating_sub(1));
@@ -372,11 +385,13 @@ impl App {
 
     fn move_selection(&mut self, delta: isize, to_end: Option<bool>) {
         match self.screen() {
-            Screen::Detail(_) => {
+            Screen::Detail(r) => {
+                let rows = self.cluster(r).map(|c| super::views::detail::pane_rows(self, c)).unwrap_or(0);
+                let last = rows.saturating_sub(1).min(u16::MAX as usize) as isize;
                 self.detail_scroll = match to_end {
                     Some(false) => 0,
-                    Some(true) => u16::MAX / 2,
-                    None => (self.detail_scroll as isize + delta).max(0) as u16,
+                    Some(true) => last as u16,
+                    None => (self.detail_scroll as isize + delta).clamp(0, last) as u16,
                 };
             }
             Screen::Backups => {
@@ -410,8 +425,7 @@ impl App {
                 if self.stack.len() > 1 {
                     self.stack.pop();
                 } else if !self.filter.is_empty() {
-                    self.filter = Filter::default();
-                    self.clamp();
+                    self.keeping_selection(|a| a.filter = Filter::default());
                 }
             }
             Action::StartFilter => {
@@ -421,19 +435,19 @@ impl App {
             Action::NextPane => self.set_pane((self.pane.index() + 1) % Pane::ALL.len()),
             Action::PrevPane => self.set_pane((self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()),
             Action::Pane(i) if i < Pane::ALL.len() => self.set_pane(i),
-            Action::SortBy(col) => {
-                if self.sort == col {
-                    self.descending = !self.descending;
+            Action::SortBy(col) => self.keeping_selection(|a| {
+                if a.sort == col {
+                    a.descending = !a.descending;
                 } else {
-                    self.sort = col;
-                    self.descending = false;
+                    a.sort = col;
+                    a.descending = false;
                 }
-            }
-            Action::SortNext => {
-                self.sort = self.sort.next();
-                self.descending = false;
-            }
-            Action::SortReverse => self.descending = !self.descending,
+            }),
+            Action::SortNext => self.keeping_selection(|a| {
+                a.sort = a.sort.next();
+                a.descending = false;
+            }),
+            Action::SortReverse => self.keeping_selection(|a| a.descending = !a.descending),
             Action::Help => {
                 self.help_scroll = 0;
                 self.stack.push(Screen::Help);
@@ -468,6 +482,8 @@ impl App {
             let ns = self.namespace.clone().or_else(|| self.selected_cluster().map(|c| c.namespace.clone()));
             self.wizard = Some(Wizard::new(ns.as_deref().unwrap_or("default")));
             self.stack.push(Screen::Wizard);
+            // A message from an earlier wizard (or anything else) does not belong to this fresh one.
+            self.status = None;
             return vec![];
         }
         let Some(c) = self.selected_cluster() else {
@@ -546,6 +562,8 @@ impl App {
                     OnYes::DiscardWizard => {
                         self.wizard = None;
                         self.pop_to_base();
+                        // The wizard's complaints went with it.
+                        self.status = None;
                     }
                     OnYes::DiscardEdit => {
                         self.edit = None;
@@ -577,11 +595,11 @@ impl App {
                 line.text.pop();
             }
             Action::Back => {
-                if line.kind == InputKind::Filter {
-                    self.filter = Filter::default();
-                }
+                let filter = line.kind == InputKind::Filter;
                 self.input = None;
-                self.clamp();
+                if filter {
+                    self.keeping_selection(|a| a.filter = Filter::default());
+                }
                 return vec![];
             }
             Action::Submit => {
@@ -1146,6 +1164,92 @@ mod tests {
         a.update(Action::DryRun(Ok(())));
         assert!(matches!(a.update(Action::Submit).as_slice(), [Effect::Patch { .. }]));
         assert_eq!(a.screen(), &Screen::Clusters);
+    }
+
+    #[test]
+    fn a_discarded_wizard_leaves_no_stale_error_behind() {
+        let mut a = app();
+        key(&mut a, KeyCode::Char('c'));
+        key(&mut a, KeyCode::Enter); // kind → basics
+        for _ in 0.."cluster1".len() {
+            key(&mut a, KeyCode::Backspace);
+        }
+        key(&mut a, KeyCode::Char('X'));
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(a.status.as_ref().map(|s| s.level), Some(Level::Error), "an invalid name is refused");
+        key(&mut a, KeyCode::Esc);
+        key(&mut a, KeyCode::Char('y'));
+        assert_eq!(a.screen(), &Screen::Clusters);
+        assert_eq!(a.status, None, "discarding the wizard clears its error");
+        a.status = Some(StatusLine { level: Level::Error, text: "old news".into() });
+        key(&mut a, KeyCode::Char('c'));
+        assert_eq!(a.screen(), &Screen::Wizard);
+        assert_eq!(a.status, None, "a reopened wizard starts without an error");
+        assert_eq!(a.wizard.as_ref().map(|w| w.step), Some(Step::Kind));
+    }
+
+    #[test]
+    fn esc_then_an_arrow_moves_from_the_row_the_user_was_on() {
+        use crate::console::escape::SplitEscape;
+        let mut a = app();
+        for k in ['/', 's', 'h', 'o', 'p'] {
+            key(&mut a, KeyCode::Char(k));
+        }
+        key(&mut a, KeyCode::Enter);
+        key(&mut a, KeyCode::Char('j'));
+        assert_eq!(a.selected_cluster().unwrap().name, "orders");
+        // What the terminal delivers for esc and ↑ read together: esc, then `[` and `A` as characters.
+        let mut split = SplitEscape::default();
+        let at = std::time::Instant::now();
+        for ev in [KeyCode::Esc, KeyCode::Char('['), KeyCode::Char('A')] {
+            for k in split.push(KeyEvent::new(ev, KeyModifiers::NONE), at) {
+                a.on_key(&k);
+            }
+        }
+        assert!(a.filter.is_empty(), "esc cleared the filter");
+        assert_eq!(a.sort, SortColumn::Namespace, "`A` (sort by age) was not typed");
+        assert_eq!(names(&a), ["reports", "cart", "orders"]);
+        assert_eq!(a.selected_cluster().unwrap().name, "cart", "↑ from orders, the row that was selected");
+    }
+
+    #[test]
+    fn detail_scrolling_stays_within_the_pane() {
+        let mut a = app();
+        a.clusters[0].events = (0..5)
+            .map(|i| crate::observe::view::EventView {
+                type_: "Normal".into(),
+                reason: "Started".into(),
+                object: format!("pod/cart-pxc-{i}"),
+                message: "started".into(),
+                count: 1,
+                last_seen: None,
+            })
+            .collect();
+        a.selected = 1; // cart
+        key(&mut a, KeyCode::Enter);
+        key(&mut a, KeyCode::Char('5'));
+        assert_eq!(a.pane, Pane::Events);
+        key(&mut a, KeyCode::Char('G'));
+        assert_eq!(a.detail_scroll, 4, "the last of five events");
+        key(&mut a, KeyCode::Char('k'));
+        assert_eq!(a.detail_scroll, 3, "one up from the bottom moves at once");
+        for _ in 0..20 {
+            key(&mut a, KeyCode::Char('j'));
+        }
+        assert_eq!(a.detail_scroll, 4);
+        key(&mut a, KeyCode::Char('6'));
+        key(&mut a, KeyCode::Char('j'));
+        assert_eq!(a.detail_scroll, 0, "no conditions: nothing to scroll");
+    }
+
+    #[test]
+    fn sorting_keeps_the_selected_cluster() {
+        let mut a = app();
+        a.selected = 2; // orders
+        a.update(Action::SortBy(SortColumn::Age));
+        assert_eq!(a.selected_cluster().unwrap().name, "orders");
+        a.update(Action::SortReverse);
+        assert_eq!(a.selected_cluster().unwrap().name, "orders");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! events, live snapshots and a clock tick, and effects carried out as spawned tasks that answer with actions.
 //! The only thing that holds the loop is `$EDITOR`, which owns the terminal while it runs.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -13,9 +13,6 @@ use futures::StreamExt;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
-use ratatui::layout::{Constraint, Layout};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use tokio::sync::mpsc;
 
 use super::action::{Action, ClusterRef, Connection, Effect};
@@ -78,7 +75,58 @@ pub async fn run(global: &GlobalArgs, args: &ConsoleArgs) -> Result<i32, RunErro
     let theme_name = args.theme.clone().or(config.theme.clone()).unwrap_or_else(|| "dark".into());
     let theme = Theme::load(&theme_name)?;
 
-    let conn = kubeclient::connect(global).await?;
+    let first = kubeclient::connect(global).await;
+    // Scripts and pipes get the one-line error without the terminal being touched.
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let first = match first {
+        Err(e) if global.sandbox || !interactive => return Err(e.into()),
+        other => other,
+    };
+    install_panic_hook();
+    let mut term = enter()?;
+    let connected = match first {
+        Ok(conn) => Ok((conn, global.clone())),
+        Err(e) => offer_sandbox(&mut term, &theme, global, e).await,
+    };
+    let (conn, global) = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            leave();
+            return Err(e);
+        }
+    };
+    let global = &global;
+    let outcome = start_session(&mut term, conn, global, args, &config, &theme, &theme_name).await;
+    leave();
+    outcome
+}
+
+/// Without a usable kubeconfig, one screen says why and offers an embedded sandbox instead. When the user quits
+/// there, the error is returned (and printed once more on the plain terminal).
+async fn offer_sandbox(
+    term: &mut Term,
+    theme: &Theme,
+    global: &GlobalArgs,
+    e: kubeclient::ClientError,
+) -> Result<(kubeclient::Connection, GlobalArgs), RunError> {
+    let text = format!("dbdeck cannot connect to a cluster: {e}");
+    let keys = [('s', "open on an embedded sandbox instead (what dbdeck --sandbox does)"), ('q', "quit")];
+    if message_screen(term, theme, "No cluster", &text, &keys).await? != 's' {
+        return Err(e.into());
+    }
+    let sandbox = GlobalArgs { sandbox: true, kubeconfig: None, context: None, ..global.clone() };
+    Ok((kubeclient::connect(&sandbox).await?, sandbox))
+}
+
+async fn start_session(
+    term: &mut Term,
+    conn: kubeclient::Connection,
+    global: &GlobalArgs,
+    args: &ConsoleArgs,
+    config: &Config,
+    theme: &Theme,
+    theme_name: &str,
+) -> Result<i32, RunError> {
     let scope = crate::cmd::status::scope(global, &conn.client);
     let context = if conn.sandbox.is_some() {
         let ns = match &scope {
@@ -94,7 +142,7 @@ pub async fn run(global: &GlobalArgs, args: &ConsoleArgs) -> Result<i32, RunErro
     let mut app = App::new(context, scope_namespace(&scope), Utc::now());
     app.readonly = args.readonly;
     app.keymap = config.keymap.clone();
-    app.theme_name = theme_name.clone();
+    app.theme_name = theme_name.to_string();
 
     // The engine reconciles in-process unless told not to (--readonly means dbdeck writes nothing), or
     // unless a dbdeck operator already leads in the cluster: two engines would fight over the same objects.
@@ -122,10 +170,7 @@ pub async fn run(global: &GlobalArgs, args: &ConsoleArgs) -> Result<i32, RunErro
         None => (!args.no_engine && !args.readonly).then(|| start_engine(conn.client.clone(), scope.clone())),
     };
 
-    install_panic_hook();
-    let mut term = enter()?;
-    let outcome = session(&mut term, &mut app, &theme, &theme_name, conn.client.clone(), scope, global).await;
-    leave();
+    let outcome = session(term, &mut app, theme, theme_name, conn.client.clone(), scope, global).await;
     if let Some((stop, handle)) = engine {
         let _ = stop.send(());
         // In-flight reconciles finish; a hung API server does not keep the terminal waiting long.
@@ -178,18 +223,7 @@ async fn message_screen(
 ) -> Result<char, RunError> {
     let mut events = EventStream::new();
     loop {
-        term.draw(|f| {
-            let area = f.area();
-            f.render_widget(Block::new().style(theme.base()), area);
-            let [_, mid, _] =
-                Layout::vertical([Constraint::Fill(1), Constraint::Length(10), Constraint::Fill(1)]).areas(area);
-            let mut lines = vec![Line::from(Span::styled(text.to_string(), theme.fg(theme.error))), Line::from("")];
-            for (k, what) in keys {
-                lines.push(Line::from(vec![Span::styled(format!("  {k}  "), theme.accent()), Span::raw(*what)]));
-            }
-            let block = Block::new().borders(Borders::ALL).title(format!(" {title} ")).border_style(theme.border());
-            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(block).style(theme.base()), mid);
-        })?;
+        term.draw(|f| super::views::dialogs::message_screen(theme, title, text, keys, f))?;
         match events.next().await {
             Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
                 if let KeyCode::Char(c) = k.code
@@ -259,6 +293,7 @@ async fn session(
     let mut events = Some(EventStream::new());
     let mut tick = tokio::time::interval(TICK);
     let mut lost = false;
+    let mut split = super::escape::SplitEscape::default();
     loop {
         // A theme given as a path stays in use until the user cycles to a built-in one.
         let current = if app.theme_name == theme_arg { theme.clone() } else { app.theme() };
@@ -267,11 +302,26 @@ async fn session(
         let mut effects = Vec::new();
         tokio::select! {
             ev = async { events.as_mut()?.next().await } => match ev {
-                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => effects = app.on_key(&k),
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => {
+                    for key in split.push(k, std::time::Instant::now()) {
+                        effects.extend(app.on_key(&key));
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(0),
             },
+            // Keys held back after an esc turn out not to be an arrow: act on them as typed.
+            _ = async {
+                match split.deadline() {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                for key in split.flush() {
+                    effects.extend(app.on_key(&key));
+                }
+            }
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     continue;

@@ -729,6 +729,20 @@ fn conditions(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area
     );
 }
 
+/// How many rows the current pane of `c` has: the farthest the detail screen scrolls, so `G` then `k` moves at
+/// once instead of from an offset far past the content.
+pub fn pane_rows(app: &App, c: &ClusterView) -> usize {
+    let theme = Theme::dark(); // the count of lines does not depend on colours
+    match app.pane {
+        Pane::Topology => topology(app, c, &theme).len(),
+        Pane::WhyNotReady => why_not_ready(app, c, &theme).len(),
+        Pane::Pvcs => c.pvcs.len(),
+        Pane::Backups => c.backups.len(),
+        Pane::Events => c.events.len(),
+        Pane::Conditions => c.conditions.len(),
+    }
+}
+
 #[cfg(test)]
 mod lag_tests {
     use chrono::{TimeZone, Utc};

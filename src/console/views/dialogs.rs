@@ -99,3 +99,25 @@ pub fn question(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(Text::from(lines)).block(modal(q.title.clone(), theme.warn, theme)), rect);
 }
+
+/// A whole screen for a condition the console cannot start past (no kubeconfig, API unreachable, CRDs missing):
+/// the sentence that says what is wrong and the keys that are accepted.
+pub fn message_screen(theme: &Theme, title: &str, text: &str, keys: &[(char, &str)], frame: &mut Frame) {
+    let area = frame.area();
+    frame.render_widget(ratatui::widgets::Block::new().style(theme.base()), area);
+    let mut lines = vec![Line::from(Span::styled(text.to_string(), theme.fg(theme.error))), Line::default()];
+    for (k, what) in keys {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {k}  "), theme.accent()),
+            Span::styled(what.to_string(), Style::default().fg(theme.fg)),
+        ]));
+    }
+    let width = area.width.saturating_sub(8).clamp(20, 100);
+    // Room for the wrapped sentence: its length over the inner width, plus the keys and the border.
+    let text_rows = (text.chars().count() as u16).div_ceil(width.saturating_sub(4).max(1));
+    let rect = centered(area, width, text_rows + keys.len() as u16 + 4);
+    frame.render_widget(
+        Paragraph::new(Text::from(lines)).wrap(Wrap { trim: true }).block(modal(title.to_string(), theme.error, theme)),
+        rect,
+    );
+}

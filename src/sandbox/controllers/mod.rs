@@ -186,13 +186,16 @@ struct Sim {
     /// Job pods waiting to finish.
     finishing: HashSet<Key>,
     /// Pods that wait for their claims to bind.
-    blocked: HashSet<Key>,
+    blocked: HashMap<Key, Vec<String>>,
     /// Pods and ControllerRevisions by the StatefulSet that controls them (from the change feed), so a
     /// sync reads its own objects instead of filtering the namespace.
     sts_children: HashMap<Key, (HashSet<String>, HashSet<String>)>,
     /// Pods without a node, as seen on the change feed: the scheduler lists the cluster only when
     /// there are some.
     unbound: HashSet<Key>,
+    /// The scheduler's view (nodes and what their pods use), kept up to date from the change feed so that
+    /// scheduling a new pod does not re-read every pod; dropped when nodes change or after a resync.
+    sched: Option<super::sim::scheduler::Snapshot>,
     /// Claims waiting for their next resize step.
     resizing: HashSet<Key>,
     /// Nodes with an eviction timer.
@@ -229,9 +232,10 @@ pub(crate) fn start(
         wake,
         starting: HashSet::new(),
         finishing: HashSet::new(),
-        blocked: HashSet::new(),
+        blocked: HashMap::new(),
         unbound: HashSet::new(),
         sts_children: HashMap::new(),
+        sched: None,
         resizing: HashSet::new(),
         evicting: HashSet::new(),
         next_pod_ip: 0,
@@ -308,6 +312,7 @@ impl Sim {
     /// Marks every object of the kinds the controllers own (start-up and after lagging).
     fn everything(&mut self) -> Dirty {
         let mut d = Dirty { schedule: true, cron: true, ..Default::default() };
+        self.sched = None;
         let k = self.kinds.clone();
         let pods = self.list(&k.pods, None, None);
         self.unbound = pods.iter().filter(|p| str_at(p, "/spec/nodeName").is_empty()).map(key).collect();
@@ -339,6 +344,13 @@ impl Sim {
         match (c.key.gr.group.as_str(), c.key.gr.resource.as_str()) {
             ("", "pods") => {
                 let finished = matches!(str_at(obj, "/status/phase"), "Succeeded" | "Failed");
+                if let Some(snap) = &mut self.sched {
+                    if deleted {
+                        snap.forget(&k.0, &k.1);
+                    } else {
+                        snap.assume(obj);
+                    }
+                }
                 if deleted {
                     self.starting.remove(&k);
                     self.finishing.remove(&k);
@@ -368,6 +380,7 @@ impl Sim {
                 d.pdb_ns.insert(k.0);
             }
             ("", "nodes") => {
+                self.sched = None;
                 d.schedule = true;
                 d.nodes.insert(k.1);
             }
@@ -378,7 +391,14 @@ impl Sim {
                     d.pvcs.insert(k.clone());
                 }
                 // Pods waiting for a claim of this namespace look again.
-                d.pods.extend(self.blocked.iter().filter(|b| b.0 == k.0).cloned());
+                // Only the pods waiting for this claim: re-reading every waiting pod of the namespace on each
+                // claim change made thousands of StatefulSet pods settle in quadratic time.
+                d.pods.extend(
+                    self.blocked
+                        .iter()
+                        .filter(|(b, claims)| b.0 == k.0 && claims.contains(&k.1))
+                        .map(|(b, _)| b.clone()),
+                );
             }
             ("apps", "controllerrevisions") => self.index_child(obj, true, deleted),
             ("apps", "statefulsets") if !deleted => {
@@ -517,6 +537,17 @@ impl Sim {
     fn list(&self, rt: &ResourceType, ns: Option<&str>, selector: Option<&LabelSelector>) -> Vec<Value> {
         let opts = ListOptions { labels: selector.cloned().unwrap_or_default(), ..Default::default() };
         match self.store.list(rt, ns, &opts) {
+            Ok(page) => page.items,
+            Err(e) => {
+                tracing::warn!(kind = %rt.kind, error = %e.message, "sandbox controllers: list failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Every object of a kind, shared with the store rather than copied (for read-only passes over many).
+    fn list_shared(&self, rt: &ResourceType) -> Vec<Arc<Value>> {
+        match self.store.list_shared(rt, None, &ListOptions::default()) {
             Ok(page) => page.items,
             Err(e) => {
                 tracing::warn!(kind = %rt.kind, error = %e.message, "sandbox controllers: list failed");

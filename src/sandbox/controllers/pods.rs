@@ -90,6 +90,16 @@ fn container_statuses(pod: &Value, ready: bool, started_at: &str) -> Value {
     )
 }
 
+/// The claims a pod's volumes name.
+fn claim_names(pod: &Value) -> impl Iterator<Item = &str> {
+    pod.pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str))
+}
+
 impl Sim {
     /// Binds every unbound pod it can; the others get `PodScheduled=False` with the scheduler's message.
     pub(super) fn schedule(&mut self) {
@@ -97,9 +107,12 @@ impl Sim {
             return;
         }
         let k = self.kinds.clone();
-        let pods = self.list(&k.pods, None, None);
+        // Shared, not copied: this runs for every batch that has a new pod, and deep copies of thousands of
+        // pods per batch made a 3,000-pod cluster take minutes to settle.
+        let pods = self.list_shared(&k.pods);
         let pending: Vec<&Value> = pods
             .iter()
+            .map(|p| &**p)
             .filter(|p| {
                 str_at(p, "/spec/nodeName").is_empty() && !finished(p) && !crate::sandbox::sim::is_terminating(p)
             })
@@ -107,10 +120,15 @@ impl Sim {
         if pending.is_empty() {
             return;
         }
-        let nodes = self.list(&k.nodes, None, None);
-        let bound: Vec<Value> =
-            pods.iter().filter(|p| !str_at(p, "/spec/nodeName").is_empty() && !finished(p)).cloned().collect();
-        let mut snap = scheduler::Snapshot::new(&nodes, &bound);
+        let mut snap = match self.sched.take() {
+            Some(snap) => snap,
+            None => {
+                let nodes = self.list(&k.nodes, None, None);
+                let bound =
+                    pods.iter().map(|p| &**p).filter(|p| !str_at(p, "/spec/nodeName").is_empty() && !finished(p));
+                scheduler::Snapshot::new(&nodes, bound)
+            }
+        };
         for pod in pending {
             let pk = key(pod);
             match snap.schedule(pod) {
@@ -152,6 +170,7 @@ impl Sim {
                 }
             }
         }
+        self.sched = Some(snap);
     }
 
     /// The kubelet's view of one pod: start it after the delay, or take it out of service.
@@ -184,7 +203,7 @@ impl Sim {
             return;
         }
         if !self.claims_bound(&pod) {
-            self.blocked.insert(pk.clone());
+            self.blocked.insert(pk.clone(), claim_names(&pod).map(str::to_string).collect());
             return;
         }
         self.blocked.remove(pk);
@@ -194,8 +213,7 @@ impl Sim {
 
     fn claims_bound(&self, pod: &Value) -> bool {
         let ns = str_at(pod, "/metadata/namespace");
-        let vols = pod.pointer("/spec/volumes").and_then(Value::as_array).cloned().unwrap_or_default();
-        vols.iter().filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str)).all(|c| {
+        claim_names(pod).all(|c| {
             self.get(&self.kinds.pvcs, &(ns.to_string(), c.to_string()))
                 .is_some_and(|pvc| str_at(&pvc, "/status/phase") == "Bound")
         })

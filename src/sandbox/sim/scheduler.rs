@@ -89,6 +89,9 @@ struct NodeInfo {
 
 /// What the scheduler needs of a pod bound to a node, read once.
 struct BoundPod {
+    name: String,
+    requests: Resources,
+    nonzero: (i128, i128),
     labels: Map<String, Value>,
     namespace: String,
     anti_terms: Vec<Value>,
@@ -193,12 +196,14 @@ fn pod_counts(pod: &Value) -> bool {
 pub struct Snapshot {
     infos: Vec<NodeInfo>,
     index: HashMap<String, usize>,
+    /// Where each assumed pod (namespace, name) is counted, so a later state of it replaces the earlier one.
+    placed: HashMap<(String, String), usize>,
 }
 
 impl Snapshot {
     /// A snapshot of `nodes` with `bound_pods` (pods without `spec.nodeName`, on unknown nodes or
     /// finished are ignored).
-    pub fn new(nodes: &[Value], bound_pods: &[Value]) -> Self {
+    pub fn new<'a>(nodes: &[Value], bound_pods: impl IntoIterator<Item = &'a Value>) -> Self {
         let mut snapshot = Snapshot::with_nodes(nodes);
         for p in bound_pods {
             snapshot.assume(p);
@@ -226,11 +231,13 @@ impl Snapshot {
             })
             .collect();
         let index = infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
-        Snapshot { infos, index }
+        Snapshot { infos, index, placed: HashMap::new() }
     }
 
-    /// Accounts for a pod bound to `spec.nodeName` (as the scheduler cache "assumes" a binding).
+    /// Accounts for a pod bound to `spec.nodeName` (as the scheduler cache "assumes" a binding). A pod
+    /// assumed before is replaced by this state of it, so the snapshot can follow pods as they change.
     pub fn assume(&mut self, pod: &Value) {
+        self.forget(namespace_of(pod), name_of(pod));
         if !pod_counts(pod) {
             return;
         }
@@ -239,17 +246,35 @@ impl Snapshot {
         };
         if let Some(&i) = self.index.get(node) {
             let info = &mut self.infos[i];
-            add_into(&mut info.requested, &pod_requests(pod));
+            let requests = pod_requests(pod);
+            add_into(&mut info.requested, &requests);
             let (c, m) = nonzero_requests(pod);
             info.nonzero_cpu += c;
             info.nonzero_memory += m;
+            self.placed.insert((namespace_of(pod).to_string(), name_of(pod).to_string()), i);
             info.pods.push(BoundPod {
+                name: name_of(pod).to_string(),
+                requests,
+                nonzero: (c, m),
                 labels: labels_of(pod),
                 namespace: namespace_of(pod).to_string(),
                 anti_terms: array(pod, &format!("/spec/affinity/podAntiAffinity/{REQUIRED}")).to_vec(),
                 controller_uid: controller_uid(pod).map(str::to_string),
             });
         }
+    }
+
+    /// Stops counting a pod (deleted, unbound or finished); nothing happens for a pod not counted.
+    pub fn forget(&mut self, namespace: &str, name: &str) {
+        let Some(i) = self.placed.remove(&(namespace.to_string(), name.to_string())) else { return };
+        let info = &mut self.infos[i];
+        let Some(at) = info.pods.iter().position(|p| p.name == name && p.namespace == namespace) else { return };
+        let gone = info.pods.swap_remove(at);
+        for (k, v) in &gone.requests {
+            *info.requested.entry(k.clone()).or_default() -= v;
+        }
+        info.nonzero_cpu -= gone.nonzero.0;
+        info.nonzero_memory -= gone.nonzero.1;
     }
 
     /// Picks the node for `pod`, which must not be among the pods already assumed. Ties go to the
@@ -636,6 +661,33 @@ pub fn schedule(pod: &Value, nodes: &[Value], bound_pods: &[Value]) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_follows_pods_that_change_and_go() {
+        let nodes = make_nodes(2, &[]);
+        let pod = |name: &str, node: &str, cpu: &str| {
+            json!({"metadata": {"name": name, "namespace": "db", "labels": {"app": "x"}},
+                   "spec": {"nodeName": node, "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}],
+                            "affinity": {"podAntiAffinity": {REQUIRED: [
+                                {"labelSelector": {"matchLabels": {"app": "x"}}, "topologyKey": "kubernetes.io/hostname"}]}}}})
+        };
+        let n0 = name_of(&nodes[0]).to_string();
+        let n1 = name_of(&nodes[1]).to_string();
+        let mut incremental = Snapshot::new(&nodes, []);
+        incremental.assume(&pod("a", &n0, "1"));
+        incremental.assume(&pod("a", &n0, "2")); // the same pod again: replaced, not added
+        incremental.assume(&pod("b", &n1, "1"));
+        let fresh = Snapshot::new(&nodes, [&pod("a", &n0, "2"), &pod("b", &n1, "1")]);
+        for (x, y) in incremental.infos.iter().zip(&fresh.infos) {
+            assert_eq!((x.pods.len(), &x.requested, x.nonzero_cpu), (y.pods.len(), &y.requested, y.nonzero_cpu));
+        }
+        // Anti-affinity: a third pod fits nowhere until one of the others is forgotten.
+        assert!(incremental.schedule(&pod("c", "", "1")).is_err());
+        incremental.forget("db", "b");
+        assert_eq!(incremental.schedule(&pod("c", "", "1")).unwrap(), n1);
+        assert_eq!(incremental.infos[1].requested.get("cpu"), Some(&0));
+        incremental.forget("db", "nobody");
+    }
     use crate::sandbox::sim::nodes::{make_nodes, set_cordoned, set_ready, set_taints};
 
     fn pod(name: &str, extra: Value) -> Value {
@@ -969,7 +1021,7 @@ mod tests {
     #[test]
     fn snapshot_places_many_clusters_with_anti_affinity_and_zone_spread() {
         let nodes = make_nodes(6, &[]);
-        let mut snapshot = Snapshot::new(&nodes, &[]);
+        let mut snapshot = Snapshot::new(&nodes, []);
         for c in 0..100 {
             let mut zones = std::collections::BTreeSet::new();
             let mut hosts = std::collections::BTreeSet::new();

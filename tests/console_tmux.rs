@@ -104,11 +104,21 @@ impl Drop for Session {
 
 /// A row of the cluster list: kind, namespace and name in that order on one line.
 fn has_row(pane: &str, kind: &str, name: &str) -> bool {
-    pane.lines().any(|l| {
+    row(pane, kind, name).is_some()
+}
+
+/// The list line of one cluster.
+fn row<'a>(pane: &'a str, kind: &str, name: &str) -> Option<&'a str> {
+    pane.lines().find(|l| {
         let words: Vec<&str> =
             l.split(|c: char| c.is_whitespace() || c == '│' || c == '▌').filter(|w| !w.is_empty()).collect();
         words.windows(3).any(|w| w[0] == kind && w[1] == "default" && w[2] == name)
     })
+}
+
+/// The cluster's row shows every word of `want`.
+fn row_shows(pane: &str, kind: &str, name: &str, want: &[&str]) -> bool {
+    row(pane, kind, name).is_some_and(|l| want.iter().all(|w| l.contains(w)))
 }
 
 #[test]
@@ -118,15 +128,9 @@ fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
     }
     let s = Session::sandbox("flow", &["TERM=xterm-256color"], "");
 
-    // The example clusters of the three kinds, with the honest state while no operator runs.
-    let pane = s.wait_examples();
-    assert!(pane.contains("unknown"), "{pane}");
-
-    // The detail view says why: nothing reconciles these clusters in this build.
-    s.keys(&["Enter"]);
-    s.wait("the detail view", 10, |p| p.contains("no operator is reconciling this cluster"));
-    s.keys(&["Escape"]);
-    s.wait("the list again", 10, |p| has_row(p, "pg", "orders-db"));
+    // The example clusters of the three kinds; the in-process engine brings the PXC one to ready.
+    s.wait_examples();
+    s.wait("shop-db ready", 60, |p| row_shows(p, "pxc", "shop-db", &["ready", "3/3 pxc"]));
 
     // `/` filter narrows the list; esc clears it.
     s.filter("orders");
@@ -160,6 +164,41 @@ fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
     s.wait("the review", 10, |p| p.contains("▸ 6. Review") && p.contains("name: tmux1") && p.contains("valid"));
     s.keys(&["Enter"]);
     s.wait("the new cluster in the list", 20, |p| has_row(p, "pxc", "tmux1"));
+    s.wait("tmux1 ready", 60, |p| row_shows(p, "pxc", "tmux1", &["ready", "3/3 pxc"]));
+
+    // `s` scales: 5 Galera pods do not fit 3 nodes with one pod per host, and the list says so.
+    s.filter("tmux1");
+    s.wait("only tmux1", 10, |p| has_row(p, "pxc", "tmux1") && !has_row(p, "pg", "orders-db"));
+    s.keys(&["s"]);
+    s.wait("the scale form", 20, |p| p.contains("Database pods"));
+    s.keys(&["BSpace"]);
+    s.text("5");
+    s.keys(&["Enter"]);
+    s.wait("the scale diff", 20, |p| p.contains("review change") && p.contains("ok ✓"));
+    s.keys(&["Enter"]);
+    s.wait("scaled to 5, two pods unschedulable", 60, |p| row_shows(p, "pxc", "tmux1", &["initializing", "3/5 pxc"]));
+    s.keys(&["Enter"]);
+    s.wait("the reason in the detail view", 20, |p| p.contains("nodes are available"));
+    s.keys(&["Escape"]);
+    s.keys(&["s"]);
+    s.wait("the scale form again", 20, |p| p.contains("Database pods"));
+    s.keys(&["BSpace"]);
+    s.text("3");
+    s.keys(&["Enter"]);
+    s.wait("the second scale diff", 20, |p| p.contains("review change") && p.contains("ok ✓"));
+    s.keys(&["Enter"]);
+    s.wait("back to 3 and ready", 60, |p| row_shows(p, "pxc", "tmux1", &["ready", "3/3 pxc"]));
+
+    // `p` pauses (after a question) and resumes.
+    s.keys(&["p"]);
+    s.wait("the pause question", 10, |p| p.contains("Pause"));
+    s.keys(&["y"]);
+    s.wait("tmux1 paused", 60, |p| row_shows(p, "pxc", "tmux1", &["paused"]));
+    s.keys(&["p"]);
+    s.wait("the resume question", 10, |p| p.contains("Resume"));
+    s.keys(&["y"]);
+    s.wait("tmux1 ready again", 60, |p| row_shows(p, "pxc", "tmux1", &["ready", "3/3 pxc"]));
+    s.keys(&["Escape"]);
 
     // ctrl-d and the typed name delete it.
     s.filter("tmux1");
@@ -221,6 +260,20 @@ fn sandbox_console_commands_and_edits_with_diff_and_dry_run() {
     s.keys(&["Enter"]);
     s.wait("the second change applied", 20, |p| p.contains("update shop-db: done") && !p.contains("review change"));
 
+    s.keys(&["C-c"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+}
+
+#[test]
+fn without_the_engine_the_detail_view_says_nothing_reconciles() {
+    if !tmux_available() {
+        return;
+    }
+    let s = Session::sandbox("noengine", &["TERM=xterm-256color"], "--no-engine");
+    let pane = s.wait_examples();
+    assert!(pane.contains("unknown"), "{pane}");
+    s.keys(&["Enter"]);
+    s.wait("the detail view", 10, |p| p.contains("no operator is reconciling this cluster"));
     s.keys(&["C-c"]);
     s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
 }

@@ -92,6 +92,7 @@ pub enum Action {
     EditYaml,
     Delete,
     Backup,
+    Restore,
     Scale,
     PauseResume,
     // answers to a yes/no question

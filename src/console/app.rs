@@ -108,6 +108,8 @@ pub enum OnYes {
     Run(Effect, String),
     /// Create an on-demand backup to the chosen storage.
     Backup(ClusterRef),
+    /// Restore the cluster from the chosen backup (choices hold `name` or, for PG, `name (repo)`).
+    Restore(ClusterRef, Vec<(String, Option<String>)>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -461,6 +463,7 @@ impl App {
             | Action::EditYaml
             | Action::Delete
             | Action::Backup
+            | Action::Restore
             | Action::Scale
             | Action::PauseResume => return self.on_write(action),
             _ => {}
@@ -527,6 +530,37 @@ impl App {
                 });
                 vec![]
             }
+            Action::Restore => {
+                // Newest succeeded backups first; a restore from a failed one cannot work.
+                let mut done: Vec<_> = c.backups.iter().filter(|b| b.state == "Succeeded").collect();
+                done.sort_by(|a, b| b.completed.cmp(&a.completed));
+                if done.is_empty() {
+                    self.say(Level::Error, format!("{label} has no succeeded backup to restore from; take one with b"));
+                    return vec![];
+                }
+                let pvcs = if c.pvcs.is_empty() {
+                    "its data volumes".to_string()
+                } else {
+                    c.pvcs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                };
+                self.question = Some(Question {
+                    title: format!("Restore {label} from a backup?"),
+                    lines: vec![
+                        format!("This overwrites the data of {label} ({pvcs}) with the backup's."),
+                        "The cluster is paused during the restore and comes back at its current sizes.".into(),
+                        if c.kind == ClusterKind::Pg {
+                            "PostgreSQL: pgBackRest restores the newest backup in the chosen backup's repo.".into()
+                        } else {
+                            "The chosen backup is restored as it was taken.".into()
+                        },
+                        "Backup (←/→):".into(),
+                    ],
+                    choices: done.iter().map(|b| b.name.clone()).collect(),
+                    choice: 0,
+                    on_yes: OnYes::Restore(target, done.iter().map(|b| (b.name.clone(), b.storage.clone())).collect()),
+                });
+                vec![]
+            }
             Action::PauseResume => {
                 let pause = !c.paused;
                 let (title, line) = if pause {
@@ -578,6 +612,12 @@ impl App {
                         let storage = q.choices.get(q.choice).cloned().unwrap_or_default();
                         let value = backup_resource(&target, &storage, self.now);
                         self.say(Level::Info, format!("creating backup of {} to {storage}…", target.name));
+                        return vec![Effect::CreateBackup { value }];
+                    }
+                    OnYes::Restore(target, backups) => {
+                        let Some((backup, storage)) = backups.get(q.choice).cloned() else { return vec![] };
+                        let value = restore_resource(&target, &backup, storage.as_deref(), self.now);
+                        self.say(Level::Info, format!("restoring {} from {backup}…", target.name));
                         return vec![Effect::CreateBackup { value }];
                     }
                 }
@@ -947,6 +987,33 @@ pub fn backup_resource(target: &ClusterRef, storage: &str, now: DateTime<Utc>) -
     }
 }
 
+/// The Restore object for `backup` of `target` (for PG: the pgBackRest repo the backup went to).
+pub fn restore_resource(
+    target: &ClusterRef,
+    backup: &str,
+    storage: Option<&str>,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
+    let name = format!("{}-restore-{}", target.name, now.format("%Y%m%d-%H%M%S"));
+    let meta = json!({"name": name, "namespace": target.namespace});
+    match target.kind {
+        ClusterKind::Pxc => json!({
+            "apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBClusterRestore", "metadata": meta,
+            "spec": {"pxcCluster": target.name, "backupName": backup}
+        }),
+        ClusterKind::Ps { .. } => json!({
+            "apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQLRestore", "metadata": meta,
+            "spec": {"clusterName": target.name, "backupName": backup}
+        }),
+        // pgBackRest picks the backup set by its own label, which the PerconaPGBackup object name is not:
+        // the restore takes the newest set of the backup's repo, and the question says so.
+        ClusterKind::Pg => json!({
+            "apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGRestore", "metadata": meta,
+            "spec": {"pgCluster": target.name, "repoName": storage.unwrap_or("repo1")}
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1112,6 +1179,39 @@ mod tests {
         assert_eq!(a.screen(), &Screen::Clusters);
         assert_eq!(key(&mut a, KeyCode::Char('q')), vec![Effect::Quit]);
         assert_eq!(a.on_key(&KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn restore_names_what_it_overwrites_and_creates_a_restore_of_the_chosen_backup() {
+        let mut a = app();
+        a.update(Action::Restore);
+        assert!(a.question.is_none(), "no succeeded backup, no question");
+        assert!(a.status.as_ref().unwrap().text.contains("no succeeded backup"), "{:?}", a.status);
+
+        let mut c = a.selected_cluster().unwrap().clone();
+        let backup = |name: &str, state: &str, h: i64| crate::observe::view::BackupView {
+            name: name.into(),
+            state: state.into(),
+            storage: Some("repo1".into()),
+            destination: None,
+            started: Some(now() - Duration::hours(h)),
+            completed: Some(now() - Duration::hours(h)),
+            error: None,
+            latest_restorable_time: None,
+        };
+        c.backups = vec![backup("old", "Succeeded", 48), backup("broken", "Failed", 2), backup("new", "Succeeded", 24)];
+        c.pvcs = vec![];
+        let others: Vec<ClusterView> = a.clusters.iter().filter(|o| o.name != c.name).cloned().collect();
+        a.update(Action::Snapshot([vec![c.clone()], others].concat()));
+        a.selected = a.clusters.iter().position(|o| o.name == c.name).unwrap();
+        a.update(Action::Restore);
+        let q = a.question.as_ref().expect("a confirmation");
+        assert_eq!(q.choices, ["new", "old"], "newest succeeded first, failed ones left out");
+        assert!(q.lines[0].contains("overwrites the data"), "{:?}", q.lines);
+        let effects = a.update(Action::Yes);
+        let [Effect::CreateBackup { value }] = effects.as_slice() else { panic!("{effects:?}") };
+        assert!(value["kind"].as_str().unwrap().ends_with("Restore"), "{value}");
+        assert_eq!(value.pointer("/metadata/namespace"), Some(&json!(c.namespace)));
     }
 
     #[test]

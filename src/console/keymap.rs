@@ -263,6 +263,7 @@ impl Default for Keymap {
             w("scale", &[c('s')], &[List, Detail], Action::Scale, "scale"),
             w("pause", &[c('p')], &[List, Detail], Action::PauseResume, "pause/resume"),
             w("backup", &[c('b')], &[List, Detail], Action::Backup, "backup now"),
+            w("restore", &[c('R')], &[List, Detail], Action::Restore, "restore from a backup"),
             w("delete", &[Key::ctrl('d')], &[List, Detail], Action::Delete, "delete"),
             b("theme", &[c('t')], &[List, Detail], Action::CycleTheme, "next theme", false),
             b("submit", &[p(K::Enter)], &[Input], Action::Submit, "apply", true),

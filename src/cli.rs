@@ -106,7 +106,7 @@ pub struct BenchArgs {
     pub seconds: u64,
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum BenchTarget {
     /// GET and LIST rates with 1,000 pods, 50-watcher fan-out latency, memory with 10,000 objects (over HTTPS);
     /// then StatefulSets with N pods and PVCs: time to all Ready, GET/LIST/watch latency at that size, RSS
@@ -122,7 +122,11 @@ pub enum BenchTarget {
         idle_seconds: u64,
     },
     /// PXC create → children → ready times, API writes per reconcile, engine memory with 100 and 1,000 clusters
-    Engine,
+    Engine {
+        /// Cluster counts for the memory and first-pass figures (the no-op pass uses the last)
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        clusters: Vec<usize>,
+    },
 }
 
 #[derive(Debug, Args)]

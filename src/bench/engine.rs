@@ -36,10 +36,8 @@ pub struct EngineFigures {
     pub clusters_for_noop: usize,
     /// RSS of this process with the client only, then with the engine holding N clusters.
     pub rss_baseline_mib: f64,
-    pub rss_engine_100_clusters_mib: f64,
-    pub rss_engine_1000_clusters_mib: f64,
-    pub first_pass_100_clusters_s: f64,
-    pub first_pass_1000_clusters_s: f64,
+    /// Per cluster count: `(clusters, RSS MiB with the engine running, seconds for its first pass)`.
+    pub by_clusters: Vec<(usize, f64, f64)>,
 }
 
 fn rss_mib() -> f64 {
@@ -135,7 +133,7 @@ async fn sandbox_process(dir: &Path) -> color_eyre::Result<(tokio::process::Chil
     Ok((child, config))
 }
 
-pub async fn run() -> color_eyre::Result<EngineFigures> {
+pub async fn run(counts: &[usize]) -> color_eyre::Result<EngineFigures> {
     let dir = std::env::temp_dir().join(format!("dbdeck-bench-engine-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (mut child, config) = sandbox_process(&dir).await?;
@@ -187,10 +185,9 @@ pub async fn run() -> color_eyre::Result<EngineFigures> {
     engine.stop().await;
 
     // Memory and first-pass time with 100, then 1,000 clusters (created while the engine is stopped).
-    let mut rss = Vec::new();
-    let mut first_pass = Vec::new();
+    let mut by_clusters = Vec::new();
     let mut created = 1;
-    for target in [100usize, 1000] {
+    for &target in counts {
         while created < target {
             crs.create(&PostParams::default(), &cluster(&format!("bench-{created}"))?).await?;
             created += 1;
@@ -202,9 +199,9 @@ pub async fn run() -> color_eyre::Result<EngineFigures> {
             metrics.reconciles("PerconaXtraDBCluster") >= target as u64
         })
         .await?;
-        first_pass.push(t.elapsed().as_secs_f64());
+        let pass = t.elapsed().as_secs_f64();
         tokio::time::sleep(Duration::from_secs(2)).await;
-        rss.push(rss_mib());
+        by_clusters.push((target, rss_mib(), pass));
         engine.stop().await;
     }
 
@@ -239,9 +236,6 @@ pub async fn run() -> color_eyre::Result<EngineFigures> {
         writes_on_noop_pass,
         clusters_for_noop: created,
         rss_baseline_mib,
-        rss_engine_100_clusters_mib: rss[0],
-        rss_engine_1000_clusters_mib: rss[1],
-        first_pass_100_clusters_s: first_pass[0],
-        first_pass_1000_clusters_s: first_pass[1],
+        by_clusters,
     })
 }

@@ -13,9 +13,10 @@ struct SandboxReport {
 }
 
 pub async fn run(args: &BenchArgs) -> color_eyre::Result<i32> {
-    let json = match args.target {
+    let json = match &args.target {
         BenchTarget::Sandbox { workload_pods } => {
             let api = crate::bench::sandbox::run(args.seconds).await?;
+            let workload_pods = *workload_pods;
             let workload = match workload_pods {
                 0 => None,
                 n => Some(crate::bench::workload::run(n).await?),
@@ -23,9 +24,9 @@ pub async fn run(args: &BenchArgs) -> color_eyre::Result<i32> {
             serde_json::to_string_pretty(&SandboxReport { api, workload })?
         }
         BenchTarget::Console { idle_seconds } => {
-            serde_json::to_string_pretty(&crate::bench::console::run(idle_seconds).await?)?
+            serde_json::to_string_pretty(&crate::bench::console::run(*idle_seconds).await?)?
         }
-        BenchTarget::Engine => serde_json::to_string_pretty(&crate::bench::engine::run().await?)?,
+        BenchTarget::Engine { clusters } => serde_json::to_string_pretty(&crate::bench::engine::run(clusters).await?)?,
     };
     println!("{json}");
     Ok(0)

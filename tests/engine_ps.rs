@@ -6,107 +6,27 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use dbdeck::api::ps::PerconaServerMySQL;
-use dbdeck::engine::metrics::EngineMetrics;
-use dbdeck::engine::{EngineConfig, run};
-use dbdeck::observe::live::Scope;
-use dbdeck::sandbox::controllers::ControllerConfig;
-use dbdeck::sandbox::{Sandbox, SandboxConfig};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
+
+#[path = "support/engine_env.rs"]
+mod engine_env;
+use engine_env::Env;
 
 const DEADLINE: Duration = Duration::from_secs(40);
 const GR: &str = "ps-minimal.yaml";
 const ASYNC: &str = "ps-async-minimal.yaml";
 
-struct Env {
-    /// Held so the sandbox lives as long as the test.
-    #[allow(dead_code)]
-    sb: Sandbox,
-    /// The test's own client (its requests are not counted).
-    client: Client,
-    /// Write requests (anything but GET) the engine sent.
-    engine_writes: Arc<AtomicU64>,
-    engine_client: Client,
-    metrics: Arc<EngineMetrics>,
-    stop: Option<oneshot::Sender<()>>,
-    engine: Option<tokio::task::JoinHandle<()>>,
-}
-
 impl Env {
-    async fn new() -> Env {
-        let sb = Sandbox::new(SandboxConfig::default()).expect("sandbox starts");
-        sb.start_controllers(ControllerConfig {
-            nodes: 6,
-            start_delay: Duration::from_millis(40),
-            job_duration: Duration::from_millis(80),
-            resize_delay: Duration::from_millis(80),
-            eviction_timeout: Some(Duration::from_millis(300)),
-        })
-        .expect("controllers start");
-        let client = Client::new(sb.router(), "default");
-        dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
-        let engine_writes = Arc::new(AtomicU64::new(0));
-        let counter = engine_writes.clone();
-        let svc = tower::ServiceBuilder::new()
-            .map_request(move |r: http::Request<kube::client::Body>| {
-                if r.method() != http::Method::GET {
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
-                r
-            })
-            .service(sb.router());
-        let engine_client = Client::new(svc, "default");
-        let mut env = Env {
-            sb,
-            client,
-            engine_writes,
-            engine_client,
-            metrics: Arc::new(EngineMetrics::default()),
-            stop: None,
-            engine: None,
-        };
-        env.start_engine();
-        env
-    }
-
-    fn start_engine(&mut self) {
-        let (tx, rx) = oneshot::channel();
-        let config = EngineConfig {
-            scope: Scope::Namespace("default".into()),
-            metrics: Some(self.metrics.clone()),
-            ..Default::default()
-        };
-        let client = self.engine_client.clone();
-        self.engine = Some(tokio::spawn(async move {
-            run(client, config, async move {
-                let _ = rx.await;
-            })
-            .await
-            .expect("engine runs");
-        }));
-        self.stop = Some(tx);
-    }
-
-    async fn stop_engine(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.engine.take() {
-            tokio::time::timeout(Duration::from_secs(10), h).await.expect("engine stops in time").unwrap();
-        }
-    }
-
     fn crs(&self) -> Api<PerconaServerMySQL> {
         Api::default_namespaced(self.client.clone())
     }

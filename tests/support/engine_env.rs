@@ -1,0 +1,95 @@
+//! The engine tests' harness: an in-process sandbox with six simulated nodes and the CRDs, the
+//! engine running on a client that counts its write requests, and restarts of that engine.
+//!
+//! Use from a test file with `#[path = "support/engine_env.rs"] mod engine_env;` and add the
+//! kind's own helpers in an `impl Env` block there.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dbdeck::engine::metrics::EngineMetrics;
+use dbdeck::engine::{EngineConfig, run};
+use dbdeck::observe::live::Scope;
+use dbdeck::sandbox::controllers::ControllerConfig;
+use dbdeck::sandbox::{Sandbox, SandboxConfig};
+use kube::Client;
+use tokio::sync::oneshot;
+
+pub struct Env {
+    pub sb: Sandbox,
+    /// The test's own client (its requests are not counted).
+    pub client: Client,
+    /// Write requests (anything but GET) the engine sent.
+    pub engine_writes: Arc<AtomicU64>,
+    pub engine_client: Client,
+    pub metrics: Arc<EngineMetrics>,
+    pub stop: Option<oneshot::Sender<()>>,
+    pub engine: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Env {
+    pub async fn new() -> Env {
+        let sb = Sandbox::new(SandboxConfig::default()).expect("sandbox starts");
+        sb.start_controllers(ControllerConfig {
+            nodes: 6,
+            start_delay: Duration::from_millis(40),
+            job_duration: Duration::from_millis(80),
+            resize_delay: Duration::from_millis(80),
+            eviction_timeout: Some(Duration::from_millis(300)),
+        })
+        .expect("controllers start");
+        let client = Client::new(sb.router(), "default");
+        dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
+        let engine_writes = Arc::new(AtomicU64::new(0));
+        let counter = engine_writes.clone();
+        let svc = tower::ServiceBuilder::new()
+            .map_request(move |r: http::Request<kube::client::Body>| {
+                if r.method() != http::Method::GET {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                r
+            })
+            .service(sb.router());
+        let engine_client = Client::new(svc, "default");
+        let mut env = Env {
+            sb,
+            client,
+            engine_writes,
+            engine_client,
+            metrics: Arc::new(EngineMetrics::default()),
+            stop: None,
+            engine: None,
+        };
+        env.start_engine();
+        env
+    }
+
+    pub fn start_engine(&mut self) {
+        let (tx, rx) = oneshot::channel();
+        let config = EngineConfig {
+            scope: Scope::Namespace("default".into()),
+            metrics: Some(self.metrics.clone()),
+            ..Default::default()
+        };
+        let client = self.engine_client.clone();
+        self.engine = Some(tokio::spawn(async move {
+            run(client, config, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("engine runs");
+        }));
+        self.stop = Some(tx);
+    }
+
+    pub async fn stop_engine(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.engine.take() {
+            tokio::time::timeout(Duration::from_secs(10), h).await.expect("engine stops in time").unwrap();
+        }
+    }
+}

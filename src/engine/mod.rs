@@ -25,6 +25,9 @@ pub use context::Context;
 pub use error::ReconcileError;
 use metrics::EngineMetrics;
 
+/// How long in-flight reconciles may run on after the shutdown signal.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How the engine runs: where it looks, how much it does at once, where it reports.
 #[derive(Clone)]
 pub struct EngineConfig {
@@ -85,7 +88,16 @@ pub async fn run(
         tracing::info!("engine caches synced");
     });
     tracing::info!(scope = ?config.scope, concurrency = config.concurrency, "engine started");
-    futures::future::join_all(controllers).await;
+    // In-flight reconciles get a grace to finish after the signal; past it they are dropped (every step is
+    // idempotent, the next engine redoes it) so a stuck request cannot hold a shutdown.
+    let grace = token.clone();
+    tokio::select! {
+        _ = futures::future::join_all(controllers) => {}
+        _ = async move {
+            grace.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!(grace = ?SHUTDOWN_GRACE, "reconciles still running after the shutdown grace; dropped"),
+    }
     ready_task.abort();
     tracing::info!("engine stopped");
     Ok(())

@@ -311,9 +311,12 @@ fn injected_throttling_and_unavailability_do_not_stop_convergence() {
     runtime().block_on(async {
         let mut env = Env::new().await;
         env.create("flaky-db", json!({})).await;
+        // The engine also starts while the API refuses one request in five: its CRD preflight retries.
+        env.stop_engine().await;
         env.sb
             .set_faults(FaultConfig { error_rate: 0.2, error_code: 503, retry_after_seconds: 0, ..Default::default() })
             .unwrap();
+        env.start_engine();
         // The test's own reads can be refused too: wait_state tolerates that by polling.
         env.wait_state("flaky-db", "ready").await;
         env.sb

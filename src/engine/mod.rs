@@ -121,7 +121,15 @@ where
         Scope::All => Api::all(client.clone()),
         Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
     };
-    match api.list(&ListParams::default().limit(1)).await {
+    // An API server that is throttling or briefly unavailable at start-up is not a reason to give up; a
+    // missing CRD (404) or an unreachable server after ~6 s of retries is.
+    let policy = apply::RetryPolicy {
+        attempts: 7,
+        first_delay: std::time::Duration::from_millis(100),
+        max_delay: std::time::Duration::from_secs(2),
+    };
+    let params = ListParams::default().limit(1);
+    match apply::retrying(policy, || api.list(&params)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Err(EngineError::CrdMissing { kind, message: s.message }),
         Err(e) => Err(EngineError::Unreachable(e.to_string())),

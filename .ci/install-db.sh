@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the database servers the probe tests start on loopback (MariaDB with Galera, PostgreSQL 15, rsync for
-# Galera's state transfer). Idempotent and quiet: it does nothing when everything is already there.
+# Galera's state transfer, and Patroni with its Raft store for the PG switchover test). Idempotent and quiet: it does nothing when everything is already there.
 set -euo pipefail
 
 need=()
@@ -10,6 +10,9 @@ command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 [ -x /usr/lib/postgresql/15/bin/pg_basebackup ] || need+=(postgresql-client-15)
+command -v patroni >/dev/null 2>&1 || need+=(patroni)
+python3 -c 'import pysyncobj' >/dev/null 2>&1 || need+=(python3-pysyncobj)
+python3 -c 'import psycopg2' >/dev/null 2>&1 || need+=(python3-psycopg2)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

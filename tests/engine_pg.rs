@@ -1,7 +1,7 @@
 //! The PerconaPGCluster controller against the in-process sandbox with simulated nodes: the shipped examples
 //! reach `ready` with every object, instance names stay stable, scaling keeps the primary, pause/resume keeps
-//! the volumes, an invalid spec builds nothing, a rolling update takes the primary last, deletion honours the
-//! finalizers, and a no-op pass writes nothing.
+//! the volumes, an invalid spec builds nothing, a rolling update takes the primary last after a switchover
+//! through a real Patroni, deletion honours the finalizers, and a no-op pass writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -16,8 +16,12 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
+#[path = "support/dbservers.rs"]
+mod dbservers;
 #[path = "support/engine_env.rs"]
 mod engine_env;
+use dbdeck::engine::pg::patroni_api::{Member, PatroniApi};
+use dbservers::{PatroniCluster, PatroniTls};
 use engine_env::Env;
 
 const DEADLINE: Duration = Duration::from_secs(40);
@@ -84,12 +88,12 @@ impl Env {
         names
     }
 
+    /// The cluster's Events, oldest first (by resourceVersion: the sandbox's are increasing integers).
     async fn events(&self, name: &str) -> Vec<(String, String)> {
         let api: Api<Event> = Api::default_namespaced(self.client.clone());
-        api.list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
+        let mut items = api.list(&ListParams::default()).await.unwrap().items;
+        items.sort_by_key(|e| e.metadata.resource_version.as_deref().and_then(|v| v.parse::<u64>().ok()));
+        items
             .into_iter()
             .filter(|e| {
                 e.involved_object.name.as_deref() == Some(name) && e.involved_object.kind.as_deref() == Some(KIND)
@@ -366,14 +370,51 @@ fn an_invalid_spec_says_why_with_an_event_and_builds_nothing() {
     })
 }
 
+/// Patroni's view of the cluster, asked of one member over its TLS API the way the engine asks it.
+async fn patroni_members(env: &Env, cluster: &str, port: u16) -> Option<Vec<Member>> {
+    let secret = env.secret(&format!("{cluster}-replication-cert")).await?;
+    let data = secret.data?;
+    let server = format!("x.{cluster}-pods.default.svc.cluster.local");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let api = PatroniApi::new(addr, &server, &data["ca.crt"].0, (&data["tls.crt"].0, &data["tls.key"].0), "test")
+        .expect("certificates usable");
+    api.cluster().await.ok()
+}
+
+fn leader(members: &[Member]) -> Option<String> {
+    members.iter().find(|m| m.is_leader()).map(|m| m.name.clone())
+}
+
 #[test]
-fn a_spec_change_rolls_replicas_first_and_the_primary_last() {
+fn a_spec_change_rolls_replicas_first_then_switches_patroni_over_before_the_primary() {
+    assert!(
+        dbservers::patroni_available(),
+        "this test runs real Patroni and PostgreSQL 15: `bash .ci/install-db.sh` installs them"
+    );
     runtime().block_on(async {
-        let mut env = Env::new().await;
+        let mut env = Env::served().await;
         env.create("roll-db", json!({})).await;
         let instances = env.wait_instances("roll-db", 3).await;
-        // Patroni's leader is the middle instance by name, so neither name order nor age explains the result.
-        let primary = format!("{}-0", instances[1]);
+        let pods: Vec<String> = instances.iter().map(|i| format!("{i}-0")).collect();
+        // Real Patroni members named like the pods, serving their API with the certificates the engine generated.
+        let cert = env.secret("roll-db-cluster-cert").await.expect("the engine made the cluster certificate");
+        let pem = |k: &str| String::from_utf8(cert.data.as_ref().unwrap()[k].0.clone()).unwrap();
+        let tls = PatroniTls { ca: pem("ca.crt"), cert: pem("tls.crt"), key: pem("tls.key") };
+        let mut patroni = PatroniCluster::start("roll-db-ha", &pods, &tls).await.expect("patroni starts");
+        let api_ports: BTreeMap<String, u16> = patroni.members.iter().map(|m| (m.name.clone(), m.api_port)).collect();
+        let start = Instant::now();
+        let primary = loop {
+            patroni.check_alive().unwrap();
+            if let Some(members) = patroni_members(&env, "roll-db", api_ports[&pods[0]]).await
+                && let Some(l) = leader(&members)
+                && members.iter().filter(|m| m.can_take_over()).count() == 2
+            {
+                break l;
+            }
+            assert!(start.elapsed() < Duration::from_secs(90), "Patroni not up:\n{}", patroni.log_tails());
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        // Patroni's Kubernetes store labels its leader; these members keep their store in Raft, so the test does.
         env.mark_primary(&primary).await;
         let sel = format!("{L_CLUSTER}=roll-db,{L_SET}");
         let old: BTreeMap<String, String> = env
@@ -386,39 +427,47 @@ fn a_spec_change_rolls_replicas_first_and_the_primary_last() {
             "env": [{"name": "TZ", "value": "UTC"}],
             "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}))
             .await;
-        let mut order: Vec<String> = Vec::new();
-        let mut most_down = 0;
-        let start = Instant::now();
-        while order.len() < 3 {
-            assert!(start.elapsed() < DEADLINE, "timed out waiting for the rollout; so far {order:?}");
-            let pods = env.pods(&sel).await;
-            let ready = pods
-                .iter()
-                .filter(|p| {
-                    p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
-                        c.iter().any(|c| c.type_ == "ContainersReady" && c.status == "True")
-                    })
-                })
-                .count();
-            most_down = most_down.max(3 - ready.min(3));
-            for p in pods {
-                let rev = p.labels().get("controller-revision-hash").cloned().unwrap_or_default();
-                if old.get(&p.name_any()) != Some(&rev) && !order.contains(&p.name_any()) {
-                    order.push(p.name_any());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let rolled = |pods: &[Pod]| -> Vec<String> {
+            pods.iter()
+                .filter(|p| old.get(&p.name_any()) != p.labels().get("controller-revision-hash"))
+                .map(|p| p.name_any())
+                .collect()
+        };
+        // The replicas roll; the primary does not while Patroni's API cannot be reached (nothing attached yet).
+        env.wait_event("roll-db", "SwitchoverFailed", |m| m.contains(&primary) && m.contains("not restarted")).await;
+        let now = rolled(&env.pods(&sel).await);
+        let replicas: BTreeSet<String> = pods.iter().filter(|p| **p != primary).cloned().collect();
+        assert_eq!(now.iter().cloned().collect::<BTreeSet<_>>(), replicas, "replicas first, primary kept");
+        // Now the pods' API port reaches their Patroni members: the engine asks, Patroni moves the leader.
+        for (pod, port) in &api_ports {
+            env.sb.attach("default", pod, 8008, std::net::SocketAddr::from(([127, 0, 0, 1], *port)));
         }
-        assert_eq!(order.last(), Some(&primary), "the primary goes last: {order:?}");
-        let replicas: BTreeSet<&String> = order[..2].iter().collect();
-        let expected: BTreeSet<String> = [&instances[0], &instances[2]].iter().map(|i| format!("{i}-0")).collect();
-        assert_eq!(replicas, expected.iter().collect(), "replicas first");
-        assert!(most_down <= 1, "at most one instance down at a time (saw {most_down})");
+        let start = Instant::now();
+        while !env.events("roll-db").await.iter().any(|(r, m)| r == "Switchover" && m.contains(&primary)) {
+            let failures: Vec<String> =
+                env.events("roll-db").await.into_iter().filter(|(r, _)| r == "SwitchoverFailed").map(|(_, m)| m).collect();
+            assert!(start.elapsed() < DEADLINE, "no switchover; attempts: {failures:#?}\n{}", patroni.log_tails());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let members = patroni_members(&env, "roll-db", api_ports[&pods[0]]).await.expect("Patroni answers");
+        let new_leader = leader(&members).expect("a leader");
+        assert!(replicas.contains(&new_leader), "the leader moved to an updated replica: {members:?}");
+        eventually("the old primary rolled last", || async {
+            (rolled(&env.pods(&sel).await).len() == 3).then_some(())
+        })
+        .await;
         env.wait_state("roll-db", "ready").await;
         let events = env.events("roll-db").await;
-        let rolls: Vec<&String> = events.iter().filter(|(r, _)| r == "RollingUpdate").map(|(_, m)| m).collect();
-        assert_eq!(rolls.len(), 3, "{events:?}");
-        assert!(rolls.iter().any(|m| m.contains(&primary) && m.contains("the primary, last")), "{rolls:?}");
+        let reasons: Vec<&str> = events.iter().map(|(r, _)| r.as_str()).collect();
+        let at = |reason: &str, pod: &str| {
+            events.iter().position(|(r, m)| r == reason && m.contains(pod)).unwrap_or_else(|| panic!("{reason} {pod}: {reasons:?}"))
+        };
+        let switched = at("Switchover", &primary);
+        assert!(switched < at("RollingUpdate", &primary), "switchover before the primary's restart: {events:?}");
+        for r in &replicas {
+            assert!(at("RollingUpdate", r) < switched, "replica {r} before the switchover: {events:?}");
+        }
+        patroni.check_alive().unwrap();
         env.stop_engine().await;
     })
 }

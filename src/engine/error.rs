@@ -9,6 +9,9 @@ pub enum ReconcileError {
     /// The pure build refused the spec (a field the validator let through but the builder cannot use).
     #[error("{0}")]
     Build(String),
+    /// A step the engine must not skip could not be taken (a switchover before a primary restarts).
+    #[error("{0}")]
+    Blocked(String),
     #[error("{what}: {message}")]
     Kube { what: String, message: String },
 }

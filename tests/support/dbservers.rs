@@ -610,6 +610,110 @@ impl Postgres {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Patroni
+
+pub fn patroni_available() -> bool {
+    which("patroni") && postgres_available()
+}
+
+/// TLS material for Patroni's REST API: the cluster's server certificate and the CA that also signs clients.
+pub struct PatroniTls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+/// Real Patroni members managing real PostgreSQL 15 servers on loopback, one per name, agreeing through
+/// Patroni's built-in Raft store (no etcd needed). The REST API listens with TLS and `verify_client:
+/// optional`, the way the engine configures it in pods.
+pub struct PatroniCluster {
+    pub members: Vec<PatroniMember>,
+    dir: ServerDir,
+}
+
+pub struct PatroniMember {
+    pub name: String,
+    pub api_port: u16,
+    pub pg_port: u16,
+    process: ServerProcess,
+}
+
+impl PatroniCluster {
+    pub async fn start(scope: &str, names: &[String], tls: &PatroniTls) -> Result<Self> {
+        let dir = ServerDir::new("dbdeck-patroni-")?;
+        let (uid, gid) = user_ids("postgres")?;
+        let write = |name: &str, text: &str, mode: u32| -> Result<PathBuf> {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("chmod {}: {e}", path.display()))?;
+            Ok(path)
+        };
+        let ca = write("ca.crt", &tls.ca, 0o644)?;
+        let cert = write("tls.crt", &tls.cert, 0o644)?;
+        let key = write("tls.key", &tls.key, 0o600)?;
+        let ports = free_ports(names.len() * 3);
+        let raft: Vec<String> = (0..names.len()).map(|i| format!("127.0.0.1:{}", ports[i * 3 + 2])).collect();
+        let mut configs = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let (api, pg) = (ports[i * 3], ports[i * 3 + 1]);
+            let partners: Vec<String> =
+                raft.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| format!("'{a}'")).collect();
+            let home = dir.path().join(format!("m{i}"));
+            std::fs::create_dir_all(&home).map_err(|e| format!("mkdir {}: {e}", home.display()))?;
+            let config = format!(
+                "scope: {scope}\nname: {name}\n\
+                 restapi:\n  listen: 127.0.0.1:{api}\n  connect_address: 127.0.0.1:{api}\n  \
+                 certfile: {cert}\n  keyfile: {key}\n  cafile: {ca}\n  verify_client: optional\n\
+                 raft:\n  data_dir: {home}/raft\n  self_addr: {self_addr}\n  partner_addrs: [{partners}]\n\
+                 bootstrap:\n  dcs:\n    ttl: 10\n    loop_wait: 1\n    retry_timeout: 3\n    \
+                 maximum_lag_on_failover: 1048576\n  initdb: [{{encoding: UTF8}}]\n\
+                 postgresql:\n  listen: 127.0.0.1:{pg}\n  connect_address: 127.0.0.1:{pg}\n  \
+                 data_dir: {home}/data\n  bin_dir: {PG_BIN}\n  \
+                 pg_hba: ['local all all trust', 'host all all 127.0.0.1/32 trust', \
+                 'host replication all 127.0.0.1/32 trust']\n  \
+                 authentication:\n    superuser: {{username: postgres, password: {PG_PASSWORD}}}\n    \
+                 replication: {{username: replicator, password: {PG_PASSWORD}}}\n  \
+                 parameters: {{unix_socket_directories: '{home}', shared_buffers: 16MB, fsync: 'off'}}\n",
+                cert = cert.display(),
+                key = key.display(),
+                ca = ca.display(),
+                home = home.display(),
+                self_addr = raft[i],
+                partners = partners.join(", "),
+            );
+            configs.push((name.clone(), api, pg, write(&format!("m{i}.yml"), &config, 0o644)?));
+        }
+        chown_recursive(dir.path(), uid, gid)?;
+        let mut members = Vec::new();
+        for (i, (name, api_port, pg_port, config)) in configs.into_iter().enumerate() {
+            let log = dir.path().join(format!("m{i}.log"));
+            let log_file = std::fs::File::create(&log).map_err(|e| format!("log file: {e}"))?;
+            let mut cmd = Command::new("patroni");
+            cmd.arg(&config).uid(uid).gid(gid).env("HOME", "/tmp").current_dir(dir.path());
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log_file).process_group(0);
+            let child = cmd.spawn().map_err(|e| format!("starting patroni {name}: {e}"))?;
+            let process = ServerProcess { name: format!("patroni {name}"), child, log };
+            members.push(PatroniMember { name, api_port, pg_port, process });
+        }
+        Ok(PatroniCluster { members, dir })
+    }
+
+    /// Fails with the member's log when its Patroni process has exited.
+    pub fn check_alive(&mut self) -> Result<()> {
+        self.members.iter_mut().try_for_each(|m| m.process.check_alive())
+    }
+
+    pub fn log_tails(&self) -> String {
+        self.members.iter().map(|m| format!("== {}\n{}", m.name, m.process.log_tail())).collect::<Vec<_>>().join("\n")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
 /// A listener that accepts TCP connections and never says a word: a server that hangs.
 pub struct SilentServer {
     pub port: u16,

@@ -13,6 +13,7 @@ use dbdeck::engine::metrics::EngineMetrics;
 use dbdeck::engine::{EngineConfig, run};
 use dbdeck::observe::live::Scope;
 use dbdeck::sandbox::controllers::ControllerConfig;
+use dbdeck::sandbox::serve::{self, RunningSandbox, ServeOptions};
 use dbdeck::sandbox::{Sandbox, SandboxConfig};
 use kube::Client;
 use tokio::sync::oneshot;
@@ -27,19 +28,24 @@ pub struct Env {
     pub metrics: Arc<EngineMetrics>,
     pub stop: Option<oneshot::Sender<()>>,
     pub engine: Option<tokio::task::JoinHandle<()>>,
+    /// Set by [`Env::served`]: the sandbox's HTTPS listener, kept alive with the Env.
+    pub served: Option<RunningSandbox>,
+}
+
+fn controllers() -> ControllerConfig {
+    ControllerConfig {
+        nodes: 6,
+        start_delay: Duration::from_millis(40),
+        job_duration: Duration::from_millis(80),
+        resize_delay: Duration::from_millis(80),
+        eviction_timeout: Some(Duration::from_millis(300)),
+    }
 }
 
 impl Env {
     pub async fn new() -> Env {
         let sb = Sandbox::new(SandboxConfig::default()).expect("sandbox starts");
-        sb.start_controllers(ControllerConfig {
-            nodes: 6,
-            start_delay: Duration::from_millis(40),
-            job_duration: Duration::from_millis(80),
-            resize_delay: Duration::from_millis(80),
-            eviction_timeout: Some(Duration::from_millis(300)),
-        })
-        .expect("controllers start");
+        sb.start_controllers(controllers()).expect("controllers start");
         let client = Client::new(sb.router(), "default");
         dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
         let engine_writes = Arc::new(AtomicU64::new(0));
@@ -61,6 +67,29 @@ impl Env {
             metrics: Arc::new(EngineMetrics::default()),
             stop: None,
             engine: None,
+            served: None,
+        };
+        env.start_engine();
+        env
+    }
+
+    /// Like [`Env::new`], but every client talks HTTPS to the sandbox on loopback, as kubectl or a remote
+    /// engine would: the port-forward subresource (a WebSocket upgrade) needs a real connection. The engine's
+    /// writes are not counted here.
+    pub async fn served() -> Env {
+        let opts = ServeOptions { controllers: Some(controllers()), ..ServeOptions::private() };
+        let running = serve::start(opts).await.expect("sandbox serves");
+        let client = running.client().await.expect("client");
+        dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
+        let mut env = Env {
+            sb: running.sandbox.clone(),
+            engine_client: running.client().await.expect("client"),
+            client,
+            engine_writes: Arc::new(AtomicU64::new(0)),
+            metrics: Arc::new(EngineMetrics::default()),
+            stop: None,
+            engine: None,
+            served: Some(running),
         };
         env.start_engine();
         env

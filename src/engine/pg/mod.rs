@@ -10,6 +10,7 @@ mod dereference;
 mod instance;
 mod meta;
 mod patroni;
+pub mod patroni_api;
 mod pgbackrest;
 mod pgbouncer;
 mod pod;
@@ -18,6 +19,7 @@ mod rbac;
 pub mod reconcile;
 pub mod secrets;
 mod services;
+mod switchover;
 mod users;
 
 #[cfg(test)]

@@ -130,6 +130,12 @@ pub fn rollout_step(o: &Observed) -> Option<String> {
     outdated.first().and_then(|i| i.pod.as_ref()).map(|p| p.name_any())
 }
 
+/// The pods a leader may move to before `primary`'s pod restarts: other instances already at their new
+/// revision and Ready.
+pub fn takeover_candidates(o: &Observed, primary: &str) -> Vec<Pod> {
+    o.instances.iter().filter(|i| i.name != primary && i.ready() && i.updated()).filter_map(|i| i.pod.clone()).collect()
+}
+
 /// Sets `type_` to the given status, keeping the transition time when the status did not change.
 fn upsert_condition(
     conditions: &mut Vec<ClusterCondition>,

@@ -19,7 +19,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::dereference::{Found, certificate_secret_names, dereference, user_secret_names};
 use super::meta::{L_APP_INSTANCE, L_APP_MANAGED_BY, L_CLUSTER};
-use super::progress::{Observed, cluster_status, observe, planned_instances, rollout_step, set_spec_valid};
+use super::progress::{
+    Observed, cluster_status, observe, planned_instances, rollout_step, set_spec_valid, takeover_candidates,
+};
+use super::switchover::{self, Moved};
 use super::{build, effective_spec};
 use crate::api::common::{Validate, state};
 use crate::api::pg::{PerconaPGCluster, PerconaPGClusterStatus};
@@ -215,8 +218,29 @@ async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, 
     if !effective_spec(cr).pause.unwrap_or(false)
         && let Some(pod) = rollout_step(&observed)
     {
-        let primary = observed.primary.as_ref().is_some_and(|p| pod.starts_with(&format!("{p}-")));
-        let role = if primary { "the primary, last" } else { "a replica" };
+        let primary = observed.primary.as_ref().filter(|p| pod.starts_with(&format!("{p}-")));
+        let role = if primary.is_some() { "the primary, last" } else { "a replica" };
+        // Patroni labels its leader; before that pod restarts the leadership moves to an updated replica.
+        // A single instance has nowhere to move: it restarts as Crunchy's rolling update does.
+        if let Some(instance) = primary {
+            let candidates = takeover_candidates(&observed, instance);
+            let leader_pod = observed.instances.iter().find(|i| &i.name == instance).and_then(|i| i.pod.clone());
+            if let (Some(leader_pod), false) = (leader_pod, candidates.is_empty()) {
+                match switchover::move_leader_off(ctx, cr, &leader_pod, &candidates).await {
+                    Ok(Moved::Switched { to }) => {
+                        let msg = format!("Patroni switched the primary over from {pod} to {to} before its restart");
+                        ctx.event(cr, false, "Switchover", "Update", msg).await;
+                    }
+                    Ok(Moved::Already { leader }) => {
+                        tracing::info!(cluster = %name, pod = %pod, leader = %leader, "Patroni already leads elsewhere");
+                    }
+                    Err(e) => {
+                        ctx.event(cr, true, "SwitchoverFailed", "Update", e.to_string()).await;
+                        return Err(e);
+                    }
+                }
+            }
+        }
         ctx.event(
             cr,
             false,

@@ -216,7 +216,10 @@ pub fn issue_certificates(
     };
     use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
     Ok(PgCertificates {
-        cluster: leaf(&format!("{cluster}-primary.{namespace}.svc.{dns_suffix}"), server_names, vec![ServerAuth])?,
+        // No extended key usage, as Crunchy's leaves: Patroni presents this server certificate as its client
+        // certificate too (`ctl`, and member-to-member API calls during a switchover), and with
+        // `verify_client: optional` a server-only usage makes those calls fail ("unsuitable certificate purpose").
+        cluster: leaf(&format!("{cluster}-primary.{namespace}.svc.{dns_suffix}"), server_names, vec![])?,
         replication: leaf("_crunchyrepl", vec![], vec![ClientAuth])?,
         pgbackrest: leaf("pgbackrest", vec![pods], vec![ServerAuth, ClientAuth])?,
         ca,

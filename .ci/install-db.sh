@@ -11,8 +11,8 @@ command -v rsync >/dev/null 2>&1 || need+=(rsync)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 [ -x /usr/lib/postgresql/15/bin/pg_basebackup ] || need+=(postgresql-client-15)
 command -v patroni >/dev/null 2>&1 || need+=(patroni)
-python3 -c 'import pysyncobj' >/dev/null 2>&1 || need+=(python3-pysyncobj)
-python3 -c 'import psycopg2' >/dev/null 2>&1 || need+=(python3-psycopg2)
+/usr/bin/python3 -c 'import pysyncobj' >/dev/null 2>&1 || need+=(python3-pysyncobj)
+/usr/bin/python3 -c 'import psycopg2' >/dev/null 2>&1 || need+=(python3-psycopg2)
 
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

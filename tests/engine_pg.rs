@@ -385,6 +385,64 @@ fn leader(members: &[Member]) -> Option<String> {
     members.iter().find(|m| m.is_leader()).map(|m| m.name.clone())
 }
 
+/// Real Patroni members named like `pods`, serving their API with the certificates the engine generated
+/// for `cluster`; returns them with their API ports and the leader they elected, once every other member
+/// replicates.
+async fn start_patroni(env: &Env, cluster: &str, pods: &[String]) -> (PatroniCluster, BTreeMap<String, u16>, String) {
+    let cert = env.secret(&format!("{cluster}-cluster-cert")).await.expect("the engine made the cluster certificate");
+    let pem = |k: &str| String::from_utf8(cert.data.as_ref().unwrap()[k].0.clone()).unwrap();
+    let tls = PatroniTls { ca: pem("ca.crt"), cert: pem("tls.crt"), key: pem("tls.key") };
+    let mut patroni = PatroniCluster::start(&format!("{cluster}-ha"), pods, &tls).await.expect("patroni starts");
+    let api_ports: BTreeMap<String, u16> = patroni.members.iter().map(|m| (m.name.clone(), m.api_port)).collect();
+    let start = Instant::now();
+    loop {
+        patroni.check_alive().unwrap();
+        if let Some(members) = patroni_members(env, cluster, api_ports[&pods[0]]).await
+            && let Some(l) = leader(&members)
+            && members.iter().filter(|m| m.can_take_over()).count() == pods.len() - 1
+        {
+            return (patroni, api_ports, l);
+        }
+        assert!(start.elapsed() < Duration::from_secs(90), "Patroni not up:\n{}", patroni.log_tails());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[test]
+fn removing_the_primarys_instance_set_switches_patroni_over_first() {
+    assert!(dbservers::patroni_available(), "needs Patroni and PostgreSQL 15: `bash .ci/install-db.sh`");
+    runtime().block_on(async {
+        let mut env = Env::served().await;
+        let set = |name: &str| {
+            json!({"name": name, "replicas": 1,
+            "dataVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+        };
+        env.create("sets-db", json!({"spec": {"instances": [set("a"), set("b")]}})).await;
+        let instances = env.wait_instances("sets-db", 2).await;
+        let pods: Vec<String> = instances.iter().map(|i| format!("{i}-0")).collect();
+        let (mut patroni, api_ports, primary) = start_patroni(&env, "sets-db", &pods).await;
+        for (pod, port) in &api_ports {
+            env.sb.attach("default", pod, 8008, std::net::SocketAddr::from(([127, 0, 0, 1], *port)));
+        }
+        env.mark_primary(&primary).await;
+        let (gone, stays) = if primary.starts_with("sets-db-a-") { ("a", "b") } else { ("b", "a") };
+        let other = pods.iter().find(|p| **p != primary).unwrap().clone();
+        env.patch("sets-db", json!({"spec": {"instances": [set(stays)]}})).await;
+        env.wait_event("sets-db", "Switchover", |m| m.contains(&primary) && m.contains("removed")).await;
+        let members = patroni_members(&env, "sets-db", api_ports[&other]).await.expect("Patroni answers");
+        assert_eq!(leader(&members).as_deref(), Some(other.as_str()), "the leader moved first: {members:?}");
+        let left = env.wait_instances("sets-db", 1).await;
+        assert!(left[0].starts_with(&format!("sets-db-{stays}-")), "set {gone} went, {stays} stayed: {left:?}");
+        let events = env.events("sets-db").await;
+        let at = |reason: &str| {
+            events.iter().position(|(r, _)| r == reason).unwrap_or_else(|| panic!("{reason}: {events:?}"))
+        };
+        assert!(at("Switchover") < at("InstancesRemoved"), "the switchover came before the removal: {events:?}");
+        patroni.check_alive().unwrap();
+        env.stop_engine().await;
+    })
+}
+
 #[test]
 fn a_spec_change_rolls_replicas_first_then_switches_patroni_over_before_the_primary() {
     assert!(
@@ -396,24 +454,7 @@ fn a_spec_change_rolls_replicas_first_then_switches_patroni_over_before_the_prim
         env.create("roll-db", json!({})).await;
         let instances = env.wait_instances("roll-db", 3).await;
         let pods: Vec<String> = instances.iter().map(|i| format!("{i}-0")).collect();
-        // Real Patroni members named like the pods, serving their API with the certificates the engine generated.
-        let cert = env.secret("roll-db-cluster-cert").await.expect("the engine made the cluster certificate");
-        let pem = |k: &str| String::from_utf8(cert.data.as_ref().unwrap()[k].0.clone()).unwrap();
-        let tls = PatroniTls { ca: pem("ca.crt"), cert: pem("tls.crt"), key: pem("tls.key") };
-        let mut patroni = PatroniCluster::start("roll-db-ha", &pods, &tls).await.expect("patroni starts");
-        let api_ports: BTreeMap<String, u16> = patroni.members.iter().map(|m| (m.name.clone(), m.api_port)).collect();
-        let start = Instant::now();
-        let primary = loop {
-            patroni.check_alive().unwrap();
-            if let Some(members) = patroni_members(&env, "roll-db", api_ports[&pods[0]]).await
-                && let Some(l) = leader(&members)
-                && members.iter().filter(|m| m.can_take_over()).count() == 2
-            {
-                break l;
-            }
-            assert!(start.elapsed() < Duration::from_secs(90), "Patroni not up:\n{}", patroni.log_tails());
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        };
+        let (mut patroni, api_ports, primary) = start_patroni(&env, "roll-db", &pods).await;
         // Patroni's Kubernetes store labels its leader; these members keep their store in Raft, so the test does.
         env.mark_primary(&primary).await;
         let sel = format!("{L_CLUSTER}=roll-db,{L_SET}");

@@ -29,6 +29,8 @@ pub struct Found {
     /// Secrets that hold what a user needs after the cluster is gone (the users' passwords): applied without
     /// an owner reference, so only a finalizer removes them.
     pub unowned_secrets: BTreeSet<String>,
+    /// The cluster's pods as listed before the apply (the primary's removal needs a switchover first).
+    pub pods: Vec<Pod>,
 }
 
 /// The cluster's own certificate Secrets (those a custom Secret does not replace).
@@ -288,6 +290,7 @@ pub async fn dereference(client: &kube::Client, cr: &PerconaPGCluster) -> Result
     Ok(Found {
         kept_secrets: existing_secrets.clone(),
         unowned_secrets,
+        pods,
         inputs: PgBuildInputs { instance_suffixes, users: users_in, pgbouncer_auth, existing_secrets, certificates },
     })
 }

@@ -17,8 +17,9 @@ use kube::{Resource, ResourceExt};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::dereference::PRIMARY_ROLES;
 use super::dereference::{Found, certificate_secret_names, dereference, user_secret_names};
-use super::meta::{L_APP_INSTANCE, L_APP_MANAGED_BY, L_CLUSTER};
+use super::meta::{L_APP_INSTANCE, L_APP_MANAGED_BY, L_CLUSTER, L_INSTANCE, L_ROLE};
 use super::progress::{
     Observed, cluster_status, observe, planned_instances, rollout_step, set_spec_valid, takeover_candidates,
 };
@@ -201,6 +202,7 @@ async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, 
         .collect();
     keep.extend(found.kept_secrets.iter().map(|s| ("Secret".to_string(), s.clone())));
     let first = cr.status.as_ref().and_then(|s| s.postgres.as_ref()).is_none();
+    let held = hold_primary_set(ctx, cr, &found, &mut keep).await?;
     let applied = ctx.applier.apply_all(&owner, values).await?;
     let deleted = ctx.applier.delete_orphans(&owner, OWNED_KINDS, &selector, &keep).await?;
     ctx.metrics.wrote(KIND, applied.applied.len() + deleted.len());
@@ -214,7 +216,7 @@ async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, 
     }
 
     let observed = read_back(ctx, cr, &found).await?;
-    let mut action = Action::requeue(SAFETY_REQUEUE);
+    let mut action = if held { Action::requeue(Duration::from_secs(5)) } else { Action::requeue(SAFETY_REQUEUE) };
     if !effective_spec(cr).pause.unwrap_or(false)
         && let Some(pod) = rollout_step(&observed)
     {
@@ -266,6 +268,65 @@ async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, 
         status_events(cr, ctx, &previous, &next).await;
     }
     Ok(action)
+}
+
+/// When the spec drops the instance set Patroni's leader runs in, the leadership moves to a remaining
+/// instance before the sweep deletes that StatefulSet (Percona fails over in that case). Until a remaining
+/// instance is Ready the old set is kept (returns true: check again soon); a failed switchover keeps it too
+/// and fails the pass with the reason.
+async fn hold_primary_set(
+    ctx: &Context,
+    cr: &PerconaPGCluster,
+    found: &Found,
+    keep: &mut BTreeSet<(String, String)>,
+) -> Result<bool, ReconcileError> {
+    let Some(leader_pod) = found.pods.iter().find(|p| {
+        p.metadata.deletion_timestamp.is_none()
+            && p.labels().get(L_ROLE).is_some_and(|r| PRIMARY_ROLES.contains(&r.as_str()))
+    }) else {
+        return Ok(false);
+    };
+    let Some(leader_sts) = leader_pod.labels().get(L_INSTANCE).cloned() else { return Ok(false) };
+    let sts_key = ("StatefulSet".to_string(), leader_sts.clone());
+    if keep.contains(&sts_key) {
+        return Ok(false);
+    }
+    let candidates: Vec<Pod> = found
+        .pods
+        .iter()
+        .filter(|p| {
+            p.labels().get(L_INSTANCE).is_some_and(|i| keep.contains(&("StatefulSet".to_string(), i.clone())))
+                && p.metadata.deletion_timestamp.is_none()
+                && status::pod_ready_at(p, None)
+        })
+        .cloned()
+        .collect();
+    keep.insert(sts_key);
+    if candidates.is_empty() {
+        tracing::info!(cluster = %cr.name_any(), instance = %leader_sts,
+            "the primary's instance set is removed; kept until a remaining instance is Ready to take over");
+        return Ok(true);
+    }
+    match switchover::move_leader_off(ctx, cr, leader_pod, &candidates).await {
+        Ok(moved) => {
+            let to = match &moved {
+                Moved::Switched { to } | Moved::Already { leader: to } => to.clone(),
+            };
+            if matches!(moved, Moved::Switched { .. }) {
+                let msg = format!(
+                    "Patroni switched the primary over from {} to {to} before its instance {leader_sts} is removed",
+                    leader_pod.name_any()
+                );
+                ctx.event(cr, false, "Switchover", "Scale", msg).await;
+            }
+            keep.remove(&("StatefulSet".to_string(), leader_sts));
+            Ok(false)
+        }
+        Err(e) => {
+            ctx.event(cr, true, "SwitchoverFailed", "Scale", e.to_string()).await;
+            Err(e)
+        }
+    }
 }
 
 /// The desired objects as JSON. Volumes and the Secrets a user needs to reopen their data (passwords) go

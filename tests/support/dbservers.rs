@@ -714,6 +714,23 @@ impl PatroniCluster {
     }
 }
 
+impl Drop for PatroniCluster {
+    fn drop(&mut self) {
+        // Patroni starts PostgreSQL in a session of its own, outside the group a member's drop kills: stop
+        // Patroni first (so nothing restarts it), then each postmaster by the PID in its data directory.
+        for m in &self.members {
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", m.process.pid())]).status();
+        }
+        for i in 0..self.members.len() {
+            let pidfile = self.dir.path().join(format!("m{i}/data/postmaster.pid"));
+            let pid = std::fs::read_to_string(&pidfile).ok().and_then(|t| t.lines().next().map(str::to_string));
+            if let Some(pid) = pid.filter(|p| p.parse::<u32>().is_ok()) {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        }
+    }
+}
+
 /// A listener that accepts TCP connections and never says a word: a server that hangs.
 pub struct SilentServer {
     pub port: u16,

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use dbdeck::api::pg::PerconaPGCluster;
+use dbdeck::api::pg::{PerconaPGBackup, PerconaPGCluster};
 use dbdeck::sandbox::faults::FaultConfig;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event, PersistentVolumeClaim, Pod, Secret, Service};
@@ -514,6 +514,38 @@ fn a_spec_change_rolls_replicas_first_then_switches_patroni_over_before_the_prim
 }
 
 #[test]
+fn a_failing_backup_deletion_holds_the_finalizer_and_says_why() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        env.create("stuck-db", json!({"metadata": {"finalizers": ["percona.com/delete-backups"]}})).await;
+        env.wait_state("stuck-db", "ready").await;
+        let req = http::Request::post("/_sandbox/jobs/fail-next").body(Vec::new()).unwrap();
+        env.client.request_text(req).await.expect("fault accepted");
+        env.crs().delete("stuck-db", &DeleteParams::default()).await.unwrap();
+        env.wait_event("stuck-db", "DeleteBackupsFailed", |m| {
+            m.contains("Job stuck-db-backrest-stop (pgbackrest stop --stanza=db) failed")
+                && m.contains("remove the finalizer")
+        })
+        .await;
+        let cr = env.crs().get("stuck-db").await.expect("held by its finalizer");
+        let message = cr.status.and_then(|s| s.message).unwrap_or_default();
+        assert!(
+            message.contains("Job stuck-db-backrest-stop") && message.contains("failed"),
+            "status says why: {message}"
+        );
+        assert_eq!(cr.metadata.finalizers.as_deref(), Some(&["percona.com/delete-backups".to_string()][..]));
+        assert_eq!(env.pvcs("stuck-db").await.len(), 4, "nothing was deleted");
+        // The user gives up on deleting the backups: the cluster goes, the volumes stay.
+        let patch = json!({"metadata": {"finalizers": null}});
+        env.crs().patch("stuck-db", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+        eventually("stuck-db gone", || async { env.crs().get_opt("stuck-db").await.unwrap().is_none().then_some(()) })
+            .await;
+        assert_eq!(env.pvcs("stuck-db").await.len(), 4);
+        env.stop_engine().await;
+    })
+}
+
+#[test]
 fn delete_keeps_volumes_and_credentials_unless_finalizers_ask() {
     runtime().block_on(async {
         let mut env = Env::new().await;
@@ -526,6 +558,16 @@ fn delete_keeps_volumes_and_credentials_unless_finalizers_ask() {
         env.wait_state("keep-db", "ready").await;
         env.wait_state("drop-db", "ready").await;
         assert_eq!(env.pvcs("drop-db").await.len(), 4);
+        let backups: Api<PerconaPGBackup> = Api::default_namespaced(env.client.clone());
+        for cluster in ["drop-db", "keep-db"] {
+            let b: PerconaPGBackup = serde_json::from_value(json!({
+                "apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGBackup",
+                "metadata": {"name": format!("{cluster}-backup-1")},
+                "spec": {"pgCluster": cluster, "repoName": "repo1"},
+            }))
+            .unwrap();
+            backups.create(&PostParams::default(), &b).await.expect("backup object created");
+        }
 
         env.crs().delete("keep-db", &DeleteParams::default()).await.unwrap();
         env.crs().delete("drop-db", &DeleteParams::default()).await.unwrap();
@@ -546,11 +588,18 @@ fn delete_keeps_volumes_and_credentials_unless_finalizers_ask() {
         assert!(env.secret("drop-db-cluster-cert").await.is_none());
         assert!(env.secret("drop-db-cluster-ca-cert").await.is_none());
         let events = env.events("drop-db").await;
-        assert!(
-            events.iter().any(|(r, m)| r == "BackupsKept" && m.contains("not implemented")),
-            "delete-backups says honestly that repo data stays: {events:?}"
-        );
-        assert!(events.iter().any(|(r, _)| r == "DeletedVolumes"), "{events:?}");
+        let at = |reason: &str, text: &str| {
+            events.iter().position(|(r, m)| r == reason && m.contains(text)).unwrap_or_else(|| panic!("{reason}: {events:?}"))
+        };
+        // delete-backups ran pgBackRest's stop, then stanza-delete on repo1, then removed the backup objects,
+        // all before the volumes went.
+        let stop = at("DeletingBackups", "drop-db-backrest-stop (pgbackrest stop --stanza=db)");
+        let repo1 = at("DeletingBackups", "drop-db-delete-repo1 (pgbackrest stanza-delete --stanza=db --repo=1 --force)");
+        let done = at("DeletedBackups", "drop-db-backup-1");
+        assert!(stop < repo1 && repo1 < done && done < at("DeletedVolumes", ""), "{events:?}");
+        let backups: Api<PerconaPGBackup> = Api::default_namespaced(env.client.clone());
+        assert!(backups.get_opt("drop-db-backup-1").await.unwrap().is_none(), "the cluster's backup object is gone");
+        assert!(backups.get_opt("keep-db-backup-1").await.unwrap().is_some(), "another cluster's backup stays");
 
         // Recreating keep-db reopens its volumes (same instance names) with the same password.
         let old_password = env.secret("keep-db-pguser-keep-db").await.unwrap().data.unwrap()["password"].clone();

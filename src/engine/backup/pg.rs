@@ -14,6 +14,7 @@ use crate::api::pg::{PerconaPGBackup, PerconaPGCluster, PerconaPGClusterSpec, Pe
 pub const API_VERSION: &str = "pgv2.percona.com/v2";
 pub const BACKUP_KIND: &str = "PerconaPGBackup";
 pub const RESTORE_KIND: &str = "PerconaPGRestore";
+pub const CLUSTER_KIND: &str = "PerconaPGCluster";
 const L_CLUSTER: &str = "postgres-operator.crunchydata.com/cluster";
 const L_PGBACKREST: &str = "postgres-operator.crunchydata.com/pgbackrest";
 const L_BACKUP: &str = "postgres-operator.crunchydata.com/pgbackrest-backup";
@@ -183,6 +184,31 @@ pub fn backup(backup: &PerconaPGBackup, cluster: &PerconaPGCluster) -> Result<Ba
     labels.insert(L_PGBACKREST.into(), String::new());
     labels.insert(L_BACKUP.into(), "manual".into());
     labels.insert(L_REPO.into(), repo_name.clone());
+    let mut cmd_opts = vec!["--stanza=db".to_string(), format!("--repo={n}")];
+    cmd_opts.extend(options.iter().cloned());
+    let extra = backup.spec.container_options.as_ref().and_then(|o| o.get("env")).and_then(Value::as_array);
+    let job = exec_job(&c, &id, &name, labels, "backup", &cmd_opts, extra.cloned().unwrap_or_default())?;
+    Ok(BackupPlan {
+        destination: destination(&repo, &repo_path),
+        storage_type: storage_type(&repo).to_string(),
+        backup_type: backup_type(&options),
+        repo,
+        job,
+    })
+}
+
+/// A Job in Crunchy's layout: its container (the pgBackRest image's `/opt/crunchy/bin/pgbackrest`) execs
+/// `pgbackrest COMMAND COMMAND_OPTS` in the pod `SELECTOR` finds — the repo host's `pgbackrest` container when
+/// the cluster has one, else the primary's `database` container. Owned by `owner`.
+fn exec_job(
+    c: &Cluster,
+    owner: &ObjectId,
+    name: &str,
+    labels: BTreeMap<String, String>,
+    command: &str,
+    cmd_opts: &[String],
+    extra_env: Vec<Value>,
+) -> Result<Job, BuildError> {
     let (container, selector) = if c.has_repo_host() {
         (
             "pgbackrest",
@@ -197,19 +223,15 @@ pub fn backup(backup: &PerconaPGBackup, cluster: &PerconaPGCluster) -> Result<Ba
             ),
         )
     };
-    let mut cmd_opts = vec!["--stanza=db".to_string(), format!("--repo={n}")];
-    cmd_opts.extend(options.iter().cloned());
     let mut envs = vec![
-        env("COMMAND", "backup"),
+        env("COMMAND", command),
         env("COMMAND_OPTS", cmd_opts.join(" ")),
         env("COMPARE_HASH", "true"),
         env("CONTAINER", container),
-        env("NAMESPACE", id.namespace.clone()),
+        env("NAMESPACE", owner.namespace.clone()),
         env("SELECTOR", selector),
     ];
-    if let Some(extra) = backup.spec.container_options.as_ref().and_then(|o| o.get("env")).and_then(Value::as_array) {
-        envs.extend(extra.iter().cloned());
-    }
+    envs.extend(extra_env);
     let jobs = c.jobs_settings();
     let spec = json!({
         "backoffLimit": jobs.backoff_limit,
@@ -226,7 +248,7 @@ pub fn backup(backup: &PerconaPGBackup, cluster: &PerconaPGCluster) -> Result<Ba
                 "securityContext": to_json(&jobs.security_context),
                 "containers": [{
                     "name": "pgbackrest",
-                    "image": c.pgbackrest_image(&id)?,
+                    "image": c.pgbackrest_image(owner)?,
                     "command": ["/opt/crunchy/bin/pgbackrest"],
                     "env": envs,
                     "resources": to_json(&jobs.resources),
@@ -238,23 +260,58 @@ pub fn backup(backup: &PerconaPGBackup, cluster: &PerconaPGCluster) -> Result<Ba
             },
         },
     });
-    let job = typed(
+    typed(
         &format!("Job {name}"),
         json!({
             "apiVersion": "batch/v1",
             "kind": "Job",
-            "metadata": {"name": name, "namespace": id.namespace, "labels": labels,
-                         "ownerReferences": [to_json(&id.owner_reference())]},
+            "metadata": {"name": name, "namespace": owner.namespace, "labels": labels,
+                         "ownerReferences": [to_json(&owner.owner_reference())]},
             "spec": spec,
         }),
-    )?;
-    Ok(BackupPlan {
-        destination: destination(&repo, &repo_path),
-        storage_type: storage_type(&repo).to_string(),
-        backup_type: backup_type(&options),
-        repo,
-        job,
-    })
+    )
+}
+
+/// The Jobs the cluster's `percona.com/delete-backups` finalizer runs, in order, as Percona's operator runs
+/// the same commands by exec: `pgbackrest stop` for the stanza, then `stanza-delete --force` per repo, which
+/// removes the repo's backups and WAL archive. Empty when backups are off or no repo is configured.
+pub fn delete_backups_jobs(cluster: &PerconaPGCluster) -> Result<Vec<Job>, BuildError> {
+    let id = ObjectId::from_meta(CLUSTER_KIND, API_VERSION, &cluster.metadata)?;
+    let c = Cluster::new(cluster)?;
+    let repos: Vec<String> = match c.spec.backups.as_ref().filter(|b| b.is_enabled()) {
+        Some(b) => b
+            .pgbackrest
+            .as_ref()
+            .and_then(|p| p.repos.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.name.clone())
+            .collect(),
+        None => return Ok(Vec::new()),
+    };
+    if repos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut labels = c.labels();
+    labels.insert(L_PGBACKREST.into(), String::new());
+    let mut jobs = vec![exec_job(
+        &c,
+        &id,
+        &fit63(&format!("{}-backrest-stop", c.name)),
+        labels.clone(),
+        "stop",
+        &["--stanza=db".into()],
+        vec![],
+    )?];
+    for repo in &repos {
+        let n = repo_index(&id, repo)
+            .map_err(|_| id.invalid("spec.backups.pgbackrest.repos[].name", format!("{repo:?} is not repo1..repo4")))?;
+        let mut l = labels.clone();
+        l.insert(L_REPO.into(), repo.clone());
+        let opts = ["--stanza=db".to_string(), format!("--repo={n}"), "--force".to_string()];
+        jobs.push(exec_job(&c, &id, &fit63(&format!("{}-delete-{repo}", c.name)), l, "stanza-delete", &opts, vec![])?);
+    }
+    Ok(jobs)
 }
 
 /// Builds `<cluster>-pgbackrest-restore`: an in-place `pgbackrest restore --delta` into the data
@@ -373,6 +430,26 @@ spec:
         b.metadata.namespace = Some("ns".into());
         b.metadata.uid = Some("b-uid".into());
         b
+    }
+
+    #[test]
+    fn delete_backups_stops_the_stanza_then_deletes_it_from_every_repo() {
+        let jobs = delete_backups_jobs(&cluster()).unwrap();
+        let names: Vec<String> = jobs.iter().map(|j| j.metadata.name.clone().unwrap()).collect();
+        assert_eq!(names, ["cluster1-backrest-stop", "cluster1-delete-repo1", "cluster1-delete-repo2"]);
+        let env = |j: &Job| -> BTreeMap<String, Option<String>> {
+            let c = &j.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+            c.env.iter().flatten().map(|e| (e.name.clone(), e.value.clone())).collect()
+        };
+        assert_eq!(env(&jobs[0])["COMMAND"].as_deref(), Some("stop"));
+        assert_eq!(env(&jobs[2])["COMMAND"].as_deref(), Some("stanza-delete"));
+        assert_eq!(env(&jobs[2])["COMMAND_OPTS"].as_deref(), Some("--stanza=db --repo=2 --force"));
+        assert_eq!(env(&jobs[1])["CONTAINER"].as_deref(), Some("pgbackrest"), "run where the repos are reachable");
+        let owner = &jobs[1].metadata.owner_references.as_ref().unwrap()[0];
+        assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("PerconaPGCluster", "cluster1"));
+        let mut off = cluster();
+        off.spec.backups.as_mut().unwrap().enabled = Some(false);
+        assert!(delete_backups_jobs(&off).unwrap().is_empty(), "backups off: nothing to delete");
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -26,8 +27,9 @@ use super::progress::{
 use super::switchover::{self, Moved};
 use super::{build, effective_spec};
 use crate::api::common::{Validate, state};
-use crate::api::pg::{PerconaPGCluster, PerconaPGClusterStatus};
+use crate::api::pg::{PerconaPGBackup, PerconaPGCluster, PerconaPGClusterStatus};
 use crate::engine::apply::{OwnerRef, retrying};
+use crate::engine::backup::status::{JobPhase, job_phase};
 use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
 use crate::engine::error::ReconcileError;
 use crate::engine::{finalize, status};
@@ -270,6 +272,94 @@ async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, 
     Ok(action)
 }
 
+/// `percona.com/delete-backups`: runs the pgBackRest Jobs that delete the stanza from every repo (in order,
+/// one at a time), then deletes the cluster's PerconaPGBackup objects. `Some(action)` while a Job runs or
+/// when one failed — then the finalizer stays, the Warning says which Job and why, and the data is not
+/// dropped silently; the user may remove the finalizer to delete the cluster and keep the backups.
+async fn delete_backups(cr: &PerconaPGCluster, ctx: &Context) -> Result<Option<Action>, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+    let planned = crate::engine::backup::pg::delete_backups_jobs(cr)
+        .map_err(|e| ReconcileError::Blocked(format!("{FIN_DELETE_BACKUPS}: {e}")))?;
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &ns);
+    let post = PostParams::default();
+    for job in &planned {
+        let job_name = job.name_any();
+        let found = retrying(Default::default(), || jobs.get_opt(&job_name))
+            .await
+            .map_err(|e| ReconcileError::kube(format!("reading Job {ns}/{job_name}"), e))?;
+        let Some(found) = found else {
+            retrying(Default::default(), || jobs.create(&post, job))
+                .await
+                .map_err(|e| ReconcileError::kube(format!("creating Job {ns}/{job_name}"), e))?;
+            let what = job_command(job);
+            ctx.event(
+                cr,
+                false,
+                "DeletingBackups",
+                "Delete",
+                format!("{FIN_DELETE_BACKUPS}: started Job {job_name} ({what})"),
+            )
+            .await;
+            return Ok(Some(Action::requeue(Duration::from_secs(2))));
+        };
+        match job_phase(&found) {
+            JobPhase::Complete { .. } => continue,
+            JobPhase::Failed { error } => {
+                let why = format!(
+                    "{FIN_DELETE_BACKUPS}: Job {job_name} ({}) failed: {error}; the backups are kept and the cluster \
+                     waits on the finalizer (delete the Job to retry, or remove the finalizer to keep the backups)",
+                    job_command(job)
+                );
+                report(cr, ctx, &format!("{KIND} {ns}/{name}: {why}"), "DeleteBackupsFailed", None).await;
+                return Ok(Some(Action::requeue(Duration::from_secs(60))));
+            }
+            _ => return Ok(Some(Action::requeue(Duration::from_secs(2)))),
+        }
+    }
+    let backups: Api<PerconaPGBackup> = Api::namespaced(ctx.client.clone(), &ns);
+    let (all, del) = (ListParams::default(), DeleteParams::default());
+    let list = retrying(Default::default(), || backups.list(&all))
+        .await
+        .map_err(|e| ReconcileError::kube(format!("listing PerconaPGBackups in {ns}"), e))?;
+    let mut deleted = Vec::new();
+    for b in list.items.iter().filter(|b| b.spec.pg_cluster.as_deref() == Some(name.as_str())) {
+        let bname = b.name_any();
+        match retrying(Default::default(), || backups.delete(&bname, &del)).await {
+            Ok(_) => deleted.push(bname),
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(ReconcileError::kube(format!("deleting PerconaPGBackup {ns}/{bname}"), e)),
+        }
+    }
+    let repos: Vec<String> = planned.iter().skip(1).map(|j| j.name_any()).collect();
+    ctx.event(
+        cr,
+        false,
+        "DeletedBackups",
+        "Delete",
+        format!(
+            "{FIN_DELETE_BACKUPS}: pgBackRest stanza deleted by Jobs [{}]; deleted PerconaPGBackups [{}]",
+            repos.join(", "),
+            deleted.join(", ")
+        ),
+    )
+    .await;
+    Ok(None)
+}
+
+/// `COMMAND COMMAND_OPTS` of a pgBackRest exec Job, for messages.
+fn job_command(job: &Job) -> String {
+    let env = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.env.clone())
+        .unwrap_or_default();
+    let get = |k: &str| env.iter().find(|e| e.name == k).and_then(|e| e.value.clone()).unwrap_or_default();
+    format!("pgbackrest {} {}", get("COMMAND"), get("COMMAND_OPTS"))
+}
+
 /// When the spec drops the instance set Patroni's leader runs in, the leadership moves to a remaining
 /// instance before the sweep deletes that StatefulSet (Percona fails over in that case). Until a remaining
 /// instance is Ready the old set is kept (returns true: check again soon); a failed switchover keeps it too
@@ -420,17 +510,9 @@ async fn finalize_cluster(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action
     };
     match finalizer {
         FIN_DELETE_BACKUPS => {
-            ctx.event(
-                cr,
-                true,
-                "BackupsKept",
-                "Delete",
-                format!(
-                    "{FIN_DELETE_BACKUPS}: removing pgBackRest repository data is not implemented by dbdeck; \
-                     volume repos stay in their PVCs (removed only by {FIN_DELETE_PVC}), object-storage repos are untouched"
-                ),
-            )
-            .await;
+            if let Some(wait) = delete_backups(cr, ctx).await? {
+                return Ok(wait);
+            }
         }
         FIN_DELETE_PVC => {
             let pvcs = finalize::delete_pvcs(&ctx.client, &ns, &format!("{L_CLUSTER}={name}")).await?;

@@ -56,17 +56,16 @@ pub fn smart_update_step(wanted: i32, update_revision: &str, pods: &[Pod], prima
 }
 
 /// The label patches (pod name, JSON merge patch) that leave exactly `primary` labelled: the label
-/// goes off every other pod that has it and onto `primary` if it lacks it. Empty when all is right.
+/// goes off every other pod that has it, then onto `primary` if it lacks it — in that order, since
+/// the `-mysql-primary` Service selects on it and must never send writes to two pods at once.
+/// Empty when all is right.
 pub fn primary_label_patches(pods: &[Pod], primary: &str) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for p in pods {
-        let name = p.name_any();
-        let has = labelled_primary(p);
-        if name == primary && !has {
-            out.push((name, json!({"metadata": {"labels": {LABEL_PRIMARY: "true"}}})));
-        } else if name != primary && p.labels().contains_key(LABEL_PRIMARY) {
-            out.push((name, json!({"metadata": {"labels": {LABEL_PRIMARY: null}}})));
-        }
+    for p in pods.iter().filter(|p| p.name_any() != primary && p.labels().contains_key(LABEL_PRIMARY)) {
+        out.push((p.name_any(), json!({"metadata": {"labels": {LABEL_PRIMARY: null}}})));
+    }
+    if let Some(p) = pods.iter().find(|p| p.name_any() == primary && !labelled_primary(p)) {
+        out.push((p.name_any(), json!({"metadata": {"labels": {LABEL_PRIMARY: "true"}}})));
     }
     out
 }
@@ -160,5 +159,9 @@ mod tests {
         assert_eq!(patches[1].0, "db-mysql-1");
         assert_eq!(patches[1].1["metadata"]["labels"][LABEL_PRIMARY], "true");
         assert!(primary_label_patches(&pods, "db-mysql-0").is_empty());
+        // The old primary loses the label before the new one gets it, whatever their order.
+        let swapped = vec![pod("db-mysql-0", "a", true, false), pod("db-mysql-1", "a", true, true)];
+        let patches = primary_label_patches(&swapped, "db-mysql-0");
+        assert_eq!(patches.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["db-mysql-1", "db-mysql-0"]);
     }
 }

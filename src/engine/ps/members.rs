@@ -3,7 +3,7 @@
 //! primary to hand over. Pods are reached the way the observe layer reaches them (pod IP in a
 //! cluster, the port-forward subresource from a workstation), with the cluster's own credentials.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,8 @@ pub struct MemberAccess {
     prober: Prober,
     /// Switchovers asked for, per cluster (`ns/name`), so a slow one is not requested twice.
     requested: Mutex<HashMap<String, Requested>>,
+    /// The MySQL pods last probed per cluster, so the bridges of pods scaled away are closed.
+    probed: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 impl MemberAccess {
@@ -66,6 +68,7 @@ impl MemberAccess {
             reacher: Reacher::new(client, ReachMode::detect()),
             prober: Prober::new(config),
             requested: Mutex::new(HashMap::new()),
+            probed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -79,6 +82,12 @@ impl MemberAccess {
         group_replication: bool,
         pods: &[Pod],
     ) -> Vec<Reading> {
+        self.forget_gone(cluster, ns, pods);
+        let not_ready = || ProbeOutcome::Unreachable { reason: "the pod is not ready".into() };
+        if !pods.iter().any(|p| pod_ready_at(p, None)) {
+            // Nothing to ask: spare the Secret reads.
+            return pods.iter().map(|p| (p.name_any(), not_ready())).collect();
+        }
         let creds = match credentials(client, cluster, ns, secrets_name, None).await {
             Ok(c) => c,
             Err(reason) => {
@@ -91,7 +100,7 @@ impl MemberAccess {
             async move {
                 let name = pod.name_any();
                 if !pod_ready_at(pod, None) {
-                    return (name, ProbeOutcome::Unreachable { reason: "the pod is not ready".into() });
+                    return (name, not_ready());
                 }
                 let target = ProbeTarget {
                     member: name.clone(),
@@ -106,6 +115,16 @@ impl MemberAccess {
             }
         });
         futures::future::join_all(reads).await
+    }
+
+    /// Closes the bridges of this cluster's pods that are no longer there (scaled down, paused).
+    fn forget_gone(&self, cluster: &str, ns: &str, pods: &[Pod]) {
+        let now: BTreeSet<String> = pods.iter().map(|p| p.name_any()).collect();
+        let before =
+            self.probed.lock().unwrap_or_else(|e| e.into_inner()).insert(format!("{ns}/{cluster}"), now.clone());
+        for gone in before.unwrap_or_default().difference(&now) {
+            self.reacher.forget_pod(ns, gone);
+        }
     }
 
     /// Drops the port-forward bridge of a pod about to be deleted (its successor gets its own).

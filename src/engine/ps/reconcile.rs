@@ -27,7 +27,7 @@ use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
 use crate::engine::error::ReconcileError;
 use crate::engine::finalize;
-use crate::engine::status::{pod_ready_at, write_if_changed};
+use crate::engine::status::{pod_ready_at, pod_revision, write_if_changed};
 use crate::observe::live::Scope;
 
 pub const KIND: &str = "PerconaServerMySQL";
@@ -412,6 +412,7 @@ async fn smart_update(
     let ns = cr.namespace().unwrap_or_default();
     let spec = cr.spec.with_defaults(&name);
     let cluster_key = key(cr);
+    let gr = spec.cluster_type() == Some(ClusterType::GroupReplication);
     if spec.update_strategy.as_deref() != Some("SmartUpdate") || spec.paused() {
         return Ok(None);
     }
@@ -423,7 +424,11 @@ async fn smart_update(
         _ => rollout::primary_for_update(&name, &o.mysql.pods),
     };
     let Some(pod) = rollout::smart_update_step(wanted, &update, &o.mysql.pods, &primary) else {
-        ctx.members.clear_requested(&cluster_key);
+        // A pod that is only briefly not ready must not make the engine forget a switchover it
+        // asked for; the record goes once the rollout is over.
+        if o.mysql.pods.iter().all(|p| pod_revision(p) == Some(update.as_str())) {
+            ctx.members.clear_requested(&cluster_key);
+        }
         return Ok(None);
     };
     // The proxies must be serving before a MySQL pod is taken away.
@@ -450,13 +455,13 @@ async fn smart_update(
         }
     } else {
         match &topo.finding {
-            // Nobody to ask: the primary still goes last, as the label or pod 0 says, and MySQL
-            // elects by itself when it restarts.
             // A switchover asked for earlier must be seen before its old primary goes.
             PrimaryFinding::NoAnswer(why) if ctx.members.awaiting_from(&cluster_key, &pod) => {
                 tracing::info!(cluster = %name, reason = %why, "smart update waits to see the switchover; no member answered");
                 return Ok(Some(Duration::from_secs(2)));
             }
+            // Nobody to ask: the primary still goes last, as the label or pod 0 says, and MySQL
+            // elects by itself when it restarts.
             PrimaryFinding::NoAnswer(why) => {
                 format!("the primary, last; no switchover: no MySQL member answered ({why})")
             }
@@ -465,6 +470,10 @@ async fn smart_update(
                 return Ok(Some(Duration::from_secs(2)));
             }
             PrimaryFinding::Found(_) if wanted <= 1 => "the primary, last; no replica to switch to".to_string(),
+            // Async without Orchestrator (allowed only by unsafeFlags.orchestrator): nobody to ask.
+            PrimaryFinding::Found(_) if !gr && o.orchestrator.is_none() => {
+                "the primary, last; no switchover: Orchestrator is not enabled".to_string()
+            }
             PrimaryFinding::Found(_) => return switchover(ctx, cr, o, topo, &primary, &update).await,
         }
     };

@@ -2,7 +2,8 @@
 //! group replication (`ps-minimal.yaml`) and async replication
 //! (`ps-async-minimal.yaml`): create → every object → ready, zero writes on a no-op pass, scale,
 //! pause/resume, invalid spec, smart update order (primary last), MySQL Router, a LoadBalancer
-//! without an address, and delete with and without finalizers.
+//! without an address, and delete with and without finalizers; and, against real MariaDB servers
+//! attached to the pods, the primary learnt from the databases and switched over before it restarts.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -21,6 +22,11 @@ use serde_json::{Value, json};
 #[path = "support/engine_env.rs"]
 mod engine_env;
 use engine_env::Env;
+
+#[path = "support/dbservers.rs"]
+mod dbservers;
+#[path = "support/fake_orchestrator.rs"]
+mod fake_orchestrator;
 
 const DEADLINE: Duration = Duration::from_secs(40);
 const GR: &str = "ps-minimal.yaml";
@@ -433,5 +439,177 @@ fn delete_keeps_volumes_unless_a_finalizer_asks() {
         env.wait_event("drop-db", |r, m| r == "Deleting" && m.contains("pod 0 last")).await;
         env.wait_event("drop-db", |r, _| r == "DeletedVolumes").await;
         env.stop_engine().await;
+    })
+}
+
+/// An async cluster of two MySQL pods whose port 3306 reaches real MariaDB servers — pod 1 the
+/// source, pod 0 its replica — and whose Orchestrator pod's port 3000 reaches a small HTTP server
+/// in this test. That server stands in for Orchestrator (no Orchestrator binary offline): it
+/// answers Percona's graceful-takeover path by really switching the MariaDB pair over. The engine
+/// must label pod 1 primary (so the primary came from the databases, not from pod 0), update pod 0
+/// first, ask for the takeover to pod 0 — refused once, which must leave pod 1 in place with a
+/// `SwitchoverFailed` Event and be retried — move the label once the servers show the switch, and
+/// only then delete pod 1.
+#[test]
+fn async_smart_update_switches_the_real_primary_over_before_restarting_it() {
+    block_on(async {
+        use dbservers::{MONITOR_PASSWORD, MariaDbPair, mariadb_available};
+        use fake_orchestrator::{Journal, Takeover};
+        use std::sync::Arc;
+
+        assert!(mariadb_available(), "MariaDB is not installed: run `bash .ci/install-db.sh` first");
+        let pair = Arc::new(MariaDbPair::start().await.expect("MariaDB source and replica start"));
+        let journal = Journal::default();
+        let orc = fake_orchestrator::start(
+            Takeover {
+                hint: "orders.default".into(),
+                new_source_host: "orders-mysql-0.orders-mysql.default".into(),
+                pair: pair.clone(),
+                refuse: 1.into(),
+            },
+            journal.clone(),
+        )
+        .await;
+
+        let (env, running) = engine_env::served().await;
+        let at = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        env.sb.attach("default", "orders-mysql-0", 3306, at(pair.replica.port));
+        env.sb.attach("default", "orders-mysql-1", 3306, at(pair.source.port));
+        env.sb.attach("default", "orders-orc-0", 3000, orc);
+        // The cluster's own Secret carries the monitor password the real servers know; the engine
+        // generates the other users' passwords.
+        let secrets: Api<Secret> = Api::default_namespaced(env.client.clone());
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "orders-secrets"},
+            "stringData": {"monitor": MONITOR_PASSWORD},
+        }))
+        .unwrap();
+        secrets.create(&PostParams::default(), &secret).await.unwrap();
+        env.create(
+            ASYNC,
+            "orders",
+            json!({"spec": {
+                "unsafeFlags": {"mysqlSize": true, "orchestratorSize": true, "proxySize": true},
+                "mysql": {"size": 2},
+                "orchestrator": {"size": 1},
+                "proxy": {"haproxy": {"size": 1}},
+            }}),
+        )
+        .await;
+        env.wait_state("orders", "ready").await;
+
+        let sel = "app.kubernetes.io/instance=orders,app.kubernetes.io/name=mysql";
+        let primary_label = |p: &Pod| p.labels().get("mysql.percona.com/primary").cloned();
+        eventually("pod 1 labelled primary from the databases", || async {
+            let pods = env.pods(sel).await;
+            let labels: Vec<Option<String>> = pods.iter().map(primary_label).collect();
+            (labels == [None, Some("true".to_string())]).then_some(())
+        })
+        .await;
+        let old: BTreeMap<String, (String, String)> = env
+            .pods(sel)
+            .await
+            .iter()
+            .map(|p| {
+                let rev = p.labels().get("controller-revision-hash").cloned().unwrap_or_default();
+                (p.name_any(), (p.uid().unwrap_or_default(), rev))
+            })
+            .collect();
+        let old_pod1 = old["orders-mysql-1"].0.clone();
+
+        // Every pod change the API server reports, in its order, next to the takeover the stand-in
+        // performed: "label pod 0" must come after the takeover and before pod 1 is deleted.
+        let watch_journal = journal.clone();
+        let pods_api: Api<Pod> = Api::default_namespaced(env.client.clone());
+        let watch = tokio::spawn(async move {
+            use futures::StreamExt;
+            use kube::runtime::watcher::{self, Event as WatchEvent};
+            let cfg = watcher::Config::default().labels(sel);
+            let mut stream = watcher::watcher(pods_api, cfg).boxed();
+            while let Some(Ok(ev)) = stream.next().await {
+                let (pod, gone) = match ev {
+                    WatchEvent::Apply(p) | WatchEvent::InitApply(p) => (p, false),
+                    WatchEvent::Delete(p) => (p, true),
+                    _ => continue,
+                };
+                let name = pod.name_any();
+                if name == "orders-mysql-0" && primary_label(&pod).as_deref() == Some("true") {
+                    watch_journal.note("pod 0 labelled primary");
+                }
+                if name == "orders-mysql-1"
+                    && pod.uid().as_deref() == Some(old_pod1.as_str())
+                    && (gone || pod.metadata.deletion_timestamp.is_some())
+                {
+                    watch_journal.note("old pod 1 deleted");
+                }
+            }
+        });
+
+        let started = Instant::now();
+        env.patch("orders", json!({"spec": {"mysql": {"configuration": "[mysqld]\nmax_connections=250\n"}}})).await;
+        let mut order: Vec<String> = Vec::new();
+        while order.len() < 2 {
+            assert!(started.elapsed() < DEADLINE, "timed out waiting for the rollout; so far {order:?}, {journal:?}");
+            for p in env.pods(sel).await {
+                let rev = p.labels().get("controller-revision-hash").cloned().unwrap_or_default();
+                if old.get(&p.name_any()).map(|o| &o.1) != Some(&rev) && !order.contains(&p.name_any()) {
+                    order.push(p.name_any());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(order, ["orders-mysql-0", "orders-mysql-1"], "the replica first, the primary after the switchover");
+        let cr = env.wait_state("orders", "ready").await;
+        eprintln!("smart update with a switchover took {:?}", started.elapsed());
+
+        // Orchestrator was asked with Percona's cluster hint and the new source's host and port:
+        // once refused, once more after the error backoff.
+        let path = "/api/graceful-master-takeover-auto/orders.default/orders-mysql-0.orders-mysql.default/3306";
+        assert_eq!(journal.requests(), [path, path]);
+        eventually("the journal to hold the label and the deletion", || async {
+            let j = journal.entries();
+            (j.iter().any(|e| e == "pod 0 labelled primary") && j.iter().any(|e| e == "old pod 1 deleted"))
+                .then_some(())
+        })
+        .await;
+        let entries = journal.entries();
+        let first = |what: &str| entries.iter().position(|e| e == what).unwrap_or(usize::MAX);
+        let takeover = entries.iter().position(|e| e.starts_with("takeover done")).expect("a takeover was done");
+        assert!(first("takeover refused") < takeover, "{entries:?}");
+        assert!(first("old pod 1 deleted") > takeover, "a refused takeover deletes nothing: {entries:?}");
+        assert!(
+            takeover < first("pod 0 labelled primary"),
+            "the label moved only after the databases changed: {entries:?}"
+        );
+        assert!(
+            first("pod 0 labelled primary") < first("old pod 1 deleted"),
+            "pod 1 was deleted only after the new primary was seen: {entries:?}"
+        );
+        watch.abort();
+
+        // The servers really switched: the old source now replicates, the old replica does not.
+        let replicating =
+            |server: &dbservers::MariaDb| !server.root_sql("SHOW SLAVE STATUS").unwrap().trim().is_empty();
+        assert!(replicating(&pair.source), "the old source follows the new one");
+        assert!(!replicating(&pair.replica), "the new source has no replication channel");
+        let pods = env.pods(sel).await;
+        assert_eq!(pods.iter().map(primary_label).collect::<Vec<_>>(), [Some("true".to_string()), None]);
+        let events = env.events("orders").await;
+        assert!(
+            events.iter().any(|(r, m)| r == "Switchover" && m.contains("from orders-mysql-1 to orders-mysql-0")),
+            "{events:?}"
+        );
+        let failed: Vec<&String> = events.iter().filter(|(r, _)| r == "SwitchoverFailed").map(|(_, m)| m).collect();
+        assert_eq!(failed.len(), 1, "{events:?}");
+        assert!(
+            failed[0].contains("orders-mysql-1")
+                && failed[0].contains(fake_orchestrator::REFUSAL)
+                && failed[0].contains("not deleted"),
+            "{failed:?}"
+        );
+        assert_eq!(cr.status.unwrap().mysql.unwrap().ready, Some(2));
+        let mut env = env;
+        env.stop_engine().await;
+        running.shutdown().await;
     })
 }

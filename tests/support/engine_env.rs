@@ -122,3 +122,44 @@ impl Env {
         }
     }
 }
+
+/// An [`Env`] whose sandbox serves HTTPS on a loopback port and whose clients go through it, for
+/// tests where the engine reaches pods through the port-forward subresource: that upgrade cannot
+/// pass through the in-process router. Keep the returned [`RunningSandbox`] for the test's length.
+pub async fn served() -> (Env, dbdeck::sandbox::serve::RunningSandbox) {
+    use dbdeck::sandbox::serve::{self, ServeOptions};
+    let controllers = ControllerConfig {
+        nodes: 6,
+        start_delay: Duration::from_millis(40),
+        job_duration: Duration::from_millis(80),
+        resize_delay: Duration::from_millis(80),
+        eviction_timeout: Some(Duration::from_millis(300)),
+    };
+    let running = serve::start(ServeOptions { controllers: Some(controllers), ..ServeOptions::private() })
+        .await
+        .expect("sandbox serves");
+    let client = running.client().await.expect("client");
+    dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
+    let engine_writes = Arc::new(AtomicU64::new(0));
+    let counter = engine_writes.clone();
+    let count = tower::util::MapRequestLayer::new(move |r: http::Request<kube::client::Body>| {
+        if r.method() != http::Method::GET {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    });
+    let config = running.client_config().await.expect("client config");
+    let engine_client =
+        kube::client::ClientBuilder::try_from(config).expect("client builder").with_layer(&count).build();
+    let mut env = Env {
+        sb: running.sandbox.clone(),
+        client,
+        engine_writes,
+        engine_client,
+        metrics: Arc::new(EngineMetrics::default()),
+        stop: None,
+        engine: None,
+    };
+    env.start_engine();
+    (env, running)
+}

@@ -8,6 +8,7 @@
 
 pub mod cluster_status;
 mod config;
+mod members;
 mod meta;
 mod mysql;
 mod orchestrator;
@@ -16,6 +17,7 @@ mod proxy;
 pub mod reconcile;
 pub mod rollout;
 pub mod secrets;
+pub mod topology;
 
 use std::collections::BTreeMap;
 

@@ -18,6 +18,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::cluster_status::{self, Observed, Workload};
+use super::members::MemberAccess;
+use super::topology::{self, PrimaryFinding, Reading};
 use super::{Component, PsBuildInputs, build, rollout, secrets};
 use crate::api::common::{Validate, state};
 use crate::api::ps::{ClusterType, PerconaServerMySQL, PerconaServerMySQLBackup, PerconaServerMySQLStatus};
@@ -25,7 +27,7 @@ use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
 use crate::engine::error::ReconcileError;
 use crate::engine::finalize;
-use crate::engine::status::write_if_changed;
+use crate::engine::status::{pod_ready_at, pod_revision, write_if_changed};
 use crate::observe::live::Scope;
 
 pub const KIND: &str = "PerconaServerMySQL";
@@ -69,9 +71,24 @@ where
     }
 }
 
+/// The engine's shared context plus what only this controller keeps: its line to the MySQL
+/// members and Orchestrator (connections and port-forward bridges reused across reconciles).
+pub struct PsContext {
+    engine: Arc<Context>,
+    members: MemberAccess,
+}
+
+impl std::ops::Deref for PsContext {
+    type Target = Context;
+    fn deref(&self) -> &Context {
+        &self.engine
+    }
+}
+
 /// Runs the controller until `token` is cancelled, then lets in-flight reconciles finish.
 pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: CancellationToken, synced: Arc<Synced>) {
     let client = ctx.client.clone();
+    let ctx = Arc::new(PsContext { members: MemberAccess::new(client.clone()), engine: ctx });
     let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
     crate::engine::context::report_synced(scoped::<PerconaServerMySQL>(&client, &scope), synced.clone());
     let controller = Controller::new(scoped::<PerconaServerMySQL>(&client, &scope), watcher::Config::default())
@@ -103,12 +120,12 @@ fn key(cr: &PerconaServerMySQL) -> String {
     format!("{KIND}/{}/{}", cr.namespace().unwrap_or_default(), cr.name_any())
 }
 
-fn error_policy(cr: Arc<PerconaServerMySQL>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
+fn error_policy(cr: Arc<PerconaServerMySQL>, err: &ReconcileError, ctx: Arc<PsContext>) -> Action {
     tracing::warn!(cluster = %cr.name_any(), error = %err, "reconcile failed");
     ctx.backoff(&key(&cr))
 }
 
-pub async fn reconcile(cr: Arc<PerconaServerMySQL>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+pub async fn reconcile(cr: Arc<PerconaServerMySQL>, ctx: Arc<PsContext>) -> Result<Action, ReconcileError> {
     let started = Instant::now();
     ctx.metrics.started(KIND);
     let result = if cr.meta().deletion_timestamp.is_some() {
@@ -149,7 +166,7 @@ async fn report_error(cr: &PerconaServerMySQL, ctx: &Context, message: &str, rea
     }
 }
 
-async fn reconcile_live(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Action, ReconcileError> {
+async fn reconcile_live(cr: &PerconaServerMySQL, ctx: &PsContext) -> Result<Action, ReconcileError> {
     let name = cr.name_any();
     let ns = cr.namespace().unwrap_or_default();
 
@@ -187,9 +204,10 @@ async fn reconcile_live(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Action
     }
 
     let observed = observe(ctx, cr, &load_balancers).await?;
-    label_primary(ctx, cr, &observed.mysql.pods).await?;
+    let topology = learn_primary(ctx, cr, &observed.mysql.pods).await;
+    label_primary(ctx, cr, &observed.mysql.pods, &topology.finding).await?;
     let mut action = Action::requeue(SAFETY_REQUEUE);
-    if let Some(wait) = smart_update(ctx, cr, &observed).await? {
+    if let Some(wait) = smart_update(ctx, cr, &observed, &topology).await? {
         action = Action::requeue(wait);
     }
 
@@ -299,13 +317,50 @@ async fn observe(
     Ok(Observed { mysql, orchestrator, haproxy, router, load_balancers: lbs })
 }
 
-/// Keeps `mysql.percona.com/primary=true` on the primary and on no other pod — but only for a
-/// primary the pods themselves name. Percona learns it from mysqlsh (group replication) or
-/// Orchestrator's hook (async); the engine reaches neither, so it acts on the label alone and never
-/// picks a primary of its own. Several labelled pods are reported and left alone.
-async fn label_primary(ctx: &Context, cr: &PerconaServerMySQL, pods: &[Pod]) -> Result<(), ReconcileError> {
+/// What the MySQL members said this pass: each pod's reading and the primary they name.
+struct Topology {
+    readings: Vec<Reading>,
+    finding: PrimaryFinding,
+}
+
+/// Asks the MySQL members who the primary is (Percona asks Orchestrator for async and the group's
+/// own tables for group replication; the engine reads the same facts from the servers directly).
+async fn learn_primary(ctx: &PsContext, cr: &PerconaServerMySQL, pods: &[Pod]) -> Topology {
+    let name = cr.name_any();
     let ns = cr.namespace().unwrap_or_default();
-    let Some(primary) = rollout::known_primary(pods) else {
+    let spec = cr.spec.with_defaults(&name);
+    let gr = spec.cluster_type() == Some(ClusterType::GroupReplication);
+    let readings = ctx.members.probe(&ctx.client, &name, &ns, spec.secrets_name.as_deref(), gr, pods).await;
+    let finding = topology::primary_from_readings(gr, &readings);
+    match &finding {
+        PrimaryFinding::Found(p) => tracing::debug!(cluster = %name, primary = %p, "primary from the databases"),
+        PrimaryFinding::NoAnswer(why) if !pods.is_empty() => {
+            tracing::info!(cluster = %name, reason = %why, "primary unknown: no MySQL member answered; going by the pod label")
+        }
+        PrimaryFinding::NoAnswer(_) => {}
+        PrimaryFinding::Unclear(why) => {
+            tracing::warn!(cluster = %name, reason = %why, "primary unclear from the databases; going by the pod label")
+        }
+    }
+    Topology { readings, finding }
+}
+
+/// Keeps `mysql.percona.com/primary=true` on the primary and on no other pod: the primary the
+/// databases name, or — when they cannot say — the one pod the label already names (set by
+/// Orchestrator's hook or an earlier pass). Nothing is invented; several labelled pods are reported
+/// and left alone.
+async fn label_primary(
+    ctx: &Context,
+    cr: &PerconaServerMySQL,
+    pods: &[Pod],
+    finding: &PrimaryFinding,
+) -> Result<(), ReconcileError> {
+    let ns = cr.namespace().unwrap_or_default();
+    let from_db = match finding {
+        PrimaryFinding::Found(p) => Some(p.clone()),
+        _ => None,
+    };
+    let Some(primary) = from_db.or_else(|| rollout::known_primary(pods)) else {
         let labelled: Vec<String> = pods
             .iter()
             .filter(|p| p.labels().get(super::LABEL_PRIMARY).is_some_and(|v| v == "true"))
@@ -343,23 +398,39 @@ async fn backup_running(ctx: &Context, cr: &PerconaServerMySQL) -> Result<bool, 
     }))
 }
 
-/// One step of a smart update: delete the next outdated MySQL pod, if one should go now. Returns how
-/// long to wait before looking again when a step was taken or held back.
+/// One step of a smart update: delete the next outdated MySQL pod, if one should go now, or — when
+/// that pod is the primary the databases name — first switch the primary over to an updated
+/// replica and wait until the databases show it. Returns how long to wait before looking again
+/// when a step was taken or held back.
 async fn smart_update(
-    ctx: &Context,
+    ctx: &PsContext,
     cr: &PerconaServerMySQL,
     o: &Observed,
+    topo: &Topology,
 ) -> Result<Option<Duration>, ReconcileError> {
     let name = cr.name_any();
     let ns = cr.namespace().unwrap_or_default();
     let spec = cr.spec.with_defaults(&name);
+    let cluster_key = key(cr);
+    let gr = spec.cluster_type() == Some(ClusterType::GroupReplication);
     if spec.update_strategy.as_deref() != Some("SmartUpdate") || spec.paused() {
         return Ok(None);
     }
     let Some(sts) = o.mysql.stateful_set.as_ref() else { return Ok(None) };
     let wanted = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
     let Some(update) = sts.status.as_ref().and_then(|s| s.update_revision.clone()) else { return Ok(None) };
-    let Some(pod) = rollout::smart_update_step(&name, wanted, &update, &o.mysql.pods) else { return Ok(None) };
+    let primary = match &topo.finding {
+        PrimaryFinding::Found(p) => p.clone(),
+        _ => rollout::primary_for_update(&name, &o.mysql.pods),
+    };
+    let Some(pod) = rollout::smart_update_step(wanted, &update, &o.mysql.pods, &primary) else {
+        // A pod that is only briefly not ready must not make the engine forget a switchover it
+        // asked for; the record goes once the rollout is over.
+        if o.mysql.pods.iter().all(|p| pod_revision(p) == Some(update.as_str())) {
+            ctx.members.clear_requested(&cluster_key);
+        }
+        return Ok(None);
+    };
     // The proxies must be serving before a MySQL pod is taken away.
     for w in [&o.haproxy, &o.router].into_iter().flatten() {
         let want = w
@@ -376,8 +447,36 @@ async fn smart_update(
         tracing::info!(cluster = %name, "smart update held while a backup runs");
         return Ok(Some(Duration::from_secs(30)));
     }
-    let primary = rollout::primary_for_update(&name, &o.mysql.pods);
-    let role = if pod == primary { "the primary, last" } else { "a replica" };
+    let role = if pod != primary {
+        if ctx.members.awaiting_from(&cluster_key, &pod) {
+            "the former primary, now a replica".to_string()
+        } else {
+            "a replica".to_string()
+        }
+    } else {
+        match &topo.finding {
+            // A switchover asked for earlier must be seen before its old primary goes.
+            PrimaryFinding::NoAnswer(why) if ctx.members.awaiting_from(&cluster_key, &pod) => {
+                tracing::info!(cluster = %name, reason = %why, "smart update waits to see the switchover; no member answered");
+                return Ok(Some(Duration::from_secs(2)));
+            }
+            // Nobody to ask: the primary still goes last, as the label or pod 0 says, and MySQL
+            // elects by itself when it restarts.
+            PrimaryFinding::NoAnswer(why) => {
+                format!("the primary, last; no switchover: no MySQL member answered ({why})")
+            }
+            PrimaryFinding::Unclear(why) => {
+                tracing::info!(cluster = %name, reason = %why, "smart update waits: the primary is unclear");
+                return Ok(Some(Duration::from_secs(2)));
+            }
+            PrimaryFinding::Found(_) if wanted <= 1 => "the primary, last; no replica to switch to".to_string(),
+            // Async without Orchestrator (allowed only by unsafeFlags.orchestrator): nobody to ask.
+            PrimaryFinding::Found(_) if !gr && o.orchestrator.is_none() => {
+                "the primary, last; no switchover: Orchestrator is not enabled".to_string()
+            }
+            PrimaryFinding::Found(_) => return switchover(ctx, cr, o, topo, &primary, &update).await,
+        }
+    };
     ctx.event(
         cr,
         false,
@@ -386,13 +485,81 @@ async fn smart_update(
         format!("deleting pod {pod} ({role}) to move it to the new revision"),
     )
     .await;
+    ctx.members.clear_requested(&cluster_key);
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     match retrying(Default::default(), || pods.delete(&pod, &finalize::DELETE)).await {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => return Err(ReconcileError::kube(format!("deleting pod {ns}/{pod} for the smart update"), e)),
     }
+    ctx.members.forget_pod(&ns, &pod);
     Ok(Some(Duration::from_secs(30)))
+}
+
+/// The primary is next and the databases name it: ask for a switchover to an updated replica
+/// (async: Orchestrator's graceful takeover; group replication: `group_replication_set_as_primary`
+/// on the primary). The old primary is deleted by a later pass, once the probes name the new one.
+async fn switchover(
+    ctx: &PsContext,
+    cr: &PerconaServerMySQL,
+    o: &Observed,
+    topo: &Topology,
+    primary: &str,
+    update: &str,
+) -> Result<Option<Duration>, ReconcileError> {
+    let name = cr.name_any();
+    let ns = cr.namespace().unwrap_or_default();
+    let spec = cr.spec.with_defaults(&name);
+    let gr = spec.cluster_type() == Some(ClusterType::GroupReplication);
+    let cluster_key = key(cr);
+    let Some(target) = topology::switch_target(primary, update, &o.mysql.pods, &topo.readings) else {
+        tracing::warn!(cluster = %name, primary, "smart update waits: no updated, ready replica answered as following the primary");
+        return Ok(Some(Duration::from_secs(5)));
+    };
+    if ctx.members.awaiting(&cluster_key, primary, &target) {
+        // Asked already; the next pass deletes the old primary once the probes name the new one.
+        return Ok(Some(Duration::from_secs(1)));
+    }
+    let (how, result) = if gr {
+        let how = "group_replication_set_as_primary".to_string();
+        let primary_pod = o.mysql.pods.iter().find(|p| p.name_any() == primary);
+        let sql = topology::group_member_id(&target, &topo.readings).and_then(|id| topology::set_as_primary_sql(&id));
+        let result = match (primary_pod, sql) {
+            (Some(pod), Some(sql)) => ctx
+                .members
+                .run_on_primary(&ctx.client, &name, spec.secrets_name.as_deref(), pod, &sql)
+                .await
+                .map_err(|e| e.to_string()),
+            (None, _) => Err(format!("pod {primary} is gone")),
+            (_, None) => Err(format!("no member lists {target} with a server UUID in replication_group_members")),
+        };
+        (how, result)
+    } else {
+        let path = topology::takeover_path(&name, &ns, &target);
+        let how = format!("Orchestrator GET {path}");
+        let orc = o.orchestrator.as_ref().and_then(|w| w.pods.iter().find(|p| pod_ready_at(p, None)));
+        let result = match orc {
+            Some(orc) => ctx.members.orchestrator_get(orc, &path).await.map_err(|e| e.to_string()),
+            None => Err(format!("no ready Orchestrator pod in {name}-orc")),
+        };
+        (how, result)
+    };
+    match result {
+        Ok(()) => {
+            ctx.members.mark_requested(&cluster_key, primary, &target);
+            let note = format!(
+                "primary switchover from {primary} to {target} ({how}); {primary} restarts once the databases name {target}"
+            );
+            ctx.event(cr, false, "Switchover", "Update", note).await;
+            Ok(Some(Duration::from_secs(1)))
+        }
+        Err(reason) => {
+            let note =
+                format!("switchover of the primary {primary} to {target} failed: {reason}; {primary} is not deleted");
+            ctx.event(cr, true, "SwitchoverFailed", "Update", note.clone()).await;
+            Err(ReconcileError::Kube { what: format!("smart update of {KIND} {ns}/{name}"), message: note })
+        }
+    }
 }
 
 /// Events for what the status change says happened: Percona's `ClusterStateChanged`, and scaling.

@@ -440,6 +440,7 @@ fn removing_the_primarys_instance_set_switches_patroni_over_first() {
         assert!(at("Switchover") < at("InstancesRemoved"), "the switchover came before the removal: {events:?}");
         patroni.check_alive().unwrap();
         env.stop_engine().await;
+        env.served.take().expect("served").shutdown().await;
     })
 }
 
@@ -510,6 +511,7 @@ fn a_spec_change_rolls_replicas_first_then_switches_patroni_over_before_the_prim
         }
         patroni.check_alive().unwrap();
         env.stop_engine().await;
+        env.served.take().expect("served").shutdown().await;
     })
 }
 

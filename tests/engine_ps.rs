@@ -471,7 +471,7 @@ fn async_smart_update_switches_the_real_primary_over_before_restarting_it() {
         )
         .await;
 
-        let (env, running) = engine_env::served().await;
+        let env = Env::served().await;
         let at = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
         env.sb.attach("default", "orders-mysql-0", 3306, at(pair.replica.port));
         env.sb.attach("default", "orders-mysql-1", 3306, at(pair.source.port));
@@ -610,6 +610,6 @@ fn async_smart_update_switches_the_real_primary_over_before_restarting_it() {
         assert_eq!(cr.status.unwrap().mysql.unwrap().ready, Some(2));
         let mut env = env;
         env.stop_engine().await;
-        running.shutdown().await;
+        env.served.take().expect("served").shutdown().await;
     })
 }

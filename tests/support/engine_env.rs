@@ -73,19 +73,30 @@ impl Env {
         env
     }
 
-    /// Like [`Env::new`], but every client talks HTTPS to the sandbox on loopback, as kubectl or a remote
-    /// engine would: the port-forward subresource (a WebSocket upgrade) needs a real connection. The engine's
-    /// writes are not counted here.
+    /// Like [`Env::new`], but the sandbox serves HTTPS on a loopback port and every client goes through it,
+    /// as kubectl or a remote engine would: the port-forward subresource (a WebSocket upgrade) the engine uses
+    /// to reach pods cannot pass through the in-process router. The engine's writes are counted as in `new`.
     pub async fn served() -> Env {
         let opts = ServeOptions { controllers: Some(controllers()), ..ServeOptions::private() };
         let running = serve::start(opts).await.expect("sandbox serves");
         let client = running.client().await.expect("client");
         dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
+        let engine_writes = Arc::new(AtomicU64::new(0));
+        let counter = engine_writes.clone();
+        let count = tower::util::MapRequestLayer::new(move |r: http::Request<kube::client::Body>| {
+            if r.method() != http::Method::GET {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            r
+        });
+        let config = running.client_config().await.expect("client config");
+        let engine_client =
+            kube::client::ClientBuilder::try_from(config).expect("client builder").with_layer(&count).build();
         let mut env = Env {
             sb: running.sandbox.clone(),
-            engine_client: running.client().await.expect("client"),
             client,
-            engine_writes: Arc::new(AtomicU64::new(0)),
+            engine_writes,
+            engine_client,
             metrics: Arc::new(EngineMetrics::default()),
             stop: None,
             engine: None,
@@ -121,45 +132,4 @@ impl Env {
             tokio::time::timeout(Duration::from_secs(10), h).await.expect("engine stops in time").unwrap();
         }
     }
-}
-
-/// An [`Env`] whose sandbox serves HTTPS on a loopback port and whose clients go through it, for
-/// tests where the engine reaches pods through the port-forward subresource: that upgrade cannot
-/// pass through the in-process router. Keep the returned [`RunningSandbox`] for the test's length.
-pub async fn served() -> (Env, dbdeck::sandbox::serve::RunningSandbox) {
-    use dbdeck::sandbox::serve::{self, ServeOptions};
-    let controllers = ControllerConfig {
-        nodes: 6,
-        start_delay: Duration::from_millis(40),
-        job_duration: Duration::from_millis(80),
-        resize_delay: Duration::from_millis(80),
-        eviction_timeout: Some(Duration::from_millis(300)),
-    };
-    let running = serve::start(ServeOptions { controllers: Some(controllers), ..ServeOptions::private() })
-        .await
-        .expect("sandbox serves");
-    let client = running.client().await.expect("client");
-    dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
-    let engine_writes = Arc::new(AtomicU64::new(0));
-    let counter = engine_writes.clone();
-    let count = tower::util::MapRequestLayer::new(move |r: http::Request<kube::client::Body>| {
-        if r.method() != http::Method::GET {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
-        r
-    });
-    let config = running.client_config().await.expect("client config");
-    let engine_client =
-        kube::client::ClientBuilder::try_from(config).expect("client builder").with_layer(&count).build();
-    let mut env = Env {
-        sb: running.sandbox.clone(),
-        client,
-        engine_writes,
-        engine_client,
-        metrics: Arc::new(EngineMetrics::default()),
-        stop: None,
-        engine: None,
-    };
-    env.start_engine();
-    (env, running)
 }

@@ -39,6 +39,10 @@ pub fn operator_grants() -> Vec<Grant> {
         // Needed where the OwnerReferencesPermissionEnforcement admission plugin is on (OpenShift): children
         // carry blockOwnerDeletion towards their cluster.
         grants.push(row(&group, &format!("{plural}/finalizers"), &["update"], "owner references on children"));
+        if plural.ends_with("backups") {
+            // Schedules create Backup objects; retention and PG's delete-backups finalizer delete them.
+            grants.push(row(&group, &plural, &["create", "delete"], "scheduled backups, retention"));
+        }
     }
     for resource in ["statefulsets", "deployments"] {
         grants.push(row("apps", resource, OWN, "workloads the engine builds"));
@@ -62,7 +66,12 @@ pub fn operator_grants() -> Vec<Grant> {
     }
     grants.push(row("", "events", &["get", "list", "watch", "create", "patch"], "events read and published"));
     grants.push(row("events.k8s.io", "events", &["create", "patch"], "events published by kube-runtime's recorder"));
-    grants.push(row("coordination.k8s.io", "leases", &["get", "create", "update"], "leader election"));
+    grants.push(row(
+        "coordination.k8s.io",
+        "leases",
+        &["get", "create", "update", "delete"],
+        "leader election, backup locks",
+    ));
     grants.push(Grant {
         cluster_scoped: true,
         ..row("", "nodes", READ, "zones and node readiness shown with the members")

@@ -124,7 +124,7 @@ pub enum BenchTarget {
     /// PXC create → children → ready times, API writes per reconcile, engine memory with 100 and 1,000 clusters
     Engine {
         /// Cluster counts for the memory and first-pass figures (the no-op pass uses the first)
-        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+        #[arg(long, value_delimiter = ',', default_value = "30,100,1000")]
         clusters: Vec<usize>,
     },
 }

@@ -433,6 +433,7 @@ fn removing_the_primarys_instance_set_switches_patroni_over_first() {
         assert_eq!(leader(&members).as_deref(), Some(other.as_str()), "the leader moved first: {members:?}");
         let left = env.wait_instances("sets-db", 1).await;
         assert!(left[0].starts_with(&format!("sets-db-{stays}-")), "set {gone} went, {stays} stayed: {left:?}");
+        env.wait_event("sets-db", "InstancesRemoved", |m| m.contains(&format!("sets-db-{gone}-"))).await;
         let events = env.events("sets-db").await;
         let at = |reason: &str| {
             events.iter().position(|(r, _)| r == reason).unwrap_or_else(|| panic!("{reason}: {events:?}"))

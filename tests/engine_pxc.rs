@@ -90,6 +90,25 @@ impl Env {
         let api: Api<StatefulSet> = Api::default_namespaced(self.client.clone());
         api.get_opt(name).await.unwrap()?.spec?.replicas
     }
+
+    /// The object's Events once `want` holds for them. The engine publishes an Event after the status write
+    /// that announces the transition, so a test that has just seen the status polls for the Event.
+    async fn wait_events(
+        &self,
+        name: &str,
+        what: &str,
+        want: impl Fn(&[(String, String)]) -> bool,
+    ) -> Vec<(String, String)> {
+        let start = Instant::now();
+        loop {
+            let events = self.events(name).await;
+            if want(&events) {
+                return events;
+            }
+            assert!(start.elapsed() < DEADLINE, "timed out waiting for {what} on {name}; events: {events:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 fn json_merge(base: &mut Value, patch: &Value) {
@@ -153,9 +172,10 @@ fn create_reaches_ready_with_every_object_and_a_second_pass_writes_nothing() {
             assert!(users.get(u).is_some_and(|p| p.0.len() >= 16), "a strong password for {u}");
         }
         assert_eq!(env.pvcs("shop-db").await.len(), 3);
-        let events = env.events("shop-db").await;
-        assert!(events.iter().any(|(r, _)| r == "Created"), "{events:?}");
-        assert!(events.iter().any(|(r, m)| r == "Ready" && m.ends_with("-> ready")), "{events:?}");
+        env.wait_events("shop-db", "Created and Ready events", |ev| {
+            ev.iter().any(|(r, _)| r == "Created") && ev.iter().any(|(r, m)| r == "Ready" && m.ends_with("-> ready"))
+        })
+        .await;
         eprintln!("create → ready in {took:?}; engine writes {}", env.engine_writes.load(Ordering::Relaxed));
 
         // A fresh engine reconciles the ready cluster once on start and must write nothing.
@@ -199,9 +219,11 @@ fn scale_up_and_down_then_pause_and_resume_keep_the_volumes() {
                 .then_some(())
         })
         .await;
-        let events = env.events("scale-db").await;
-        assert!(events.iter().any(|(r, m)| r == "Scaled" && m == "pxc: 3 -> 5"), "{events:?}");
-        assert!(events.iter().any(|(r, m)| r == "Scaled" && m == "pxc: 5 -> 3"), "{events:?}");
+        env.wait_events("scale-db", "Scaled 3 -> 5 and 5 -> 3", |ev| {
+            ev.iter().any(|(r, m)| r == "Scaled" && m == "pxc: 3 -> 5")
+                && ev.iter().any(|(r, m)| r == "Scaled" && m == "pxc: 5 -> 3")
+        })
+        .await;
 
         env.patch("scale-db", json!({"spec": {"pause": true}})).await;
         env.wait_state("scale-db", "paused").await;
@@ -209,8 +231,7 @@ fn scale_up_and_down_then_pause_and_resume_keep_the_volumes() {
         assert_eq!(env.sts_replicas("scale-db-haproxy").await, Some(0));
         assert!(env.pods("app.kubernetes.io/instance=scale-db").await.is_empty());
         assert_eq!(env.pvcs("scale-db").await.len(), 5, "pausing keeps every volume");
-        let events = env.events("scale-db").await;
-        assert!(events.iter().any(|(r, _)| r == "Paused"), "{events:?}");
+        env.wait_events("scale-db", "a Paused event", |ev| ev.iter().any(|(r, _)| r == "Paused")).await;
 
         env.patch("scale-db", json!({"spec": {"pause": false}})).await;
         env.wait_state("scale-db", "ready").await;
@@ -227,8 +248,10 @@ fn an_invalid_spec_is_an_error_with_an_event_and_no_children() {
         let cr = env.wait_state("bad-db", "error").await;
         let message = cr.status.unwrap().messages.unwrap().join(" ");
         assert!(message.contains("spec.pxc.size"), "{message}");
-        let events = env.events("bad-db").await;
-        assert!(events.iter().any(|(r, m)| r == "InvalidSpec" && m.contains("spec.pxc.size")), "{events:?}");
+        env.wait_events("bad-db", "an InvalidSpec event naming spec.pxc.size", |ev| {
+            ev.iter().any(|(r, m)| r == "InvalidSpec" && m.contains("spec.pxc.size"))
+        })
+        .await;
         assert_eq!(env.sts_replicas("bad-db-pxc").await, None, "nothing was built");
 
         // Fixing the spec recovers.
@@ -267,7 +290,11 @@ fn a_spec_change_rolls_pods_highest_ordinal_first_and_pod_zero_last() {
         }
         assert_eq!(order, ["roll-db-pxc-2", "roll-db-pxc-1", "roll-db-pxc-0"]);
         env.wait_state("roll-db", "ready").await;
-        let events = env.events("roll-db").await;
+        let events = env
+            .wait_events("roll-db", "three SmartUpdate events", |ev| {
+                ev.iter().filter(|(r, _)| r == "SmartUpdate").count() >= 3
+            })
+            .await;
         assert_eq!(events.iter().filter(|(r, _)| r == "SmartUpdate").count(), 3, "{events:?}");
         env.stop_engine().await;
     })
@@ -300,8 +327,8 @@ fn delete_keeps_volumes_unless_a_finalizer_asks() {
         assert!(secrets.get_opt("keep-db-secrets").await.unwrap().is_some(), "the user Secret outlives the cluster");
         assert!(secrets.get_opt("drop-db-secrets").await.unwrap().is_none());
         assert!(secrets.get_opt("drop-db-ssl").await.unwrap().is_none());
-        let events = env.events("drop-db").await;
-        assert!(events.iter().any(|(r, _)| r == "Deleting"), "pods-in-order said what it waited for: {events:?}");
+        // pods-in-order said what it waited for.
+        env.wait_events("drop-db", "a Deleting event", |ev| ev.iter().any(|(r, _)| r == "Deleting")).await;
         env.stop_engine().await;
     })
 }

@@ -305,3 +305,44 @@ async fn a_conflict_is_reread_once_and_a_lasting_one_names_the_object() {
     assert!(err.contains("the object has been modified") && err.contains("(409)"), "{err}");
     assert_eq!(remaining.load(Ordering::SeqCst), 8, "two applies: the first and one after re-reading");
 }
+
+/// Two clusters whose objects share names (a PXC and a PS cluster both called `shop-db` build `shop-db-haproxy`):
+/// the second never takes the first one's objects over; it stops with the names of both owners.
+#[tokio::test]
+async fn an_object_another_cluster_controls_is_not_taken_over() {
+    let Env { sb, client, .. } = env().await;
+    let cr = create_cr(&client).await;
+    let first = owner(&cr);
+    let applier = Applier::new(client.clone());
+    let desired = values(&build(&cr, &inputs()).unwrap());
+    applier.reconcile(&first, desired.clone(), KINDS, &selector()).await.unwrap();
+
+    // The same objects, wanted by another cluster (another uid), as its controller.
+    let second = OwnerRef { kind: "PerconaServerMySQL".into(), uid: "another-uid".into(), ..first.clone() };
+    let theirs: Vec<Value> = desired
+        .iter()
+        .filter(|v| v["kind"] == "StatefulSet")
+        .map(|v| {
+            let mut v = v.clone();
+            v["metadata"]["ownerReferences"][0]["uid"] = json!("another-uid");
+            v["metadata"]["ownerReferences"][0]["kind"] = json!("PerconaServerMySQL");
+            v["spec"]["replicas"] = json!(7);
+            v
+        })
+        .collect();
+    assert!(!theirs.is_empty());
+    let before = sb.write_count();
+    let err = applier.apply_all(&second, theirs).await.unwrap_err().to_string();
+    assert_eq!(sb.write_count(), before, "nothing was written");
+    assert!(
+        err.contains("StatefulSet default/shop-db-")
+            && err.contains("belongs to PerconaXtraDBCluster shop-db, not to PerconaServerMySQL shop-db"),
+        "{err}"
+    );
+    let sts: Api<StatefulSet> = Api::default_namespaced(client.clone());
+    assert_eq!(
+        sts.get("shop-db-pxc").await.unwrap().spec.unwrap().replicas,
+        Some(3),
+        "the first cluster's object is as it was"
+    );
+}

@@ -45,6 +45,20 @@ pub enum ApplyError {
     Api { verb: &'static str, kind: String, namespace: String, name: String, message: String },
     #[error("{verb} {kind} in {namespace}: {message}")]
     ListKind { verb: &'static str, kind: String, namespace: String, message: String },
+    /// The object exists under another controller: applying would take it over (server-side apply forces).
+    #[error(
+        "{kind} {namespace}/{name} belongs to {other_kind} {other_name}, not to {owner_kind} {owner_name}: two \
+         clusters whose objects share names cannot live in one namespace; rename or move one of them"
+    )]
+    OwnedByAnother {
+        kind: String,
+        namespace: String,
+        name: String,
+        other_kind: String,
+        other_name: String,
+        owner_kind: String,
+        owner_name: String,
+    },
 }
 
 /// How often a request answered 409/429/503 (or a transport error) is tried, and the first pause.
@@ -112,6 +126,7 @@ struct Target<'a> {
     name: &'a str,
     namespace: String,
     body: &'a Value,
+    owner: &'a OwnerRef,
 }
 
 impl Applier {
@@ -141,7 +156,8 @@ impl Applier {
                 meta.and_then(|m| m.get("name")).and_then(Value::as_str).ok_or_else(|| field("metadata.name"))?;
             let namespace =
                 meta.and_then(|m| m.get("namespace")).and_then(Value::as_str).unwrap_or(&owner.namespace).to_string();
-            let target = Target { resource: ApiResource::from_gvk(&gvk(api_version, kind)), name, namespace, body };
+            let resource = ApiResource::from_gvk(&gvk(api_version, kind));
+            let target = Target { resource, name, namespace, body, owner };
             if self.apply_one(&target).await? {
                 report.applied.push(format!("{kind}/{name}"));
             } else {
@@ -177,6 +193,17 @@ impl Applier {
                 Err(e) => return Err(err("reading", &e)),
             };
             if let Some(live) = &live {
+                if let Some(other) = foreign_controller(t.body, live, t.owner) {
+                    return Err(ApplyError::OwnedByAnother {
+                        kind: t.resource.kind.clone(),
+                        namespace: t.namespace.clone(),
+                        name: t.name.to_string(),
+                        other_kind: other.kind.clone(),
+                        other_name: other.name.clone(),
+                        owner_kind: t.owner.kind.clone(),
+                        owner_name: t.owner.name.clone(),
+                    });
+                }
                 let live = serde_json::to_value(live).unwrap_or(Value::Null);
                 if !needs_apply(t.body, &live, &self.field_manager) {
                     return Ok(false);
@@ -305,6 +332,23 @@ where
 
 /// True when applying `desired` would change `live`: a desired field is missing or different, or a
 /// field `manager` applied before is no longer desired.
+/// The live object's controller when it is not `owner` while the desired object names `owner` as its
+/// controller: then applying would silently move the object from one cluster to the other.
+fn foreign_controller<'a>(
+    desired: &Value,
+    live: &'a DynamicObject,
+    owner: &OwnerRef,
+) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference> {
+    let wants_control = desired
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| refs.iter().any(|r| r.get("controller") == Some(&Value::Bool(true))));
+    if !wants_control {
+        return None;
+    }
+    live.metadata.owner_references.iter().flatten().find(|r| r.controller == Some(true) && r.uid != owner.uid)
+}
+
 pub fn needs_apply(desired: &Value, live: &Value, manager: &str) -> bool {
     if !is_subset(desired, live) {
         return true;

@@ -63,7 +63,7 @@ shot() {
 }
 
 # The list with the example clusters of every kind.
-wait_for "ledger-async" "orders-db" "shop-db" "ps/gr" "pxc "
+wait_for "ledger-async" "orders-db" "shop-db" "inventory-db" "ps/gr" "pxc "
 shot list
 
 # The help screen (before the wizard, whose last error stays in the status line).

@@ -76,7 +76,7 @@ impl Session {
     fn wait_examples(&self) -> String {
         self.wait("the example clusters", 30, |p| {
             has_row(p, "pxc", "shop-db")
-                && has_row(p, "ps/gr", "shop-db")
+                && has_row(p, "ps/gr", "inventory-db")
                 && has_row(p, "ps/async", "ledger-async")
                 && has_row(p, "pg", "orders-db")
         })

@@ -32,6 +32,13 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
 }
 
+/// Lets a controller with a richer context of its own share the engine's generic parts.
+impl AsRef<Context> for Context {
+    fn as_ref(&self) -> &Context {
+        self
+    }
+}
+
 impl Context {
     pub fn new(client: kube::Client, metrics: Arc<EngineMetrics>) -> Context {
         let instance = std::env::var("POD_NAME")

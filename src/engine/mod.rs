@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod backup;
 pub mod context;
+pub mod controller;
 pub mod error;
 pub mod finalize;
 pub mod metrics;

@@ -3,15 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -31,6 +30,7 @@ use crate::api::pg::{PerconaPGBackup, PerconaPGCluster, PerconaPGClusterStatus};
 use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::backup::status::{JobPhase, job_phase};
 use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
+use crate::engine::controller::{cluster_controller, drive, measured, scoped};
 use crate::engine::error::ReconcileError;
 use crate::engine::{finalize, status};
 use crate::observe::live::Scope;
@@ -60,76 +60,43 @@ const OWNED_KINDS: &[(&str, &str)] = &[
 /// Runs the controller until `token` is cancelled, then lets in-flight reconciles finish.
 pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: CancellationToken, synced: Arc<Synced>) {
     let client = ctx.client.clone();
-    fn api<K>(client: &kube::Client, scope: &Scope) -> Api<K>
-    where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-    {
-        match scope {
-            Scope::All => Api::all(client.clone()),
-            Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
-        }
-    }
     let ours = watcher::Config::default().labels(&format!("{L_APP_MANAGED_BY}={MANAGED_BY}"));
-    crate::engine::context::report_synced(api::<PerconaPGCluster>(&client, &scope), synced.clone());
-    let controller = Controller::new(api::<PerconaPGCluster>(&client, &scope), watcher::Config::default())
-        .with_config(ControllerConfig::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
-        .trigger_backoff(crate::engine::context::WatchBackoff::default())
-        .owns(api::<StatefulSet>(&client, &scope), ours.clone())
-        .owns(api::<Deployment>(&client, &scope), ours.clone())
-        .owns(api::<Service>(&client, &scope), ours.clone())
-        .owns(api::<Secret>(&client, &scope), ours.clone())
-        .owns(api::<ConfigMap>(&client, &scope), ours.clone())
-        .owns(api::<PodDisruptionBudget>(&client, &scope), ours.clone())
+    let controller = cluster_controller::<PerconaPGCluster>(&client, &scope, concurrency, synced)
+        .owns(scoped::<StatefulSet>(&client, &scope), ours.clone())
+        .owns(scoped::<Deployment>(&client, &scope), ours.clone())
+        .owns(scoped::<Service>(&client, &scope), ours.clone())
+        .owns(scoped::<Secret>(&client, &scope), ours.clone())
+        .owns(scoped::<ConfigMap>(&client, &scope), ours.clone())
+        .owns(scoped::<PodDisruptionBudget>(&client, &scope), ours.clone())
         // Pods belong to StatefulSets and ReplicaSets, not the CR: map them back by the cluster label, so a
         // pod turning Ready, being relabelled by Patroni or going away re-reconciles its cluster.
-        .watches(api::<Pod>(&client, &scope), ours, |pod: Pod| {
+        .watches(scoped::<Pod>(&client, &scope), ours, |pod: Pod| {
             let cluster = pod.labels().get(L_CLUSTER)?.clone();
             Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
         });
-    controller
-        .graceful_shutdown_on(token.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(kind = KIND, error = %e, "controller event");
-            }
-        })
-        .await;
-}
-
-fn key(cr: &PerconaPGCluster) -> String {
-    format!("{KIND}/{}/{}", cr.namespace().unwrap_or_default(), cr.name_any())
-}
-
-fn error_policy(cr: Arc<PerconaPGCluster>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
-    tracing::warn!(cluster = %cr.name_any(), error = %err, "reconcile failed");
-    ctx.backoff(&key(&cr))
+    drive(controller, token, reconcile, ctx).await;
 }
 
 pub async fn reconcile(cr: Arc<PerconaPGCluster>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    ctx.metrics.started(KIND);
-    let result = if cr.meta().deletion_timestamp.is_some() {
-        let r = finalize_cluster(&cr, &ctx).await;
-        if let Err(e) = &r {
-            report(&cr, &ctx, &format!("deletion blocked: {e}"), "DeletionBlocked", None).await;
-        }
-        r
-    } else {
-        match reconcile_live(&cr, &ctx).await {
-            Ok(action) => Ok(action),
-            Err(e) => {
-                // PG has no `error` state: the state stays, the message and an Event say what failed.
-                report(&cr, &ctx, &e.to_string(), "ErrorReconcile", None).await;
-                Err(e)
+    measured(&ctx, cr.as_ref(), async {
+        if cr.meta().deletion_timestamp.is_some() {
+            let r = finalize_cluster(&cr, &ctx).await;
+            if let Err(e) = &r {
+                report(&cr, &ctx, &format!("deletion blocked: {e}"), "DeletionBlocked", None).await;
+            }
+            r
+        } else {
+            match reconcile_live(&cr, &ctx).await {
+                Ok(action) => Ok(action),
+                Err(e) => {
+                    // PG has no `error` state: the state stays, the message and an Event say what failed.
+                    report(&cr, &ctx, &e.to_string(), "ErrorReconcile", None).await;
+                    Err(e)
+                }
             }
         }
-    };
-    ctx.metrics.finished(KIND, started.elapsed(), result.is_ok());
-    if result.is_ok() {
-        ctx.succeeded(&key(&cr));
-    }
-    result
+    })
+    .await
 }
 
 fn api(ctx: &Context, cr: &PerconaPGCluster) -> Api<PerconaPGCluster> {

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -25,6 +24,7 @@ use crate::api::common::{Validate, state};
 use crate::api::ps::{ClusterType, PerconaServerMySQL, PerconaServerMySQLBackup, PerconaServerMySQLStatus};
 use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
+use crate::engine::controller::{cluster_controller, drive, key, measured, scoped};
 use crate::engine::error::ReconcileError;
 use crate::engine::finalize;
 use crate::engine::status::{pod_ready_at, pod_revision, write_if_changed};
@@ -60,22 +60,17 @@ const OWNED_KINDS: &[(&str, &str)] = &[
 /// Backup states during which Percona neither starts nor continues a smart update.
 const BACKUP_BUSY: [&str; 2] = ["Starting", "Running"];
 
-fn scoped<K>(client: &kube::Client, scope: &Scope) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    K::DynamicType: Default,
-{
-    match scope {
-        Scope::All => Api::all(client.clone()),
-        Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
-    }
-}
-
 /// The engine's shared context plus what only this controller keeps: its line to the MySQL
 /// members and Orchestrator (connections and port-forward bridges reused across reconciles).
 pub struct PsContext {
     engine: Arc<Context>,
     members: MemberAccess,
+}
+
+impl AsRef<Context> for PsContext {
+    fn as_ref(&self) -> &Context {
+        &self.engine
+    }
 }
 
 impl std::ops::Deref for PsContext {
@@ -90,10 +85,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: Cance
     let client = ctx.client.clone();
     let ctx = Arc::new(PsContext { members: MemberAccess::new(client.clone()), engine: ctx });
     let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
-    crate::engine::context::report_synced(scoped::<PerconaServerMySQL>(&client, &scope), synced.clone());
-    let controller = Controller::new(scoped::<PerconaServerMySQL>(&client, &scope), watcher::Config::default())
-        .with_config(ControllerConfig::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
-        .trigger_backoff(crate::engine::context::WatchBackoff::default())
+    let controller = cluster_controller::<PerconaServerMySQL>(&client, &scope, concurrency, synced)
         .owns(scoped::<StatefulSet>(&client, &scope), ours.clone())
         .owns(scoped::<Deployment>(&client, &scope), ours.clone())
         .owns(scoped::<Service>(&client, &scope), ours.clone())
@@ -105,50 +97,29 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: Cance
             let instance = pod.labels().get("app.kubernetes.io/instance")?.clone();
             Some(ObjectRef::new(&instance).within(&pod.namespace()?))
         });
-    controller
-        .graceful_shutdown_on(token.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(kind = KIND, error = %e, "controller event");
-            }
-        })
-        .await;
-}
-
-fn key(cr: &PerconaServerMySQL) -> String {
-    format!("{KIND}/{}/{}", cr.namespace().unwrap_or_default(), cr.name_any())
-}
-
-fn error_policy(cr: Arc<PerconaServerMySQL>, err: &ReconcileError, ctx: Arc<PsContext>) -> Action {
-    tracing::warn!(cluster = %cr.name_any(), error = %err, "reconcile failed");
-    ctx.backoff(&key(&cr))
+    drive(controller, token, reconcile, ctx).await;
 }
 
 pub async fn reconcile(cr: Arc<PerconaServerMySQL>, ctx: Arc<PsContext>) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    ctx.metrics.started(KIND);
-    let result = if cr.meta().deletion_timestamp.is_some() {
-        let r = finalize_cluster(&cr, &ctx).await;
-        if let Err(e) = &r {
-            // A finalizer that cannot finish says why instead of holding the CR silently.
-            report_error(&cr, &ctx, &format!("deletion blocked: {e}"), "DeletionBlocked").await;
-        }
-        r
-    } else {
-        match reconcile_live(&cr, &ctx).await {
-            Ok(action) => Ok(action),
-            Err(e) => {
-                report_error(&cr, &ctx, &e.to_string(), "ErrorReconcile").await;
-                Err(e)
+    measured(&ctx, cr.as_ref(), async {
+        if cr.meta().deletion_timestamp.is_some() {
+            let r = finalize_cluster(&cr, &ctx).await;
+            if let Err(e) = &r {
+                // A finalizer that cannot finish says why instead of holding the CR silently.
+                report_error(&cr, &ctx, &format!("deletion blocked: {e}"), "DeletionBlocked").await;
+            }
+            r
+        } else {
+            match reconcile_live(&cr, &ctx).await {
+                Ok(action) => Ok(action),
+                Err(e) => {
+                    report_error(&cr, &ctx, &e.to_string(), "ErrorReconcile").await;
+                    Err(e)
+                }
             }
         }
-    };
-    ctx.metrics.finished(KIND, started.elapsed(), result.is_ok());
-    if result.is_ok() {
-        ctx.succeeded(&key(&cr));
-    }
-    result
+    })
+    .await
 }
 
 fn api(ctx: &Context, cr: &PerconaServerMySQL) -> Api<PerconaServerMySQL> {

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -23,6 +22,7 @@ use crate::api::common::{Validate, state};
 use crate::api::pxc::{AppStatus, PerconaXtraDBCluster, PerconaXtraDBClusterStatus};
 use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::context::{Context, SAFETY_REQUEUE};
+use crate::engine::controller::{cluster_controller, drive, measured, scoped};
 use crate::engine::error::ReconcileError;
 use crate::engine::{finalize, status};
 use crate::observe::live::Scope;
@@ -52,87 +52,43 @@ pub async fn run(
     synced: Arc<crate::engine::context::Synced>,
 ) {
     let client = ctx.client.clone();
-    let (crs, pods, sts, svc, secrets, cms, pdbs) = match &scope {
-        Scope::All => (
-            Api::<PerconaXtraDBCluster>::all(client.clone()),
-            Api::<Pod>::all(client.clone()),
-            Api::<StatefulSet>::all(client.clone()),
-            Api::<Service>::all(client.clone()),
-            Api::<Secret>::all(client.clone()),
-            Api::<ConfigMap>::all(client.clone()),
-            Api::<PodDisruptionBudget>::all(client.clone()),
-        ),
-        Scope::Namespace(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-    };
     let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
-    crate::engine::context::report_synced(crs.clone(), synced.clone());
-    let controller = Controller::new(crs, watcher::Config::default())
-        .with_config(ControllerConfig::default().concurrency(concurrency).debounce(Duration::from_millis(200)))
-        .trigger_backoff(crate::engine::context::WatchBackoff::default())
-        .owns(sts, ours.clone())
-        .owns(svc, ours.clone())
-        .owns(secrets, ours.clone())
-        .owns(cms, ours.clone())
-        .owns(pdbs, ours.clone())
+    let controller = cluster_controller::<PerconaXtraDBCluster>(&client, &scope, concurrency, synced)
+        .owns(scoped::<StatefulSet>(&client, &scope), ours.clone())
+        .owns(scoped::<Service>(&client, &scope), ours.clone())
+        .owns(scoped::<Secret>(&client, &scope), ours.clone())
+        .owns(scoped::<ConfigMap>(&client, &scope), ours.clone())
+        .owns(scoped::<PodDisruptionBudget>(&client, &scope), ours.clone())
         // Pods belong to the StatefulSets, not the CR: map them back by their instance label, so a pod
         // turning Ready (or going away) re-reconciles its cluster.
-        .watches(pods, ours, |pod: Pod| {
+        .watches(scoped::<Pod>(&client, &scope), ours, |pod: Pod| {
             let instance = pod.labels().get("app.kubernetes.io/instance")?.clone();
             Some(ObjectRef::new(&instance).within(&pod.namespace()?))
         });
-    controller
-        .graceful_shutdown_on(token.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(kind = KIND, error = %e, "controller event");
-            }
-        })
-        .await;
-}
-
-fn key(cr: &PerconaXtraDBCluster) -> String {
-    format!("{KIND}/{}/{}", cr.namespace().unwrap_or_default(), cr.name_any())
-}
-
-fn error_policy(cr: Arc<PerconaXtraDBCluster>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
-    tracing::warn!(cluster = %cr.name_any(), error = %err, "reconcile failed");
-    ctx.backoff(&key(&cr))
+    drive(controller, token, reconcile, ctx).await;
 }
 
 pub async fn reconcile(cr: Arc<PerconaXtraDBCluster>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    ctx.metrics.started(KIND);
-    let result = if cr.meta().deletion_timestamp.is_some() {
-        let r = finalize_cluster(&cr, &ctx).await;
-        if let Err(e) = &r {
-            // A finalizer that cannot finish says why instead of holding the CR silently.
-            report_error(&cr, &ctx, &format!("deletion blocked: {e}"), "DeletionBlocked").await;
-        }
-        r
-    } else {
-        match reconcile_live(&cr, &ctx).await {
-            Ok(action) => Ok(action),
-            Err(e) => {
-                // The error goes into status and an Event so `kubectl get pxc` and the console show it.
-                report_error(&cr, &ctx, &e.to_string(), "ErrorReconcile").await;
-                Err(e)
+    measured(&ctx, cr.as_ref(), async {
+        if cr.meta().deletion_timestamp.is_some() {
+            let r = finalize_cluster(&cr, &ctx).await;
+            if let Err(e) = &r {
+                // A finalizer that cannot finish says why instead of holding the CR silently.
+                report_error(&cr, &ctx, &format!("deletion blocked: {e}"), "DeletionBlocked").await;
+            }
+            r
+        } else {
+            match reconcile_live(&cr, &ctx).await {
+                Ok(action) => Ok(action),
+                Err(e) => {
+                    // The error goes into status and an Event so `kubectl get pxc` and the console show it.
+                    report_error(&cr, &ctx, &e.to_string(), "ErrorReconcile").await;
+                    Err(e)
+                }
             }
         }
-    };
-    ctx.metrics.finished(KIND, started.elapsed(), result.is_ok());
-    if result.is_ok() {
-        ctx.succeeded(&key(&cr));
-    }
-    result
+    })
+    .await
 }
 
 fn api(ctx: &Context, cr: &PerconaXtraDBCluster) -> Api<PerconaXtraDBCluster> {

@@ -26,7 +26,7 @@ pub struct Context {
     pub applier: Applier,
     pub metrics: Arc<EngineMetrics>,
     /// Reaches pod ports (Patroni's API, databases): pod IP in-cluster, port-forward from a workstation.
-    pub reacher: crate::observe::reach::Reacher,
+    pub reacher: Arc<crate::observe::reach::Reacher>,
     instance: String,
     /// Consecutive failures per object (`kind/ns/name`), for the error backoff.
     failures: Mutex<HashMap<String, u32>>,
@@ -46,7 +46,10 @@ impl Context {
             .unwrap_or_else(|_| format!("{REPORTER}-{}", std::process::id()));
         Context {
             applier: Applier::new(client.clone()),
-            reacher: crate::observe::reach::Reacher::new(client.clone(), crate::observe::reach::ReachMode::detect()),
+            reacher: Arc::new(crate::observe::reach::Reacher::new(
+                client.clone(),
+                crate::observe::reach::ReachMode::detect(),
+            )),
             instance,
             client,
             metrics,

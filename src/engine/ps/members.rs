@@ -4,7 +4,7 @@
 //! cluster, the port-forward subresource from a workstation), with the cluster's own credentials.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Empty};
@@ -19,7 +19,7 @@ use crate::engine::status::pod_ready_at;
 use crate::observe::facts::ProbeOutcome;
 use crate::observe::probe::secrets::{SecretLayout, candidate_secrets, credentials_from_secret};
 use crate::observe::probe::{Credentials, Endpoint, Family, ProbeConfig, ProbeTarget, Prober, TlsMode};
-use crate::observe::reach::{ReachMode, Reacher};
+use crate::observe::reach::Reacher;
 
 /// Probes must not hold a reconcile up for long: ~3 s to connect, 3 s for the queries.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -53,7 +53,8 @@ struct Requested {
 /// Kept by the PS controller for its whole run: the probes' connections and the port-forward
 /// bridges are reused across reconciles.
 pub struct MemberAccess {
-    reacher: Reacher,
+    /// The engine's, shared with the other controllers (one bridge per pod port).
+    reacher: Arc<Reacher>,
     prober: Prober,
     /// Switchovers asked for, per cluster (`ns/name`), so a slow one is not requested twice.
     requested: Mutex<HashMap<String, Requested>>,
@@ -62,10 +63,10 @@ pub struct MemberAccess {
 }
 
 impl MemberAccess {
-    pub fn new(client: kube::Client) -> Self {
+    pub fn new(reacher: Arc<Reacher>) -> Self {
         let config = ProbeConfig { connect_timeout: PROBE_TIMEOUT, query_timeout: PROBE_TIMEOUT, max_concurrency: 8 };
         MemberAccess {
-            reacher: Reacher::new(client, ReachMode::detect()),
+            reacher,
             prober: Prober::new(config),
             requested: Mutex::new(HashMap::new()),
             probed: Mutex::new(HashMap::new()),

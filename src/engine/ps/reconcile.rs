@@ -83,7 +83,7 @@ impl std::ops::Deref for PsContext {
 /// Runs the controller until `token` is cancelled, then lets in-flight reconciles finish.
 pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: CancellationToken, synced: Arc<Synced>) {
     let client = ctx.client.clone();
-    let ctx = Arc::new(PsContext { members: MemberAccess::new(client.clone()), engine: ctx });
+    let ctx = Arc::new(PsContext { members: MemberAccess::new(ctx.reacher.clone()), engine: ctx });
     let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
     let controller = cluster_controller::<PerconaServerMySQL>(&client, &scope, concurrency, synced)
         .owns(scoped::<StatefulSet>(&client, &scope), ours.clone())

@@ -14,6 +14,17 @@ pub const DELETE: DeleteParams =
     DeleteParams { dry_run: false, grace_period_seconds: None, propagation_policy: None, preconditions: None };
 use super::error::ReconcileError;
 
+/// Deletes one pod so its StatefulSet recreates it at the new revision (smart and rolling updates); a pod
+/// already gone is fine. `why` names the update in the error.
+pub async fn delete_pod(client: &kube::Client, namespace: &str, pod: &str, why: &str) -> Result<(), ReconcileError> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    match retrying(Default::default(), || pods.delete(pod, &DELETE)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(ReconcileError::kube(format!("deleting pod {namespace}/{pod} for the {why}"), e)),
+    }
+}
+
 /// Removes `finalizer` from the object, guarded by a freshly read resourceVersion so a concurrent
 /// edit (or our own status write a moment ago) is re-read rather than overwritten.
 pub async fn remove<K>(api: &Api<K>, obj: &K, finalizer: &str) -> Result<(), ReconcileError>

@@ -220,12 +220,7 @@ async fn reconcile_live(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action, 
             format!("deleting pod {pod} ({role}) to move it to the new revision"),
         )
         .await;
-        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-        match retrying(Default::default(), || pods.delete(&pod, &finalize::DELETE)).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(ReconcileError::kube(format!("deleting pod {ns}/{pod} for the rolling update"), e)),
-        }
+        finalize::delete_pod(&ctx.client, &ns, &pod, "rolling update").await?;
         action = Action::requeue(Duration::from_secs(15));
     }
 

@@ -457,12 +457,7 @@ async fn smart_update(
     )
     .await;
     ctx.members.clear_requested(&cluster_key);
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    match retrying(Default::default(), || pods.delete(&pod, &finalize::DELETE)).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => {}
-        Err(e) => return Err(ReconcileError::kube(format!("deleting pod {ns}/{pod} for the smart update"), e)),
-    }
+    finalize::delete_pod(&ctx.client, &ns, &pod, "smart update").await?;
     ctx.members.forget_pod(&ns, &pod);
     Ok(Some(Duration::from_secs(30)))
 }

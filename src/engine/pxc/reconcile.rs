@@ -157,12 +157,7 @@ async fn reconcile_live(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Acti
                 format!("deleting pod {pod} to move it to the new revision (highest ordinal first, primary last)"),
             )
             .await;
-            let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-            match retrying(Default::default(), || pods.delete(&pod, &crate::engine::finalize::DELETE)).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(ReconcileError::kube(format!("deleting pod {ns}/{pod} for the smart update"), e)),
-            }
+            crate::engine::finalize::delete_pod(&ctx.client, &ns, &pod, "smart update").await?;
             action = Action::requeue(Duration::from_secs(30));
         }
     }

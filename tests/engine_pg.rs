@@ -4,7 +4,6 @@
 //! through a real Patroni, deletion honours the finalizers, and a no-op pass writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -22,9 +21,8 @@ mod dbservers;
 mod engine_env;
 use dbdeck::engine::pg::patroni_api::{Member, PatroniApi};
 use dbservers::{PatroniCluster, PatroniTls};
-use engine_env::Env;
+use engine_env::{DEADLINE, Env, eventually, json_merge, runtime};
 
-const DEADLINE: Duration = Duration::from_secs(40);
 const MINIMAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples/pg-minimal.yaml");
 const FULL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples/pg-full.yaml");
 const KIND: &str = "PerconaPGCluster";
@@ -140,43 +138,6 @@ impl Env {
                 .then_some(sets)
         })
         .await
-    }
-}
-
-fn json_merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                json_merge(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
-}
-
-/// The in-process sandbox serves each request inside the client's future, so a reconcile's stack
-/// holds the server's too; debug builds need more than tokio's default 2 MiB.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

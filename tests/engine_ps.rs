@@ -21,14 +21,13 @@ use serde_json::{Value, json};
 
 #[path = "support/engine_env.rs"]
 mod engine_env;
-use engine_env::Env;
+use engine_env::{DEADLINE, Env, eventually, json_merge};
 
 #[path = "support/dbservers.rs"]
 mod dbservers;
 #[path = "support/fake_orchestrator.rs"]
 mod fake_orchestrator;
 
-const DEADLINE: Duration = Duration::from_secs(40);
 const GR: &str = "ps-minimal.yaml";
 const ASYNC: &str = "ps-async-minimal.yaml";
 
@@ -116,17 +115,6 @@ impl Env {
     }
 }
 
-fn json_merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                json_merge(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
-}
-
 /// The in-process sandbox serves each request inside the client's future, so a request's stack
 /// holds the server's too (schema validation of the large PS CRD is deep); debug builds need more
 /// than the default 2 MiB. The test body therefore runs on a 16 MiB worker, not the test thread.
@@ -139,21 +127,6 @@ fn block_on<F: Future<Output = ()> + Send + 'static>(test: F) {
         .unwrap();
     if let Err(e) = rt.block_on(rt.spawn(test)) {
         std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -3,7 +3,6 @@
 //! finalizers, zero writes on a no-op pass, and convergence through injected 429/503.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -24,9 +23,8 @@ mod layout;
 
 #[path = "support/engine_env.rs"]
 mod engine_env;
-use engine_env::Env;
+use engine_env::{DEADLINE, Env, eventually, json_merge, runtime};
 
-const DEADLINE: Duration = Duration::from_secs(40);
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/examples/pxc-minimal.yaml");
 
 impl Env {
@@ -108,43 +106,6 @@ impl Env {
             assert!(start.elapsed() < DEADLINE, "timed out waiting for {what} on {name}; events: {events:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-}
-
-fn json_merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                json_merge(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
-}
-
-/// The in-process sandbox serves each request inside the client's future, so a reconcile's stack
-/// holds the server's too; debug builds need more than tokio's default 2 MiB.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

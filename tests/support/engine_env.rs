@@ -133,3 +133,46 @@ impl Env {
         }
     }
 }
+
+/// How long the engine tests wait for anything the engine converges to.
+pub const DEADLINE: Duration = Duration::from_secs(40);
+
+/// Polls `f` every 50 ms until it gives a value; fails the test after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A JSON merge of `patch` into `base` (objects merged key by key, anything else replaced).
+pub fn json_merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                json_merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+/// The in-process sandbox serves each request inside the client's future, so a reconcile's stack holds the
+/// server's too; debug builds need more than tokio's default 2 MiB per worker.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .expect("test runtime")
+}

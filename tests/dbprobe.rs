@@ -10,7 +10,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use dbdeck::observe::facts::{
-    FamilyDetail, History, LagAmount, MemberFacts, ProbeOutcome, ProbePhase, Role, ThreadState, primary_member,
+    FamilyDetail, History, LagAmount, LagUnit, MemberFacts, ProbeOutcome, ProbePhase, Role, ThreadState, primary_member,
 };
 use dbdeck::observe::probe::{Credentials, Endpoint, Family, ProbeConfig, ProbeTarget, Prober, TlsMode};
 use dbservers::*;
@@ -134,6 +134,25 @@ async fn mariadb_async_replication_lag_errors_and_reuse() {
     mysql_exec(&mut rep, "START SLAVE IO_THREAD").await;
     probe_until(&prober, &replica, Duration::from_secs(30), "caught up after IO restart", caught_up).await;
 
+    // File/position replication (MASTER_USE_GTID=no): MariaDB stops keeping Gtid_IO_Pos, so transactions behind
+    // are unknown with the reason, never a made-up 0, alone or next to the source; seconds still come through.
+    mysql_exec(&mut rep, "STOP SLAVE").await;
+    mysql_exec(&mut rep, "CHANGE MASTER TO MASTER_USE_GTID=no").await;
+    mysql_exec(&mut rep, "START SLAVE").await;
+    let positional = probe_until(&prober, &replica, Duration::from_secs(30), "replicating without GTIDs", |m| {
+        m.facts().is_some_and(|f| f.state == "replicating" && f.lag_seconds == Some(0.0))
+    })
+    .await;
+    assert_eq!(facts(&positional).lag_amount, None);
+    let note = facts(&positional).lag_note.clone().unwrap_or_default();
+    assert!(note.contains("does not use GTIDs (Using_Gtid=No)"), "{note}");
+    let together = prober.probe_all(&[source.clone(), replica.clone()]).await;
+    assert_eq!(facts(&together[1]).lag_amount, None);
+    mysql_exec(&mut rep, "STOP SLAVE").await;
+    mysql_exec(&mut rep, "CHANGE MASTER TO MASTER_USE_GTID=slave_pos").await;
+    mysql_exec(&mut rep, "START SLAVE").await;
+    probe_until(&prober, &replica, Duration::from_secs(30), "caught up with GTIDs again", caught_up).await;
+
     // Reuse: with connections kept, further readings open no new connection on the server.
     assert_eq!(prober.pooled_connections().await, 2);
     let before = global_connections(&mut rep).await;
@@ -233,6 +252,42 @@ async fn galera_cluster_wsrep_facts() {
     // Three writes (database, table, rows) went through the group; every member committed them.
     assert!(seqnos.iter().all(|s| *s >= 3 && *s == seqnos[0]), "{seqnos:?}");
 
+    // A node holding FLUSH TABLES WITH READ LOCK desyncs and stops applying while the others keep committing:
+    // it falls behind by exactly the write sets it has not applied, and its receive queue holds them.
+    let mut locked = cluster.nodes[2].admin().await.unwrap();
+    mysql_exec(&mut locked, "FLUSH TABLES WITH READ LOCK").await;
+    for i in 10..15 {
+        mysql_exec(&mut admin, &format!("INSERT INTO app.t VALUES ({i})")).await;
+    }
+    let start = Instant::now();
+    let behind = loop {
+        let readings = prober.probe_all(&targets).await;
+        if readings[2].facts().is_some_and(|f| f.lag_amount == Some(LagAmount::transactions(5))) {
+            break readings;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "node 2 not 5 write sets behind: {readings:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let f = facts(&behind[2]);
+    assert_eq!(f.state, "Donor/Desynced");
+    assert!(f.problems.iter().any(|p| p.contains("not synced")), "{:?}", f.problems);
+    let FamilyDetail::Galera(g) = &f.detail else { panic!("not galera") };
+    assert!(g.recv_queue.is_some_and(|q| q >= 1), "{g:?}");
+    assert_eq!(facts(&behind[0]).lag_amount, Some(LagAmount::transactions(0)));
+    mysql_exec(&mut locked, "UNLOCK TABLES").await;
+    let start = Instant::now();
+    loop {
+        let readings = prober.probe_all(&targets).await;
+        let caught_up = readings.iter().all(|m| {
+            m.facts().is_some_and(|f| f.state == "Synced" && f.lag_amount == Some(LagAmount::transactions(0)))
+        });
+        if caught_up {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "node 2 did not catch up: {readings:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     // The sparkline history records each reading.
     let mut history = History::new(4);
     for _ in 0..5 {
@@ -319,6 +374,36 @@ async fn postgres_streaming_replication_lag() {
     probe_until(&prober, &p, Duration::from_secs(30), "primary sees no lag", |m| streaming_row_bytes(m) == Some(0))
         .await;
     assert_eq!(prober.pooled_connections().await, 2);
+
+    // WAL receiver stopped (primary_conninfo emptied) and writes on the primary: the standby has replayed all it
+    // received, so alone it cannot tell its seconds behind and says why; next to the primary it is behind by the
+    // bytes written since. Restored: streaming and back to zero.
+    let conninfo: String = admin_s.query_one("SHOW primary_conninfo", &[]).await.unwrap().get(0);
+    admin_s.batch_execute("ALTER SYSTEM SET primary_conninfo = ''").await.unwrap();
+    admin_s.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    probe_until(&prober, &s, Duration::from_secs(30), "WAL receiver stopped", |m| {
+        m.facts().is_some_and(|f| f.state == "not streaming")
+    })
+    .await;
+    admin_p.execute("INSERT INTO t (v) SELECT repeat('y', 1000) FROM generate_series(1, 50)", &[]).await.unwrap();
+    let alone = prober.probe(&s).await;
+    assert_eq!(facts(&alone).lag_seconds, None);
+    let note = facts(&alone).lag_note.clone().unwrap_or_default();
+    assert!(note.contains("WAL receiver is not running"), "{note}");
+    let together = prober.probe_all(&[p.clone(), s.clone()]).await;
+    let behind = facts(&together[1]).lag_amount;
+    assert!(behind.is_some_and(|b| b.unit == LagUnit::Bytes && b.value >= 50_000), "{behind:?}");
+    admin_s.batch_execute(&format!("ALTER SYSTEM SET primary_conninfo = '{conninfo}'")).await.unwrap();
+    admin_s.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    let start = Instant::now();
+    loop {
+        let readings = prober.probe_all(&[p.clone(), s.clone()]).await;
+        if in_sync(&readings[1]) && facts(&readings[1]).state == "streaming" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "standby did not stream again: {readings:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Wrong password.
     let wrong = target("pg-0", primary.port, "postgres", "nope-not-it", Family::Postgres);

@@ -18,10 +18,10 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::build::World;
-use super::facts::{HistoryBook, MemberFacts, ProbeOutcome, apply_galera_relative_lag};
+use super::facts::{HistoryBook, MemberFacts, ProbeOutcome};
 use super::merge;
 use super::probe::secrets::{SecretLayout, candidate_secrets, credentials_from_secret, pg_candidate_secrets};
-use super::probe::{Credentials, Endpoint, Family, ProbeConfig, ProbeTarget, Prober, TlsMode, async_repl};
+use super::probe::{Credentials, Endpoint, Family, ProbeConfig, ProbeTarget, Prober, TlsMode, compare_members};
 use super::reach::{ReachMode, Reacher};
 use super::view::{ClusterKind, ClusterView, PsClusterType};
 
@@ -248,8 +248,7 @@ impl Collector {
             // The password may have been rotated: read the Secrets again next round.
             self.cached_credentials().remove(&ClusterKey::of(view));
         }
-        apply_galera_relative_lag(&mut facts);
-        async_repl::apply_source_lag(&mut facts);
+        compare_members(&mut facts);
         facts
     }
 

@@ -360,6 +360,51 @@ pub fn apply_galera_relative_lag(members: &mut [MemberFacts]) {
     }
 }
 
+/// A PostgreSQL LSN as text (`16/B374D848`) → its byte position.
+pub fn parse_lsn(text: &str) -> Option<u64> {
+    let (high, low) = text.trim().split_once('/')?;
+    Some((u64::from(u32::from_str_radix(high, 16).ok()?) << 32) | u64::from(u32::from_str_radix(low, 16).ok()?))
+}
+
+/// Bytes of WAL each standby has yet to replay of what the single primary among the readings has written:
+/// `primary current LSN - standby replay LSN`, for standbys on the primary's timeline.
+///
+/// A standby alone only knows what it received; with its WAL receiver down it believes it is caught up.
+pub fn pg_lag_behind_primary(members: &[MemberFacts]) -> BTreeMap<String, u64> {
+    let primaries: Vec<&PostgresDetail> = members.iter().filter_map(pg).filter(|d| !d.in_recovery).collect();
+    let [primary] = primaries.as_slice() else { return BTreeMap::new() };
+    let Some(written) = primary.current_lsn.as_deref().and_then(parse_lsn) else { return BTreeMap::new() };
+    members
+        .iter()
+        .filter_map(|m| {
+            let d = pg(m).filter(|d| d.in_recovery && d.timeline == primary.timeline)?;
+            let replayed = d.replay_lsn.as_deref().and_then(parse_lsn)?;
+            Some((m.member.clone(), written.saturating_sub(replayed)))
+        })
+        .collect()
+}
+
+fn pg(m: &MemberFacts) -> Option<&PostgresDetail> {
+    match m.facts() {
+        Some(DbFacts { detail: FamilyDetail::Postgres(d), .. }) => Some(d),
+        _ => None,
+    }
+}
+
+/// Raises each standby's bytes-behind to [`pg_lag_behind_primary`] when that is larger (the primary is read a
+/// moment apart from the standby, so the larger figure is the safer one).
+pub fn apply_standby_lag(members: &mut [MemberFacts]) {
+    let lag = pg_lag_behind_primary(members);
+    for m in members.iter_mut() {
+        if let Some(behind) = lag.get(&m.member).copied()
+            && let Some(facts) = m.facts_mut()
+        {
+            let local = facts.lag_amount.map_or(0, |a| a.value);
+            facts.lag_amount = Some(LagAmount::bytes(local.max(behind)));
+        }
+    }
+}
+
 /// The member that is the write target of its topology, if the readings agree on one:
 /// PostgreSQL primary, async source, group primary. Galera has no single primary at this level.
 pub fn primary_member(members: &[MemberFacts]) -> Option<&str> {
@@ -670,5 +715,62 @@ mod tests {
         assert_eq!(json["outcome"]["role"]["kind"], "galeraMember");
         assert_eq!(json["outcome"]["detail"]["family"], "galera");
         assert_eq!(json["outcome"]["detail"]["lastCommitted"], 5);
+    }
+
+    fn pg_member(member: &str, in_recovery: bool, timeline: u32, lsn: &str, local_bytes: Option<u64>) -> MemberFacts {
+        MemberFacts {
+            member: member.into(),
+            read_at: Utc::now(),
+            outcome: ProbeOutcome::Ok(DbFacts {
+                role: if in_recovery { Role::Standby } else { Role::Primary },
+                state: if in_recovery { "not streaming".into() } else { "primary".into() },
+                version: "15.8".into(),
+                lag_seconds: None,
+                lag_amount: local_bytes.map(LagAmount::bytes),
+                lag_note: None,
+                problems: vec![],
+                detail: FamilyDetail::Postgres(PostgresDetail {
+                    in_recovery,
+                    timeline: Some(timeline),
+                    current_lsn: (!in_recovery).then(|| lsn.to_string()),
+                    replication: vec![],
+                    receive_lsn: in_recovery.then(|| lsn.to_string()),
+                    replay_lsn: in_recovery.then(|| lsn.to_string()),
+                    last_replay_at: None,
+                    replay_paused: false,
+                    upstream_host: None,
+                }),
+            }),
+        }
+    }
+
+    #[test]
+    fn lsns_parse_to_byte_positions() {
+        assert_eq!(parse_lsn("0/3000148"), Some(0x300_0148));
+        assert_eq!(parse_lsn("16/B374D848"), Some((0x16 << 32) | 0xB374_D848));
+        assert_eq!(parse_lsn("garbage"), None);
+        assert_eq!(parse_lsn("1/zz"), None);
+    }
+
+    /// A standby whose WAL receiver is down has replayed all it received: against the primary it is behind.
+    #[test]
+    fn standbys_are_compared_with_the_single_primary() {
+        let mut members = vec![
+            pg_member("pg-0", false, 2, "0/5000000", None),
+            pg_member("pg-1", true, 2, "0/4FFF000", Some(0)),
+            // Still on the old timeline (a former primary not rejoined): LSNs are not comparable.
+            pg_member("pg-2", true, 1, "0/1000000", Some(0)),
+        ];
+        let lag = pg_lag_behind_primary(&members);
+        assert_eq!(lag.get("pg-1"), Some(&0x1000));
+        assert!(!lag.contains_key("pg-2") && !lag.contains_key("pg-0"));
+        apply_standby_lag(&mut members);
+        assert_eq!(members[1].facts().unwrap().lag_amount, Some(LagAmount::bytes(0x1000)));
+        assert_eq!(members[2].facts().unwrap().lag_amount, Some(LagAmount::bytes(0)));
+        assert_eq!(members[0].facts().unwrap().lag_amount, None);
+
+        // Two primaries (split brain): no comparison.
+        members.push(pg_member("pg-3", false, 2, "0/6000000", None));
+        assert!(pg_lag_behind_primary(&members).is_empty());
     }
 }

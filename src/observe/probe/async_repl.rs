@@ -19,6 +19,37 @@ pub struct ServerVars {
     pub gtid_executed: String,
     /// MariaDB only: `@@gtid_slave_pos`, the GTIDs the SQL thread has applied.
     pub gtid_slave_pos: Option<String>,
+    /// MySQL only: `@@GLOBAL.gtid_mode`. Unless it is `ON`, transactions may replicate without a GTID and the
+    /// GTID sets cannot count what is pending.
+    pub gtid_mode: Option<String>,
+}
+
+/// Transactions received but not applied on one channel, or why that cannot be counted.
+///
+/// MariaDB keeps `Gtid_IO_Pos` only while the connection replicates with GTIDs (`Using_Gtid` is `Slave_Pos` or
+/// `Current_Pos`); with `Using_Gtid=No` it stays empty, and MySQL's sets stay empty with `gtid_mode` not `ON`.
+/// Counting empty sets would say "0 behind" for any lag, so those cases are unknown instead.
+fn transactions_behind(row: &TextRow, vars: &ServerVars) -> Result<u64, String> {
+    let unreadable = |e: super::gtid::GtidError| format!("the GTID sets could not be read ({e})");
+    match vars.flavor {
+        MysqlFlavor::Mariadb => {
+            if row.get(&["Using_Gtid"]).is_some_and(|u| u.eq_ignore_ascii_case("no")) {
+                return Err("the replica does not use GTIDs (Using_Gtid=No)".into());
+            }
+            let retrieved = MariadbGtidPos::parse(&row.text(&["Gtid_IO_Pos"])).map_err(unreadable)?;
+            let executed =
+                MariadbGtidPos::parse(vars.gtid_slave_pos.as_deref().unwrap_or_default()).map_err(unreadable)?;
+            Ok(retrieved.count_ahead_of(&executed))
+        }
+        MysqlFlavor::Mysql => {
+            if let Some(mode) = vars.gtid_mode.as_deref().filter(|m| !m.eq_ignore_ascii_case("on")) {
+                return Err(format!("the server does not replicate with GTIDs only (gtid_mode={mode})"));
+            }
+            let retrieved = MysqlGtidSet::parse(&row.text(&["Retrieved_Gtid_Set"])).map_err(unreadable)?;
+            let executed = MysqlGtidSet::parse(&row.text(&["Executed_Gtid_Set"])).map_err(unreadable)?;
+            Ok(retrieved.count_missing_from(&executed))
+        }
+    }
 }
 
 /// Parses one replica status row into a channel.
@@ -30,26 +61,11 @@ pub fn parse_channel(row: &TextRow, vars: &ServerVars) -> ReplicaChannel {
         _ => ThreadState::Stopped,
     };
     let sql_running = row.flag(&["Replica_SQL_Running", "Slave_SQL_Running"]);
-    let (retrieved, executed, behind) = match vars.flavor {
-        MysqlFlavor::Mariadb => {
-            let retrieved = row.text(&["Gtid_IO_Pos"]);
-            let executed = vars.gtid_slave_pos.clone().unwrap_or_default();
-            let behind = match (MariadbGtidPos::parse(&retrieved), MariadbGtidPos::parse(&executed)) {
-                (Ok(r), Ok(e)) => Some(r.count_ahead_of(&e)),
-                _ => None,
-            };
-            (retrieved, executed, behind)
-        }
-        MysqlFlavor::Mysql => {
-            let retrieved = row.text(&["Retrieved_Gtid_Set"]);
-            let executed = row.text(&["Executed_Gtid_Set"]);
-            let behind = match (MysqlGtidSet::parse(&retrieved), MysqlGtidSet::parse(&executed)) {
-                (Ok(r), Ok(e)) => Some(r.count_missing_from(&e)),
-                _ => None,
-            };
-            (retrieved, executed, behind)
-        }
+    let (retrieved, executed) = match vars.flavor {
+        MysqlFlavor::Mariadb => (row.text(&["Gtid_IO_Pos"]), vars.gtid_slave_pos.clone().unwrap_or_default()),
+        MysqlFlavor::Mysql => (row.text(&["Retrieved_Gtid_Set"]), row.text(&["Executed_Gtid_Set"])),
     };
+    let behind = transactions_behind(row, vars).ok();
     ReplicaChannel {
         name: row.text(&["Channel_Name", "Connection_name"]),
         source_host: row.text(&["Source_Host", "Master_Host"]),
@@ -97,6 +113,7 @@ pub fn async_facts(rows: &[TextRow], vars: ServerVars, version: &str) -> DbFacts
     let (role, state, lag_seconds, lag_amount, lag_note) = match channels.first() {
         None => (Role::Source, "source".to_string(), None, None, None),
         Some(ch) => {
+            let trx_unknown = rows.first().and_then(|row| transactions_behind(row, &vars).err());
             let state = channel_state(ch);
             // A failed SQL thread can still read "running" for a moment while it stops (MariaDB), with a stale
             // seconds figure; while it is stopped or failed the figure is never reported as a lag.
@@ -113,10 +130,11 @@ pub fn async_facts(rows: &[TextRow], vars: ServerVars, version: &str) -> DbFacts
                 (None, true, _) => (None, Some("seconds behind source is NULL: the IO thread is not running".into())),
             };
             let amount = ch.transactions_behind.map(LagAmount::transactions);
+            let trx_unknown = trx_unknown.unwrap_or_else(|| "the GTID sets could not be read".into());
             let note = match (note, amount) {
                 (note, Some(_)) => note,
-                (Some(n), None) => Some(format!("{n}; the GTID sets could not be read")),
-                (None, None) => Some("transactions behind unknown: the GTID sets could not be read".into()),
+                (Some(n), None) => Some(format!("{n}; transactions behind unknown: {trx_unknown}")),
+                (None, None) => Some(format!("transactions behind unknown: {trx_unknown}")),
             };
             (Role::Replica, state, seconds, amount, note)
         }
@@ -177,15 +195,16 @@ fn async_of(m: &MemberFacts) -> Option<(Role, &AsyncDetail)> {
 }
 
 /// Raises each replica's transactions-behind to [`lag_behind_source`] when that is larger (the two readings are
-/// taken a moment apart, so the larger figure is the safer one).
+/// taken a moment apart, so the larger figure is the safer one). A replica whose own count is unknown (no GTID
+/// replication) stays unknown: its GTID positions are not kept up to date to compare with.
 pub fn apply_source_lag(members: &mut [MemberFacts]) {
     let lag = lag_behind_source(members);
     for m in members.iter_mut() {
         if let Some(behind) = lag.get(&m.member).copied()
             && let Some(facts) = m.facts_mut()
+            && let Some(local) = facts.lag_amount
         {
-            let local = facts.lag_amount.map_or(0, |a| a.value);
-            facts.lag_amount = Some(LagAmount::transactions(local.max(behind)));
+            facts.lag_amount = Some(LagAmount::transactions(local.value.max(behind)));
         }
     }
 }
@@ -223,6 +242,7 @@ mod tests {
             read_only: true,
             gtid_executed: slave_pos.into(),
             gtid_slave_pos: Some(slave_pos.into()),
+            gtid_mode: None,
         }
     }
 
@@ -276,6 +296,7 @@ mod tests {
             read_only: true,
             gtid_executed: String::new(),
             gtid_slave_pos: None,
+            gtid_mode: Some("ON".into()),
         };
         let facts = async_facts(&[row], vars, "8.0.36-28");
         assert_eq!(facts.state, "replicating");
@@ -310,6 +331,7 @@ mod tests {
             read_only: false,
             gtid_executed: "0-1-42".into(),
             gtid_slave_pos: Some(String::new()),
+            gtid_mode: None,
         };
         let facts = async_facts(&[], vars, "10.11");
         assert_eq!(facts.role, Role::Source);
@@ -332,6 +354,7 @@ mod tests {
             read_only: false,
             gtid_executed: "0-1-50".into(),
             gtid_slave_pos: Some(String::new()),
+            gtid_mode: None,
         };
         // The IO thread is down: locally nothing is pending, but the source is 8 ahead.
         let row = TextRow::from_pairs([
@@ -371,5 +394,59 @@ mod tests {
         let note = facts.lag_note.unwrap();
         assert!(note.contains("IO thread is not running") && note.contains("GTID sets could not be read"), "{note}");
         assert!(facts.problems.iter().any(|p| p == "IO thread is connecting to db-0:3306"));
+    }
+
+    /// Empty GTID positions would subtract to "0 behind" whatever the lag: without GTID replication the count is
+    /// unknown and says why, and the comparison with the source does not make one up either.
+    #[test]
+    fn replication_without_gtids_has_no_transaction_count() {
+        let row = TextRow::from_pairs([
+            ("Slave_IO_Running", Some("Yes")),
+            ("Slave_SQL_Running", Some("Yes")),
+            ("Seconds_Behind_Master", Some("7")),
+            ("Using_Gtid", Some("No")),
+            ("Gtid_IO_Pos", Some("")),
+        ]);
+        let facts = async_facts(std::slice::from_ref(&row), mariadb_vars(""), "10.11");
+        assert_eq!(facts.lag_seconds, Some(7.0));
+        assert_eq!(facts.lag_amount, None);
+        assert_eq!(
+            facts.lag_note.as_deref(),
+            Some("transactions behind unknown: the replica does not use GTIDs (Using_Gtid=No)")
+        );
+
+        let source_vars = ServerVars {
+            flavor: MysqlFlavor::Mariadb,
+            read_only: false,
+            gtid_executed: "0-1-50".into(),
+            gtid_slave_pos: Some(String::new()),
+            gtid_mode: None,
+        };
+        let mut replica_vars = mariadb_vars("0-1-40");
+        replica_vars.gtid_executed = "0-1-40".into();
+        let mut members = vec![
+            member("db-0", async_facts(&[], source_vars, "10.11")),
+            member("db-1", async_facts(&[row], replica_vars, "10.11")),
+        ];
+        apply_source_lag(&mut members);
+        assert_eq!(members[1].facts().unwrap().lag_amount, None);
+
+        let mysql_row = TextRow::from_pairs([
+            ("Replica_IO_Running", Some("Yes")),
+            ("Replica_SQL_Running", Some("Yes")),
+            ("Seconds_Behind_Source", Some("3")),
+            ("Retrieved_Gtid_Set", Some("")),
+            ("Executed_Gtid_Set", Some("")),
+        ]);
+        let vars = ServerVars {
+            flavor: MysqlFlavor::Mysql,
+            read_only: true,
+            gtid_executed: String::new(),
+            gtid_slave_pos: None,
+            gtid_mode: Some("OFF".into()),
+        };
+        let facts = async_facts(&[mysql_row], vars, "8.0.36");
+        assert_eq!(facts.lag_amount, None);
+        assert!(facts.lag_note.as_deref().unwrap().contains("gtid_mode=OFF"), "{:?}", facts.lag_note);
     }
 }

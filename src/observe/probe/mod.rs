@@ -23,9 +23,19 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::Semaphore;
 
-use crate::observe::facts::{DbFacts, MemberFacts, ProbeOutcome, ProbePhase, apply_galera_relative_lag};
+use crate::observe::facts::{
+    DbFacts, MemberFacts, ProbeOutcome, ProbePhase, apply_galera_relative_lag, apply_standby_lag,
+};
 pub use pg_tls::TlsMode;
 use pool::{ConnectionPool, PoolKey, PooledConn, Protocol};
+
+/// Fills in the lag figures that need several members of one cluster: Galera's relative lag, async replicas
+/// against their source, PostgreSQL standbys against their primary.
+pub fn compare_members(facts: &mut [MemberFacts]) {
+    apply_galera_relative_lag(facts);
+    async_repl::apply_source_lag(facts);
+    apply_standby_lag(facts);
+}
 
 /// Where a member's database listens (pod IP, service DNS name, or a local port-forward).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -200,8 +210,7 @@ impl Prober {
     /// lag figures that need several members (Galera's relative lag, async replicas against their source).
     pub async fn probe_all(&self, targets: &[ProbeTarget]) -> Vec<MemberFacts> {
         let mut facts = futures::future::join_all(targets.iter().map(|t| self.probe(t))).await;
-        apply_galera_relative_lag(&mut facts);
-        async_repl::apply_source_lag(&mut facts);
+        compare_members(&mut facts);
         facts
     }
 

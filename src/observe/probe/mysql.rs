@@ -87,15 +87,21 @@ async fn read(conn: &mut Conn, family: Family) -> Result<DbFacts, mysql_async::E
                         read_only: row.flag(&["ro"]),
                         gtid_executed: row.text(&["executed"]),
                         gtid_slave_pos: Some(row.text(&["applied"])),
+                        gtid_mode: None,
                     }
                 }
                 MysqlFlavor::Mysql => {
-                    let row = one_row(conn, "SELECT @@read_only AS ro, @@GLOBAL.gtid_executed AS executed").await?;
+                    let row = one_row(
+                        conn,
+                        "SELECT @@read_only AS ro, @@GLOBAL.gtid_executed AS executed, @@GLOBAL.gtid_mode AS mode",
+                    )
+                    .await?;
                     ServerVars {
                         flavor,
                         read_only: row.flag(&["ro"]),
                         gtid_executed: row.text(&["executed"]),
                         gtid_slave_pos: None,
+                        gtid_mode: row.get(&["mode"]).map(str::to_string),
                     }
                 }
             };

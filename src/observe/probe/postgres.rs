@@ -90,7 +90,10 @@ const REPLICATION_QUERY: &str = "SELECT application_name, client_addr::text, sta
      extract(epoch FROM replay_lag)::float8, pg_wal_lsn_diff(sent_lsn, replay_lsn)::bigint \
      FROM pg_stat_replication ORDER BY application_name, client_addr::text";
 
-const PRIMARY_QUERY: &str = "SELECT pg_current_wal_lsn()::text, (SELECT timeline_id FROM pg_control_checkpoint())";
+/// The timeline is the first 8 hex digits of the current WAL file's name: right after a promotion the last
+/// checkpoint (`pg_control_checkpoint()`) may still carry the old one.
+const PRIMARY_QUERY: &str = "SELECT pg_current_wal_lsn()::text, \
+     ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int";
 
 /// Seconds behind are 0 when everything received is replayed (an idle primary must not look like growing lag),
 /// otherwise the age of the last replayed transaction.
@@ -199,6 +202,11 @@ async fn read_standby(client: &Client, version: String) -> Result<DbFacts, tokio
         problems.push("WAL replay is paused".to_string());
     }
     let lag_seconds = match (receive_lsn.is_some(), lag_seconds) {
+        // Without a WAL receiver "everything received is replayed" says nothing about the primary.
+        _ if receiver_status.is_none() => {
+            lag_note = Some("seconds behind unknown: the WAL receiver is not running".to_string());
+            None
+        }
         (true, Some(s)) => Some(s.max(0.0)),
         (false, _) => {
             lag_note = Some("no WAL received by streaming yet: lag unknown".to_string());

@@ -2,7 +2,8 @@
 //!
 //! PXC and PS keep one key per system user in `internal-<cluster>` (written by the operator) and the user-facing
 //! `<cluster>-secrets` (or whatever `spec.secretsName` says); the key name is the user name. We prefer `monitor`
-//! (read-only, made for this) and fall back to `operator`, then `root`, only when the preferred key is absent. PostgreSQL keeps one Secret per user, `<cluster>-pguser-<user>`, with `user` and `password` keys.
+//! (read-only, made for this) and fall back to `operator`, then `root`, only when the preferred key is absent. PostgreSQL keeps one Secret per user, `<cluster>-pguser-<user>`, with `user` and `password` keys;
+//! the superuser's or the monitor user's is preferred.
 
 use std::collections::BTreeMap;
 
@@ -50,12 +51,16 @@ pub fn candidate_secrets(layout: SecretLayout, cluster: &str, choice: Option<&st
     }
 }
 
-/// PostgreSQL Secrets to try, most preferred first: the superuser's (it sees every replication view), then the
-/// cluster's own user.
+/// PostgreSQL Secrets to try, most preferred first: the superuser's, then the monitor user's (Percona makes it
+/// for PMM with `pg_monitor`); both see every replication view. Last the cluster's own user, which without
+/// `pg_monitor` sees blanked-out `pg_stat_replication` rows (the probe says so rather than showing them healthy).
 pub fn pg_candidate_secrets(cluster: &str) -> Vec<String> {
-    let mut names = candidate_secrets(SecretLayout::Pg, cluster, Some("postgres"));
-    if cluster != "postgres" {
-        names.extend(candidate_secrets(SecretLayout::Pg, cluster, None));
+    let mut names = Vec::new();
+    for user in ["postgres", "monitor", cluster] {
+        let name = candidate_secrets(SecretLayout::Pg, cluster, Some(user)).remove(0);
+        if !names.contains(&name) {
+            names.push(name);
+        }
     }
     names
 }
@@ -181,6 +186,10 @@ mod tests {
         assert_eq!(candidate_secrets(SecretLayout::Pg, "cluster1", None), ["cluster1-pguser-cluster1"]);
         assert_eq!(candidate_secrets(SecretLayout::Pg, "cluster1", Some("postgres")), ["cluster1-pguser-postgres"]);
         assert_eq!(candidate_secrets(SecretLayout::Ps, "ps1", Some("my-users")), ["internal-ps1", "my-users"]);
-        assert_eq!(pg_candidate_secrets("cluster1"), ["cluster1-pguser-postgres", "cluster1-pguser-cluster1"]);
+        assert_eq!(
+            pg_candidate_secrets("cluster1"),
+            ["cluster1-pguser-postgres", "cluster1-pguser-monitor", "cluster1-pguser-cluster1"]
+        );
+        assert_eq!(pg_candidate_secrets("monitor"), ["monitor-pguser-postgres", "monitor-pguser-monitor"]);
     }
 }

@@ -81,11 +81,11 @@ fn columns<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     out
 }
 
-/// The database members of every cluster with their role, the server's state and the lag (`-o text`).
-/// `-` means lag does not apply (a writer); `—` means it is not known, and NOTE says why.
+/// The database members of every cluster with their role, the server's state, the lag and when the server was
+/// read (UTC) (`-o text`). `-` means lag does not apply (a writer); `—` means it is not known, and NOTE says why.
 pub fn members_table(views: &[ClusterView]) -> String {
-    let header = ["CLUSTER", "POD", "ROLE", "DB STATE", "LAG", "NOTE"];
-    let mut rows: Vec<[String; 6]> = Vec::new();
+    let header = ["CLUSTER", "POD", "ROLE", "DB STATE", "LAG", "READ AT", "NOTE"];
+    let mut rows: Vec<[String; 7]> = Vec::new();
     for v in views {
         for m in v.members.iter().filter(|m| v.is_database_member(m)) {
             let reading = v.facts_of(&m.pod);
@@ -102,12 +102,14 @@ pub fn members_table(views: &[ClusterView]) -> String {
                 l => l,
             };
             let notes = merge::member_notes(&m.lag, reading);
+            let read_at = reading.map_or_else(|| "—".to_string(), |r| r.read_at.format("%H:%M:%SZ").to_string());
             rows.push([
                 format!("{}/{}", v.kind.short(), v.name),
                 m.pod.clone(),
                 m.role.map(|r| r.label().to_string()).unwrap_or_else(|| "?".into()),
                 state,
                 lag,
+                read_at,
                 notes.join("; "),
             ]);
         }
@@ -325,11 +327,20 @@ mod tests {
         let t = members_table(&[v.clone()]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 4, "{t}");
-        assert!(lines[0].starts_with("CLUSTER   POD           ROLE      DB STATE             LAG     NOTE"), "{t}");
-        assert!(lines[1].starts_with("ps/ps1    ps1-mysql-0   source    source               -"), "{t}");
-        assert!(lines[2].contains("replica   SQL thread stopped   5 trx   seconds behind source is NULL"), "{t}");
+        assert!(
+            lines[0].starts_with("CLUSTER   POD           ROLE      DB STATE             LAG     READ AT     NOTE"),
+            "{t}"
+        );
+        assert!(lines[1].starts_with("ps/ps1    ps1-mysql-0   source    source               -       "), "{t}");
+        let read_at = readings[1].read_at.format("%H:%M:%SZ").to_string();
+        assert!(
+            lines[2]
+                .contains(&format!("replica   SQL thread stopped   5 trx   {read_at}   seconds behind source is NULL")),
+            "{t}"
+        );
         assert!(lines[2].ends_with("seconds behind source is NULL: the SQL thread is not running"), "{t}");
-        assert!(lines[3].contains("?         unreachable          —       unreachable: port-forward to pod"), "{t}");
+        assert!(lines[3].contains("?         unreachable          —       "), "{t}");
+        assert!(lines[3].contains("   unreachable: port-forward to pod"), "{t}");
         assert!(lines[3].ends_with("failed: no endpoint"), "{t}");
 
         merge::mark_unprobed(&mut v, NOT_PROBED);

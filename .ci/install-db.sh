@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the database servers the probe tests start on loopback (MariaDB with Galera, PostgreSQL 15, rsync for
-# Galera's state transfer, and Patroni with its Raft store for the PG switchover test). Idempotent and quiet: it does nothing when everything is already there.
+# Galera's state transfer, and Patroni with its Raft store for the PG switchover test) on Debian, as root or with
+# sudo. Idempotent and quiet: it does nothing when everything is already there.
 set -euo pipefail
 
 need=()
@@ -27,6 +28,17 @@ export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 "${as_root[@]}" apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+
+# Debian 12 carries PostgreSQL 15; later releases carry a newer major only. There, take 15 from the PostgreSQL
+# project's own archive, set up by the script Debian's postgresql-common ships for exactly this (key included).
+has_candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [0-9]'; }
+if [[ " ${need[*]} " == *" postgresql-15 "* ]] && ! has_candidate postgresql-15; then
+    "${as_root[@]}" apt-get install -y -qq --no-install-recommends postgresql-common ca-certificates >>"$log" 2>&1 \
+        || { cat "$log" >&2; echo "install-db: cannot install postgresql-common" >&2; exit 1; }
+    "${as_root[@]}" /usr/share/postgresql-common/pgdg/apt.postgresql.org.sh -y >>"$log" 2>&1 \
+        || { cat "$log" >&2; echo "install-db: cannot add apt.postgresql.org for postgresql-15" >&2; exit 1; }
+    has_candidate postgresql-15 || { echo "install-db: no postgresql-15 package for this system" >&2; exit 1; }
+fi
 # policy-rc.d keeps the package scripts from starting the system-wide servers: the tests start their own.
 policy=/usr/sbin/policy-rc.d
 created_policy=0

@@ -316,6 +316,11 @@ async fn galera_cluster_wsrep_facts() {
     }
     assert_eq!(history.len(), 4);
     assert!(history.points().all(|p| p.reachable));
+    // The prober has read this member before: flow control is measured over the time since then.
+    let again = prober.probe(&targets[1]).await;
+    let FamilyDetail::Galera(g) = &facts(&again).detail else { panic!("not galera") };
+    assert!(g.flow_control_paused_ns.is_some(), "{g:?}");
+    assert!(g.flow_control_paused_recent.is_some_and(|r| (0.0..=1.0).contains(&r)), "{g:?}");
 
     // The same cluster behind a PXC cluster's pods on the sandbox, read by `dbdeck status`.
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();

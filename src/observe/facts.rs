@@ -196,8 +196,16 @@ pub struct GaleraDetail {
     pub cluster_size: Option<u32>,
     pub ready: bool,
     pub connected: bool,
-    /// Fraction of time replication was paused by flow control since the last `FLUSH STATUS`.
+    /// Fraction of time replication was paused by flow control since the last `FLUSH STATUS` (or server start):
+    /// on a long-running node an average over months.
     pub flow_control_paused: Option<f64>,
+    /// `wsrep_flow_control_paused_ns`: nanoseconds paused by flow control since the last `FLUSH STATUS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_control_paused_ns: Option<u64>,
+    /// Fraction of the time since this member's previous reading that replication was paused by flow control;
+    /// `None` on a first reading or after the counter was reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_control_paused_recent: Option<f64>,
     pub recv_queue: Option<u64>,
     pub send_queue: Option<u64>,
     pub last_committed: Option<u64>,
@@ -550,6 +558,8 @@ mod tests {
                     ready: true,
                     connected: true,
                     flow_control_paused: Some(0.0),
+                    flow_control_paused_ns: None,
+                    flow_control_paused_recent: None,
                     recv_queue: Some(0),
                     send_queue: Some(0),
                     last_committed: seqno,

@@ -258,6 +258,8 @@ mod tests {
                     ready: true,
                     connected: true,
                     flow_control_paused: None,
+                    flow_control_paused_ns: None,
+                    flow_control_paused_recent: None,
                     recv_queue: None,
                     send_queue: None,
                     last_committed: Some(10),

@@ -1,7 +1,12 @@
 //! Galera (PXC / MariaDB Galera) facts from `SHOW GLOBAL STATUS LIKE 'wsrep_%'`.
 
+use std::time::Duration;
+
 use super::row::TextRow;
 use crate::observe::facts::{DbFacts, FamilyDetail, GaleraDetail, Role};
+
+/// Flow control pausing replication at least this share of the time between two readings is a problem to show.
+const FLOW_CONTROL_PROBLEM: f64 = 0.01;
 
 /// `wsrep_local_state` 4 is Synced; the PXC readiness check also requires the Primary component.
 const SYNCED: u32 = 4;
@@ -21,6 +26,8 @@ pub fn galera_facts(status: &TextRow, version: &str) -> DbFacts {
         ready: status.flag(&["wsrep_ready"]),
         connected: status.flag(&["wsrep_connected"]),
         flow_control_paused: status.f64(&["wsrep_flow_control_paused"]),
+        flow_control_paused_ns: status.u64(&["wsrep_flow_control_paused_ns"]),
+        flow_control_paused_recent: None,
         recv_queue: status.u64(&["wsrep_local_recv_queue"]),
         send_queue: status.u64(&["wsrep_local_send_queue"]),
         last_committed: status.u64(&["wsrep_last_committed"]),
@@ -60,6 +67,26 @@ pub fn galera_facts(status: &TextRow, version: &str) -> DbFacts {
         ),
         problems,
         detail: FamilyDetail::Galera(detail),
+    }
+}
+
+/// Fills in the share of the time since the previous reading (`previous_ns` paused, `elapsed` ago) that flow
+/// control paused replication, which is what a DBA means by "flow control now"; the server's own fraction
+/// averages since the last `FLUSH STATUS`. A counter that went down was reset (restart, `FLUSH STATUS`): no figure.
+pub fn apply_flow_control_window(facts: &mut DbFacts, previous_ns: u64, elapsed: Duration) {
+    let FamilyDetail::Galera(g) = &mut facts.detail else { return };
+    let Some(now_ns) = g.flow_control_paused_ns else { return };
+    if now_ns < previous_ns || elapsed.is_zero() {
+        return;
+    }
+    let share = ((now_ns - previous_ns) as f64 / elapsed.as_nanos() as f64).min(1.0);
+    g.flow_control_paused_recent = Some(share);
+    if share >= FLOW_CONTROL_PROBLEM {
+        facts.problems.push(format!(
+            "flow control paused replication {:.0}% of the last {:.1} s: a member cannot apply fast enough",
+            share * 100.0,
+            elapsed.as_secs_f64()
+        ));
     }
 }
 
@@ -110,5 +137,44 @@ mod tests {
         let facts = galera_facts(&TextRow::default(), "8.0");
         assert_eq!(facts.state, "unknown");
         assert!(facts.problems[0].contains("Galera is not enabled"));
+    }
+
+    #[test]
+    fn flow_control_is_measured_between_readings() {
+        let status = |ns: &str| {
+            TextRow::from_pairs([
+                ("wsrep_cluster_status", Some("Primary")),
+                ("wsrep_local_state", Some("4")),
+                ("wsrep_local_state_comment", Some("Synced")),
+                ("wsrep_ready", Some("ON")),
+                ("wsrep_connected", Some("ON")),
+                ("wsrep_flow_control_paused", Some("0.000001")),
+                ("wsrep_flow_control_paused_ns", Some(ns)),
+            ])
+        };
+        let mut facts = galera_facts(&status("7500000000"), "10.11");
+        let FamilyDetail::Galera(g) = &facts.detail else { panic!("not galera") };
+        assert_eq!((g.flow_control_paused_ns, g.flow_control_paused_recent), (Some(7_500_000_000), None));
+
+        // 1.5 s paused of the last 5 s: 30%, although the lifetime average is near zero.
+        apply_flow_control_window(&mut facts, 6_000_000_000, Duration::from_secs(5));
+        let FamilyDetail::Galera(g) = &facts.detail else { panic!("not galera") };
+        assert!((g.flow_control_paused_recent.unwrap() - 0.3).abs() < 1e-9);
+        assert_eq!(
+            facts.problems,
+            ["flow control paused replication 30% of the last 5.0 s: a member cannot apply fast enough"]
+        );
+
+        let mut quiet = galera_facts(&status("7500000000"), "10.11");
+        apply_flow_control_window(&mut quiet, 7_500_000_000, Duration::from_secs(5));
+        let FamilyDetail::Galera(g) = &quiet.detail else { panic!("not galera") };
+        assert_eq!(g.flow_control_paused_recent, Some(0.0));
+        assert!(quiet.problems.is_empty());
+
+        // The counter went down (FLUSH STATUS, restart): no figure rather than a negative one.
+        let mut reset = galera_facts(&status("100"), "10.11");
+        apply_flow_control_window(&mut reset, 7_500_000_000, Duration::from_secs(5));
+        let FamilyDetail::Galera(g) = &reset.detail else { panic!("not galera") };
+        assert_eq!(g.flow_control_paused_recent, None);
     }
 }

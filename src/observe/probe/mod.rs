@@ -16,15 +16,17 @@ mod postgres;
 pub mod row;
 pub mod secrets;
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::Semaphore;
 
 use crate::observe::facts::{
-    DbFacts, MemberFacts, ProbeOutcome, ProbePhase, apply_galera_relative_lag, apply_standby_lag,
+    DbFacts, FamilyDetail, GaleraDetail, MemberFacts, ProbeOutcome, ProbePhase, apply_galera_relative_lag,
+    apply_standby_lag,
 };
 pub use pg_tls::TlsMode;
 use pool::{ConnectionPool, PoolKey, PooledConn, Protocol};
@@ -168,18 +170,44 @@ impl Failure {
     }
 }
 
+/// Per member and endpoint: when it was last read and its flow-control counter then (Galera only).
+type FlowControlBook = HashMap<(String, Endpoint), (Instant, u64)>;
+
+/// A flow-control reading older than this is not a useful base for "recent": forget it.
+const FLOW_CONTROL_MEMORY: Duration = Duration::from_secs(600);
+
 /// Reads member facts with bounded time, bounded concurrency and connection reuse. Cheap to clone.
 #[derive(Clone)]
 pub struct Prober {
     config: ProbeConfig,
     limit: Arc<Semaphore>,
     pool: Arc<ConnectionPool>,
+    flow_control: Arc<Mutex<FlowControlBook>>,
 }
 
 impl Prober {
     pub fn new(config: ProbeConfig) -> Self {
         let permits = config.max_concurrency.max(1);
-        Prober { config, limit: Arc::new(Semaphore::new(permits)), pool: Arc::new(ConnectionPool::default()) }
+        Prober {
+            config,
+            limit: Arc::new(Semaphore::new(permits)),
+            pool: Arc::new(ConnectionPool::default()),
+            flow_control: Arc::default(),
+        }
+    }
+
+    /// Galera: measures flow control over the time since this member's previous reading by this prober.
+    fn flow_control_window(&self, target: &ProbeTarget, facts: &mut DbFacts) {
+        let FamilyDetail::Galera(GaleraDetail { flow_control_paused_ns: Some(ns), .. }) = facts.detail else {
+            return;
+        };
+        let now = Instant::now();
+        let mut book = self.flow_control.lock().unwrap_or_else(|e| e.into_inner());
+        book.retain(|_, (at, _)| now.duration_since(*at) < FLOW_CONTROL_MEMORY);
+        let key = (target.member.clone(), target.endpoint.clone());
+        if let Some((at, previous)) = book.insert(key, (now, ns)) {
+            galera::apply_flow_control_window(facts, previous, now.duration_since(at));
+        }
     }
 
     pub fn config(&self) -> ProbeConfig {
@@ -193,11 +221,14 @@ impl Prober {
 
     /// Reads one member. Always returns, within about connect + query timeout after a permit is free.
     pub async fn probe(&self, target: &ProbeTarget) -> MemberFacts {
-        let outcome = match self.limit.acquire().await {
+        let mut outcome = match self.limit.acquire().await {
             Ok(_permit) => self.read(target).await,
             // The semaphore is never closed; if it were, say so instead of probing unbounded.
             Err(_) => ProbeOutcome::Error { reason: "prober is shut down".into() },
         };
+        if let ProbeOutcome::Ok(facts) = &mut outcome {
+            self.flow_control_window(target, facts);
+        }
         if let ProbeOutcome::Ok(_) = outcome {
             tracing::debug!(member = %target.member, endpoint = %target.endpoint, "probe read facts");
         } else {

@@ -310,6 +310,11 @@ async fn probes_read_mariadb_replication_through_the_sandbox_port_forward() {
     assert!(detail.channels[0].sql_running);
     assert_eq!(detail.channels[0].source_port, Some(pair.source.port));
     assert_eq!(reacher.bridge_count(), 2);
+
+    // A wrong password through the bridge: refused, and the reason names the pod, not the bridge's local port.
+    let wrong = reacher.probe(&prober, &source_pod, 3306, target("db-0", MONITOR_USER, "wrong", Family::MysqlAsync));
+    let ProbeOutcome::AuthFailed { reason } = &wrong.await.outcome else { panic!("expected an auth failure") };
+    assert!(reason.starts_with("user 'monitor' was refused by pod default/db-0:3306: Access denied"), "{reason}");
     running.shutdown().await;
 }
 

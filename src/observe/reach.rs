@@ -200,7 +200,21 @@ impl Reacher {
         {
             facts.outcome = ProbeOutcome::Unreachable { reason };
         }
+        if self.mode == ReachMode::Workstation {
+            // The bridge's ephemeral local port means nothing to the reader; the pod and its port do.
+            name_the_pod(&mut facts.outcome, &target.endpoint.to_string(), &format!("pod {}:{port}", pod_label(pod)));
+        }
         facts
+    }
+}
+
+/// Replaces the local bridge address in a failed reading's reason with the pod it stands for.
+fn name_the_pod(outcome: &mut ProbeOutcome, local: &str, pod: &str) {
+    match outcome {
+        ProbeOutcome::Unreachable { reason } | ProbeOutcome::AuthFailed { reason } | ProbeOutcome::Error { reason } => {
+            *reason = reason.replace(local, pod);
+        }
+        ProbeOutcome::Ok(_) | ProbeOutcome::Timeout { .. } => {}
     }
 }
 
@@ -315,5 +329,19 @@ mod tests {
         assert_eq!(none, "pod db/pg-0 has no IP address yet (status.podIP is empty)");
         let bad = pod_ip(&pod(Some("ten.one"))).unwrap_err();
         assert!(matches!(bad.into_outcome(), ProbeOutcome::Unreachable { reason } if reason.contains("\"ten.one\"")));
+    }
+
+    #[test]
+    fn failures_through_a_bridge_name_the_pod() {
+        let mut refused = ProbeOutcome::AuthFailed {
+            reason: "user 'monitor' was refused by 127.0.0.1:41234: Access denied for user 'monitor'@'127.0.0.1'"
+                .into(),
+        };
+        name_the_pod(&mut refused, "127.0.0.1:41234", "pod db/ps1-mysql-0:3306");
+        assert_eq!(
+            refused.summary(),
+            "authentication failed: user 'monitor' was refused by pod db/ps1-mysql-0:3306: \
+             Access denied for user 'monitor'@'127.0.0.1'"
+        );
     }
 }

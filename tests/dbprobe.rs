@@ -445,6 +445,37 @@ async fn postgres_streaming_replication_lag() {
     let plain = prober.probe(&target("pg-0", primary.port, "plain", "plain-pw", Family::Postgres)).await;
     let f = facts(&plain);
     assert!(f.problems.iter().any(|p| p.contains("grant it the pg_monitor role")), "{:?}", f.problems);
+
+    // The backend serving a kept connection hangs (SIGSTOP): the query timeout ends the reading, the connection
+    // is dropped, and once the server answers again the next reading connects anew.
+    let short = Prober::new(ProbeConfig {
+        connect_timeout: Duration::from_secs(2),
+        query_timeout: Duration::from_millis(700),
+        max_concurrency: 2,
+    });
+    let hung = target("pg-0", primary.port, "plain", "plain-pw", Family::Postgres);
+    assert!(short.probe(&hung).await.facts().is_some());
+    let row = admin_p
+        .query_one(
+            "SELECT pid FROM pg_stat_activity WHERE usename = 'plain' AND application_name = 'dbdeck-probe' \
+             ORDER BY backend_start DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .expect("the newest probe backend of user plain (the short prober's)");
+    let backend: i32 = row.get(0);
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill").args([sig, &backend.to_string()]).status().unwrap().success();
+        assert!(ok, "kill {sig} {backend}");
+    };
+    signal("-STOP");
+    let (reading, took) = within(Duration::from_secs(3), short.probe(&hung)).await;
+    signal("-CONT");
+    assert_eq!(reading.outcome, ProbeOutcome::Timeout { phase: ProbePhase::Query, after: Duration::from_millis(700) });
+    assert!(took < Duration::from_millis(700) + Duration::from_millis(1500), "{took:?}");
+    assert_eq!(short.pooled_connections().await, 0);
+    assert_eq!(facts(&short.probe(&hung).await).role, Role::Primary);
+    assert_eq!(short.pooled_connections().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

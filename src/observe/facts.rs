@@ -400,15 +400,31 @@ fn pg(m: &MemberFacts) -> Option<&PostgresDetail> {
 }
 
 /// Raises each standby's bytes-behind to [`pg_lag_behind_primary`] when that is larger (the primary is read a
-/// moment apart from the standby, so the larger figure is the safer one).
+/// moment apart from the standby, so the larger figure is the safer one), and flags a standby on another
+/// timeline than the primary's: it is not following that primary (e.g. it missed a failover).
 pub fn apply_standby_lag(members: &mut [MemberFacts]) {
     let lag = pg_lag_behind_primary(members);
+    let primaries: Vec<Option<u32>> =
+        members.iter().filter_map(pg).filter(|d| !d.in_recovery).map(|d| d.timeline).collect();
+    let primary_timeline = match primaries.as_slice() {
+        [Some(t)] => Some(*t),
+        _ => None,
+    };
     for m in members.iter_mut() {
-        if let Some(behind) = lag.get(&m.member).copied()
-            && let Some(facts) = m.facts_mut()
-        {
+        let behind = lag.get(&m.member).copied();
+        let Some(facts) = m.facts_mut() else { continue };
+        if let Some(behind) = behind {
             let local = facts.lag_amount.map_or(0, |a| a.value);
             facts.lag_amount = Some(LagAmount::bytes(local.max(behind)));
+        }
+        let standby_timeline = match &facts.detail {
+            FamilyDetail::Postgres(d) if d.in_recovery => d.timeline,
+            _ => None,
+        };
+        if let (Some(own), Some(primary)) = (standby_timeline, primary_timeline)
+            && own != primary
+        {
+            facts.problems.push(format!("on timeline {own} while the primary is on timeline {primary}"));
         }
     }
 }
@@ -777,6 +793,8 @@ mod tests {
         apply_standby_lag(&mut members);
         assert_eq!(members[1].facts().unwrap().lag_amount, Some(LagAmount::bytes(0x1000)));
         assert_eq!(members[2].facts().unwrap().lag_amount, Some(LagAmount::bytes(0)));
+        assert_eq!(members[2].facts().unwrap().problems, ["on timeline 1 while the primary is on timeline 2"]);
+        assert!(members[1].facts().unwrap().problems.is_empty());
         assert_eq!(members[0].facts().unwrap().lag_amount, None);
 
         // Two primaries (split brain): no comparison.

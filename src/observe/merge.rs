@@ -108,7 +108,16 @@ pub fn member_notes(lag: &LagView, reading: Option<&MemberFacts>) -> Vec<String>
         _ => {}
     }
     match reading.map(|r| &r.outcome) {
-        Some(ProbeOutcome::Ok(f)) => f.problems.iter().for_each(|p| add(p)),
+        Some(ProbeOutcome::Ok(f)) => {
+            // Galera's queues say where write sets wait (to be applied here, or to leave) before lag shows.
+            if let facts::FamilyDetail::Galera(g) = &f.detail {
+                let (recv, send) = (g.recv_queue.unwrap_or(0), g.send_queue.unwrap_or(0));
+                if recv > 0 || send > 0 {
+                    add(&format!("write sets queued: {recv} to apply, {send} to send"));
+                }
+            }
+            f.problems.iter().for_each(|p| add(p))
+        }
         Some(failed) => add(&failed.summary()),
         None => {}
     }
@@ -268,6 +277,15 @@ mod tests {
             }),
         };
         assert!(matches!(lag_of(&g), LagView::Amount { behind: Behind::Transactions(2), .. }));
+        assert_eq!(member_notes(&lag_of(&g), Some(&g)), [GALERA_NOTE]);
+        let mut queued = g.clone();
+        if let Some(facts::DbFacts { detail: FamilyDetail::Galera(d), .. }) = queued.facts_mut() {
+            d.recv_queue = Some(12);
+        }
+        assert_eq!(
+            member_notes(&lag_of(&queued), Some(&queued)),
+            [GALERA_NOTE, "write sets queued: 12 to apply, 0 to send"]
+        );
         assert_eq!(view_role(&facts::Role::GroupMember { role: GroupRole::Primary }), Role::Primary);
         assert_eq!(view_role(&facts::Role::GroupMember { role: GroupRole::Secondary }), Role::Replica);
     }

@@ -678,3 +678,49 @@ async fn apply_and_merge_with_a_stale_resource_version_conflict() {
     cms.patch("rv", &PatchParams::apply("t").force(), &Patch::Apply(&fresh)).await.unwrap();
     assert_eq!(cms.get("rv").await.unwrap().data.unwrap()["k"], "applied");
 }
+
+/// `stringData` is write-only on a real API server: every way of writing it lands base64-encoded in `data`.
+#[tokio::test]
+async fn secret_string_data_is_stored_as_data_on_create_patch_and_apply() {
+    let (_sb, client) = sandbox();
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
+    let created: Secret = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "users"},
+        "stringData": {"root": "hunter2"}
+    }))
+    .unwrap();
+    secrets.create(&PostParams::default(), &created).await.unwrap();
+    let got = secrets.get("users").await.unwrap();
+    assert!(got.string_data.is_none(), "stringData is never stored: {got:?}");
+    let data = got.data.clone().unwrap_or_default();
+    assert_eq!(data["root"].0, b"hunter2");
+
+    secrets
+        .patch(
+            "users",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"root": "changed", "monitor": "m"}})),
+        )
+        .await
+        .unwrap();
+    let data = secrets.get("users").await.unwrap().data.unwrap_or_default();
+    assert_eq!(data["root"].0, b"changed");
+    assert_eq!(data["monitor"].0, b"m");
+
+    let applied =
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "applied"}, "stringData": {"a": "b"}});
+    let ssa = PatchParams::apply("test");
+    secrets.patch("applied", &ssa, &Patch::Apply(&applied)).await.unwrap();
+    let first = secrets.get("applied").await.unwrap();
+    assert_eq!(first.data.clone().unwrap_or_default()["a"].0, b"b");
+    assert!(first.string_data.is_none());
+    // The same apply again changes nothing.
+    secrets.patch("applied", &ssa, &Patch::Apply(&applied)).await.unwrap();
+    let again = secrets.get("applied").await.unwrap();
+    assert_eq!(again.metadata.resource_version, first.metadata.resource_version);
+
+    let bad = json!({"stringData": {"port": 3306}});
+    let err = secrets.patch("users", &PatchParams::default(), &Patch::Merge(bad)).await.unwrap_err();
+    assert_eq!(api_code(&err), (422, "Invalid".to_string()));
+    assert!(err.to_string().contains("stringData[port]"), "{err}");
+}

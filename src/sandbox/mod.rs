@@ -36,6 +36,7 @@ mod printers;
 mod protobuf;
 pub mod resources;
 mod schema;
+mod secrets;
 pub mod selector;
 pub mod serve;
 mod server;

@@ -171,6 +171,7 @@ impl State {
             m.remove("status");
         }
         self.apply_schema(rt, &name, &mut obj, opts)?;
+        fold_secret_string_data(rt, &name, &mut obj)?;
         if super::controllers::admission::admits(&rt.group, &rt.kind) {
             let class = self.default_storage_class();
             super::controllers::admission::admit(&rt.kind, &mut obj, class.as_deref());
@@ -344,6 +345,7 @@ impl State {
             check_immutable(rt, name, &old, &mut merged)?;
         }
         self.apply_schema(rt, name, &mut merged, opts)?;
+        fold_secret_string_data(rt, name, &mut merged)?;
         if spec_part(&merged) != spec_part(&old) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
             merged["metadata"]["generation"] = json!(generation + 1);
@@ -533,6 +535,14 @@ impl State {
 }
 
 /// managedFields name the subresource a write went through (`status`, `scale`); the main resource has none.
+/// A Secret's `stringData` goes into `data` before anything is stored (see `secrets.rs`).
+fn fold_secret_string_data(rt: &ResourceType, name: &str, obj: &mut Value) -> Result<(), ApiError> {
+    if rt.group.is_empty() && rt.kind == "Secret" {
+        super::secrets::fold_string_data(obj).map_err(|(field, why)| ApiError::invalid(rt, name, &field, &why))?;
+    }
+    Ok(())
+}
+
 fn subresource_name(sub: Subresource) -> Option<&'static str> {
     match sub {
         Subresource::Main => None,

@@ -177,10 +177,28 @@ fn parse_ports(query: Option<&str>) -> Result<Vec<u16>, ApiError> {
     Ok(ports)
 }
 
+/// kubectl tunnels SPDY streams (ports named in stream headers, not the query), over a WebSocket since 1.31 or as
+/// a bare SPDY upgrade. The sandbox does not speak SPDY; say so instead of a puzzling "ports is required".
+fn refuse_spdy(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let text = |h: &str| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+    let spdy = text("upgrade").starts_with("spdy")
+        || text("sec-websocket-protocol").contains("spdy/")
+        || text("x-stream-protocol-version").contains("portforward.k8s.io");
+    if spdy {
+        return Err(ApiError::bad_request(
+            "the dbdeck sandbox serves port-forward only as kube-rs speaks it (WebSocket v4.channel.k8s.io, ports in \
+             the query); kubectl's SPDY port-forward is not served. The pod forwards to the endpoint it was attached \
+             to with `dbdeck sandbox attach`: connect to that address directly",
+        ));
+    }
+    Ok(())
+}
+
 fn upgrade(sb: &Sandbox, parts: &mut Parts, ns: &str, name: &str) -> Result<Response, ApiError> {
     let pods =
         sb.store().resource("", "v1", "pods").ok_or_else(|| ApiError::internal("the sandbox has no Pod kind"))?;
     sb.store().get(&pods, ns, name)?;
+    refuse_spdy(&parts.headers)?;
     let ports = parse_ports(parts.uri.query())?;
     let header_str = |h: header::HeaderName| parts.headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !header_str(header::UPGRADE).eq_ignore_ascii_case("websocket") {

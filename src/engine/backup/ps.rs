@@ -562,6 +562,9 @@ spec:
         let a = backup(&inc, &cluster(), "p", now()).unwrap();
         assert_eq!(a.destination, "azure://ps-container/ps-cluster1-2026-11-23-00:10:00-incr");
         assert_eq!(a.source_pod, "ps-cluster1-mysql-2");
+        // One snapshot per storage type, as for s3.
+        insta::assert_yaml_snapshot!("ps_backup_gcs", &g.job);
+        insta::assert_yaml_snapshot!("ps_backup_azure", &a.job);
     }
 
     #[test]

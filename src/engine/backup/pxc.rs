@@ -783,6 +783,18 @@ spec:
         let x = vols.iter().find(|v| v.name == "xtrabackup").unwrap();
         assert_eq!(x.persistent_volume_claim.as_ref().unwrap().claim_name, "xb-on-demand-backup-pvc");
         insta::assert_yaml_snapshot!("pxc_backup_pvc", &pvc.job);
+
+        // Its restore mounts that claim and runs the PVC recovery script.
+        let mut b = backup_cr("on-demand-backup-pvc", "pvc");
+        b.status = Some(crate::api::pxc::PerconaXtraDBClusterBackupStatus {
+            destination: Some(pvc.destination.clone()),
+            storage_name: Some("pvc".into()),
+            ..Default::default()
+        });
+        let r = restore_cr(Some("on-demand-backup-pvc"));
+        let src = restore_source(&r, Some(&b), &cluster()).unwrap();
+        let job = restore(&r, &src, &cluster()).unwrap();
+        insta::assert_yaml_snapshot!("pxc_restore_pvc", &job);
     }
 
     #[test]
@@ -856,6 +868,7 @@ spec:
         assert_eq!(env["PITR_DATE"], "2026-11-22 10:00:00");
         assert_eq!(env["BINLOG_S3_BUCKET"], "operator-testing");
         assert_eq!(env["BINLOG_S3_BUCKET_PATH"], "binlogs");
+        insta::assert_yaml_snapshot!("pxc_pitr_s3", &job);
         r.spec.pitr.as_mut().unwrap().date = None;
         assert!(pitr(&r, &cluster()).unwrap_err().to_string().contains("spec.pitr.date is required"));
     }

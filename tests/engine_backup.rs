@@ -213,6 +213,13 @@ async fn failing_job_fails_the_backup_with_the_reason_and_unready_clusters_are_r
     let err = b.data["status"]["error"].as_str().unwrap();
     assert!(err.contains("cluster1 is not ready") && err.contains("backupIfUnhealthy"), "{err}");
     assert!(Api::<Job>::namespaced(e.client.clone(), NS).get_opt("xb-too-early").await.unwrap().is_none());
+
+    // …unless the spec allows it.
+    let allow = json!({"spec": {"unsafeFlags": {"backupIfUnhealthy": true}}});
+    api(&e.client, &pxc("cluster")).patch("cluster1", &PatchParams::default(), &Patch::Merge(allow)).await.unwrap();
+    pxc_backup(&e.client, "allowed", "cluster1", "s3-us-west", false).await;
+    let b = final_backup(&e.client, "allowed").await;
+    assert_eq!(state(&b).as_deref(), Some("Succeeded"), "{}", b.data["status"]);
 }
 
 #[tokio::test]

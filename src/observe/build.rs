@@ -867,6 +867,28 @@ mod tests {
     }
 
     #[test]
+    fn restores_say_why_and_pitr_says_when_it_is_unknown() {
+        // Each operator keeps a restore's reason in its own field; bare step names are not reasons.
+        let r = |status: Value| {
+            restore_view(&json!({"metadata": {"name": "r"}, "spec": {"backupName": "b"}, "status": status}))
+        };
+        let pxc = r(json!({"state": "Restoring", "comments": "Job j: pod p is Pending: no nodes"}));
+        assert_eq!(pxc.error.as_deref(), Some("Job j: pod p is Pending: no nodes"));
+        let ps = r(json!({"state": "Running", "stateDescription": "Restoring"}));
+        assert_eq!(ps.error, None);
+        let pg = r(json!({"state": "Failed", "message": "backup b failed; there is nothing to restore"}));
+        assert_eq!(pg.error.as_deref(), Some("backup b failed; there is nothing to restore"));
+
+        let pxc_on = json!({"spec": {"backup": {"pitr": {"enabled": true}}}});
+        let p = pitr_view(ClusterKind::Pxc, &pxc_on, true, None).unwrap();
+        assert!(p.unknown_reason.unwrap().contains("latestRestorableTime"));
+        assert_eq!(pitr_view(ClusterKind::Pxc, &json!({"spec": {}}), true, None), None, "PITR off");
+        let t = Utc::now();
+        let p = pitr_view(ClusterKind::Pg, &json!({}), true, Some(t)).unwrap();
+        assert_eq!((p.latest_restorable_time, p.unknown_reason), (Some(t), None));
+    }
+
+    #[test]
     fn ps_roles_from_the_primary_label_and_backups() {
         let ps_pod = |name: &str, primary: Option<&str>| {
             let mut labels = json!({"app.kubernetes.io/instance": "ps1", "app.kubernetes.io/name": "mysql"});

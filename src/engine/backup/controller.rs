@@ -443,7 +443,21 @@ async fn finalize(
             Err(e) => return Err(ControllerError::Kube { kind: "PersistentVolumeClaim", name: claim, source: e }),
         }
     }
-    let Some(job) = job else { return remove_finalizer(ctx, obj).await };
+    let Some(job) = job else {
+        if kind.family == Family::Pg {
+            // pgBackRest owns what is in a repo: it expires backups by repoN-retention-full, and the
+            // cluster's percona.com/delete-backups finalizer removes the whole stanza.
+            ctx.event(
+                obj,
+                &kind.backup_ar(),
+                false,
+                "BackupDataKept",
+                "pgBackRest keeps this backup in its repo until repoN-retention-full expires it".into(),
+            )
+            .await;
+        }
+        return remove_finalizer(ctx, obj).await;
+    };
     let job_name = job.metadata.name.clone().unwrap_or_default();
     let jobs = ctx.jobs(&ns);
     match jobs.get_opt(&job_name).await.map_err(kube_err("Job", &job_name))? {

@@ -903,3 +903,29 @@ async fn restore_from_a_bucket_with_point_in_time_recovery() {
     let c = api(&e.client, &pxc("cluster")).get("cluster1").await.unwrap();
     assert_eq!(c.data["spec"]["pause"], false);
 }
+
+#[tokio::test]
+async fn deleting_a_restore_stuck_in_its_job_deletes_the_job_and_resumes_the_cluster() {
+    let e = env(Duration::from_millis(60)).await;
+    pxc_cluster(&e.client, "cluster1", json!({})).await;
+    pxc_backup(&e.client, "backup1", "cluster1", "s3-us-west", false).await;
+    final_backup(&e.client, "backup1").await;
+    // No data claim: the restore Job's pod cannot start, so the restore sits in Restoring.
+    restore(&e.client, "restore1", "backup1").await;
+    restore_state(&e.client, "restore1", "Restoring").await;
+    let jobs: Api<Job> = Api::namespaced(e.client.clone(), NS);
+    eventually("the restore Job", || async { jobs.get_opt("restore-job-restore1-cluster1").await.ok()? }).await;
+
+    let restores = api(&e.client, &pxc("restore"));
+    restores.delete("restore1", &DeleteParams::default()).await.unwrap();
+    eventually("the cancelled restore to go", || async {
+        restores.get_opt("restore1").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    eventually("its Job to be deleted", || async {
+        jobs.get_opt("restore-job-restore1-cluster1").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let c = api(&e.client, &pxc("cluster")).get("cluster1").await.unwrap();
+    assert_eq!((c.data["spec"]["pause"].clone(), c.data["spec"]["pxc"]["size"].clone()), (json!(false), json!(3)));
+}

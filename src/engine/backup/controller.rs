@@ -353,13 +353,23 @@ async fn pick_source_pod(ctx: &Ctx, ns: &str, cluster: &str) -> Result<String, C
         .list(&ListParams::default().labels(&ctx.kind.db_pod_selector(cluster)))
         .await
         .map_err(kube_err("Pod", cluster))?;
-    let mut names: Vec<(bool, String)> = list
+    // Ready pods first, then replicas before the primary, then by name.
+    let ready = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    };
+    let mut names: Vec<(bool, bool, String)> = list
         .items
         .iter()
-        .map(|p| (p.labels().get("mysql.percona.com/primary").map(String::as_str) == Some("true"), p.name_any()))
+        .map(|p| {
+            let primary = p.labels().get("mysql.percona.com/primary").map(String::as_str) == Some("true");
+            (!ready(p), primary, p.name_any())
+        })
         .collect();
     names.sort();
-    Ok(names.into_iter().next().map(|(_, n)| n).unwrap_or_else(|| format!("{cluster}-mysql-0")))
+    Ok(names.into_iter().next().map(|(_, _, n)| n).unwrap_or_else(|| format!("{cluster}-mysql-0")))
 }
 
 pub(super) async fn create_if_absent<K>(api: &Api<K>, obj: &K, what: &'static str) -> Result<(), ControllerError>

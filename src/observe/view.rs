@@ -390,8 +390,9 @@ pub struct ClusterView {
     pub next_scheduled_backup: Option<ScheduledBackupView>,
     pub last_successful_backup: Option<DateTime<Utc>>,
     /// Point-in-time recovery, when the cluster has it on (PXC/PS `spec.backup.pitr.enabled`; PG
-    /// whenever it has a pgBackRest repo, which archives WAL).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// whenever it has a pgBackRest repo, which archives WAL). Always present in JSON (null: off), so
+    /// every cluster has the same keys.
+    #[serde(default)]
     pub pitr: Option<PitrView>,
     pub why_not_ready: Vec<Reason>,
     pub conditions: Vec<ConditionView>,

@@ -817,14 +817,27 @@ async fn runs_missed_while_the_engine_was_down_give_one_catch_up_run() {
 
 #[tokio::test]
 async fn restores_of_one_cluster_run_one_at_a_time() {
-    let e = env(Duration::from_millis(150)).await;
+    let e = env(Duration::from_millis(300)).await;
     pxc_cluster(&e.client, "cluster1", json!({})).await;
     pxc_backup(&e.client, "backup1", "cluster1", "s3-us-west", false).await;
     final_backup(&e.client, "backup1").await;
     claim(&e.client, "datadir-cluster1-pxc-0", json!({})).await;
+    // A backup of the cluster is running: the first restore waits for it (stopping the cluster
+    // under a running backup would fail it).
+    pxc_backup(&e.client, "busy", "cluster1", "s3-us-west", false).await;
+    let backups = api(&e.client, &pxc("backup"));
+    eventually("the backup to be under way", || async {
+        matches!(state(&backups.get("busy").await.ok()?).as_deref(), Some("Starting" | "Running")).then_some(())
+    })
+    .await;
     restore(&e.client, "first", "backup1").await;
-    restore(&e.client, "second", "backup1").await;
     let restores = api(&e.client, &pxc("restore"));
+    eventually("the restore to wait for the backup", || async {
+        let r = restores.get("first").await.ok()?;
+        r.data["status"]["comments"].as_str().filter(|c| c.contains("waiting for backup busy")).map(|_| ())
+    })
+    .await;
+    restore(&e.client, "second", "backup1").await;
     let busy = ["Stopping Cluster", "Restoring", "Point-in-time recovering", "Starting Cluster"];
     let mut saw_wait = false;
     let start = Instant::now();

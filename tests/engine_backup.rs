@@ -178,13 +178,27 @@ async fn on_demand_backup_succeeds_with_its_destination() {
 #[tokio::test]
 async fn failing_job_fails_the_backup_with_the_reason_and_unready_clusters_are_refused() {
     let e = env(Duration::from_millis(60)).await;
-    pxc_cluster(&e.client, "cluster1", json!({})).await;
+    pxc_cluster(&e.client, "cluster1", json!({"backoffLimit": 1})).await;
     fail_next_job(&e.client).await;
     pxc_backup(&e.client, "doomed", "cluster1", "s3-us-west", false).await;
     let b = final_backup(&e.client, "doomed").await;
     assert_eq!(state(&b).as_deref(), Some("Failed"));
     let err = b.data["status"]["error"].as_str().unwrap();
     assert!(err.contains("xb-doomed") && err.contains("BackoffLimitExceeded"), "{err}");
+    // backoffLimit 1: the Job carries it and ran its pod twice before giving up.
+    let jobs: Api<Job> = Api::namespaced(e.client.clone(), NS);
+    let job = jobs.get("xb-doomed").await.expect("the failed Job is kept");
+    assert_eq!(job.spec.as_ref().unwrap().backoff_limit, Some(1));
+    assert_eq!(job.status.as_ref().unwrap().failed, Some(2), "one try plus one retry");
+    // The failed pods stay, and the error says which one to read the logs of.
+    let pods = Api::<Pod>::namespaced(e.client.clone(), NS)
+        .list(&ListParams::default().labels("job-name=xb-doomed"))
+        .await
+        .unwrap();
+    assert_eq!(pods.items.len(), 2);
+    let named = err.rsplit("pod/").next().unwrap();
+    assert!(err.contains("logs: kubectl logs -n default pod/"), "{err}");
+    assert!(pods.items.iter().any(|p| p.name_any() == named), "{named} is one of the Job's pods");
     let events: Api<Event> = Api::namespaced(e.client.clone(), NS);
     eventually("a BackupFailed event", || async {
         let list = events.list(&ListParams::default()).await.ok()?;
@@ -199,6 +213,13 @@ async fn failing_job_fails_the_backup_with_the_reason_and_unready_clusters_are_r
     let err = b.data["status"]["error"].as_str().unwrap();
     assert!(err.contains("cluster1 is not ready") && err.contains("backupIfUnhealthy"), "{err}");
     assert!(Api::<Job>::namespaced(e.client.clone(), NS).get_opt("xb-too-early").await.unwrap().is_none());
+
+    // …unless the spec allows it.
+    let allow = json!({"spec": {"unsafeFlags": {"backupIfUnhealthy": true}}});
+    api(&e.client, &pxc("cluster")).patch("cluster1", &PatchParams::default(), &Patch::Merge(allow)).await.unwrap();
+    pxc_backup(&e.client, "allowed", "cluster1", "s3-us-west", false).await;
+    let b = final_backup(&e.client, "allowed").await;
+    assert_eq!(state(&b).as_deref(), Some("Succeeded"), "{}", b.data["status"]);
 }
 
 #[tokio::test]
@@ -262,7 +283,8 @@ async fn schedule_creates_backups_and_retention_keeps_count() {
             backups.list(&ListParams::default().labels("percona.com/backup-ancestor=every-second")).await.unwrap();
         seen.extend(list.items.iter().map(|b| b.name_any()));
         let succeeded = list.items.iter().filter(|b| state(b).as_deref() == Some("Succeeded")).count();
-        if seen.len() >= 4 && succeeded == 2 {
+        // Retention has deleted some (more were seen than exist) and exactly `count` succeeded remain.
+        if seen.len() >= 4 && succeeded == 2 && seen.len() >= list.items.len() + 2 {
             break;
         }
         assert!(start.elapsed() < DEADLINE, "timed out: {} scheduled backups seen, {succeeded} succeeded", seen.len());
@@ -274,6 +296,12 @@ async fn schedule_creates_backups_and_retention_keeps_count() {
     let list = backups.list(&ListParams::default().labels("percona.com/backup-ancestor=every-second")).await.unwrap();
     let succeeded = list.items.iter().filter(|b| state(b).as_deref() == Some("Succeeded")).count();
     assert!(succeeded <= 2, "retention keeps at most count succeeded backups, found {succeeded}");
+    // The ones kept are the newest: every deleted one was created before every kept succeeded one.
+    let kept: BTreeSet<String> = list.items.iter().map(|b| b.name_any()).collect();
+    let newest_deleted = seen.iter().filter(|n| !kept.contains(*n)).max().unwrap();
+    let oldest_kept =
+        list.items.iter().filter(|b| state(b).as_deref() == Some("Succeeded")).map(|b| b.name_any()).min();
+    assert!(oldest_kept.as_ref().is_none_or(|k| newest_deleted < k), "{newest_deleted} deleted, {oldest_kept:?} kept");
     let b = &list.items[0];
     assert_eq!(b.labels()["percona.com/backup-type"], "cron");
 }
@@ -292,6 +320,34 @@ async fn deleting_a_backup_runs_the_cleanup_job_and_a_stuck_finalizer_can_be_rel
         backups.get_opt("old").await.ok()?.is_none().then_some(())
     })
     .await;
+
+    // Storage unreachable: the cleanup Job fails, the backup stays with the reason in status and an
+    // Event, and the release annotation lets it go.
+    pxc_backup(&e.client, "stuck", "cluster1", "s3-us-west", true).await;
+    final_backup(&e.client, "stuck").await;
+    fail_next_job(&e.client).await;
+    backups.delete("stuck", &DeleteParams::default()).await.unwrap();
+    let blocked = eventually("the reason the cleanup is blocked", || async {
+        let b = backups.get_opt("stuck").await.ok()??;
+        b.data["status"]["error"].as_str().filter(|e| e.contains("cannot delete")).map(str::to_string)
+    })
+    .await;
+    assert!(blocked.contains("Job delete-backup-stuck failed") && blocked.contains("release-finalizer"), "{blocked}");
+    let events: Api<Event> = Api::namespaced(e.client.clone(), NS);
+    eventually("a DeleteBlocked event", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|ev| {
+                ev.reason.as_deref() == Some("DeleteBlocked") && ev.involved_object.name.as_deref() == Some("stuck")
+            })
+            .then_some(())
+    })
+    .await;
+    let release = json!({"metadata": {"annotations": {"dbdeck.io/release-finalizer": "true"}}});
+    backups.patch("stuck", &PatchParams::default(), &Patch::Merge(release)).await.unwrap();
+    eventually("the released backup to go", || async { backups.get_opt("stuck").await.ok()?.is_none().then_some(()) })
+        .await;
 
     // The cluster is gone: the finalizer cannot run, says why, and the annotation releases it.
     pxc_backup(&e.client, "orphan", "cluster1", "s3-us-west", true).await;
@@ -520,6 +576,49 @@ async fn claim(c: &Client, name: &str, labels: Value) {
         .expect("claim created");
 }
 
+/// A database pod stand-in that keeps a restore in "Stopping Cluster" until the test removes it.
+async fn stand_in_pod(c: &Client, name: &str, labels: Value) {
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": {"containers": [{"name": "db", "image": "db"}]}
+    }))
+    .unwrap();
+    Api::<Pod>::namespaced(c.clone(), NS).create(&PostParams::default(), &pod).await.expect("pod created");
+}
+
+/// Waits for restore `name` to succeed, checking that it paused `cluster` on the way; while paused,
+/// `shrink` is merged into the cluster (as a user or another tool might) so the caller can check that
+/// the saved sizes came back.
+async fn restore_with_pause(
+    clusters: &Api<DynamicObject>,
+    cluster: &str,
+    restores: &Api<DynamicObject>,
+    name: &str,
+    shrink: Value,
+    stand_in: &str,
+) -> DynamicObject {
+    let mut shrunk = false;
+    let start = Instant::now();
+    loop {
+        let c = clusters.get(cluster).await.unwrap();
+        if c.data["spec"]["pause"] == true && !shrunk {
+            clusters.patch(cluster, &PatchParams::default(), &Patch::Merge(shrink.clone())).await.unwrap();
+            shrunk = true;
+            // The database pod goes, as the paused StatefulSet would remove it.
+            let pods: Api<Pod> = Api::namespaced(restores.clone().into_client(), NS);
+            pods.delete(stand_in, &DeleteParams::default()).await.unwrap();
+        }
+        let r = restores.get(name).await.unwrap();
+        if state(&r).as_deref() == Some("Succeeded") {
+            assert!(shrunk, "the cluster {cluster} was paused during restore {name}");
+            return r;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for restore {name}: {}", r.data["status"]);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
 async fn ps_and_pg_restores_pause_the_cluster_and_bring_it_back() {
     let e = env(Duration::from_millis(60)).await;
@@ -558,26 +657,21 @@ async fn ps_and_pg_restores_pause_the_cluster_and_bring_it_back() {
         "spec": {"clusterName": "ps-cluster1", "backupName": "ps-b1"}
     }));
     let restores = api(&e.client, &ps_restore);
-    restores.create(&PostParams::default(), &r).await.unwrap();
-    let saw_pause = std::sync::atomic::AtomicBool::new(false);
-    let done = eventually("the PS restore to succeed", || {
-        let (restores, clusters) = (restores.clone(), clusters.clone());
-        let saw = &saw_pause;
-        async move {
-            let c = clusters.get("ps-cluster1").await.ok()?;
-            if c.data["spec"]["pause"] == true {
-                saw.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            let r = restores.get("ps-r1").await.ok()?;
-            (state(&r).as_deref() == Some("Succeeded")).then_some(r)
-        }
-    })
+    stand_in_pod(
+        &e.client,
+        "ps-cluster1-mysql-0",
+        json!({"app.kubernetes.io/instance": "ps-cluster1", "app.kubernetes.io/name": "mysql"}),
+    )
     .await;
-    assert!(saw_pause.into_inner(), "the PS cluster was paused during the restore");
+    restores.create(&PostParams::default(), &r).await.unwrap();
+    // While it is paused, something scales the spec down; the restore puts the saved sizes back.
+    let shrink = json!({"spec": {"mysql": {"size": 1}, "proxy": {"haproxy": {"size": 0}}}});
+    let done = restore_with_pause(&clusters, "ps-cluster1", &restores, "ps-r1", shrink, "ps-cluster1-mysql-0").await;
     assert_eq!(done.data["status"]["stateDescription"], "Succeeded");
     assert!(Api::<Job>::namespaced(e.client.clone(), NS).get_opt("xb-restore-ps-r1").await.unwrap().is_some());
     let c = clusters.get("ps-cluster1").await.unwrap();
     assert_eq!((c.data["spec"]["pause"].clone(), c.data["spec"]["mysql"]["size"].clone()), (json!(false), json!(3)));
+    assert_eq!(c.data["spec"]["proxy"]["haproxy"]["size"], 3);
 
     // PG: an in-place restore from a repo into the primary's data claim.
     let pg_cluster = ar("pgv2.percona.com", "v2", "PerconaPGCluster", "perconapgclusters");
@@ -586,6 +680,7 @@ async fn ps_and_pg_restores_pause_the_cluster_and_bring_it_back() {
         "apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGCluster",
         "metadata": {"name": "pg1", "namespace": NS},
         "spec": {"postgresVersion": 17, "instances": [{"name": "instance1", "replicas": 1}],
+                 "proxy": {"pgBouncer": {"replicas": 2}},
                  "backups": {"pgbackrest": {"repos": [{"name": "repo1", "s3": {"bucket": "pg-bucket"}}]}}}
     }));
     let pgc = api(&e.client, &pg_cluster);
@@ -600,11 +695,12 @@ async fn ps_and_pg_restores_pause_the_cluster_and_bring_it_back() {
         "spec": {"pgCluster": "pg1", "repoName": "repo1", "options": ["--type=time", "--target=2026-11-22 10:00:00+00"]}
     }));
     let pgr = api(&e.client, &pg_restore);
+    let pg_labels = json!({"postgres-operator.crunchydata.com/cluster": "pg1", "postgres-operator.crunchydata.com/data": "postgres"});
+    stand_in_pod(&e.client, "pg1-instance1-x7k2-0", pg_labels).await;
     pgr.create(&PostParams::default(), &r).await.unwrap();
-    eventually("the PG restore to succeed", || async {
-        (state(&pgr.get("pg-r1").await.ok()?).as_deref() == Some("Succeeded")).then_some(())
-    })
-    .await;
+    let shrink = json!({"spec": {"proxy": {"pgBouncer": {"replicas": 0}}}});
+    restore_with_pause(&pgc, "pg1", &pgr, "pg-r1", shrink, "pg1-instance1-x7k2-0").await;
+    assert_eq!(pgc.get("pg1").await.unwrap().data["spec"]["proxy"]["pgBouncer"]["replicas"], 2);
     let job = Api::<Job>::namespaced(e.client.clone(), NS).get("pg1-pgbackrest-restore").await.unwrap();
     let pod = job.spec.unwrap().template.spec.unwrap();
     assert!(pod.containers[0].args.as_ref().unwrap().contains(&"--type=time".to_string()));
@@ -613,4 +709,236 @@ async fn ps_and_pg_restores_pause_the_cluster_and_bring_it_back() {
         "pg1-instance1-x7k2-pgdata"
     );
     assert_eq!(pgc.get("pg1").await.unwrap().data["spec"]["pause"], false);
+}
+
+#[tokio::test]
+async fn deadlines_fail_backups_with_the_reason() {
+    // Jobs take 2.5 s here, longer than the one-second deadlines below.
+    let e = env(Duration::from_millis(2500)).await;
+    let backups = api(&e.client, &pxc("backup"));
+
+    // activeDeadlineSeconds: the Job carries it, and a Job still running past it fails the backup.
+    pxc_cluster(&e.client, "active", json!({"activeDeadlineSeconds": 1})).await;
+    pxc_backup(&e.client, "too-long", "active", "s3-us-west", false).await;
+
+    // startingDeadlineSeconds: a backup waiting behind another one's Lease past it fails, saying so.
+    pxc_cluster(&e.client, "serial", json!({"allowParallel": false})).await;
+    pxc_backup(&e.client, "holder", "serial", "s3-us-west", false).await;
+    eventually("the holder's Job", || async {
+        Api::<Job>::namespaced(e.client.clone(), NS).get_opt("xb-holder").await.ok()?
+    })
+    .await;
+    let waiter = obj(json!({
+        "apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBClusterBackup",
+        "metadata": {"name": "waiter", "namespace": NS},
+        "spec": {"pxcCluster": "serial", "storageName": "s3-us-west", "startingDeadlineSeconds": 1}
+    }));
+    backups.create(&PostParams::default(), &waiter).await.unwrap();
+    let cond = eventually("the waiter's lease condition", || async {
+        let b = backups.get("waiter").await.ok()?;
+        b.data.pointer("/status/conditions/0").filter(|c| c["status"] == "False").cloned()
+    })
+    .await;
+    assert_eq!(cond["type"], "BackupLeaseAcquired");
+    assert!(cond["message"].as_str().unwrap().contains("held by backup holder"), "{cond}");
+
+    // runningDeadlineSeconds: a Job whose pod cannot be scheduled never gets running.
+    pxc_cluster(
+        &e.client,
+        "pinned",
+        json!({"runningDeadlineSeconds": 1, "storages": {"nowhere": {"type": "s3", "nodeSelector": {"disk": "none"},
+               "s3": {"bucket": "b", "credentialsSecret": "s3-creds"}}}}),
+    )
+    .await;
+    pxc_backup(&e.client, "unplaceable", "pinned", "nowhere", false).await;
+
+    let b = final_backup(&e.client, "too-long").await;
+    assert_eq!(state(&b).as_deref(), Some("Failed"));
+    let err = b.data["status"]["error"].as_str().unwrap();
+    assert!(err.contains("xb-too-long ran longer than activeDeadlineSeconds (1s)"), "{err}");
+    let job = Api::<Job>::namespaced(e.client.clone(), NS).get("xb-too-long").await.unwrap();
+    assert_eq!(job.spec.unwrap().active_deadline_seconds, Some(1));
+
+    let b = final_backup(&e.client, "waiter").await;
+    assert_eq!(state(&b).as_deref(), Some("Failed"));
+    let err = b.data["status"]["error"].as_str().unwrap();
+    assert!(err.contains("did not start within startingDeadlineSeconds (1s)"), "{err}");
+    assert!(Api::<Job>::namespaced(e.client.clone(), NS).get_opt("xb-waiter").await.unwrap().is_none());
+    assert_eq!(state(&final_backup(&e.client, "holder").await).as_deref(), Some("Succeeded"));
+
+    let b = final_backup(&e.client, "unplaceable").await;
+    assert_eq!(state(&b).as_deref(), Some("Failed"));
+    let err = b.data["status"]["error"].as_str().unwrap();
+    assert!(err.contains("did not get running within runningDeadlineSeconds (1s)"), "{err}");
+}
+
+#[tokio::test]
+async fn runs_missed_while_the_engine_was_down_give_one_catch_up_run() {
+    let mut e = env(Duration::from_millis(40)).await;
+    // The engine is down while the schedule's runs come and go.
+    let _ = e.stop.take().expect("engine running").send(());
+    pxc_cluster(
+        &e.client,
+        "cluster1",
+        json!({"schedule": [{"name": "hourly", "schedule": "@every 1h", "storageName": "s3-us-west", "keep": 5}]}),
+    )
+    .await;
+    // Its last run was five and a half hours ago (as the schedule labels and stamps it), and it finished.
+    let last = chrono::Utc::now() - chrono::Duration::minutes(330);
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let old = obj(json!({
+        "apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBClusterBackup",
+        "metadata": {"name": "cron-old", "namespace": NS,
+                     "labels": {"percona.com/backup-ancestor": "hourly", "percona.com/cluster": "cluster1"},
+                     "annotations": {"dbdeck.io/scheduled-at": stamp(last)}},
+        "spec": {"pxcCluster": "cluster1", "storageName": "s3-us-west"}
+    }));
+    let backups = api(&e.client, &pxc("backup"));
+    backups.create(&PostParams::default(), &old).await.unwrap();
+    let done = json!({"status": {"state": "Succeeded", "completed": stamp(last)}});
+    backups.patch_status("cron-old", &PatchParams::default(), &Patch::Merge(done)).await.unwrap();
+
+    e.stop = Some(start_engine(&e.client));
+    let hourly = ListParams::default().labels("percona.com/backup-ancestor=hourly");
+    let caught_up = eventually("the catch-up backup to succeed", || async {
+        let list = backups.list(&hourly).await.ok()?;
+        list.items.into_iter().find(|b| b.name_any() != "cron-old" && state(b).as_deref() == Some("Succeeded"))
+    })
+    .await;
+    // One run, for the newest missed tick (five were missed), not one per missed tick.
+    assert_eq!(caught_up.annotations()["dbdeck.io/scheduled-at"], stamp(last + chrono::Duration::hours(5)));
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(800) {
+        let n = backups.list(&hourly).await.unwrap().items.len();
+        assert_eq!(n, 2, "only one catch-up run for the missed ones");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn restores_of_one_cluster_run_one_at_a_time() {
+    let e = env(Duration::from_millis(300)).await;
+    pxc_cluster(&e.client, "cluster1", json!({})).await;
+    pxc_backup(&e.client, "backup1", "cluster1", "s3-us-west", false).await;
+    final_backup(&e.client, "backup1").await;
+    claim(&e.client, "datadir-cluster1-pxc-0", json!({})).await;
+    // A backup of the cluster is running: the first restore waits for it (stopping the cluster
+    // under a running backup would fail it).
+    pxc_backup(&e.client, "busy", "cluster1", "s3-us-west", false).await;
+    let backups = api(&e.client, &pxc("backup"));
+    eventually("the backup to be under way", || async {
+        matches!(state(&backups.get("busy").await.ok()?).as_deref(), Some("Starting" | "Running")).then_some(())
+    })
+    .await;
+    restore(&e.client, "first", "backup1").await;
+    let restores = api(&e.client, &pxc("restore"));
+    eventually("the restore to wait for the backup", || async {
+        let r = restores.get("first").await.ok()?;
+        r.data["status"]["comments"].as_str().filter(|c| c.contains("waiting for backup busy")).map(|_| ())
+    })
+    .await;
+    restore(&e.client, "second", "backup1").await;
+    let busy = ["Stopping Cluster", "Restoring", "Point-in-time recovering", "Starting Cluster"];
+    let mut saw_wait = false;
+    let start = Instant::now();
+    loop {
+        let list = restores.list(&ListParams::default()).await.unwrap();
+        let states: Vec<(String, String, String)> = list
+            .items
+            .iter()
+            .map(|r| {
+                let st = &r.data["status"];
+                (r.name_any(), st["state"].as_str().unwrap_or("").into(), st["comments"].as_str().unwrap_or("").into())
+            })
+            .collect();
+        let running = states.iter().filter(|(_, s, _)| busy.contains(&s.as_str())).count();
+        assert!(running <= 1, "two restores of one cluster ran at once: {states:?}");
+        saw_wait |=
+            states.iter().any(|(n, s, c)| n == "second" && s == "Starting" && c.contains("waiting for restore first"));
+        if states.iter().all(|(_, s, _)| s == "Succeeded") {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out: {states:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(saw_wait, "the second restore said what it waited for");
+}
+
+#[tokio::test]
+async fn restore_from_a_bucket_with_point_in_time_recovery() {
+    let e = env(Duration::from_millis(60)).await;
+    pxc_cluster(&e.client, "cluster1", json!({})).await;
+    // No Backup object: the source is a destination in a bucket; binlogs come from a cluster storage.
+    let r = obj(json!({
+        "apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBClusterRestore",
+        "metadata": {"name": "from-bucket", "namespace": NS},
+        "spec": {"pxcCluster": "cluster1",
+                 "backupSource": {"destination": "s3://elsewhere/cluster1-2026-11-19-00:00:12-full",
+                                  "s3": {"bucket": "elsewhere", "credentialsSecret": "other-creds", "region": "eu-west-1"}},
+                 "pitr": {"type": "date", "date": "2026-11-20 14:05:00", "backupSource": {"storageName": "s3-us-west"}}}
+    }));
+    api(&e.client, &pxc("restore")).create(&PostParams::default(), &r).await.unwrap();
+    // The first node's data claim is missing: the restore is stuck and says why.
+    let stuck = restore_state(&e.client, "from-bucket", "Restoring").await;
+    let restores = api(&e.client, &pxc("restore"));
+    let why = eventually("the stuck restore to say why", || async {
+        let r = restores.get("from-bucket").await.ok()?;
+        r.data["status"]["comments"].as_str().filter(|c| c.contains("Pending")).map(str::to_string)
+    })
+    .await;
+    assert!(stuck.data["status"]["clusterSize"] == 3);
+    assert!(
+        why.starts_with("Job restore-job-from-bucket-cluster1: pod restore-job-from-bucket-cluster1-")
+            && why.ends_with("is Pending: persistentvolumeclaim \"datadir-cluster1-pxc-0\" not found"),
+        "{why}"
+    );
+    claim(&e.client, "datadir-cluster1-pxc-0", json!({})).await;
+    let done = restore_state(&e.client, "from-bucket", "Succeeded").await;
+    assert!(done.data["status"]["completed"].is_string());
+    let jobs: Api<Job> = Api::namespaced(e.client.clone(), NS);
+    let env_of = |job: Job| -> std::collections::BTreeMap<String, Value> {
+        job.spec.unwrap().template.spec.unwrap().containers[0]
+            .env
+            .iter()
+            .flatten()
+            .map(|e| (e.name.clone(), serde_json::to_value(e).unwrap()))
+            .collect()
+    };
+    let restore_env = env_of(jobs.get("restore-job-from-bucket-cluster1").await.unwrap());
+    assert_eq!(restore_env["S3_BUCKET"]["value"], "elsewhere");
+    assert_eq!(restore_env["S3_BUCKET_PATH"]["value"], "cluster1-2026-11-19-00:00:12-full");
+    assert_eq!(restore_env["ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"], "other-creds");
+    let pitr_env = env_of(jobs.get("pitr-job-from-bucket-cluster1").await.unwrap());
+    assert_eq!(pitr_env["PITR_RECOVERY_TYPE"]["value"], "date");
+    assert_eq!(pitr_env["PITR_DATE"]["value"], "2026-11-20 14:05:00");
+    assert_eq!(pitr_env["BINLOG_S3_BUCKET"]["value"], "backups");
+    assert_eq!(pitr_env["BINLOG_S3_BUCKET_PATH"]["value"], "pxc");
+    let c = api(&e.client, &pxc("cluster")).get("cluster1").await.unwrap();
+    assert_eq!(c.data["spec"]["pause"], false);
+}
+
+#[tokio::test]
+async fn deleting_a_restore_stuck_in_its_job_deletes_the_job_and_resumes_the_cluster() {
+    let e = env(Duration::from_millis(60)).await;
+    pxc_cluster(&e.client, "cluster1", json!({})).await;
+    pxc_backup(&e.client, "backup1", "cluster1", "s3-us-west", false).await;
+    final_backup(&e.client, "backup1").await;
+    // No data claim: the restore Job's pod cannot start, so the restore sits in Restoring.
+    restore(&e.client, "restore1", "backup1").await;
+    restore_state(&e.client, "restore1", "Restoring").await;
+    let jobs: Api<Job> = Api::namespaced(e.client.clone(), NS);
+    eventually("the restore Job", || async { jobs.get_opt("restore-job-restore1-cluster1").await.ok()? }).await;
+
+    let restores = api(&e.client, &pxc("restore"));
+    restores.delete("restore1", &DeleteParams::default()).await.unwrap();
+    eventually("the cancelled restore to go", || async {
+        restores.get_opt("restore1").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    eventually("its Job to be deleted", || async {
+        jobs.get_opt("restore-job-restore1-cluster1").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let c = api(&e.client, &pxc("cluster")).get("cluster1").await.unwrap();
+    assert_eq!((c.data["spec"]["pause"].clone(), c.data["spec"]["pxc"]["size"].clone()), (json!(false), json!(3)));
 }

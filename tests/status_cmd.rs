@@ -77,6 +77,7 @@ async fn status_prints_stable_json_of_the_examples() {
         "backupStorages",
         "nextScheduledBackup",
         "lastSuccessfulBackup",
+        "pitr",
         "whyNotReady",
         "conditions",
         "events",

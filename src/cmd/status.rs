@@ -154,14 +154,28 @@ pub fn backups_table(views: &[ClusterView], now: DateTime<Utc>) -> String {
                 .as_ref()
                 .map(|n| format!("{} ({} \"{}\")", n.at.format("%Y-%m-%d %H:%M UTC"), n.schedule_name, n.cron))
                 .unwrap_or_else(|| "not scheduled".into());
-            let pitr = v.latest_restorable_time().map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string());
-            let restoring: Vec<String> = v.running_restores().map(|r| format!("{} ({})", r.name, r.state)).collect();
+            // "off" when the cluster has no PITR; "unknown" (and why) when it has but nothing reports a time.
+            let pitr = match &v.pitr {
+                None => "off".to_string(),
+                Some(p) => match (p.latest_restorable_time, &p.unknown_reason) {
+                    (Some(t), _) => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    (None, Some(why)) => format!("unknown: {why}"),
+                    (None, None) => "unknown".into(),
+                },
+            };
+            let restoring: Vec<String> = v
+                .running_restores()
+                .map(|r| match &r.error {
+                    Some(why) => format!("{} ({}: {why})", r.name, r.state),
+                    None => format!("{} ({})", r.name, r.state),
+                })
+                .collect();
             [
                 format!("{}/{}", v.kind.short(), v.name),
                 ok,
                 failed,
                 next,
-                pitr.unwrap_or_else(|| "—".into()),
+                pitr,
                 if restoring.is_empty() { "—".into() } else { restoring.join(", ") },
             ]
         })
@@ -371,5 +385,29 @@ mod tests {
         let t = backups_table(std::slice::from_ref(&v), now);
         assert!(t.contains("new-fail: access denied (403)"), "{t}");
         assert!(t.contains("not scheduled"), "{t}");
+        assert!(t.contains(" off "), "no PITR on this cluster: {t}");
+
+        // PITR on: the time when a backup reports one, else unknown with the reason.
+        v.pitr = Some(crate::observe::view::PitrView {
+            latest_restorable_time: None,
+            unknown_reason: Some("no backup reports status.latestRestorableTime".into()),
+        });
+        let t = backups_table(std::slice::from_ref(&v), now);
+        assert!(t.contains("unknown: no backup reports status.latestRestorableTime"), "{t}");
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T05:00:00Z").unwrap().with_timezone(&Utc);
+        v.pitr = Some(crate::observe::view::PitrView { latest_restorable_time: Some(at), unknown_reason: None });
+        assert!(backups_table(std::slice::from_ref(&v), now).contains("2026-11-23 05:00:00 UTC"));
+
+        // A running restore says what it waits for.
+        v.restores = vec![crate::observe::view::RestoreView {
+            name: "r2".into(),
+            state: "Starting".into(),
+            backup: Some("ok".into()),
+            started: Some(now),
+            completed: None,
+            error: Some("waiting for restore r1 of cluster c1 to finish".into()),
+        }];
+        let t = backups_table(std::slice::from_ref(&v), now);
+        assert!(t.contains("r2 (Starting: waiting for restore r1 of cluster c1 to finish)"), "{t}");
     }
 }

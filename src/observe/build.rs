@@ -317,20 +317,61 @@ fn backup_view(b: &Value) -> BackupView {
         destination: st(b, &["status", "destination"]).map(str::to_string),
         started: time(b, &["metadata", "creationTimestamp"]),
         completed: time(b, &["status", "completed"]),
-        error: st(b, &["status", "error"]).map(str::to_string),
+        // PS keeps the reason in stateDescription.
+        error: st(b, &["status", "error"]).or_else(|| st(b, &["status", "stateDescription"])).map(str::to_string),
         latest_restorable_time: time(b, &["status", "latestRestorableTime"]),
     }
 }
 
+/// The bare step names restores show (Percona's restore states), which say nothing beyond the state.
+const RESTORE_STEPS: [&str; 9] = [
+    "Starting",
+    "Running",
+    "Stopping Cluster",
+    "Restoring",
+    "Point-in-time recovering",
+    "Starting Cluster",
+    "Preparing Cluster",
+    "Succeeded",
+    "Failed",
+];
+
+/// `error` of a restore: why it failed, or what an unfinished one waits for. Each operator keeps the
+/// text elsewhere: PXC in `comments`, PS in `stateDescription`, PG in `message` (where the step name
+/// alone, `Restoring`, is not worth repeating).
 fn restore_view(r: &Value) -> RestoreView {
+    let state = st(r, &["status", "state"]).unwrap_or("").to_string();
+    let said = ["error", "comments", "stateDescription", "message"]
+        .into_iter()
+        .filter_map(|f| st(r, &["status", f]))
+        .find(|t| !t.is_empty() && !RESTORE_STEPS.contains(t));
     RestoreView {
         name: st(r, &["metadata", "name"]).unwrap_or("").to_string(),
-        state: st(r, &["status", "state"]).unwrap_or("").to_string(),
-        backup: st(r, &["spec", "backupName"]).or_else(|| st(r, &["spec", "repoName"])).map(str::to_string),
+        backup: st(r, &["spec", "backupName"])
+            .or_else(|| st(r, &["spec", "backupSource", "destination"]))
+            .or_else(|| st(r, &["spec", "repoName"]))
+            .map(str::to_string),
         started: time(r, &["metadata", "creationTimestamp"]),
         completed: time(r, &["status", "completed"]),
-        error: st(r, &["status", "error"]).map(str::to_string),
+        error: said.map(str::to_string),
+        state,
     }
+}
+
+/// PITR of a cluster that has it on. The time comes only from a backup's `status.latestRestorableTime`
+/// (Percona's operators compute it from the binlog/WAL storage, which dbdeck does not read); without
+/// one it is unknown, and says so.
+fn pitr_view(kind: ClusterKind, cr: &Value, has_storage: bool, latest: Option<DateTime<Utc>>) -> Option<PitrView> {
+    let on = match kind {
+        ClusterKind::Pg => has_storage,
+        _ => enabled(cr, &["spec", "backup", "pitr", "enabled"], false),
+    };
+    on.then(|| PitrView {
+        latest_restorable_time: latest,
+        unknown_reason: latest.is_none().then(|| {
+            "no backup reports status.latestRestorableTime (dbdeck does not read the binlog/WAL storage)".into()
+        }),
+    })
 }
 
 /// A backup schedule from the spec: its name, cron expression and storage.
@@ -629,6 +670,7 @@ pub fn build(cr: &Value, world: &World, zones: &HashMap<&str, &str>, now: DateTi
     v.restores.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.name.cmp(&b.name)));
     v.last_successful_backup = v.backups.iter().filter(|b| b.state == "Succeeded").filter_map(|b| b.completed).max();
     let (storages, plans) = backup_plan(kind, cr);
+    v.pitr = pitr_view(kind, cr, !storages.is_empty(), v.latest_restorable_time());
     v.backup_storages = storages;
     v.next_scheduled_backup = plans
         .into_iter()
@@ -822,6 +864,28 @@ mod tests {
         assert_eq!(v.pvcs[0].used_by.as_deref(), Some("cluster1-pxc-2"));
         assert_eq!(v.pvcs[0].capacity.as_deref(), Some("6G"));
         assert_eq!(v.pvcs[1].used_by, None);
+    }
+
+    #[test]
+    fn restores_say_why_and_pitr_says_when_it_is_unknown() {
+        // Each operator keeps a restore's reason in its own field; bare step names are not reasons.
+        let r = |status: Value| {
+            restore_view(&json!({"metadata": {"name": "r"}, "spec": {"backupName": "b"}, "status": status}))
+        };
+        let pxc = r(json!({"state": "Restoring", "comments": "Job j: pod p is Pending: no nodes"}));
+        assert_eq!(pxc.error.as_deref(), Some("Job j: pod p is Pending: no nodes"));
+        let ps = r(json!({"state": "Running", "stateDescription": "Restoring"}));
+        assert_eq!(ps.error, None);
+        let pg = r(json!({"state": "Failed", "message": "backup b failed; there is nothing to restore"}));
+        assert_eq!(pg.error.as_deref(), Some("backup b failed; there is nothing to restore"));
+
+        let pxc_on = json!({"spec": {"backup": {"pitr": {"enabled": true}}}});
+        let p = pitr_view(ClusterKind::Pxc, &pxc_on, true, None).unwrap();
+        assert!(p.unknown_reason.unwrap().contains("latestRestorableTime"));
+        assert_eq!(pitr_view(ClusterKind::Pxc, &json!({"spec": {}}), true, None), None, "PITR off");
+        let t = Utc::now();
+        let p = pitr_view(ClusterKind::Pg, &json!({}), true, Some(t)).unwrap();
+        assert_eq!((p.latest_restorable_time, p.unknown_reason), (Some(t), None));
     }
 
     #[test]

@@ -291,6 +291,16 @@ pub struct RestoreView {
     pub error: Option<String>,
 }
 
+/// Point-in-time recovery of a cluster that has it on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PitrView {
+    /// The newest moment a restore can reach, as a backup's `status.latestRestorableTime` reports it.
+    pub latest_restorable_time: Option<DateTime<Utc>>,
+    /// Why the time is not known, when it is not.
+    pub unknown_reason: Option<String>,
+}
+
 /// The next run of a backup schedule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -379,6 +389,11 @@ pub struct ClusterView {
     pub backup_storages: Vec<String>,
     pub next_scheduled_backup: Option<ScheduledBackupView>,
     pub last_successful_backup: Option<DateTime<Utc>>,
+    /// Point-in-time recovery, when the cluster has it on (PXC/PS `spec.backup.pitr.enabled`; PG
+    /// whenever it has a pgBackRest repo, which archives WAL). Always present in JSON (null: off), so
+    /// every cluster has the same keys.
+    #[serde(default)]
+    pub pitr: Option<PitrView>,
     pub why_not_ready: Vec<Reason>,
     pub conditions: Vec<ConditionView>,
     /// Newest first.
@@ -413,6 +428,7 @@ impl ClusterView {
             backup_storages: Vec::new(),
             next_scheduled_backup: None,
             last_successful_backup: None,
+            pitr: None,
             why_not_ready: Vec::new(),
             conditions: Vec::new(),
             events: Vec::new(),

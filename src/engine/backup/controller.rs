@@ -241,8 +241,10 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Con
                 }) {
                     write_update(&ctx, &obj, &u).await?;
                 }
-                if state.is_none() {
-                    patch_status(&ctx, &obj, json!({"state": status::STARTING})).await?;
+                let waiting_reason = v.pointer("/status/conditions/0/message").and_then(Value::as_str);
+                let cond = lease_condition(false, &lease, Some(&holder));
+                if state.is_none() || waiting_reason != cond[0]["message"].as_str() {
+                    patch_status(&ctx, &obj, json!({"state": status::STARTING, "conditions": cond})).await?;
                 }
                 tracing::debug!(backup = %name, %holder, "waiting for the backup lock");
                 // The holder finishing does not touch this object, so look again shortly.
@@ -264,6 +266,9 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Con
         create_if_absent(&ctx.jobs(&ns), &built.job, "Job").await?;
         let mut st = built.status;
         st["state"] = json!(status::STARTING);
+        if kind.serialise(&cluster) {
+            st["conditions"] = lease_condition(true, &kind.lease_name(&cluster_name), None);
+        }
         patch_status(&ctx, &obj, st).await?;
         ctx.event(&obj, &kind.backup_ar(), false, "BackupStarting", format!("created Job {job_name}")).await;
         return Ok(Action::await_change());
@@ -276,7 +281,14 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Con
     }
     let facts =
         BackupFacts { family: kind.family, state: state.as_deref(), created, job: job.as_ref(), deadlines, now };
-    if let Some(u) = status::backup_update(&facts) {
+    if let Some(mut u) = status::backup_update(&facts) {
+        if u.state == status::FAILED
+            && let Some(pod) = last_pod_of(&ctx, &ns, &job_name).await?
+        {
+            // The failed Job and its pods stay (owned by the Backup), so the logs are there to read.
+            let e = u.error.take().unwrap_or_default();
+            u.error = Some(format!("{e}; logs: kubectl logs -n {ns} pod/{pod}"));
+        }
         write_update(&ctx, &obj, &u).await?;
         if u.state == status::SUCCEEDED {
             ctx.event(&obj, &kind.backup_ar(), false, "BackupSucceeded", format!("Job {job_name} completed")).await;
@@ -287,16 +299,48 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Con
         }
     }
     // Wake up for the next deadline even if the Job does not change.
-    let remaining = [deadlines.starting, deadlines.running]
+    let job_started = job
+        .as_ref()
+        .and_then(|j| j.status.as_ref())
+        .and_then(|s| s.start_time.as_ref())
+        .map(chrono_time)
+        .unwrap_or(created);
+    let remaining = [(deadlines.starting, created), (deadlines.running, created), (deadlines.active, job_started)]
         .into_iter()
-        .flatten()
-        .map(|d| d - (now - created).num_seconds())
+        .filter_map(|(d, since)| d.map(|d| d - (now - since).num_seconds()))
         .filter(|r| *r >= 0)
         .min();
     Ok(match remaining {
         Some(r) => Action::requeue(Duration::from_secs(r as u64 + 1)),
         None => Action::await_change(),
     })
+}
+
+/// The newest pod of a Job (the one whose logs explain a failure).
+async fn last_pod_of(ctx: &Ctx, ns: &str, job: &str) -> Result<Option<String>, ControllerError> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let list =
+        pods.list(&ListParams::default().labels(&format!("job-name={job}"))).await.map_err(kube_err("Pod", job))?;
+    Ok(list
+        .items
+        .iter()
+        .max_by_key(|p| (p.meta().creation_timestamp.as_ref().map(chrono_time), p.name_any()))
+        .map(|p| p.name_any()))
+}
+
+/// The `BackupLeaseAcquired` condition (PG's name for it), for backups that take the cluster's Lease.
+fn lease_condition(acquired: bool, lease: &str, holder: Option<&str>) -> Value {
+    let (status, reason, message) = match holder {
+        None if acquired => ("True", "LeaseAcquired", format!("holds Lease {lease}")),
+        h => ("False", "WaitingForLease", format!("Lease {lease} is held by backup {}", h.unwrap_or("another backup"))),
+    };
+    json!([{
+        "type": "BackupLeaseAcquired",
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": kube_time(Utc::now()),
+    }])
 }
 
 /// A ready MySQL pod other than the primary, for PS (Percona backs up from a replica); else pod 0.
@@ -309,13 +353,23 @@ async fn pick_source_pod(ctx: &Ctx, ns: &str, cluster: &str) -> Result<String, C
         .list(&ListParams::default().labels(&ctx.kind.db_pod_selector(cluster)))
         .await
         .map_err(kube_err("Pod", cluster))?;
-    let mut names: Vec<(bool, String)> = list
+    // Ready pods first, then replicas before the primary, then by name.
+    let ready = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    };
+    let mut names: Vec<(bool, bool, String)> = list
         .items
         .iter()
-        .map(|p| (p.labels().get("mysql.percona.com/primary").map(String::as_str) == Some("true"), p.name_any()))
+        .map(|p| {
+            let primary = p.labels().get("mysql.percona.com/primary").map(String::as_str) == Some("true");
+            (!ready(p), primary, p.name_any())
+        })
         .collect();
     names.sort();
-    Ok(names.into_iter().next().map(|(_, n)| n).unwrap_or_else(|| format!("{cluster}-mysql-0")))
+    Ok(names.into_iter().next().map(|(_, _, n)| n).unwrap_or_else(|| format!("{cluster}-mysql-0")))
 }
 
 pub(super) async fn create_if_absent<K>(api: &Api<K>, obj: &K, what: &'static str) -> Result<(), ControllerError>
@@ -399,7 +453,21 @@ async fn finalize(
             Err(e) => return Err(ControllerError::Kube { kind: "PersistentVolumeClaim", name: claim, source: e }),
         }
     }
-    let Some(job) = job else { return remove_finalizer(ctx, obj).await };
+    let Some(job) = job else {
+        if kind.family == Family::Pg {
+            // pgBackRest owns what is in a repo: it expires backups by repoN-retention-full, and the
+            // cluster's percona.com/delete-backups finalizer removes the whole stanza.
+            ctx.event(
+                obj,
+                &kind.backup_ar(),
+                false,
+                "BackupDataKept",
+                "pgBackRest keeps this backup in its repo until repoN-retention-full expires it".into(),
+            )
+            .await;
+        }
+        return remove_finalizer(ctx, obj).await;
+    };
     let job_name = job.metadata.name.clone().unwrap_or_default();
     let jobs = ctx.jobs(&ns);
     match jobs.get_opt(&job_name).await.map_err(kube_err("Job", &job_name))? {

@@ -29,6 +29,50 @@ struct CronCtx {
     /// When this engine first saw each schedule (namespace, cluster, schedule, cron): a schedule
     /// with no backups yet owes nothing from before then.
     first_seen: Mutex<HashMap<ScheduleKey, DateTime<Utc>>>,
+    /// When each cluster (namespace, name) next has a run due. The controller's own requeue can be
+    /// dropped by kube-runtime's scheduler (a requeue that arrives while the object is held pending is
+    /// discarded; seen live: a schedule that never fired until the cluster changed), so a clock task
+    /// also wakes the controller at the earliest of these times.
+    due: Mutex<HashMap<(String, String), DateTime<Utc>>>,
+    due_changed: tokio::sync::Notify,
+}
+
+impl CronCtx {
+    fn set_due(&self, ns: &str, cluster: &str, at: Option<DateTime<Utc>>) {
+        let mut due = self.due.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (ns.to_string(), cluster.to_string());
+        let changed = match at {
+            Some(t) => due.insert(key, t) != Some(t),
+            None => due.remove(&key).is_some(),
+        };
+        drop(due);
+        if changed {
+            self.due_changed.notify_one();
+        }
+    }
+
+    /// Waits until the earliest due run, then forgets the runs that are due (their reconcile records
+    /// the next ones).
+    async fn next_due(&self) {
+        loop {
+            let earliest = self.due.lock().unwrap_or_else(|e| e.into_inner()).values().min().copied();
+            let now = Utc::now();
+            match earliest {
+                Some(t) if t <= now => {
+                    self.due.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, at| *at > now);
+                    return;
+                }
+                Some(t) => {
+                    let wait = (t - now).to_std().unwrap_or(Duration::ZERO);
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.due_changed.notified() => {}
+                    }
+                }
+                None => self.due_changed.notified().await,
+            }
+        }
+    }
 }
 
 /// Runs the schedule controller of `kind` until `shutdown`.
@@ -39,7 +83,16 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ar = kind.cluster_ar();
-    let ctx = Arc::new(CronCtx { inner: Ctx::new(client, kind, namespace), first_seen: Mutex::default() });
+    let ctx = Arc::new(CronCtx {
+        inner: Ctx::new(client, kind, namespace),
+        first_seen: Mutex::default(),
+        due: Mutex::default(),
+        due_changed: tokio::sync::Notify::new(),
+    });
+    let clock = futures::stream::unfold(ctx.clone(), |ctx| async move {
+        ctx.next_due().await;
+        Some(((), ctx))
+    });
     let clusters: Api<DynamicObject> = ctx.inner.scoped(&ar);
     let backups: Api<DynamicObject> = ctx.inner.scoped(&kind.backup_ar());
     let cluster_ar = ar.clone();
@@ -49,6 +102,7 @@ pub async fn run(
             kind.cluster_of(&v)
                 .map(|c| ObjectRef::new_with(&c, cluster_ar.clone()).within(&b.namespace().unwrap_or_default()))
         })
+        .reconcile_all_on(clock)
         .graceful_shutdown_on(shutdown)
         .run(
             reconcile,
@@ -82,6 +136,7 @@ async fn reconcile(cluster: Arc<DynamicObject>, cctx: Arc<CronCtx>) -> Result<Ac
     let cv = serde_json::to_value(cluster.as_ref()).unwrap_or(Value::Null);
     let defs = kind.schedules(&cv);
     if defs.is_empty() || cluster.meta().deletion_timestamp.is_some() {
+        cctx.set_due(&ns, &cname, None);
         return Ok(Action::await_change());
     }
     let backups = ctx.backups(&ns);
@@ -167,6 +222,7 @@ async fn reconcile(cluster: Arc<DynamicObject>, cctx: Arc<CronCtx>) -> Result<Ac
             (a, b) => a.or(b),
         };
     }
+    cctx.set_due(&ns, &cname, next_wake);
     Ok(match next_wake {
         Some(t) => {
             let wait = (t - Utc::now()).to_std().unwrap_or(Duration::ZERO);

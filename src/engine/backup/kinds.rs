@@ -185,7 +185,17 @@ impl Kind {
                 .and_then(Value::as_i64)
                 .or_else(|| cluster.and_then(|c| c.pointer(&format!("/spec/backup/{field}"))).and_then(Value::as_i64))
         };
-        super::status::Deadlines { starting: get("startingDeadlineSeconds"), running: get("runningDeadlineSeconds") }
+        // Percona's CRD defaults PXC's runningDeadlineSeconds to 300; a cluster written without it
+        // gets the same deadline here.
+        let running = get("runningDeadlineSeconds").or_else(|| {
+            (self.family == Family::Pxc).then_some(crate::api::pxc::defaults::BACKUP_RUNNING_DEADLINE_SECONDS)
+        });
+        super::status::Deadlines {
+            starting: get("startingDeadlineSeconds"),
+            running,
+            // Only PXC has it (PS and PG Jobs run without one).
+            active: (self.family == Family::Pxc).then(|| get("activeDeadlineSeconds")).flatten(),
+        }
     }
 
     /// The Job name a Backup's Job has (independent of the time it is built at).

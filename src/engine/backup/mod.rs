@@ -10,8 +10,12 @@
 //! - Backup: refuses a cluster that is not `ready` unless its unsafe flag allows it, serialises
 //!   backups of one cluster through the Lease `<pxc|ps|pg>-<cluster>-backup-lock` when
 //!   `spec.backup.allowParallel: false` (PG always), creates the Job, and follows it to
-//!   `Succeeded`/`Failed` (PS: `Error` when it never started) with `startingDeadlineSeconds` and
-//!   `runningDeadlineSeconds` enforced (`activeDeadlineSeconds` and `backoffLimit` are the Job's).
+//!   `Succeeded`/`Failed` (PS: `Error` when it never started) with `startingDeadlineSeconds` (until
+//!   the Job exists, lease wait included), `runningDeadlineSeconds` (until a pod of it is ready; PXC
+//!   default 300) and `activeDeadlineSeconds` (PXC: set on the Job, and also enforced here) failing it
+//!   with the reason; `backoffLimit` goes to the Job. A failed Job and its pods stay (owned by the
+//!   Backup) and the error names the pod whose logs explain it. Serialised backups carry the
+//!   `BackupLeaseAcquired` condition (False while they wait, naming the holder).
 //! - Deleting a Backup with the `percona.com/delete-backup` finalizer runs the cleanup Job
 //!   `delete-backup-<backup>` (PXC/PS cloud storage) or deletes the `xb-<backup>` claim (PXC
 //!   filesystem). When that cannot happen (cluster gone, cleanup Job failed) the reason goes to the
@@ -20,10 +24,13 @@
 //! - Schedules: the cluster's `spec.backup.schedule[]` (PXC/PS) or pgBackRest repo `schedules` (PG)
 //!   create Backup objects labelled with their schedule (`percona.com/backup-ancestor`), at most one
 //!   catch-up run for runs missed while the engine was down; retention deletes the oldest finished
-//!   ones beyond `retention.count` / `keep`.
+//!   ones beyond `retention.count` / `keep`. A clock task wakes the controller at the earliest due
+//!   run (kube-runtime may drop a requeue).
 //! - Restore: saves the sizes (annotation `dbdeck.io/saved-sizes`; PXC also `status.clusterSize`…),
 //!   pauses the cluster, waits for its database pods to go, runs the restore Job (then PXC's PITR
-//!   Job), unpauses with the saved sizes and waits for `ready`. The finalizer
+//!   Job), unpauses with the saved sizes and waits for `ready`. One restore per cluster at a time
+//!   (the oldest first) and none while a backup of it runs; a waiting or stuck restore says why (PXC
+//!   `comments`, PS `stateDescription`, PG `message`, as `<step>: <why>`). The finalizer
 //!   `dbdeck.io/cancel-restore` makes deleting a running restore cancel it: its Jobs are deleted and
 //!   the cluster resumed.
 

@@ -473,6 +473,7 @@ spec:
         let plan = backup(&backup_cr("repo1", &[]), &cluster()).unwrap();
         assert_eq!(plan.destination, None);
         assert_eq!((plan.storage_type.as_str(), plan.backup_type.as_str()), ("filesystem", "incremental"));
+        insta::assert_yaml_snapshot!("pg_backup_volume", &plan.job);
         assert_eq!(backup_type(&["--type=diff".into()]), "differential");
     }
 

@@ -562,6 +562,9 @@ spec:
         let a = backup(&inc, &cluster(), "p", now()).unwrap();
         assert_eq!(a.destination, "azure://ps-container/ps-cluster1-2026-11-23-00:10:00-incr");
         assert_eq!(a.source_pod, "ps-cluster1-mysql-2");
+        // One snapshot per storage type, as for s3.
+        insta::assert_yaml_snapshot!("ps_backup_gcs", &g.job);
+        insta::assert_yaml_snapshot!("ps_backup_azure", &a.job);
     }
 
     #[test]
@@ -601,6 +604,34 @@ spec:
         assert!(restore_source(&r, None).unwrap_err().to_string().contains("`backup-minio`, which does not exist"));
         let del = delete(&b, &cluster()).unwrap().unwrap();
         assert_eq!(env_of(&del)["BACKUP_DEST"], "ps/ps-cluster1-2026-11-23-00:10:00-full");
+    }
+
+    #[test]
+    fn restore_from_a_backup_source_needs_no_backup_object() {
+        // Percona's `backupSource`: the status of a backup made elsewhere (destination + storage).
+        let storage = cluster().spec.backup.unwrap().storages.unwrap()["azure-blob"].clone();
+        let mut r = PerconaServerMySQLRestore::new(
+            "from-staging",
+            crate::api::ps::PerconaServerMySQLRestoreSpec {
+                cluster_name: Some("ps-cluster1".into()),
+                backup_source: Some(crate::api::ps::PerconaServerMySQLBackupStatus {
+                    destination: Some("azure://staging/staging-db-2026-11-19-full".into()),
+                    storage: Some(storage),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        r.metadata.namespace = Some("ns".into());
+        r.metadata.uid = Some("r-uid".into());
+        let (dest, storage) = restore_source(&r, None).unwrap();
+        assert_eq!(dest, "azure://staging/staging-db-2026-11-19-full");
+        let env = env_of(&restore(&r, &dest, &storage, &cluster()).unwrap());
+        assert_eq!(env["AZURE_CONTAINER_NAME"], "staging");
+        assert_eq!(env["BACKUP_DEST"], "staging-db-2026-11-19-full");
+        // A source without its storage says which field is missing.
+        r.spec.backup_source.as_mut().unwrap().storage = None;
+        assert!(restore_source(&r, None).unwrap_err().to_string().contains("backupSource.storage"));
     }
 
     #[test]

@@ -512,27 +512,25 @@ pub fn pitr(restore: &PerconaXtraDBClusterRestore, cluster: &PerconaXtraDBCluste
             );
         }
     }
-    // Binlogs live where the cluster's PITR storage says, unless the restore names another place.
-    let binlogs = match &p.backup_source {
-        Some(src) => src.clone(),
-        None => {
+    // Binlogs live where the restore says: a full source (destination plus credentials), or a storage
+    // of the cluster named by `spec.pitr.backupSource.storageName`; else the cluster's PITR storage.
+    let given = p.backup_source.as_ref();
+    let complete = given
+        .filter(|s| s.destination.as_deref().is_some_and(|d| !d.is_empty()) && (s.s3.is_some() || s.azure.is_some()));
+    let binlogs = match (complete, given.and_then(|s| s.storage_name.clone())) {
+        (Some(src), _) => src.clone(),
+        (None, Some(storage_name)) => binlog_storage(&c, &id, "spec.pitr.backupSource.storageName", &storage_name)?,
+        (None, None) if given.is_some() => {
+            return Err(
+                id.missing("spec.pitr.backupSource.storageName (or its destination with s3 or azure credentials)")
+            );
+        }
+        (None, None) => {
             let storage_name =
                 c.spec.backup.as_ref().and_then(|b| b.pitr.as_ref()).and_then(|p| p.storage_name.clone()).ok_or_else(
                     || id.missing("spec.pitr.backupSource (the cluster has no spec.backup.pitr.storageName)"),
                 )?;
-            let st = c.storage(&id, "spec.backup.pitr.storageName of the cluster", &storage_name)?;
-            let dest = match (&st.s3, &st.azure) {
-                (Some(s3), _) => url("s3", &s3.bucket, None, "").trim_end_matches('/').to_string(),
-                (None, Some(az)) => url("azure", &az.container, None, "").trim_end_matches('/').to_string(),
-                _ => return Err(id.invalid("spec.backup.pitr.storageName", "must name an s3 or azure storage")),
-            };
-            RestoreBackupSource {
-                destination: Some(dest),
-                s3: st.s3,
-                azure: st.azure,
-                verify_tls: st.verify_tls,
-                ..Default::default()
-            }
+            binlog_storage(&c, &id, "spec.backup.pitr.storageName of the cluster", &storage_name)?
         }
     };
     let name = pitr_job_name(&id.name, &c.name);
@@ -576,6 +574,33 @@ pub fn pitr(restore: &PerconaXtraDBClusterRestore, cluster: &PerconaXtraDBCluste
         "template": {"metadata": {"labels": labels}, "spec": Value::Object(pod)},
     });
     Ok(Some(typed(&format!("Job {name}"), job_json(&name, &id.namespace, &id, &labels, spec))?))
+}
+
+/// The binlog location of a cluster storage (s3 or azure), for the point-in-time Job.
+fn binlog_storage(
+    c: &Cluster,
+    id: &ObjectId,
+    field: &str,
+    storage_name: &str,
+) -> Result<RestoreBackupSource, BuildError> {
+    let st = c.storage(id, field, storage_name)?;
+    let dest = match (&st.s3, &st.azure) {
+        (Some(s3), _) => url("s3", &s3.bucket, None, "").trim_end_matches('/').to_string(),
+        (None, Some(az)) => url("azure", &az.container, None, "").trim_end_matches('/').to_string(),
+        _ => {
+            return Err(
+                id.invalid(field, format!("names storage `{storage_name}`, which is not an s3 or azure storage"))
+            );
+        }
+    };
+    Ok(RestoreBackupSource {
+        destination: Some(dest),
+        storage_name: Some(storage_name.to_string()),
+        s3: st.s3,
+        azure: st.azure,
+        verify_tls: st.verify_tls,
+        ..Default::default()
+    })
 }
 
 /// The cleanup Job of the `percona.com/delete-backup` finalizer: removes a cloud backup (and its
@@ -758,6 +783,18 @@ spec:
         let x = vols.iter().find(|v| v.name == "xtrabackup").unwrap();
         assert_eq!(x.persistent_volume_claim.as_ref().unwrap().claim_name, "xb-on-demand-backup-pvc");
         insta::assert_yaml_snapshot!("pxc_backup_pvc", &pvc.job);
+
+        // Its restore mounts that claim and runs the PVC recovery script.
+        let mut b = backup_cr("on-demand-backup-pvc", "pvc");
+        b.status = Some(crate::api::pxc::PerconaXtraDBClusterBackupStatus {
+            destination: Some(pvc.destination.clone()),
+            storage_name: Some("pvc".into()),
+            ..Default::default()
+        });
+        let r = restore_cr(Some("on-demand-backup-pvc"));
+        let src = restore_source(&r, Some(&b), &cluster()).unwrap();
+        let job = restore(&r, &src, &cluster()).unwrap();
+        insta::assert_yaml_snapshot!("pxc_restore_pvc", &job);
     }
 
     #[test]
@@ -831,8 +868,35 @@ spec:
         assert_eq!(env["PITR_DATE"], "2026-11-22 10:00:00");
         assert_eq!(env["BINLOG_S3_BUCKET"], "operator-testing");
         assert_eq!(env["BINLOG_S3_BUCKET_PATH"], "binlogs");
+        insta::assert_yaml_snapshot!("pxc_pitr_s3", &job);
         r.spec.pitr.as_mut().unwrap().date = None;
         assert!(pitr(&r, &cluster()).unwrap_err().to_string().contains("spec.pitr.date is required"));
+    }
+
+    #[test]
+    fn pitr_binlogs_come_from_the_storage_the_restore_names() {
+        // Percona's cr: `pitr.backupSource.storageName` names a storage of the cluster.
+        let mut r = restore_cr(Some("x"));
+        let named = |name: &str| crate::api::pxc::RestorePitr {
+            type_: "latest".into(),
+            backup_source: Some(RestoreBackupSource { storage_name: Some(name.into()), ..Default::default() }),
+            ..Default::default()
+        };
+        r.spec.pitr = Some(named("azure-blob"));
+        let env = container_env(&pitr(&r, &cluster()).unwrap().unwrap());
+        assert_eq!(env["BINLOG_AZURE_CONTAINER_NAME"], "operator-testing");
+        assert!(!env.contains_key("BINLOG_S3_BUCKET"), "the cluster's own PITR storage is not used");
+        // A storage the cluster does not define is refused, naming the field.
+        r.spec.pitr = Some(named("binlogs-s3"));
+        let err = pitr(&r, &cluster()).unwrap_err().to_string();
+        assert!(err.contains("spec.pitr.backupSource.storageName") && err.contains("binlogs-s3"), "{err}");
+        // A source with neither a storage name nor a destination and credentials says what is missing.
+        r.spec.pitr = Some(crate::api::pxc::RestorePitr {
+            type_: "latest".into(),
+            backup_source: Some(RestoreBackupSource::default()),
+            ..Default::default()
+        });
+        assert!(pitr(&r, &cluster()).unwrap_err().to_string().contains("spec.pitr.backupSource.storageName"));
     }
 
     #[test]

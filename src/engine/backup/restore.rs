@@ -70,7 +70,10 @@ fn phase_of(kind: &Kind, v: &Value) -> RestorePhase {
         Family::Ps => "/status/stateDescription",
         Family::Pg => "/status/message",
     };
-    let p = RestorePhase::parse(&s(v, ptr).unwrap_or_default());
+    // PS and PG descriptions read `<step>` or `<step>: <why it waits>`.
+    let text = s(v, ptr).unwrap_or_default();
+    let step = if kind.family == Family::Pxc { text.as_str() } else { text.split(": ").next().unwrap_or_default() };
+    let p = RestorePhase::parse(step);
     // A description may hold a message instead of a step name; the state still tells final ones.
     match s(v, "/status/state").as_deref() {
         Some(status::SUCCEEDED) => RestorePhase::Succeeded,
@@ -100,7 +103,12 @@ async fn write(
 ) -> Result<(), ControllerError> {
     let f = ctx.kind.family;
     let mut st = json!({"state": phase.state(f)});
-    let text = message.clone().unwrap_or_else(|| phase.description().to_string());
+    // The step stays readable from the description (phase_of) even when it carries a message.
+    let text = match &message {
+        Some(m) if !phase.is_final() => format!("{}: {m}", phase.description()),
+        Some(m) => m.clone(),
+        None => phase.description().to_string(),
+    };
     match f {
         Family::Pxc => st["comments"] = json!(message),
         Family::Ps => st["stateDescription"] = json!(text),
@@ -266,6 +274,14 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Con
             _ => source_ok = false,
         }
     }
+    // One restore per cluster at a time, and none while a backup of it runs: the first one created
+    // goes first, the others wait in Starting and say for what.
+    if phase == RestorePhase::Starting
+        && let Some(why) = busy_with(&ctx, &ns, &name, &cluster_name, &v).await?
+    {
+        write(&ctx, &obj, RestorePhase::Starting, Some(why)).await?;
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let pgdata = if kind.family == Family::Pg { pgdata_claim(&ctx, &ns, &cluster_name).await? } else { None };
     let built = if source_ok
         && matches!(
@@ -312,7 +328,18 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Con
         wants_pitr: built.as_ref().is_some_and(|(_, p)| p.is_some()),
         cluster_ready: kind.cluster_ready(&cluster) && !kind.paused(&cluster),
     };
-    let (next, action, message) = status::restore_step(phase, &facts);
+    let (next, action, mut message) = status::restore_step(phase, &facts);
+    // A restore Job that does not get going says why (its pod is unschedulable, its claim missing…).
+    if action == RestoreAction::Wait && message.is_none() {
+        let waiting_job = match next {
+            RestorePhase::Restoring => Some(&job_name),
+            RestorePhase::PointInTime => pitr_name.as_ref(),
+            _ => None,
+        };
+        if let Some(j) = waiting_job {
+            message = why_pending(&ctx, &ns, j).await?;
+        }
+    }
     match action {
         RestoreAction::Wait | RestoreAction::Done => {}
         RestoreAction::PauseCluster => {
@@ -373,6 +400,87 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, Con
     })
 }
 
+/// Why the newest pod of Job `job` is not running yet, when it is Pending: the scheduler's message, a
+/// claim that is missing or unbound, or a container's waiting reason. `None` when it runs (or has no pod).
+async fn why_pending(ctx: &Ctx, ns: &str, job: &str) -> Result<Option<String>, ControllerError> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let list =
+        pods.list(&ListParams::default().labels(&format!("job-name={job}"))).await.map_err(kube_err("Pod", job))?;
+    let Some(pod) = list.items.iter().max_by_key(|p| (p.meta().creation_timestamp.clone(), p.name_any())) else {
+        return Ok(None);
+    };
+    let st = pod.status.clone().unwrap_or_default();
+    if st.phase.as_deref() != Some("Pending") {
+        return Ok(None);
+    }
+    let said = |why: String| Some(format!("Job {job}: pod {} is Pending: {why}", pod.name_any()));
+    if let Some(c) = st.conditions.iter().flatten().find(|c| c.type_ == "PodScheduled" && c.status == "False") {
+        return Ok(said(c.message.clone().or_else(|| c.reason.clone()).unwrap_or_else(|| "not scheduled".into())));
+    }
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
+    let volumes = pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default();
+    for claim in volumes.iter().filter_map(|v| v.persistent_volume_claim.as_ref()).map(|c| c.claim_name.clone()) {
+        match claims.get_opt(&claim).await.map_err(kube_err("PersistentVolumeClaim", &claim))? {
+            None => return Ok(said(format!("persistentvolumeclaim \"{claim}\" not found"))),
+            Some(c) if c.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Bound") => {
+                return Ok(said(format!("persistentvolumeclaim \"{claim}\" is not bound")));
+            }
+            Some(_) => {}
+        }
+    }
+    let waiting =
+        st.container_statuses.iter().flatten().chain(st.init_container_statuses.iter().flatten()).find_map(|c| {
+            let w = c.state.as_ref()?.waiting.as_ref()?;
+            Some(format!(
+                "container {}: {} {}",
+                c.name,
+                w.reason.clone().unwrap_or_default(),
+                w.message.clone().unwrap_or_default()
+            ))
+        });
+    Ok(waiting.and_then(|w| said(w.trim().to_string())))
+}
+
+/// What this restore must wait for before it may stop the cluster: another unfinished restore of the
+/// same cluster that is further along or was created first, or a running backup of the cluster.
+async fn busy_with(
+    ctx: &Ctx,
+    ns: &str,
+    me: &str,
+    cluster: &str,
+    mine: &Value,
+) -> Result<Option<String>, ControllerError> {
+    let kind = ctx.kind;
+    let order = |v: &Value| (s(v, "/metadata/creationTimestamp").unwrap_or_default(), s(v, "/metadata/name"));
+    let my_order = order(mine);
+    let others = restores(ctx, ns).list(&ListParams::default()).await.map_err(kube_err(kind.restore.0, me))?;
+    for r in &others.items {
+        let v = serde_json::to_value(r).unwrap_or(Value::Null);
+        let other = r.name_any();
+        if other == me || kind.cluster_of(&v).as_deref() != Some(cluster) {
+            continue;
+        }
+        let p = phase_of(kind, &v);
+        if p.is_final() {
+            continue;
+        }
+        let started = !matches!(p, RestorePhase::New | RestorePhase::Starting);
+        if started || r.meta().deletion_timestamp.is_some() || order(&v) < my_order {
+            return Ok(Some(format!("waiting for restore {other} of cluster {cluster} to finish")));
+        }
+    }
+    let backups = ctx.backups(ns).list(&ListParams::default()).await.map_err(kube_err(kind.backup.0, me))?;
+    for b in &backups.items {
+        let v = serde_json::to_value(b).unwrap_or(Value::Null);
+        if kind.cluster_of(&v).as_deref() == Some(cluster)
+            && matches!(s(&v, "/status/state").as_deref(), Some(status::STARTING) | Some(status::RUNNING))
+        {
+            return Ok(Some(format!("waiting for backup {} of cluster {cluster} to finish", b.name_any())));
+        }
+    }
+    Ok(None)
+}
+
 /// The first pgdata claim of the cluster (instance pods restore from it; the others re-sync).
 async fn pgdata_claim(ctx: &Ctx, ns: &str, cluster: &str) -> Result<Option<String>, ControllerError> {
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
@@ -388,6 +496,21 @@ async fn pgdata_claim(ctx: &Ctx, ns: &str, cluster: &str) -> Result<Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_step_survives_a_waiting_message_in_ps_and_pg_descriptions() {
+        // Regression: a PS/PG restore waiting in "Starting Cluster" once read back as new and paused
+        // the cluster again.
+        let ps = json!({"status": {"state": "Running",
+                        "stateDescription": "Starting Cluster: waiting for the cluster to become ready"}});
+        assert_eq!(phase_of(&super::super::kinds::PS, &ps), RestorePhase::StartingCluster);
+        let pg = json!({"status": {"state": "Running", "message": "Stopping Cluster: waiting for 1 database pod(s) to stop"}});
+        assert_eq!(phase_of(&super::super::kinds::PG, &pg), RestorePhase::StoppingCluster);
+        let pg = json!({"status": {"state": "Starting", "message": "Starting: waiting for restore r0 of cluster pg1 to finish"}});
+        assert_eq!(phase_of(&super::super::kinds::PG, &pg), RestorePhase::Starting);
+        let pxc = json!({"status": {"state": "Restoring", "comments": "anything"}});
+        assert_eq!(phase_of(&super::super::kinds::PXC, &pxc), RestorePhase::Restoring);
+    }
 
     #[test]
     fn nests_pointers_into_a_merge_patch() {

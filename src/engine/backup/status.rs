@@ -70,12 +70,14 @@ pub fn job_phase(job: &Job) -> JobPhase {
             _ => {}
         }
     }
-    if st.active.unwrap_or(0) > 0 || st.ready.unwrap_or(0) > 0 || st.start_time.is_some() && st.failed.unwrap_or(0) > 0
-    {
-        JobPhase::Active
-    } else {
-        JobPhase::Pending
-    }
+    // `active` also counts pods still Pending (unschedulable, pulling); `ready` (Kubernetes 1.29+)
+    // counts the ones that run, which is what "running" means for the deadlines. Without `ready`
+    // (older servers) an active pod has to do.
+    let running = match st.ready {
+        Some(ready) => ready > 0,
+        None => st.active.unwrap_or(0) > 0,
+    };
+    if running || st.start_time.is_some() && st.failed.unwrap_or(0) > 0 { JobPhase::Active } else { JobPhase::Pending }
 }
 
 /// The deadlines of one backup, in seconds (`None`: no deadline).
@@ -85,6 +87,9 @@ pub struct Deadlines {
     pub starting: Option<i64>,
     /// From the Job's creation until a pod of it is active.
     pub running: Option<i64>,
+    /// From the Job's start until it finishes (the Job's own `activeDeadlineSeconds`; Kubernetes
+    /// enforces it on a real cluster, the engine also does so the backup is never left Running).
+    pub active: Option<i64>,
 }
 
 /// What the controller knows about one backup at `now`.
@@ -155,7 +160,23 @@ pub fn backup_update(f: &BackupFacts) -> Option<BackupUpdate> {
                 _ => BackupUpdate::to(STARTING),
             }
         }
-        Some(JobPhase::Active) => BackupUpdate::to(RUNNING),
+        Some(JobPhase::Active) => {
+            let job = f.job.and_then(|j| j.metadata.name.clone()).unwrap_or_default();
+            let started = f
+                .job
+                .and_then(|j| j.status.as_ref())
+                .and_then(|s| s.start_time.as_ref())
+                .map(chrono_time)
+                .or_else(|| f.job.and_then(|j| j.metadata.creation_timestamp.as_ref()).map(chrono_time));
+            match (f.deadlines.active, started) {
+                (Some(d), Some(t)) if secs(t) > d => BackupUpdate::failed(
+                    FAILED,
+                    format!("Job {job} ran longer than activeDeadlineSeconds ({d}s): DeadlineExceeded"),
+                    f.now,
+                ),
+                _ => BackupUpdate::to(RUNNING),
+            }
+        }
         Some(JobPhase::Complete { at }) => {
             BackupUpdate { state: SUCCEEDED.into(), error: None, completed: Some(at.unwrap_or(f.now)) }
         }
@@ -325,7 +346,7 @@ mod tests {
             state,
             created: t(0),
             job,
-            deadlines: Deadlines { starting: Some(10), running: Some(20) },
+            deadlines: Deadlines { starting: Some(10), running: Some(20), active: Some(30) },
             now: t(now),
         }
     }
@@ -338,6 +359,14 @@ mod tests {
 
         let active = job(Some(JobStatus { active: Some(1), start_time: Some(kube_time(t(1))), ..Default::default() }));
         assert_eq!(backup_update(&facts(Family::Pxc, Some(STARTING), Some(&active), 2)).unwrap().state, RUNNING);
+        // A server that counts ready pods: an active pod that is not ready yet (Pending) is not running.
+        let pending_pod = job(Some(JobStatus {
+            active: Some(1),
+            ready: Some(0),
+            start_time: Some(kube_time(t(1))),
+            ..Default::default()
+        }));
+        assert!(backup_update(&facts(Family::Pxc, Some(STARTING), Some(&pending_pod), 2)).is_none());
 
         let done = job(Some(JobStatus {
             conditions: Some(vec![cond("Complete", "CompletionsReached", "")]),
@@ -379,6 +408,12 @@ mod tests {
         assert_eq!(backup_update(&facts(Family::Pg, Some(STARTING), Some(&pending), 15)), None);
         let u = backup_update(&facts(Family::Pg, Some(STARTING), Some(&pending), 21)).unwrap();
         assert!(u.error.unwrap().contains("runningDeadlineSeconds (20s)"));
+        // A Job still active past activeDeadlineSeconds (counted from its start) fails the backup.
+        let active = job(Some(JobStatus { active: Some(1), start_time: Some(kube_time(t(2))), ..Default::default() }));
+        assert_eq!(backup_update(&facts(Family::Pxc, Some(RUNNING), Some(&active), 31)), None);
+        let u = backup_update(&facts(Family::Pxc, Some(RUNNING), Some(&active), 33)).unwrap();
+        assert_eq!(u.state, FAILED);
+        assert_eq!(u.error.as_deref(), Some("Job xb-b1 ran longer than activeDeadlineSeconds (30s): DeadlineExceeded"));
     }
 
     #[test]

@@ -68,7 +68,7 @@ fn our_examples_round_trip_and_validate() {
     for name in ["pxc-minimal.yaml", "pxc-full.yaml", "pxc-backup.yaml", "pxc-restore.yaml"] {
         seen += check_file_round_trips(&Path::new(EXAMPLES).join(name));
     }
-    assert_eq!(seen, 5);
+    assert_eq!(seen, 6);
 }
 
 #[test]

@@ -542,8 +542,17 @@ async fn node_failure_makes_pods_unready_then_evicts_them() {
     let n = nodes.get(&node).await.unwrap();
     assert!(n.spec.unwrap().taints.unwrap().iter().any(|t| t.key == "node.kubernetes.io/not-ready"));
     fault(&client, &format!("/_sandbox/nodes/{node}/ready")).await;
+    // Ready again: the not-ready taints come off (a merge patch that omitted them used to leave them on).
+    let healed = nodes.get(&node).await.unwrap();
+    assert!(healed.spec.as_ref().unwrap().taints.iter().flatten().all(|t| t.key != "node.kubernetes.io/not-ready"));
     fault(&client, &format!("/_sandbox/nodes/{node}/cordon")).await;
-    assert_eq!(nodes.get(&node).await.unwrap().spec.unwrap().unschedulable, Some(true));
+    let cordoned = nodes.get(&node).await.unwrap().spec.unwrap();
+    assert_eq!(cordoned.unschedulable, Some(true));
+    assert!(cordoned.taints.iter().flatten().any(|t| t.key == "node.kubernetes.io/unschedulable"));
+    fault(&client, &format!("/_sandbox/nodes/{node}/uncordon")).await;
+    let open = nodes.get(&node).await.unwrap().spec.unwrap();
+    assert_eq!(open.unschedulable, None);
+    assert!(open.taints.unwrap_or_default().is_empty());
 }
 
 /// 300 three-pod StatefulSets (900 pods, 900 claims) settle; LIST latency is printed (not asserted on time).
@@ -637,7 +646,10 @@ fn kubectl_rollout_and_wide_listing_over_https() {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    let manifest = serde_json::to_string(&sts("mysql", 3, json!({}))).unwrap();
+    let mut set = sts("mysql", 3, json!({}));
+    set.spec.as_mut().unwrap().template.spec.as_mut().unwrap().affinity =
+        Some(serde_json::from_value(anti_affinity("mysql")).unwrap());
+    let manifest = serde_json::to_string(&set).unwrap();
     let mut apply = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&kc)
@@ -660,6 +672,34 @@ fn kubectl_rollout_and_wide_listing_over_https() {
         .flat_map(|l| l.split_whitespace().filter(|w| w.starts_with("dbdeck-node-")))
         .collect();
     assert_eq!(nodes.len(), 3, "{wide}");
+    // kubectl's PVC columns, as a real apiserver prints them.
+    let claims = kubectl(&kc, &["get", "pvc"]);
+    assert!(claims.lines().next().unwrap().contains("ACCESS MODES"), "{claims}");
+    assert_eq!(claims.lines().filter(|l| l.contains("RWO") && l.contains("standard")).count(), 3, "{claims}");
+
+    // A fourth replica fits nowhere: `kubectl describe` shows the scheduler's reasons as an Event.
+    kubectl(&kc, &["scale", "statefulset/mysql", "--replicas=4"]);
+    let start = Instant::now();
+    loop {
+        let d = kubectl(&kc, &["describe", "pod", "mysql-3"]);
+        if d.contains("FailedScheduling") && d.contains("0/3 nodes are available") {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "no FailedScheduling event in:\n{d}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A fault through the CLI, found through --kubeconfig as the help says: the node shows as cordoned.
+    let out = Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["sandbox", "fault", "node", "dbdeck-node-1", "cordon"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "node dbdeck-node-1: cordon");
+    let nodes = kubectl(&kc, &["get", "node", "dbdeck-node-1"]);
+    assert!(nodes.contains("Ready,SchedulingDisabled"), "{nodes}");
 
     // A fault through the CLI: the pod restarts.
     let out = Command::new(bin)

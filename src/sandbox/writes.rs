@@ -380,6 +380,10 @@ impl State {
             }
         }
         self.after_update(&key, &old, &stored)?;
+        // Owner references rewritten to owners that are all gone: the collector takes the object, as upstream.
+        if old["metadata"]["ownerReferences"] != stored["metadata"]["ownerReferences"] {
+            self.collect_if_orphaned(&key)?;
+        }
         Ok(to_view(rt, &stored))
     }
 
@@ -485,6 +489,8 @@ impl State {
         if crd::is_crd(&key.gr) {
             self.crd_types.insert(key.name.clone(), super::resources::from_crd(&stored));
         }
+        // As for a POST: an object applied for an owner that is already gone is collected.
+        self.collect_if_orphaned(&key)?;
         Ok(to_view(rt, &stored))
     }
 

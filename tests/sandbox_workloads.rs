@@ -332,6 +332,29 @@ async fn claims_bind_grow_and_can_be_held_pending() {
         .await
         .unwrap_err();
     assert!(matches!(err, kube::Error::Api(ref s) if s.code == 422), "{err}");
+    assert!(
+        err.to_string().contains(
+            "PersistentVolumeClaim \"data\" is invalid: spec.resources.requests.storage: Forbidden: \
+             field can not be less than status.capacity"
+        ),
+        "{err}"
+    );
+    // A class without allowVolumeExpansion: growing is refused by the resize admission plugin.
+    let classes: Api<k8s_openapi::api::storage::v1::StorageClass> = Api::all(client.clone());
+    let fixed =
+        json!({"metadata": {"name": "fixed"}, "provisioner": "dbdeck.io/hostpath", "allowVolumeExpansion": false});
+    classes.create(&PostParams::default(), &serde_json::from_value(fixed).unwrap()).await.unwrap();
+    let mut rigid = claim("rigid");
+    rigid.spec.as_mut().unwrap().storage_class_name = Some("fixed".into());
+    pvcs.create(&PostParams::default(), &rigid).await.unwrap();
+    eventually("rigid bound", || async {
+        (pvcs.get("rigid").await.unwrap().status?.phase.as_deref() == Some("Bound")).then_some(())
+    })
+    .await;
+    let grow = Patch::Merge(json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}}));
+    let err = pvcs.patch("rigid", &PatchParams::default(), &grow).await.unwrap_err();
+    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 403), "{err}");
+    assert!(err.to_string().contains("only dynamically provisioned pvc can be resized"), "{err}");
 
     // A held claim stays Pending while a later one binds; released, it binds.
     pvcs.create(&PostParams::default(), &claim("held")).await.unwrap();

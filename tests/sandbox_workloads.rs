@@ -1,6 +1,7 @@
 //! The simulated cluster behind the sandbox API: scheduler, kubelets, StatefulSets, volumes, Jobs,
-//! CronJobs, Services and faults, observed through kube-rs (and once through kubectl over HTTPS).
-//! Every wait polls with a deadline; nothing asserts on a fixed sleep.
+//! CronJobs, Services and faults, observed through kube-rs (and once through kubectl over HTTPS): pods and
+//! StatefulSets settling through kube-rs reflectors (real watches), single transitions by polling. Every wait has
+//! a deadline; nothing asserts on a fixed sleep.
 
 use std::future::Future;
 use std::path::Path;
@@ -9,11 +10,14 @@ use std::time::{Duration, Instant};
 
 use dbdeck::sandbox::controllers::ControllerConfig;
 use dbdeck::sandbox::{Sandbox, SandboxConfig};
-use futures::{StreamExt, TryStreamExt};
+use std::sync::Arc;
+
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Endpoints, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{reflector, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
@@ -103,25 +107,61 @@ fn anti_affinity(app: &str) -> Value {
         {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": "kubernetes.io/hostname"}]}})
 }
 
-async fn ready_pods(pods: &Api<Pod>, app: &str, n: usize) -> Vec<Pod> {
-    let lp = ListParams::default().labels(&format!("app={app}"));
-    eventually(&format!("{n} ready pods of {app}"), || async {
-        let list = pods.list(&lp).await.unwrap().items;
-        (list.len() == n && list.iter().all(ready)).then_some(list)
-    })
-    .await
+/// Follows `api` through a kube-rs reflector (a real watch, as a controller would) until `pred` holds on the
+/// cached objects, or panics naming `what` after the deadline.
+async fn watch_until<K, T>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    what: &str,
+    mut pred: impl FnMut(&[Arc<K>]) -> Option<T>,
+) -> T
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let mut stream = reflector(writer, watcher(api, cfg)).boxed();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => panic!("timed out watching for {what}"),
+            Ok(None) => panic!("the watch ended before {what}"),
+            Ok(Some(Err(e))) => panic!("the watch for {what} failed: {e}"),
+            Ok(Some(Ok(_))) => {}
+        }
+        // The store fills in one go once the initial list is done; until then it is empty.
+        if reader.wait_until_ready().now_or_never().is_none() {
+            continue;
+        }
+        if let Some(v) = pred(&reader.state()) {
+            return v;
+        }
+    }
 }
 
+/// Waits, watching, for exactly `n` pods of `app`, all Running and Ready.
+async fn ready_pods(pods: &Api<Pod>, app: &str, n: usize) -> Vec<Pod> {
+    let cfg = watcher::Config::default().labels(&format!("app={app}"));
+    let mut list: Vec<Pod> = watch_until(pods.clone(), cfg, &format!("{n} ready pods of {app}"), |state| {
+        (state.len() == n && state.iter().all(|p| ready(p))).then(|| state.iter().map(|p| (**p).clone()).collect())
+    })
+    .await;
+    list.sort_by_key(|p: &Pod| p.name_any());
+    list
+}
+
+/// Waits, watching, for the StatefulSet's status to report `n` replicas all ready and on the update revision.
 async fn sts_settled(api: &Api<StatefulSet>, name: &str, n: i32) -> StatefulSet {
-    eventually(&format!("statefulset {name} settled at {n}"), || async {
-        let s = api.get(name).await.unwrap();
-        let st = s.status.clone()?;
+    let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    watch_until(api.clone(), cfg, &format!("statefulset {name} settled at {n}"), |state| {
+        let s = state.first()?;
+        let st = s.status.as_ref()?;
         (st.ready_replicas == Some(n)
             && st.replicas == n
             && st.updated_replicas == Some(n)
             && st.current_revision == st.update_revision
             && st.observed_generation == s.metadata.generation)
-            .then_some(s)
+            .then(|| (**s).clone())
     })
     .await
 }

@@ -618,6 +618,58 @@ async fn node_failure_makes_pods_unready_then_evicts_them() {
     assert!(open.taints.unwrap_or_default().is_empty());
 }
 
+/// The eviction subresource honours a PodDisruptionBudget: one of three pods may go; a second eviction while the
+/// replacement is not Ready yet is refused with upstream's 429; once the set is whole again, the next may go.
+#[tokio::test]
+async fn evictions_respect_the_disruption_budget() {
+    // Replacements take a second to start, far longer than the gap between the two evictions below.
+    let sb = Sandbox::new(SandboxConfig::default()).unwrap();
+    sb.start_controllers(ControllerConfig { start_delay: Duration::from_secs(1), ..fast() }).unwrap();
+    let client = Client::new(sb.router(), "default");
+    let api: Api<StatefulSet> = Api::default_namespaced(client.clone());
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> = Api::default_namespaced(client.clone());
+    api.create(&PostParams::default(), &sts("ev", 3, json!({"podManagementPolicy": "Parallel"}))).await.unwrap();
+    let budget =
+        json!({"metadata": {"name": "ev"}, "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "ev"}}}});
+    pdbs.create(&PostParams::default(), &serde_json::from_value(budget).unwrap()).await.unwrap();
+    let before = ready_pods(&pods, "ev", 3).await;
+    let allows = |n: i32| {
+        let pdbs = pdbs.clone();
+        async move {
+            eventually(&format!("budget allows {n}"), || async {
+                let st = pdbs.get("ev").await.unwrap().status?;
+                (st.disruptions_allowed == n && st.current_healthy == 3 - (1 - n)).then_some(())
+            })
+            .await
+        }
+    };
+    allows(1).await;
+    let ep = kube::api::EvictParams::default();
+    pods.evict("ev-0", &ep).await.expect("the first eviction fits the budget");
+    // Straight after, the budget has no disruption left (the eviction took it; the replacement is not Ready yet).
+    let err = pods.evict("ev-1", &ep).await.unwrap_err();
+    match &err {
+        kube::Error::Api(s) => {
+            assert_eq!((s.code, s.reason.as_str()), (429, "TooManyRequests"), "{err}");
+            assert_eq!(s.message, "Cannot evict pod as it would violate the pod's disruption budget.");
+        }
+        other => panic!("expected a 429, got {other}"),
+    }
+    assert_eq!(pods.get("ev-1").await.unwrap().uid(), before[1].uid(), "the refused pod stays");
+    // The StatefulSet replaces ev-0; with three Ready again the budget allows the next one.
+    ready_pods(&pods, "ev", 3).await;
+    allows(1).await;
+    pods.evict("ev-1", &ep).await.expect("the budget allows one again");
+    // A pod no budget covers is simply deleted.
+    let cm_pod: Pod = serde_json::from_value(json!({"metadata": {"name": "loose", "labels": {"app": "loose"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &cm_pod).await.unwrap();
+    pods.evict("loose", &ep).await.unwrap();
+    assert!(pods.get_opt("loose").await.unwrap().is_none());
+}
+
 /// 300 three-pod StatefulSets (900 pods, 900 claims) settle; LIST latency is printed (not asserted on time).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_statefulsets_settle() {

@@ -741,7 +741,7 @@ fn kubectl_rollout_and_wide_listing_over_https() {
     let kc = dir.path().join("kubeconfig");
     let bin = env!("CARGO_BIN_EXE_dbdeck");
     let mut child = Command::new(bin)
-        .args(["sandbox", "--nodes", "3", "--state-dir"])
+        .args(["sandbox", "--nodes", "3", "--start-delay", "50", "--state-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .spawn()

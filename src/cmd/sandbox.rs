@@ -21,6 +21,7 @@ pub async fn run(global: &GlobalArgs, args: &SandboxArgs) -> color_eyre::Result<
     let controllers = ControllerConfig {
         nodes: usize::from(args.nodes),
         eviction_timeout: args.eviction_timeout.map(Duration::from_secs),
+        start_delay: Duration::from_millis(args.start_delay),
         ..Default::default()
     };
     let running = start(ServeOptions {

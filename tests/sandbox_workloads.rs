@@ -601,6 +601,20 @@ async fn node_failure_makes_pods_unready_then_evicts_them() {
     })
     .await;
     assert_ne!(node_of(&back), node);
+    // What happened is told in Events, as the node and taint-eviction controllers would.
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::default_namespaced(client.clone());
+    let reasons: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.uid.as_deref() == victim.metadata.uid.as_deref())
+        .filter_map(|e| e.reason)
+        .collect();
+    for reason in ["Scheduled", "NodeNotReady", "TaintManagerEviction"] {
+        assert!(reasons.iter().any(|r| r == reason), "no {reason} event for the victim: {reasons:?}");
+    }
     let nodes: Api<Node> = Api::all(client.clone());
     let n = nodes.get(&node).await.unwrap();
     assert!(n.spec.unwrap().taints.unwrap().iter().any(|t| t.key == "node.kubernetes.io/not-ready"));

@@ -153,6 +153,10 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "SECONDS")]
     pub eviction_timeout: Option<u64>,
 
+    /// Milliseconds from a pod bound to a node to its containers Running and Ready (the simulated kubelet)
+    #[arg(long, value_name = "MS", default_value_t = 300)]
+    pub start_delay: u64,
+
     #[command(subcommand)]
     pub action: Option<SandboxAction>,
 }

@@ -38,7 +38,7 @@ async fn run(cli: &Cli) -> color_eyre::Result<i32> {
     Ok(match &cli.command {
         Some(Command::Crd(args)) => cmd::crd::run(&cli.global, args).await?,
         Some(Command::Validate(args)) => cmd::validate::run(args)?,
-        Some(Command::Sandbox(args)) => cmd::sandbox::run(args).await?,
+        Some(Command::Sandbox(args)) => cmd::sandbox::run(&cli.global, args).await?,
         Some(Command::Bench(args)) => cmd::bench::run(args).await?,
         Some(Command::Status(args)) => cmd::status::run(&cli.global, &cli.console, args).await?,
         None => dbdeck::console::run::run(&cli.global, &cli.console).await?,

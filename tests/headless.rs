@@ -805,3 +805,109 @@ async fn an_engine_that_does_not_stop_is_abandoned_after_the_grace_and_the_lease
     assert!(err.contains("did not finish") && err.contains("300ms"), "{err}");
     assert_eq!(holder(&admin).await, None, "released even so");
 }
+
+/// A console in tmux (`dbdeck --kubeconfig KC -n default`), or `None` when tmux is missing (CI installs it).
+struct ConsoleSession(String);
+
+impl ConsoleSession {
+    fn start(test: &str, kubeconfig: &std::path::Path) -> Option<ConsoleSession> {
+        if std::process::Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("tmux is not installed; skipping the console check");
+            return None;
+        }
+        let name = format!("dbdeck-{test}-{}", std::process::id());
+        let cmd = format!("{} --kubeconfig {} -n {NS}; sleep 60", env!("CARGO_BIN_EXE_dbdeck"), kubeconfig.display());
+        let ok = std::process::Command::new("tmux")
+            .args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "45", &cmd])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Some(ConsoleSession(name))
+    }
+
+    fn pane(&self) -> String {
+        let out = std::process::Command::new("tmux").args(["capture-pane", "-p", "-t", &self.0]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    async fn wait_for(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let pane = self.pane();
+            if f(&pane) {
+                return pane;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "the console never showed {what}:\n{pane}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ConsoleSession {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+    }
+}
+
+/// Two engines must not fight: a console started while a dbdeck operator holds its Lease (in another namespace)
+/// says so in its status bar and reconciles nothing; once the Lease is gone, a new console runs its engine and
+/// the same cluster gets reconciled, which shows the check is what kept the first one out.
+#[test]
+fn the_console_does_not_reconcile_while_an_operator_leads() {
+    big_stack_runtime().block_on(console_defers_to_the_operator());
+}
+
+async fn console_defers_to_the_operator() {
+    use dbdeck::sandbox::serve::{ServeOptions, start};
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use k8s_openapi::api::core::v1::Namespace;
+    let running = start(ServeOptions { controllers: Some(Default::default()), ..ServeOptions::private() })
+        .await
+        .expect("sandbox serves");
+    let admin = running.client().await.unwrap();
+    let kc = running.kubeconfig_path.clone();
+    dbdeck::cmd::crd::apply_all(admin.clone()).await.expect("CRDs install");
+    let namespaces: Api<Namespace> = Api::all(admin.clone());
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "dbdeck-ops"}})).unwrap();
+    namespaces.create(&Default::default(), &ns).await.unwrap();
+    let leases: Api<Lease> = Api::namespaced(admin.clone(), "dbdeck-ops");
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now());
+    let lease: Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": dbdeck::headless::lease::DEFAULT_LEASE_NAME},
+        "spec": {"holderIdentity": "operator-7f9c", "leaseDurationSeconds": 3600},
+    }))
+    .unwrap();
+    let mut lease = lease;
+    lease.spec.as_mut().unwrap().renew_time = Some(now.clone());
+    lease.spec.as_mut().unwrap().acquire_time = Some(now);
+    leases.create(&Default::default(), &lease).await.unwrap();
+    let name = create_example(&admin, "pxc-minimal.yaml").await;
+
+    let Some(console) = ConsoleSession::start("operator-leads", &kc) else {
+        running.shutdown().await;
+        return;
+    };
+    let pane = console.wait_for("the engine-off notice", |p| p.contains("engine off here") && p.contains(&name)).await;
+    assert!(pane.contains("operator-7f9c") && pane.contains("dbdeck-ops/"), "{pane}");
+    // The console is up and lists the cluster; an engine would have written its first status by now (the control
+    // below measures it). Give it three more seconds all the same.
+    let ar = kube::api::ApiResource::erase::<PerconaXtraDBCluster>(&());
+    let clusters: Api<kube::api::DynamicObject> = Api::namespaced_with(admin.clone(), NS, &ar);
+    let sets: Api<StatefulSet> = Api::namespaced(admin.clone(), NS);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cluster = serde_json::to_value(clusters.get(&name).await.unwrap()).unwrap();
+    assert!(cluster["status"]["state"].is_null(), "the console reconciled while the operator leads: {cluster}");
+    assert!(sets.list(&Default::default()).await.unwrap().items.is_empty(), "the console created StatefulSets");
+    drop(console);
+
+    // Control: without a live Lease the console's own engine reconciles the same cluster.
+    leases.delete(dbdeck::headless::lease::DEFAULT_LEASE_NAME, &Default::default()).await.unwrap();
+    let console = ConsoleSession::start("no-operator", &kc).expect("tmux was there a moment ago");
+    let started = Instant::now();
+    let state = wait_for_state(&admin, &name, Duration::from_secs(30)).await;
+    eprintln!("without an operator the console's engine wrote state {state:?} after {:?}", started.elapsed());
+    assert!(!console.pane().contains("engine off here"), "{}", console.pane());
+    drop(console);
+    running.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! The simulated cluster behind the sandbox API: scheduler, kubelets, StatefulSets, volumes, Jobs,
-//! CronJobs, Services and faults, observed through kube-rs (and once through kubectl over HTTPS).
-//! Every wait polls with a deadline; nothing asserts on a fixed sleep.
+//! CronJobs, Services and faults, observed through kube-rs (and once through kubectl over HTTPS): pods and
+//! StatefulSets settling through kube-rs reflectors (real watches), single transitions by polling. Every wait has
+//! a deadline; nothing asserts on a fixed sleep.
 
 use std::future::Future;
 use std::path::Path;
@@ -9,11 +10,14 @@ use std::time::{Duration, Instant};
 
 use dbdeck::sandbox::controllers::ControllerConfig;
 use dbdeck::sandbox::{Sandbox, SandboxConfig};
-use futures::{StreamExt, TryStreamExt};
+use std::sync::Arc;
+
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Endpoints, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{reflector, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
@@ -103,25 +107,61 @@ fn anti_affinity(app: &str) -> Value {
         {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": "kubernetes.io/hostname"}]}})
 }
 
-async fn ready_pods(pods: &Api<Pod>, app: &str, n: usize) -> Vec<Pod> {
-    let lp = ListParams::default().labels(&format!("app={app}"));
-    eventually(&format!("{n} ready pods of {app}"), || async {
-        let list = pods.list(&lp).await.unwrap().items;
-        (list.len() == n && list.iter().all(ready)).then_some(list)
-    })
-    .await
+/// Follows `api` through a kube-rs reflector (a real watch, as a controller would) until `pred` holds on the
+/// cached objects, or panics naming `what` after the deadline.
+async fn watch_until<K, T>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    what: &str,
+    mut pred: impl FnMut(&[Arc<K>]) -> Option<T>,
+) -> T
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let mut stream = reflector(writer, watcher(api, cfg)).boxed();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) => panic!("timed out watching for {what}"),
+            Ok(None) => panic!("the watch ended before {what}"),
+            Ok(Some(Err(e))) => panic!("the watch for {what} failed: {e}"),
+            Ok(Some(Ok(_))) => {}
+        }
+        // The store fills in one go once the initial list is done; until then it is empty.
+        if reader.wait_until_ready().now_or_never().is_none() {
+            continue;
+        }
+        if let Some(v) = pred(&reader.state()) {
+            return v;
+        }
+    }
 }
 
+/// Waits, watching, for exactly `n` pods of `app`, all Running and Ready.
+async fn ready_pods(pods: &Api<Pod>, app: &str, n: usize) -> Vec<Pod> {
+    let cfg = watcher::Config::default().labels(&format!("app={app}"));
+    let mut list: Vec<Pod> = watch_until(pods.clone(), cfg, &format!("{n} ready pods of {app}"), |state| {
+        (state.len() == n && state.iter().all(|p| ready(p))).then(|| state.iter().map(|p| (**p).clone()).collect())
+    })
+    .await;
+    list.sort_by_key(|p: &Pod| p.name_any());
+    list
+}
+
+/// Waits, watching, for the StatefulSet's status to report `n` replicas all ready and on the update revision.
 async fn sts_settled(api: &Api<StatefulSet>, name: &str, n: i32) -> StatefulSet {
-    eventually(&format!("statefulset {name} settled at {n}"), || async {
-        let s = api.get(name).await.unwrap();
-        let st = s.status.clone()?;
+    let cfg = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    watch_until(api.clone(), cfg, &format!("statefulset {name} settled at {n}"), |state| {
+        let s = state.first()?;
+        let st = s.status.as_ref()?;
         (st.ready_replicas == Some(n)
             && st.replicas == n
             && st.updated_replicas == Some(n)
             && st.current_revision == st.update_revision
             && st.observed_generation == s.metadata.generation)
-            .then_some(s)
+            .then(|| (**s).clone())
     })
     .await
 }
@@ -332,6 +372,29 @@ async fn claims_bind_grow_and_can_be_held_pending() {
         .await
         .unwrap_err();
     assert!(matches!(err, kube::Error::Api(ref s) if s.code == 422), "{err}");
+    assert!(
+        err.to_string().contains(
+            "PersistentVolumeClaim \"data\" is invalid: spec.resources.requests.storage: Forbidden: \
+             field can not be less than status.capacity"
+        ),
+        "{err}"
+    );
+    // A class without allowVolumeExpansion: growing is refused by the resize admission plugin.
+    let classes: Api<k8s_openapi::api::storage::v1::StorageClass> = Api::all(client.clone());
+    let fixed =
+        json!({"metadata": {"name": "fixed"}, "provisioner": "dbdeck.io/hostpath", "allowVolumeExpansion": false});
+    classes.create(&PostParams::default(), &serde_json::from_value(fixed).unwrap()).await.unwrap();
+    let mut rigid = claim("rigid");
+    rigid.spec.as_mut().unwrap().storage_class_name = Some("fixed".into());
+    pvcs.create(&PostParams::default(), &rigid).await.unwrap();
+    eventually("rigid bound", || async {
+        (pvcs.get("rigid").await.unwrap().status?.phase.as_deref() == Some("Bound")).then_some(())
+    })
+    .await;
+    let grow = Patch::Merge(json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}}));
+    let err = pvcs.patch("rigid", &PatchParams::default(), &grow).await.unwrap_err();
+    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 403), "{err}");
+    assert!(err.to_string().contains("only dynamically provisioned pvc can be resized"), "{err}");
 
     // A held claim stays Pending while a later one binds; released, it binds.
     pvcs.create(&PostParams::default(), &claim("held")).await.unwrap();
@@ -538,12 +601,87 @@ async fn node_failure_makes_pods_unready_then_evicts_them() {
     })
     .await;
     assert_ne!(node_of(&back), node);
+    // What happened is told in Events, as the node and taint-eviction controllers would.
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::default_namespaced(client.clone());
+    let reasons: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.uid.as_deref() == victim.metadata.uid.as_deref())
+        .filter_map(|e| e.reason)
+        .collect();
+    for reason in ["Scheduled", "NodeNotReady", "TaintManagerEviction"] {
+        assert!(reasons.iter().any(|r| r == reason), "no {reason} event for the victim: {reasons:?}");
+    }
     let nodes: Api<Node> = Api::all(client.clone());
     let n = nodes.get(&node).await.unwrap();
     assert!(n.spec.unwrap().taints.unwrap().iter().any(|t| t.key == "node.kubernetes.io/not-ready"));
     fault(&client, &format!("/_sandbox/nodes/{node}/ready")).await;
+    // Ready again: the not-ready taints come off (a merge patch that omitted them used to leave them on).
+    let healed = nodes.get(&node).await.unwrap();
+    assert!(healed.spec.as_ref().unwrap().taints.iter().flatten().all(|t| t.key != "node.kubernetes.io/not-ready"));
     fault(&client, &format!("/_sandbox/nodes/{node}/cordon")).await;
-    assert_eq!(nodes.get(&node).await.unwrap().spec.unwrap().unschedulable, Some(true));
+    let cordoned = nodes.get(&node).await.unwrap().spec.unwrap();
+    assert_eq!(cordoned.unschedulable, Some(true));
+    assert!(cordoned.taints.iter().flatten().any(|t| t.key == "node.kubernetes.io/unschedulable"));
+    fault(&client, &format!("/_sandbox/nodes/{node}/uncordon")).await;
+    let open = nodes.get(&node).await.unwrap().spec.unwrap();
+    assert_eq!(open.unschedulable, None);
+    assert!(open.taints.unwrap_or_default().is_empty());
+}
+
+/// The eviction subresource honours a PodDisruptionBudget: one of three pods may go; a second eviction while the
+/// replacement is not Ready yet is refused with upstream's 429; once the set is whole again, the next may go.
+#[tokio::test]
+async fn evictions_respect_the_disruption_budget() {
+    // Replacements take a second to start, far longer than the gap between the two evictions below.
+    let sb = Sandbox::new(SandboxConfig::default()).unwrap();
+    sb.start_controllers(ControllerConfig { start_delay: Duration::from_secs(1), ..fast() }).unwrap();
+    let client = Client::new(sb.router(), "default");
+    let api: Api<StatefulSet> = Api::default_namespaced(client.clone());
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let pdbs: Api<k8s_openapi::api::policy::v1::PodDisruptionBudget> = Api::default_namespaced(client.clone());
+    api.create(&PostParams::default(), &sts("ev", 3, json!({"podManagementPolicy": "Parallel"}))).await.unwrap();
+    let budget =
+        json!({"metadata": {"name": "ev"}, "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "ev"}}}});
+    pdbs.create(&PostParams::default(), &serde_json::from_value(budget).unwrap()).await.unwrap();
+    let before = ready_pods(&pods, "ev", 3).await;
+    let allows = |n: i32| {
+        let pdbs = pdbs.clone();
+        async move {
+            eventually(&format!("budget allows {n}"), || async {
+                let st = pdbs.get("ev").await.unwrap().status?;
+                (st.disruptions_allowed == n && st.current_healthy == 3 - (1 - n)).then_some(())
+            })
+            .await
+        }
+    };
+    allows(1).await;
+    let ep = kube::api::EvictParams::default();
+    pods.evict("ev-0", &ep).await.expect("the first eviction fits the budget");
+    // Straight after, the budget has no disruption left (the eviction took it; the replacement is not Ready yet).
+    let err = pods.evict("ev-1", &ep).await.unwrap_err();
+    match &err {
+        kube::Error::Api(s) => {
+            assert_eq!((s.code, s.reason.as_str()), (429, "TooManyRequests"), "{err}");
+            assert_eq!(s.message, "Cannot evict pod as it would violate the pod's disruption budget.");
+        }
+        other => panic!("expected a 429, got {other}"),
+    }
+    assert_eq!(pods.get("ev-1").await.unwrap().uid(), before[1].uid(), "the refused pod stays");
+    // The StatefulSet replaces ev-0; with three Ready again the budget allows the next one.
+    ready_pods(&pods, "ev", 3).await;
+    allows(1).await;
+    pods.evict("ev-1", &ep).await.expect("the budget allows one again");
+    // A pod no budget covers is simply deleted.
+    let cm_pod: Pod = serde_json::from_value(json!({"metadata": {"name": "loose", "labels": {"app": "loose"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    .unwrap();
+    pods.create(&PostParams::default(), &cm_pod).await.unwrap();
+    pods.evict("loose", &ep).await.unwrap();
+    assert!(pods.get_opt("loose").await.unwrap().is_none());
 }
 
 /// 300 three-pod StatefulSets (900 pods, 900 claims) settle; LIST latency is printed (not asserted on time).
@@ -617,7 +755,7 @@ fn kubectl_rollout_and_wide_listing_over_https() {
     let kc = dir.path().join("kubeconfig");
     let bin = env!("CARGO_BIN_EXE_dbdeck");
     let mut child = Command::new(bin)
-        .args(["sandbox", "--nodes", "3", "--state-dir"])
+        .args(["sandbox", "--nodes", "3", "--start-delay", "50", "--state-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .spawn()
@@ -637,7 +775,10 @@ fn kubectl_rollout_and_wide_listing_over_https() {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    let manifest = serde_json::to_string(&sts("mysql", 3, json!({}))).unwrap();
+    let mut set = sts("mysql", 3, json!({}));
+    set.spec.as_mut().unwrap().template.spec.as_mut().unwrap().affinity =
+        Some(serde_json::from_value(anti_affinity("mysql")).unwrap());
+    let manifest = serde_json::to_string(&set).unwrap();
     let mut apply = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&kc)
@@ -660,6 +801,34 @@ fn kubectl_rollout_and_wide_listing_over_https() {
         .flat_map(|l| l.split_whitespace().filter(|w| w.starts_with("dbdeck-node-")))
         .collect();
     assert_eq!(nodes.len(), 3, "{wide}");
+    // kubectl's PVC columns, as a real apiserver prints them.
+    let claims = kubectl(&kc, &["get", "pvc"]);
+    assert!(claims.lines().next().unwrap().contains("ACCESS MODES"), "{claims}");
+    assert_eq!(claims.lines().filter(|l| l.contains("RWO") && l.contains("standard")).count(), 3, "{claims}");
+
+    // A fourth replica fits nowhere: `kubectl describe` shows the scheduler's reasons as an Event.
+    kubectl(&kc, &["scale", "statefulset/mysql", "--replicas=4"]);
+    let start = Instant::now();
+    loop {
+        let d = kubectl(&kc, &["describe", "pod", "mysql-3"]);
+        if d.contains("FailedScheduling") && d.contains("0/3 nodes are available") {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "no FailedScheduling event in:\n{d}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // A fault through the CLI, found through --kubeconfig as the help says: the node shows as cordoned.
+    let out = Command::new(bin)
+        .arg("--kubeconfig")
+        .arg(&kc)
+        .args(["sandbox", "fault", "node", "dbdeck-node-1", "cordon"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "node dbdeck-node-1: cordon");
+    let nodes = kubectl(&kc, &["get", "node", "dbdeck-node-1"]);
+    assert!(nodes.contains("Ready,SchedulingDisabled"), "{nodes}");
 
     // A fault through the CLI: the pod restarts.
     let out = Command::new(bin)

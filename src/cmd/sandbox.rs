@@ -5,20 +5,23 @@ use std::time::Duration;
 
 use color_eyre::eyre::{WrapErr, eyre};
 
-use crate::cli::{NodeFault, PodFault, PvcFault, SandboxAction, SandboxArgs, SandboxAttachArgs, SandboxFault};
+use crate::cli::{
+    GlobalArgs, NodeFault, PodFault, PvcFault, SandboxAction, SandboxArgs, SandboxAttachArgs, SandboxFault,
+};
 use crate::sandbox::controllers::ControllerConfig;
 use crate::sandbox::listener;
 use crate::sandbox::serve::{ServeOptions, start};
 
-pub async fn run(args: &SandboxArgs) -> color_eyre::Result<i32> {
+pub async fn run(global: &GlobalArgs, args: &SandboxArgs) -> color_eyre::Result<i32> {
     match &args.action {
-        Some(SandboxAction::Fault(f)) => return fault(args, &f.target).await,
-        Some(SandboxAction::Attach(a)) => return attach(args, a).await,
+        Some(SandboxAction::Fault(f)) => return fault(global, args, &f.target).await,
+        Some(SandboxAction::Attach(a)) => return attach(global, args, a).await,
         None => {}
     }
     let controllers = ControllerConfig {
         nodes: usize::from(args.nodes),
         eviction_timeout: args.eviction_timeout.map(Duration::from_secs),
+        start_delay: Duration::from_millis(args.start_delay),
         ..Default::default()
     };
     let running = start(ServeOptions {
@@ -49,7 +52,7 @@ fn split_name(s: &str) -> (&str, &str) {
 }
 
 /// `dbdeck sandbox fault ...`: one POST to the admin endpoint of the sandbox the kubeconfig points at.
-async fn fault(args: &SandboxArgs, target: &SandboxFault) -> color_eyre::Result<i32> {
+async fn fault(global: &GlobalArgs, args: &SandboxArgs, target: &SandboxFault) -> color_eyre::Result<i32> {
     let path = match target {
         SandboxFault::Node { name, action } => {
             let a = match action {
@@ -79,13 +82,27 @@ async fn fault(args: &SandboxArgs, target: &SandboxFault) -> color_eyre::Result<
         }
         SandboxFault::FailNextJob => "/_sandbox/jobs/fail-next".to_string(),
     };
-    let answer = admin_post(args, &path, Vec::new()).await?;
-    println!("{answer}");
+    let answer = admin_post(global, args, &path, Vec::new()).await?;
+    println!("{}", fault_summary(&path, &answer));
     Ok(0)
 }
 
+/// One line about what a fault changed (the admin endpoint answers with the whole object).
+fn fault_summary(path: &str, answer: &str) -> String {
+    let action = path.rsplit('/').next().unwrap_or_default();
+    let obj: serde_json::Value = serde_json::from_str(answer).unwrap_or_default();
+    let kind = obj["kind"].as_str().unwrap_or_default().to_lowercase();
+    let name = obj.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or_default();
+    match (kind.as_str(), obj.pointer("/metadata/namespace").and_then(|v| v.as_str())) {
+        ("", _) if action == "fail-next" => "the next Job created will fail".to_string(),
+        ("", _) => format!("{action}: done"),
+        (kind, Some(ns)) => format!("{kind} {ns}/{name}: {action}"),
+        (kind, None) => format!("{kind} {name}: {action}"),
+    }
+}
+
 /// `dbdeck sandbox attach [NS/]POD:PORT HOST:PORT`.
-async fn attach(args: &SandboxArgs, a: &SandboxAttachArgs) -> color_eyre::Result<i32> {
+async fn attach(global: &GlobalArgs, args: &SandboxArgs, a: &SandboxAttachArgs) -> color_eyre::Result<i32> {
     let (pod, port) = a
         .pod
         .rsplit_once(':')
@@ -100,23 +117,38 @@ async fn attach(args: &SandboxArgs, a: &SandboxAttachArgs) -> color_eyre::Result
     let body = serde_json::to_vec(&serde_json::json!({
         "namespace": ns, "pod": name, "port": port, "target": target.to_string()
     }))?;
-    let answer = admin_post(args, "/_sandbox/attach", body).await?;
+    let answer = admin_post(global, args, "/_sandbox/attach", body).await?;
     println!("{answer}");
     Ok(0)
 }
 
+/// The kubeconfig of the running sandbox: `--kubeconfig-out` or `--state-dir`'s, else `--kubeconfig` (or
+/// `$KUBECONFIG`) with `--context`, else the default state directory's.
+fn sandbox_kubeconfig(global: &GlobalArgs, args: &SandboxArgs) -> color_eyre::Result<(PathBuf, Option<String>)> {
+    Ok(match (&args.kubeconfig_out, &args.state_dir, &global.kubeconfig) {
+        (Some(p), _, _) => (p.clone(), None),
+        (None, Some(d), _) => (d.join("kubeconfig"), None),
+        (None, None, Some(k)) => (k.clone(), global.context.clone()),
+        (None, None, None) => (
+            listener::default_state_dir()
+                .ok_or_else(|| {
+                    eyre!(
+                        "no state directory: pass --state-dir, --kubeconfig-out or --kubeconfig of the running sandbox"
+                    )
+                })?
+                .join("kubeconfig"),
+            None,
+        ),
+    })
+}
+
 /// One POST to the admin endpoint of the sandbox the state directory's (or given) kubeconfig points at.
-async fn admin_post(args: &SandboxArgs, path: &str, body: Vec<u8>) -> color_eyre::Result<String> {
-    let kubeconfig: PathBuf = match (&args.kubeconfig_out, &args.state_dir) {
-        (Some(p), _) => p.clone(),
-        (None, Some(d)) => d.join("kubeconfig"),
-        (None, None) => listener::default_state_dir()
-            .ok_or_else(|| eyre!("no state directory: pass --state-dir or --kubeconfig-out of the running sandbox"))?
-            .join("kubeconfig"),
-    };
+async fn admin_post(global: &GlobalArgs, args: &SandboxArgs, path: &str, body: Vec<u8>) -> color_eyre::Result<String> {
+    let (kubeconfig, context) = sandbox_kubeconfig(global, args)?;
     let kc = kube::config::Kubeconfig::read_from(&kubeconfig)
         .wrap_err_with(|| format!("cannot read the sandbox kubeconfig {}", kubeconfig.display()))?;
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+    let options = kube::config::KubeConfigOptions { context, ..Default::default() };
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &options)
         .await
         .wrap_err_with(|| format!("the kubeconfig {} is not usable", kubeconfig.display()))?;
     let client = kube::Client::try_from(cfg)?;

@@ -30,9 +30,13 @@ pub fn scopes(global: &GlobalArgs, args: &HeadlessArgs, default_namespace: &str)
     if global.all_namespaces {
         return vec![Scope::All];
     }
-    let mut namespaces: Vec<String> =
-        args.watch_namespace.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
-    namespaces.dedup();
+    let mut namespaces: Vec<String> = Vec::new();
+    for n in args.watch_namespace.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        // Each namespace once, even when not adjacent (`a,b,a`): two engines on one namespace would fight.
+        if !namespaces.iter().any(|seen| seen == n) {
+            namespaces.push(n.to_string());
+        }
+    }
     if namespaces.is_empty() {
         namespaces.push(global.namespace.clone().unwrap_or_else(|| default_namespace.to_string()));
     }
@@ -100,7 +104,7 @@ mod tests {
 
     #[test]
     fn scope_flags_pick_the_namespaces() {
-        let cli = parse(&["dbdeck", "--headless", "--watch-namespace", "a,b"]);
+        let cli = parse(&["dbdeck", "--headless", "--watch-namespace", "a,b,a", "--watch-namespace", " b"]);
         assert_eq!(
             scopes(&cli.global, &cli.headless, "default"),
             vec![Scope::Namespace("a".into()), Scope::Namespace("b".into())]

@@ -1,7 +1,8 @@
 //! The operator's HTTP endpoints for the kubelet and Prometheus:
 //! - `GET /healthz`: the process serves requests (liveness);
 //! - `GET /readyz`: 200 once this replica is ready (a follower is; a leader once the engine's caches synced), else 503;
-//! - `GET /metrics`: the registry in OpenMetrics text;
+//! - `GET /metrics`: the registry in OpenMetrics text when the scraper asks for it (Prometheus does), else in the
+//!   classic Prometheus text format 0.0.4 (curl, older scrapers);
 //! - `GET /loglevel`, `PUT /loglevel`: read or replace the log filter (see `logging`).
 
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use tokio::sync::watch;
 use super::logging::LogControl;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -53,9 +55,17 @@ async fn readyz(State(s): State<HttpState>) -> Response {
     }
 }
 
-async fn metrics(State(s): State<HttpState>) -> Response {
+async fn metrics(State(s): State<HttpState>, headers: axum::http::HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     match super::metrics::encode(&s.registry) {
-        Ok(text) => ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response(),
+        Ok(text) if openmetrics => ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response(),
+        Ok(text) => {
+            ([(header::CONTENT_TYPE, PROMETHEUS_TEXT)], super::metrics::to_prometheus_text(&text)).into_response()
+        }
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the metrics\n").into_response(),
     }
 }
@@ -125,6 +135,35 @@ mod tests {
         assert_eq!(call(&app, "GET", "/loglevel", "").await.1, "debug\n");
         let (status, body) = call(&app, "GET", "/metrics", "").await;
         assert_eq!(status, StatusCode::OK);
+        assert!(!body.contains("# EOF"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn metrics_are_openmetrics_when_asked_else_prometheus_text() {
+        let (_tx, rx) = watch::channel(None);
+        let mut registry = Registry::default();
+        super::super::metrics::HeadlessMetrics::default().register(&mut registry);
+        let app = router(HttpState { registry: Arc::new(registry), not_ready: rx, log: None });
+        let get = |accept: Option<&'static str>| {
+            let app = app.clone();
+            async move {
+                let mut req = axum::http::Request::builder().uri("/metrics");
+                if let Some(a) = accept {
+                    req = req.header(header::ACCEPT, a);
+                }
+                let resp = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+                let ct = resp.headers()[header::CONTENT_TYPE].to_str().unwrap().to_string();
+                let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+                (ct, String::from_utf8_lossy(&bytes).into_owned())
+            }
+        };
+        let (ct, body) = get(Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5")).await;
+        assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
         assert!(body.ends_with("# EOF\n"), "{body}");
+        let (ct, body) = get(None).await;
+        assert_eq!(ct, PROMETHEUS_TEXT);
+        assert!(body.contains("# TYPE dbdeck_leader_terms_total counter\n"), "{body}");
+        assert!(body.contains("# TYPE dbdeck_build_info gauge\n"), "{body}");
+        assert!(!body.contains("# EOF"), "{body}");
     }
 }

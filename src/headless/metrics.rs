@@ -69,6 +69,40 @@ pub fn encode(registry: &Registry) -> Result<String, std::fmt::Error> {
     Ok(out)
 }
 
+/// OpenMetrics text rewritten as the classic Prometheus text format (0.0.4) for scrapers that do not ask for
+/// OpenMetrics: counter families are named with their `_total` samples, info families become `_info` gauges, and
+/// there is no `# EOF`.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let mut renamed: std::collections::HashMap<&str, (String, &str)> = std::collections::HashMap::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, kind)) = rest.split_once(' ')
+        {
+            match kind {
+                "counter" => renamed.insert(name, (format!("{name}_total"), "counter")),
+                "info" => renamed.insert(name, (format!("{name}_info"), "gauge")),
+                _ => None,
+            };
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "].into_iter().find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match meta.and_then(|(p, rest)| {
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            renamed.get(name).map(|(new, kind)| (p, new, if p == "# TYPE " { *kind } else { tail }))
+        }) {
+            Some((p, new, tail)) => out.push_str(&format!("{p}{new} {tail}")),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +121,11 @@ mod tests {
         assert!(text.contains(&format!("dbdeck_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"))), "{text}");
         assert!(text.contains("dbdeck_lease_rounds_total{outcome=\"renewed\"} 1"), "{text}");
         assert!(text.contains("dbdeck_leader_terms_total 1"), "{text}");
+        let classic = to_prometheus_text(&text);
+        assert!(classic.contains("# HELP dbdeck_lease_rounds_total Leader-election rounds by outcome"), "{classic}");
+        assert!(classic.contains("# TYPE dbdeck_lease_rounds_total counter\n"), "{classic}");
+        assert!(classic.contains("# TYPE dbdeck_leader gauge\n"), "{classic}");
+        assert!(classic.contains("# TYPE dbdeck_build_info gauge\n"), "{classic}");
+        assert!(classic.contains("dbdeck_leader_terms_total 1\n") && !classic.contains("# EOF"), "{classic}");
     }
 }

@@ -155,6 +155,18 @@ pub fn resource_list(group_version: &str, types: &[ResourceType]) -> Value {
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if t.group.is_empty() && t.kind == "Pod" {
+            // kubectl drain looks for this entry before it evicts rather than deletes.
+            resources.push(json!({
+                "name": "pods/eviction",
+                "singularName": "",
+                "namespaced": true,
+                "group": "policy",
+                "version": "v1",
+                "kind": "Eviction",
+                "verbs": ["create"],
+            }));
+        }
         if t.scale_subresource.is_some() {
             resources.push(json!({
                 "name": format!("{}/scale", t.plural),

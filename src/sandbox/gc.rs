@@ -351,6 +351,39 @@ mod tests {
     }
 
     #[test]
+    fn objects_applied_or_repointed_to_a_vanished_owner_are_collected() {
+        use crate::sandbox::store::PatchKind;
+        let s = store();
+        let sec = s.resource("", "v1", "secrets").unwrap();
+        let ghost = json!({"metadata": {"name": "ghost", "uid": "no-such-uid"}});
+        // Server-side apply that creates the object takes the same path as a POST.
+        let mut body = owned_by(&ghost, "applied", false);
+        body["apiVersion"] = json!("v1");
+        body["kind"] = json!("Secret");
+        let opts = WriteOptions { field_manager: Some("test".into()), ..Default::default() };
+        let (created, was_created) =
+            s.patch(&sec, "default", "applied", PatchKind::Apply, &body, Subresource::Main, &opts).unwrap();
+        assert!(was_created);
+        assert_eq!(created["metadata"]["name"], "applied");
+        assert_eq!(s.get(&sec, "default", "applied").unwrap_err().code, 404);
+
+        // An update that points a live object's only owner reference at a vanished owner.
+        let owner = create(&s, "configmaps", "", json!({"metadata": {"name": "alive"}}));
+        create(&s, "secrets", "", owned_by(&owner, "moved", false));
+        let repoint =
+            json!({"metadata": {"ownerReferences": owned_by(&ghost, "moved", false)["metadata"]["ownerReferences"]}});
+        s.patch(&sec, "default", "moved", PatchKind::Merge, &repoint, Subresource::Main, &opts).unwrap();
+        assert_eq!(s.get(&sec, "default", "moved").unwrap_err().code, 404);
+
+        // A live owner keeps its dependent, applied or not.
+        let mut kept = owned_by(&owner, "kept", false);
+        kept["apiVersion"] = json!("v1");
+        kept["kind"] = json!("Secret");
+        s.patch(&sec, "default", "kept", PatchKind::Apply, &kept, Subresource::Main, &opts).unwrap();
+        assert!(s.get(&sec, "default", "kept").is_ok());
+    }
+
+    #[test]
     fn namespace_deletion_takes_contents() {
         let s = store();
         let ns = s.resource("", "v1", "namespaces").unwrap();

@@ -24,6 +24,7 @@
 pub mod controllers;
 mod crd;
 pub mod discovery;
+mod eviction;
 pub mod faults;
 mod gc;
 pub mod kubeconfig;

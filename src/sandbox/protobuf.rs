@@ -17,7 +17,7 @@ pub enum ProtoError {
     #[error("the protobuf body lacks the Kubernetes envelope")]
     NoEnvelope,
     #[error(
-        "the sandbox reads protobuf only for Namespace, ConfigMap, Secret and ServiceAccount, not {0}; send JSON instead (e.g. kubectl apply -f)"
+        "the sandbox reads protobuf only for Namespace, ConfigMap, Secret, ServiceAccount, DeleteOptions and Eviction, not {0}; send JSON instead (e.g. kubectl apply -f)"
     )]
     Unsupported(String),
 }
@@ -90,6 +90,17 @@ const SERVICE_ACCOUNT: &[Field] = &[
     (3, "imagePullSecrets", Kind::RepeatedMsg(LOCAL_OBJECT_REFERENCE)),
     (4, "automountServiceAccountToken", Kind::Bool),
 ];
+
+const DELETE_OPTIONS: &[Field] = &[
+    (1, "gracePeriodSeconds", Kind::Int),
+    (2, "preconditions", Kind::Msg(&[(1, "uid", Kind::Str), (2, "resourceVersion", Kind::Str)])),
+    (3, "orphanDependents", Kind::Bool),
+    (4, "propagationPolicy", Kind::Str),
+    (5, "dryRun", Kind::RepeatedStr),
+];
+
+/// policy/v1 Eviction, as `kubectl drain` posts it to `pods/{name}/eviction`.
+const EVICTION: &[Field] = &[(1, "metadata", Kind::Msg(OBJECT_META)), (2, "deleteOptions", Kind::Msg(DELETE_OPTIONS))];
 
 /// One raw field: number and either a varint or a length-delimited payload.
 enum Wire<'a> {
@@ -241,6 +252,8 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtoError> {
         ("v1", "Secret") => SECRET,
         ("v1", "Namespace") => NAMESPACE,
         ("v1", "ServiceAccount") => SERVICE_ACCOUNT,
+        ("v1", "DeleteOptions") | ("meta.k8s.io/v1", "DeleteOptions") => DELETE_OPTIONS,
+        ("policy/v1", "Eviction") => EVICTION,
         _ => return Err(ProtoError::Unsupported(format!("{api_version} {kind}"))),
     };
     let mut obj = message(raw, schema)?;
@@ -285,6 +298,21 @@ mod tests {
             obj,
             json!({"metadata": {"name": "creds", "labels": {"app": "db"}}, "data": {"root": "cHc="},
                    "type": "Opaque", "immutable": true, "apiVersion": "v1", "kind": "Secret"})
+        );
+    }
+
+    #[test]
+    fn decodes_an_eviction_as_kubectl_drain_sends_it() {
+        let meta = [bytes_field(1, b"db-1"), bytes_field(3, b"default")].concat();
+        let options = [[tag(1, 0), vec![30]].concat(), bytes_field(4, b"Foreground"), bytes_field(5, b"All")].concat();
+        let eviction = [bytes_field(1, &meta), bytes_field(2, &options)].concat();
+        let type_meta = [bytes_field(1, b"policy/v1"), bytes_field(2, b"Eviction")].concat();
+        let body = [MAGIC.to_vec(), bytes_field(1, &type_meta), bytes_field(2, &eviction)].concat();
+        assert_eq!(
+            decode(&body).unwrap(),
+            json!({"metadata": {"name": "db-1", "namespace": "default"},
+                   "deleteOptions": {"gracePeriodSeconds": 30, "propagationPolicy": "Foreground", "dryRun": ["All"]},
+                   "apiVersion": "policy/v1", "kind": "Eviction"})
         );
     }
 

@@ -312,6 +312,19 @@ fn serve(
             _ => {}
         }
     }
+    // The eviction subresource: a delete that honours PodDisruptionBudgets (kubectl drain).
+    if let ["api", "v1", "namespaces", ns, "pods", name, "eviction"] = segs.as_slice() {
+        if *method != Method::POST {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method} {path})"
+            )));
+        }
+        let eviction = parse_body(headers, body)?;
+        let opts = delete_options_from(q, &eviction["deleteOptions"])?;
+        sb.inner.writes.count(WriteVerb::Delete);
+        let answer = super::eviction::evict(sb.store(), ns, name, &eviction, &opts)?;
+        return Ok(json_response(StatusCode::CREATED, &answer));
+    }
     let target = match segs.as_slice() {
         ["api", "v1", rest @ ..] if !rest.is_empty() => resolve(sb, "", "v1", rest, path)?,
         ["apis", g, v, rest @ ..] if !rest.is_empty() => resolve(sb, g, v, rest, path)?,
@@ -455,7 +468,11 @@ fn list_options(rt: &ResourceType, q: &Query) -> Result<ListOptions, ApiError> {
 }
 
 fn delete_options(q: &Query, headers: &HeaderMap, body: &Bytes) -> Result<DeleteOptions, ApiError> {
-    let b = parse_body(headers, body)?;
+    delete_options_from(q, &parse_body(headers, body)?)
+}
+
+/// DeleteOptions from a decoded body (a DELETE's, or an Eviction's `deleteOptions`) and the query.
+fn delete_options_from(q: &Query, b: &Value) -> Result<DeleteOptions, ApiError> {
     let policy = b["propagationPolicy"].as_str().or_else(|| q.get("propagationPolicy")).unwrap_or("Background");
     let propagation = match policy {
         "Background" | "" => Propagation::Background,

@@ -143,29 +143,6 @@ fn without(v: &Value, keys: &[&str]) -> Value {
     v
 }
 
-/// Parses a storage quantity such as `10Gi`, `500M` or `1e3` into bytes (for "may only grow" checks).
-fn quantity_bytes(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let split = q.find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E').unwrap_or(q.len());
-    let (num, unit) = q.split_at(split);
-    let factor = match unit {
-        "" => 1.0,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "m" => 1e-3,
-        _ => return None,
-    };
-    num.parse::<f64>().ok().map(|n| n * factor)
-}
-
 /// The fields upstream refuses to change after creation, for the built-in kinds controllers trip on.
 /// `new` may be completed from `old` where upstream does so (a Service's allocated clusterIP).
 pub(crate) fn check_immutable(rt: &ResourceType, name: &str, old: &Value, new: &mut Value) -> Result<(), ApiError> {
@@ -227,15 +204,7 @@ pub(crate) fn check_immutable(rt: &ResourceType, name: &str, old: &Value, new: &
                     "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
                 );
             }
-            let size = |v: &Value| v["spec"]["resources"]["requests"]["storage"].as_str().and_then(quantity_bytes);
-            if let (Some(was), Some(now)) = (size(old), size(new))
-                && now < was
-            {
-                return forbid(
-                    "spec.resources.requests.storage",
-                    "Forbidden: field can not be less than previous value",
-                );
-            }
+            // Size changes (shrink limits, expansion admission) are checked by the store with the claim's class.
         }
         _ => {}
     }
@@ -274,14 +243,9 @@ mod tests {
         bound["spec"]["volumeName"] = json!("pv-1");
         bound["spec"]["resources"]["requests"]["storage"] = json!("20Gi");
         check_immutable(&rt("PersistentVolumeClaim"), "d", &old, &mut bound).unwrap();
-        let mut shrunk = bound.clone();
-        shrunk["spec"]["resources"]["requests"]["storage"] = json!("5Gi");
-        assert!(check_immutable(&rt("PersistentVolumeClaim"), "d", &bound, &mut shrunk).is_err());
         let mut rebound = bound.clone();
         rebound["spec"]["volumeName"] = json!("pv-2");
         assert!(check_immutable(&rt("PersistentVolumeClaim"), "d", &bound, &mut rebound).is_err());
-        assert_eq!(quantity_bytes("1Gi"), Some(1024f64.powi(3)));
-        assert_eq!(quantity_bytes("500M"), Some(5e8));
     }
 
     #[test]

@@ -231,6 +231,22 @@ impl State {
         crate::sandbox::sim::pvc::default_class(&classes).map(|c| str_at(c, "/metadata/name").to_string())
     }
 
+    /// A claim's request may shrink only down to above its actual capacity (v1.33 validation, recovery from a
+    /// failed expansion), and grow only when its StorageClass allows expansion (the resize admission plugin).
+    fn check_claim_resize(&self, rt: &ResourceType, name: &str, old: &Value, new: &Value) -> Result<(), ApiError> {
+        let classes = self
+            .find_type("storage.k8s.io", "v1", "storageclasses")
+            .and_then(|crt| self.list(&crt, None, &Default::default()).ok())
+            .map(|page| page.items)
+            .unwrap_or_default();
+        crate::sandbox::sim::pvc::validate_update(old, new, &classes).map_err(|e| match e {
+            crate::sandbox::sim::pvc::PvcError::Invalid { field, detail, .. } => {
+                ApiError::invalid(rt, name, &field, &detail)
+            }
+            other => ApiError::new(other.http_status(), "Forbidden", other.to_string()),
+        })
+    }
+
     fn check_crd_names(&self, rt: &ResourceType, crd_obj: &Value) -> Result<(), ApiError> {
         let name = str_at(crd_obj, "/metadata/name");
         for t in super::resources::from_crd(crd_obj) {
@@ -343,6 +359,9 @@ impl State {
         check_metadata(rt, name, &merged)?;
         if sub != Subresource::Status {
             check_immutable(rt, name, &old, &mut merged)?;
+            if rt.group.is_empty() && rt.kind == "PersistentVolumeClaim" {
+                self.check_claim_resize(rt, name, &old, &merged)?;
+            }
         }
         self.apply_schema(rt, name, &mut merged, opts)?;
         fold_secret_string_data(rt, name, &mut merged)?;
@@ -382,6 +401,10 @@ impl State {
             }
         }
         self.after_update(&key, &old, &stored)?;
+        // Owner references rewritten to owners that are all gone: the collector takes the object, as upstream.
+        if old["metadata"]["ownerReferences"] != stored["metadata"]["ownerReferences"] {
+            self.collect_if_orphaned(&key)?;
+        }
         Ok(to_view(rt, &stored))
     }
 
@@ -487,6 +510,8 @@ impl State {
         if crd::is_crd(&key.gr) {
             self.crd_types.insert(key.name.clone(), super::resources::from_crd(&stored));
         }
+        // As for a POST: an object applied for an owner that is already gone is collected.
+        self.collect_if_orphaned(&key)?;
         Ok(to_view(rt, &stored))
     }
 

@@ -114,7 +114,10 @@ fn apply(store: &Store, faults: &SimFaults, route: Route) -> Result<Value, ApiEr
             }
             tracing::info!(%node, %action, "sandbox fault: node");
             let k = (String::new(), node);
-            patch(store, "nodes", &k, json!({"spec": obj["spec"]}), Subresource::Main)?;
+            // A merge patch keeps keys it does not mention: a dropped taint list or uncordon must say null.
+            let field = |f: &str| obj.pointer(&format!("/spec/{f}")).cloned().unwrap_or(Value::Null);
+            let spec = json!({"taints": field("taints"), "unschedulable": field("unschedulable")});
+            patch(store, "nodes", &k, json!({"spec": spec}), Subresource::Main)?;
             patch(
                 store,
                 "nodes",

@@ -109,6 +109,7 @@ struct Kinds {
     endpoints: ResourceType,
     slices: ResourceType,
     pdbs: ResourceType,
+    events: ResourceType,
 }
 
 impl Kinds {
@@ -132,6 +133,7 @@ impl Kinds {
             endpoints: get("", "v1", "endpoints")?,
             slices: get("discovery.k8s.io", "v1", "endpointslices")?,
             pdbs: get("policy", "v1", "poddisruptionbudgets")?,
+            events: get("", "v1", "events")?,
         })
     }
 }
@@ -198,8 +200,8 @@ struct Sim {
     sched: Option<super::sim::scheduler::Snapshot>,
     /// Claims waiting for their next resize step.
     resizing: HashSet<Key>,
-    /// Nodes with an eviction timer.
-    evicting: HashSet<String>,
+    /// NotReady nodes whose pods wait for eviction, and since when.
+    evicting: HashMap<String, std::time::Instant>,
     /// Next pod IP (10.244.0.0/16 host part).
     next_pod_ip: u32,
     /// Service IPs in use, filled on first allocation.
@@ -237,7 +239,7 @@ pub(crate) fn start(
         sts_children: HashMap::new(),
         sched: None,
         resizing: HashSet::new(),
-        evicting: HashSet::new(),
+        evicting: HashMap::new(),
         next_pod_ip: 0,
         service_ips: None,
         failing_jobs: HashSet::new(),
@@ -471,7 +473,6 @@ impl Sim {
                 self.resize_pvc(&k);
             }
             Wake::Evict(node) => {
-                self.evicting.remove(&node);
                 self.evict(&node);
             }
             Wake::Cron => {
@@ -594,6 +595,41 @@ impl Sim {
                 tracing::warn!(kind = %rt.kind, namespace = ns, error = %e.message, "sandbox controllers: create failed");
                 None
             }
+        }
+    }
+
+    /// Records a core/v1 Event about `about` (a stored object) as the named control-plane component would,
+    /// so `kubectl describe` and `kubectl get events` tell what the simulated cluster did and why.
+    fn event(&self, about: &Value, warning: bool, reason: &str, message: &str, component: &str) {
+        let (ns, obj_name) = key(about);
+        let ns = if ns.is_empty() { "default".to_string() } else { ns };
+        let at = stamp();
+        let uid = uuid::Uuid::new_v4().simple().to_string();
+        let ev = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": format!("{obj_name}.{}", &uid[..16]), "namespace": ns},
+            "involvedObject": {
+                "apiVersion": str_at(about, "/apiVersion"),
+                "kind": str_at(about, "/kind"),
+                "namespace": str_at(about, "/metadata/namespace"),
+                "name": obj_name,
+                "uid": str_at(about, "/metadata/uid"),
+                "resourceVersion": str_at(about, "/metadata/resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": if warning { "Warning" } else { "Normal" },
+            "source": {"component": component},
+            "reportingComponent": component,
+            "reportingInstance": component,
+            "firstTimestamp": at,
+            "lastTimestamp": at,
+            "count": 1,
+        });
+        // An Event is a courtesy: a namespace being deleted refuses it, and that is no reason to warn.
+        if let Err(e) = self.store.create(&self.kinds.events, &ns, ev, &opts()) {
+            tracing::debug!(namespace = %ns, reason, error = %e.message, "sandbox controllers: event not recorded");
         }
     }
 

@@ -1,22 +1,42 @@
 //! Scheduler, kubelets and the node lifecycle controller: binding pending pods, starting bound pods
 //! after a delay, finishing Job pods, and taking pods of a NotReady node out of service, then evicting them.
 
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 
 use super::{FAIL_ANNOTATION, Key, Sim, Wake, controller_of, key, name, now, stamp, str_at};
 use crate::sandbox::sim::{nodes, scheduler};
 use crate::sandbox::store::Subresource;
 
-/// Seconds a pod tolerates a NotReady/unreachable node before eviction, from its NoExecute tolerations.
-fn toleration_seconds(pod: &Value) -> Option<u64> {
-    pod.pointer("/spec/tolerations")?
-        .as_array()?
-        .iter()
-        .filter(|t| {
-            str_at(t, "/key") == "node.kubernetes.io/not-ready" && matches!(str_at(t, "/effect"), "NoExecute" | "")
+/// How long a pod stays on a NotReady node before the taint manager evicts it, from its NoExecute tolerations
+/// of `node.kubernetes.io/not-ready`: none tolerates it → at once; one without `tolerationSeconds` → never
+/// (`None`); otherwise the shortest `tolerationSeconds`.
+fn eviction_delay(pod: &Value) -> Option<Duration> {
+    let tolerations: Vec<&Value> = pod
+        .pointer("/spec/tolerations")
+        .and_then(Value::as_array)
+        .map(|ts| {
+            ts.iter()
+                .filter(|t| {
+                    let key_ok = match str_at(t, "/key") {
+                        "" => str_at(t, "/operator") == "Exists",
+                        k => k == nodes::TAINT_NOT_READY,
+                    };
+                    key_ok && matches!(str_at(t, "/effect"), "NoExecute" | "")
+                })
+                .collect()
         })
-        .filter_map(|t| t.get("tolerationSeconds").and_then(Value::as_u64))
-        .min()
+        .unwrap_or_default();
+    if tolerations.is_empty() {
+        return Some(Duration::ZERO);
+    }
+    let mut shortest: Option<u64> = None;
+    for t in tolerations {
+        let secs = t.get("tolerationSeconds").and_then(Value::as_u64)?;
+        shortest = Some(shortest.map_or(secs, |s| s.min(secs)));
+    }
+    shortest.map(Duration::from_secs)
 }
 
 /// Guaranteed when every container limits cpu and memory to what it requests, BestEffort when none
@@ -150,6 +170,13 @@ impl Sim {
                         Subresource::Status,
                     );
                     snap.assume(&bound);
+                    self.event(
+                        &bound,
+                        false,
+                        "Scheduled",
+                        &format!("Successfully assigned {}/{} to {node}", pk.0, pk.1),
+                        "default-scheduler",
+                    );
                     tracing::debug!(namespace = %pk.0, pod = %pk.1, %node, "sandbox scheduler: bound");
                 }
                 Err(unsched) => {
@@ -167,6 +194,8 @@ impl Sim {
                         json!({"status": {"phase": "Pending", "conditions": [cond]}}),
                         Subresource::Status,
                     );
+                    // `kubectl describe pod` shows the scheduler's reasons through this Event.
+                    self.event(pod, true, "FailedScheduling", &unsched.message, "default-scheduler");
                 }
             }
         }
@@ -330,6 +359,9 @@ impl Sim {
     pub(super) fn sync_node(&mut self, node_name: &str) {
         let k = self.kinds.clone();
         let node = self.get(&k.nodes, &(String::new(), node_name.to_string()));
+        if let Some(n) = &node {
+            self.sync_unschedulable_taint(n);
+        }
         let ready = node.as_ref().is_some_and(nodes::node_is_ready);
         let on_node: Vec<Value> = self
             .list(&k.pods, None, None)
@@ -337,6 +369,7 @@ impl Sim {
             .filter(|p| str_at(p, "/spec/nodeName") == node_name && !finished(p))
             .collect();
         if ready {
+            self.evicting.remove(node_name);
             for p in &on_node {
                 self.sync_pod(&key(p));
             }
@@ -345,30 +378,69 @@ impl Sim {
         for p in &on_node {
             if crate::sandbox::sim::pod_is_ready(p) {
                 self.set_not_ready(p);
+                self.event(p, true, "NodeNotReady", "Node is not ready", "node-controller");
             }
         }
-        if on_node.is_empty() || !self.evicting.insert(node_name.to_string()) {
+        if on_node.is_empty() || self.evicting.contains_key(node_name) {
             return;
         }
-        let secs = on_node.iter().filter_map(toleration_seconds).min();
-        let delay = self.cfg.eviction_timeout.unwrap_or_else(|| std::time::Duration::from_secs(secs.unwrap_or(0)));
-        tracing::info!(node = node_name, ?delay, "sandbox: node NotReady; evicting its pods after the timeout");
-        self.after(delay, Wake::Evict(node_name.to_string()));
+        self.evicting.insert(node_name.to_string(), Instant::now());
+        tracing::info!(node = node_name, "sandbox: node NotReady; its pods are evicted once their tolerations expire");
+        self.evict(node_name);
     }
 
-    /// The eviction timeout passed: pods of a node that is still NotReady are deleted (their
-    /// controllers create replacements, which the scheduler places elsewhere).
+    /// `kubectl cordon` only sets `spec.unschedulable`; the node lifecycle controller adds (or removes) the
+    /// matching `node.kubernetes.io/unschedulable:NoSchedule` taint, as with TaintNodesByCondition.
+    fn sync_unschedulable_taint(&self, node: &Value) {
+        let cordoned = node.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true);
+        let taints = node.pointer("/spec/taints").and_then(Value::as_array).cloned().unwrap_or_default();
+        let tainted = taints.iter().any(|t| str_at(t, "/key") == nodes::TAINT_UNSCHEDULABLE);
+        if cordoned == tainted {
+            return;
+        }
+        let mut kept: Vec<Value> =
+            taints.into_iter().filter(|t| str_at(t, "/key") != nodes::TAINT_UNSCHEDULABLE).collect();
+        if cordoned {
+            kept.push(json!({"key": nodes::TAINT_UNSCHEDULABLE, "effect": "NoSchedule"}));
+        }
+        let list = if kept.is_empty() { Value::Null } else { Value::Array(kept) };
+        self.patch(&self.kinds.nodes, &key(node), json!({"spec": {"taints": list}}), Subresource::Main);
+    }
+
+    /// How long pods of a NotReady node stay before eviction: `--eviction-timeout`, else each pod's tolerations.
+    fn eviction_delay_of(&self, pod: &Value) -> Option<Duration> {
+        self.cfg.eviction_timeout.or_else(|| eviction_delay(pod))
+    }
+
+    /// Deletes the pods of a still-NotReady node whose eviction delay has passed (their controllers create
+    /// replacements, which the scheduler places elsewhere), and wakes up again for the next one due.
     pub(super) fn evict(&mut self, node_name: &str) {
         let k = self.kinds.clone();
         let node = self.get(&k.nodes, &(String::new(), node_name.to_string()));
+        let Some(since) = self.evicting.get(node_name).copied() else { return };
         if node.as_ref().is_none_or(nodes::node_is_ready) {
+            self.evicting.remove(node_name);
             return;
         }
+        let elapsed = since.elapsed();
+        let mut next: Option<Duration> = None;
         for p in self.list(&k.pods, None, None) {
-            if str_at(&p, "/spec/nodeName") == node_name && !finished(&p) {
-                tracing::info!(node = node_name, pod = %name(&p), "sandbox: evicting pod from NotReady node");
-                self.delete(&k.pods, &key(&p));
+            if str_at(&p, "/spec/nodeName") != node_name || finished(&p) || crate::sandbox::sim::is_terminating(&p) {
+                continue;
             }
+            match self.eviction_delay_of(&p) {
+                Some(d) if d <= elapsed => {
+                    tracing::info!(node = node_name, pod = %name(&p), "sandbox: evicting pod from NotReady node");
+                    let msg = format!("Marking for deletion Pod {}/{}", str_at(&p, "/metadata/namespace"), name(&p));
+                    self.event(&p, false, "TaintManagerEviction", &msg, "taint-eviction-controller");
+                    self.delete(&k.pods, &key(&p));
+                }
+                Some(d) => next = Some(next.map_or(d - elapsed, |n| n.min(d - elapsed))),
+                None => {}
+            }
+        }
+        if let Some(wait) = next {
+            self.after(wait, Wake::Evict(node_name.to_string()));
         }
     }
 }
@@ -393,6 +465,10 @@ mod tests {
             {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "tolerationSeconds": 300},
             {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute", "tolerationSeconds": 30},
             {"key": "other", "effect": "NoExecute", "tolerationSeconds": 1}]}});
-        assert_eq!(toleration_seconds(&pod), Some(30));
+        assert_eq!(eviction_delay(&pod), Some(Duration::from_secs(30)));
+        // No toleration of the taint: evicted at once; tolerated without a limit: never.
+        assert_eq!(eviction_delay(&json!({"spec": {}})), Some(Duration::ZERO));
+        let forever = json!({"spec": {"tolerations": [{"operator": "Exists"}]}});
+        assert_eq!(eviction_delay(&forever), None);
     }
 }

@@ -280,3 +280,58 @@ fn dbdeck_sandbox_attach_binds_a_pod_port() {
     assert!(err.starts_with("dbdeck: \"db-0\": expected [NAMESPACE/]POD:PORT"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// What a user reaches for next after `get`: `logs` of a failed Job (the simulated kubelet's account of it),
+/// `port-forward` (refused with the reason, not a puzzle), and a Secret written with `stringData`.
+#[test]
+fn kubectl_logs_port_forward_and_string_data() {
+    if !have_kubectl() {
+        eprintln!("kubectl not on PATH; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sb = start_sandbox(dir.path());
+    let kc = &sb.kubeconfig;
+    kubectl_stdin(
+        kc,
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: batch/v1
+kind: Job
+metadata: {name: bad-backup}
+spec:
+  backoffLimit: 0
+  template:
+    metadata: {annotations: {sandbox.dbdeck.io/fail: "true"}}
+    spec:
+      restartPolicy: Never
+      containers: [{name: xtrabackup, image: percona/percona-xtrabackup:8.4.0-5.1}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: shop-db-secrets}
+stringData: {root: hunter2}
+"#,
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let log = loop {
+        let (ok, out, err) = kubectl(kc, &["logs", "job/bad-backup"]);
+        if ok && out.contains("exit code 1") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "no log of the failed Job: {out} {err}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(log.contains("simulated") && log.contains("sandbox.dbdeck.io/fail"), "{log}");
+
+    kubectl_ok(kc, &["run", "web", "--image=nginx"]);
+    kubectl_ok(kc, &["wait", "--for=condition=Ready", "pod/web", "--timeout=20s"]);
+    let (ok, _, err) = kubectl(kc, &["port-forward", "pod/web", "18080:80"]);
+    assert!(!ok);
+    assert!(err.contains("kubectl's SPDY port-forward is not served"), "{err}");
+
+    let root = kubectl_ok(kc, &["get", "secret", "shop-db-secrets", "-o", "jsonpath={.data.root}"]);
+    assert_eq!(root.trim(), "aHVudGVyMg==");
+    let kept = kubectl_ok(kc, &["get", "secret", "shop-db-secrets", "-o", "jsonpath={.stringData}"]);
+    assert_eq!(kept.trim(), "", "stringData is write-only");
+}

@@ -29,6 +29,7 @@ pub mod faults;
 mod gc;
 pub mod kubeconfig;
 pub mod listener;
+mod logs;
 pub mod openapi;
 pub mod patch;
 mod persist;

@@ -312,6 +312,17 @@ fn serve(
             _ => {}
         }
     }
+    // `kubectl logs`: what the simulated kubelet knows about the container (see logs.rs).
+    if let ["api", "v1", "namespaces", ns, "pods", name, "log"] = segs.as_slice()
+        && *method == Method::GET
+    {
+        let pods = sb.store().resource("", "v1", "pods").ok_or_else(|| ApiError::no_route(path))?;
+        let pod = sb.store().get(&pods, ns, name)?;
+        let text = super::logs::pod_log(&pod, q.get("container"))?;
+        let mut resp = (StatusCode::OK, text).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        return Ok(resp);
+    }
     // The eviction subresource: a delete that honours PodDisruptionBudgets (kubectl drain).
     if let ["api", "v1", "namespaces", ns, "pods", name, "eviction"] = segs.as_slice() {
         if *method != Method::POST {

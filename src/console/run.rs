@@ -248,6 +248,7 @@ async fn ready_to_watch(
     theme: &Theme,
     client: &kube::Client,
     scope: &Scope,
+    context: &str,
 ) -> Result<bool, RunError> {
     loop {
         match live::preflight(client, scope).await {
@@ -267,7 +268,14 @@ async fn ready_to_watch(
             }
             Err(e) => {
                 let keys = [('r', "retry"), ('q', "quit")];
-                if message_screen(term, theme, "Cannot read clusters", &e.to_string(), &keys).await? != 'r' {
+                let text = match &e {
+                    LiveError::Unreachable(_) => format!(
+                        "{e}\n\nkubeconfig context {context}: is the cluster up, and does the context point at it? \
+                         (kubectl --context {context} get namespaces tells the same)"
+                    ),
+                    _ => e.to_string(),
+                };
+                if message_screen(term, theme, "Cannot read clusters", &text, &keys).await? != 'r' {
                     return Ok(false);
                 }
             }
@@ -284,7 +292,8 @@ async fn session(
     mut scope: Scope,
     global: &GlobalArgs,
 ) -> Result<i32, RunError> {
-    if !ready_to_watch(term, theme, &client, &scope).await? {
+    let context = app.context.clone();
+    if !ready_to_watch(term, theme, &client, &scope, &context).await? {
         return Ok(0);
     }
     let mut live = live::start(client.clone(), scope.clone());
@@ -384,7 +393,7 @@ async fn session(
                     match kubeclient::client(&g).await {
                         Ok(c) => {
                             client = c;
-                            app.context = ctx;
+                            app.update(Action::ContextSwitched(ctx));
                             live = live::start(client.clone(), scope.clone());
                             snapshots = live.snapshots.clone();
                         }

@@ -140,6 +140,22 @@ fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
+/// An error with the causes under it (`client error (Connect): tcp connect error: Connection refused`): the top
+/// line alone does not say whether the port is closed, the name unknown or the certificate refused.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// Checks that the API answers and the nine CRDs are served, before anything watches them.
 pub async fn preflight(client: &kube::Client, scope: &Scope) -> Result<(), LiveError> {
     let mut missing = Vec::new();
@@ -153,7 +169,7 @@ pub async fn preflight(client: &kube::Client, scope: &Scope) -> Result<(), LiveE
                     source: kube::Error::Api(s),
                 });
             }
-            Err(e) => return Err(LiveError::Unreachable(e.to_string())),
+            Err(e) => return Err(LiveError::Unreachable(with_causes(&e))),
         }
     }
     if missing.is_empty() { Ok(()) } else { Err(LiveError::MissingCrds { missing }) }

@@ -520,16 +520,22 @@ fn pvcs(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Rect
                 "Pending" => theme.warn,
                 _ => theme.error,
             };
-            let size = match (&p.capacity, &p.request) {
-                (Some(cap), Some(req)) if cap != req => format!("{cap} → {req}"),
-                (Some(cap), _) => cap.clone(),
-                (None, Some(req)) => format!("— (asks {req})"),
-                (None, None) => "—".into(),
+            // Capacity is what the volume has, request what the claim asks: they differ while a resize runs
+            // or when the provisioner rounded up, and a DBA wants to see both.
+            let capacity = match &p.capacity {
+                Some(cap) => Span::raw(cap.clone()),
+                None => Span::styled("— (not bound)", theme.muted()),
             };
+            let request_style = match (&p.capacity, &p.request) {
+                (Some(cap), Some(req)) if cap != req => Style::default().fg(theme.info),
+                _ => Style::default().fg(theme.fg),
+            };
+            let request = Span::styled(p.request.clone().unwrap_or_else(|| "—".into()), request_style);
             Row::new(vec![
                 Cell::from(p.name.clone()),
                 Cell::from(Span::styled(p.phase.clone(), Style::default().fg(phase_colour))),
-                Cell::from(size),
+                Cell::from(capacity),
+                Cell::from(request),
                 Cell::from(Span::styled(p.storage_class.clone().unwrap_or_else(|| "(default)".into()), theme.muted())),
                 Cell::from(if p.resizing {
                     Span::styled("resizing", Style::default().fg(theme.info))
@@ -543,11 +549,12 @@ fn pvcs(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Rect
     let w = c.pvcs.iter().map(|p| p.name.chars().count()).max().unwrap_or(4) as u16;
     render_table(
         rows,
-        table_header(&["NAME", "PHASE", "SIZE", "CLASS", "RESIZE", "USED BY"], theme),
+        table_header(&["NAME", "PHASE", "CAPACITY", "REQUEST", "CLASS", "RESIZE", "USED BY"], theme),
         &[
             Constraint::Length(w),
             Constraint::Length(8),
-            Constraint::Length(14),
+            Constraint::Length(13),
+            Constraint::Length(8),
             Constraint::Length(12),
             Constraint::Length(8),
             Constraint::Min(10),
@@ -595,6 +602,7 @@ fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: R
                     Cell::from(Span::styled(b.state.clone(), backup_state_style(&b.state, theme))),
                     Cell::from(b.storage.clone().unwrap_or_else(|| "—".into())),
                     Cell::from(age(app.now, b.started)),
+                    Cell::from(age(app.now, b.completed)),
                     Cell::from(took),
                     Cell::from(detail),
                 ])
@@ -603,12 +611,13 @@ fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: R
         let w = c.backups.iter().map(|b| b.name.chars().count()).max().unwrap_or(4) as u16;
         render_table(
             rows,
-            table_header(&["NAME", "STATE", "STORAGE", "STARTED", "TOOK", "DESTINATION / ERROR"], theme),
+            table_header(&["NAME", "STATE", "STORAGE", "STARTED", "COMPLETED", "TOOK", "DESTINATION / ERROR"], theme),
             &[
                 Constraint::Length(w),
                 Constraint::Length(10),
                 Constraint::Length(12),
                 Constraint::Length(7),
+                Constraint::Length(9),
                 Constraint::Length(7),
                 Constraint::Min(10),
             ],

@@ -48,6 +48,17 @@ pub enum Command {
     Quit,
 }
 
+/// The commands with what they do, for the `?` screen.
+pub const HELP: &[(&str, &str)] = &[
+    (":pxc :ps :pg", "one kind of cluster"),
+    (":all", "every kind again"),
+    (":ns NAME | :ns all", "one namespace, or all"),
+    (":ctx NAME", "another kubeconfig context"),
+    (":sort COLUMN [desc]", "kind namespace name state ready age backup endpoint"),
+    (":backups", "every backup of the listed clusters"),
+    (":help  :q", "this help, quit"),
+];
+
 pub const USAGE: &str = ":pxc :ps :pg :all :ns NAME|all :ctx NAME :sort COLUMN [desc] :backups :help :q";
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -387,7 +387,8 @@ fn detail_pg_with_unknown_lag() {
     open(&mut app, "analytics");
     let t = render(&app, &Theme::dark(), 130, 28);
     let text = format!("{}", t.backend());
-    assert!(text.contains("LAG — analytics-instance1-m3zt-0: probe timed out"), "unknown lag is explained");
+    assert!(text.contains("LAG — analytics-instance1-m3zt-0:"), "the member whose lag is unknown is named");
+    assert!(text.contains("       probe timed out"), "and why, under it");
     insta::assert_snapshot!("detail_pg", t.backend());
 }
 

@@ -115,10 +115,15 @@ fn has_row(pane: &str, kind: &str, name: &str) -> bool {
 
 /// The list line of one cluster.
 fn row<'a>(pane: &'a str, kind: &str, name: &str) -> Option<&'a str> {
+    row_in(pane, kind, "default", name)
+}
+
+/// The list line of one cluster in namespace `ns`.
+fn row_in<'a>(pane: &'a str, kind: &str, ns: &str, name: &str) -> Option<&'a str> {
     pane.lines().find(|l| {
         let words: Vec<&str> =
             l.split(|c: char| c.is_whitespace() || c == '│' || c == '▌').filter(|w| !w.is_empty()).collect();
-        words.windows(3).any(|w| w[0] == kind && w[1] == "default" && w[2] == name)
+        words.windows(3).any(|w| w[0] == kind && w[1] == ns && w[2] == name)
     })
 }
 
@@ -286,9 +291,9 @@ fn without_the_engine_the_detail_view_says_nothing_reconciles() {
 
 impl Session {
     /// The wizard with every default but kind, name and backups (off): `rights` presses of → pick the kind
-    /// (0 pxc, 1 ps, 2 pg) and `type_rights` the PS cluster type (0 async, 1 group replication), then name →
-    /// sizes → proxy → backups → review → create.
-    fn create_with_defaults(&self, rights: usize, type_rights: usize, name: &str) {
+    /// (0 pxc, 1 ps, 2 pg) and `type_rights` the PS cluster type (0 async, 1 group replication), then name
+    /// (and `namespace` instead of default, when given) → sizes → proxy → backups → review → create.
+    fn create_with_defaults(&self, rights: usize, type_rights: usize, name: &str, namespace: Option<&str>) {
         self.keys(&["c"]);
         self.wait("the wizard", 10, |p| p.contains("1. Kind"));
         for _ in 0..rights {
@@ -307,6 +312,13 @@ impl Session {
             self.keys(&["BSpace"]);
         }
         self.text(name);
+        if let Some(ns) = namespace {
+            self.keys(&["Tab"]);
+            for _ in 0.."default".len() {
+                self.keys(&["BSpace"]);
+            }
+            self.text(ns);
+        }
         self.keys(&["Enter"]);
         self.wait("the size step", 10, |p| p.contains("▸ 3. Size"));
         self.keys(&["Enter"]);
@@ -334,13 +346,15 @@ impl Session {
         self.keys(&["Enter"]);
     }
 
-    /// ctrl-d on the only listed cluster, the typed name, enter; waits for the row to go.
-    fn delete(&self, kind: &str, name: &str) {
+    /// ctrl-d on the only listed cluster, the typed name, enter; waits for the row (in `ns`) to go.
+    fn delete(&self, kind: &str, ns: &str, name: &str) {
         self.keys(&["C-d"]);
         self.wait("the delete dialog", 10, |p| p.contains("Type the cluster name"));
         self.text(name);
         self.keys(&["Enter"]);
-        self.wait("the deletion", 30, |p| p.contains(&format!("delete {name}: done")) && !has_row(p, kind, name));
+        self.wait("the deletion", 30, |p| {
+            p.contains(&format!("delete {name}: done")) && row_in(p, kind, ns, name).is_none()
+        });
     }
 }
 
@@ -357,26 +371,33 @@ fn sandbox_console_creates_scales_and_deletes_ps_and_pg_clusters() {
     // PS with group replication: 3 MySQL pods behind 3 proxy pods (an async PS cluster cannot sit beside the
     // async example ledger-async yet: the engine refuses to share the namespace's Orchestrator ServiceAccount).
     // Group replication needs 3, 5 or 7 members and 5 do not fit 3 nodes, so the proxy is what is scaled here.
-    s.create_with_defaults(1, 1, "tmuxps");
+    s.create_with_defaults(1, 1, "tmuxps", None);
     s.wait("the PS cluster in the list", 20, |p| has_row(p, "ps/gr", "tmuxps"));
     s.wait("tmuxps ready", 90, |p| row_shows(p, "ps/gr", "tmuxps", &["ready", "3/3 mysql", "3/3"]));
     s.filter("tmuxps");
     s.wait("only tmuxps", 10, |p| has_row(p, "ps/gr", "tmuxps") && !has_row(p, "pxc", "shop-db"));
     s.scale_to(1, "2");
     s.wait("tmuxps with 2 proxy pods", 60, |p| row_shows(p, "ps/gr", "tmuxps", &["ready", "3/3 mysql", "2/2"]));
-    s.delete("ps/gr", "tmuxps");
+    s.delete("ps/gr", "default", "tmuxps");
     s.keys(&["Escape"]);
     s.wait("the examples again", 10, |p| has_row(p, "pxc", "shop-db"));
 
-    // PG: 3 instances behind pgBouncer.
-    s.create_with_defaults(2, 0, "tmuxpg");
-    s.wait("the PG cluster in the list", 20, |p| has_row(p, "pg", "tmuxpg"));
-    s.wait("tmuxpg ready", 90, |p| row_shows(p, "pg", "tmuxpg", &["ready", "3/3 instance1"]));
+    // PG: 3 instances behind pgBouncer, in a namespace that does not exist yet: the sandbox gets it, the
+    // in-process engine (watching every namespace of the sandbox) brings the cluster up, `:ns all` shows it.
+    s.create_with_defaults(2, 0, "tmuxpg", Some("team-a"));
+    s.wait("the namespace and the cluster created", 20, |p| {
+        p.contains("create namespace team-a and PerconaPGCluster tmuxpg: done")
+    });
+    s.command("ns all");
+    let pg = |p: &str, want: &[&str]| {
+        row_in(p, "pg", "team-a", "tmuxpg").is_some_and(|l| want.iter().all(|w| l.contains(w)))
+    };
+    s.wait("tmuxpg ready", 90, |p| pg(p, &["ready", "3/3 instance1"]));
     s.filter("tmuxpg");
-    s.wait("only tmuxpg", 10, |p| has_row(p, "pg", "tmuxpg") && !has_row(p, "pxc", "shop-db"));
+    s.wait("only tmuxpg", 10, |p| pg(p, &[]) && !has_row(p, "pxc", "shop-db"));
     s.scale_to(0, "2");
-    s.wait("tmuxpg at 2 instances", 60, |p| row_shows(p, "pg", "tmuxpg", &["ready", "2/2 instance1"]));
-    s.delete("pg", "tmuxpg");
+    s.wait("tmuxpg at 2 instances", 60, |p| pg(p, &["ready", "2/2 instance1"]));
+    s.delete("pg", "team-a", "tmuxpg");
 
     s.keys(&["C-c"]);
     s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));

@@ -253,15 +253,15 @@ fn sandbox_console_commands_and_edits_with_diff_and_dry_run() {
     s.command("nope");
     s.wait("an unknown command refused", 10, |p| p.contains("nope"));
 
-    // `E`: the YAML goes through $EDITOR, then the diff and the server's dry run; enter applies.
-    s.keys(&["E"]);
+    // `e` (as in k9s): the YAML goes through $EDITOR, then the diff and the server's dry run; enter applies.
+    s.keys(&["e"]);
     let pane = s.wait("the diff with a passed dry run", 20, |p| p.contains("review change") && p.contains("ok ✓"));
     assert!(pane.contains("-    size: 3") && pane.contains("+    size: 5"), "{pane}");
     s.keys(&["Enter"]);
     s.wait("the change applied", 20, |p| p.contains("update shop-db: done"));
 
-    // `e`: the form shows the new size; set it back to 3, review the diff, apply.
-    s.keys(&["e"]);
+    // `E`: the form shows the new size; set it back to 3, review the diff, apply.
+    s.keys(&["E"]);
     s.wait("the edit form", 20, |p| p.contains("Database pods") && p.contains("5"));
     s.keys(&["BSpace"]);
     s.text("3");

@@ -488,3 +488,53 @@ fn rgb_codes(pane: &str) -> std::collections::BTreeSet<String> {
     }
     out
 }
+
+/// The console attached to a separate `dbdeck sandbox` process: stopping that process shows the lost-connection
+/// banner, starting it again on the same port and state directory clears it without a key pressed.
+#[test]
+fn lost_api_connection_shows_a_banner_and_recovers_by_itself() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let sandbox = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+            .args(["sandbox", "--state-dir"])
+            .arg(dir.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut server = sandbox();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !kubeconfig.exists() {
+        assert!(Instant::now() < deadline, "the sandbox wrote no kubeconfig");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bin = env!("CARGO_BIN_EXE_dbdeck");
+    let s = Session::start(
+        "lost",
+        &format!("env TERM=xterm-256color {bin} --kubeconfig {} --no-engine", kubeconfig.display()),
+    );
+    // A fresh sandbox has no CRDs: the console offers to install them.
+    s.wait("the CRD offer", 20, |p| p.contains("CRDs missing"));
+    s.keys(&["i"]);
+    s.wait("the empty list", 20, |p| p.contains("No database clusters"));
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    s.wait("the banner", 30, |p| p.contains("API connection lost"));
+
+    let mut server = sandbox();
+    s.wait("the banner gone by itself", 30, |p| {
+        !p.contains("API connection lost") && p.contains("No database clusters")
+    });
+    s.keys(&["q"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+    server.kill().unwrap();
+    let _ = server.wait();
+}

@@ -542,7 +542,7 @@ impl App {
             Action::Restore => {
                 // Newest succeeded backups first; a restore from a failed one cannot work.
                 let mut done: Vec<_> = c.backups.iter().filter(|b| b.state == "Succeeded").collect();
-                done.sort_by(|a, b| b.completed.cmp(&a.completed));
+                done.sort_by_key(|b| std::cmp::Reverse(b.completed));
                 if done.is_empty() {
                     self.say(Level::Error, format!("{label} has no succeeded backup to restore from; take one with b"));
                     return vec![];

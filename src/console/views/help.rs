@@ -18,8 +18,11 @@ pub fn rows(keymap: &Keymap, readonly: bool) -> Vec<(&'static str, Vec<(String, 
         .collect()
 }
 
+/// keys, what it does, the binding's name.
+type NamedRow = (String, &'static str, &'static str);
+
 /// As [`rows`], with the binding's name: the word the config file's `[keys]` table takes.
-fn named_rows(keymap: &Keymap, readonly: bool) -> Vec<(&'static str, Vec<(String, &'static str, &'static str)>)> {
+fn named_rows(keymap: &Keymap, readonly: bool) -> Vec<(&'static str, Vec<NamedRow>)> {
     keymap
         .help_sections(readonly)
         .into_iter()

@@ -46,6 +46,12 @@ impl Session {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The pane with its colour escapes (`capture-pane -e`).
+    fn pane_with_colours(&self) -> String {
+        let out = Command::new("tmux").args(["capture-pane", "-e", "-p", "-t", &self.name]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn keys(&self, keys: &[&str]) {
         for k in keys {
             let ok = Command::new("tmux").args(["send-keys", "-t", &self.name, k]).status().unwrap().success();
@@ -109,10 +115,15 @@ fn has_row(pane: &str, kind: &str, name: &str) -> bool {
 
 /// The list line of one cluster.
 fn row<'a>(pane: &'a str, kind: &str, name: &str) -> Option<&'a str> {
+    row_in(pane, kind, "default", name)
+}
+
+/// The list line of one cluster in namespace `ns`.
+fn row_in<'a>(pane: &'a str, kind: &str, ns: &str, name: &str) -> Option<&'a str> {
     pane.lines().find(|l| {
         let words: Vec<&str> =
             l.split(|c: char| c.is_whitespace() || c == '│' || c == '▌').filter(|w| !w.is_empty()).collect();
-        words.windows(3).any(|w| w[0] == kind && w[1] == "default" && w[2] == name)
+        words.windows(3).any(|w| w[0] == kind && w[1] == ns && w[2] == name)
     })
 }
 
@@ -242,15 +253,15 @@ fn sandbox_console_commands_and_edits_with_diff_and_dry_run() {
     s.command("nope");
     s.wait("an unknown command refused", 10, |p| p.contains("nope"));
 
-    // `E`: the YAML goes through $EDITOR, then the diff and the server's dry run; enter applies.
-    s.keys(&["E"]);
+    // `e` (as in k9s): the YAML goes through $EDITOR, then the diff and the server's dry run; enter applies.
+    s.keys(&["e"]);
     let pane = s.wait("the diff with a passed dry run", 20, |p| p.contains("review change") && p.contains("ok ✓"));
     assert!(pane.contains("-    size: 3") && pane.contains("+    size: 5"), "{pane}");
     s.keys(&["Enter"]);
     s.wait("the change applied", 20, |p| p.contains("update shop-db: done"));
 
-    // `e`: the form shows the new size; set it back to 3, review the diff, apply.
-    s.keys(&["e"]);
+    // `E`: the form shows the new size; set it back to 3, review the diff, apply.
+    s.keys(&["E"]);
     s.wait("the edit form", 20, |p| p.contains("Database pods") && p.contains("5"));
     s.keys(&["BSpace"]);
     s.text("3");
@@ -276,4 +287,254 @@ fn without_the_engine_the_detail_view_says_nothing_reconciles() {
     s.wait("the detail view", 10, |p| p.contains("no operator is reconciling this cluster"));
     s.keys(&["C-c"]);
     s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+}
+
+impl Session {
+    /// The wizard with every default but kind, name and backups (off): `rights` presses of → pick the kind
+    /// (0 pxc, 1 ps, 2 pg) and `type_rights` the PS cluster type (0 async, 1 group replication), then name
+    /// (and `namespace` instead of default, when given) → sizes → proxy → backups → review → create.
+    fn create_with_defaults(&self, rights: usize, type_rights: usize, name: &str, namespace: Option<&str>) {
+        self.keys(&["c"]);
+        self.wait("the wizard", 10, |p| p.contains("1. Kind"));
+        for _ in 0..rights {
+            self.keys(&["Right"]);
+        }
+        if type_rights > 0 {
+            self.keys(&["Down"]);
+            for _ in 0..type_rights {
+                self.keys(&["Right"]);
+            }
+            self.wait("the cluster type", 10, |p| p.contains("[group-replication]"));
+        }
+        self.keys(&["Enter"]);
+        self.wait("the name step", 10, |p| p.contains("▸ 2. Name"));
+        for _ in 0.."cluster1".len() {
+            self.keys(&["BSpace"]);
+        }
+        self.text(name);
+        if let Some(ns) = namespace {
+            self.keys(&["Tab"]);
+            for _ in 0.."default".len() {
+                self.keys(&["BSpace"]);
+            }
+            self.text(ns);
+        }
+        self.keys(&["Enter"]);
+        self.wait("the size step", 10, |p| p.contains("▸ 3. Size"));
+        self.keys(&["Enter"]);
+        self.wait("the proxy step", 10, |p| p.contains("▸ 4. Proxy"));
+        self.keys(&["Enter"]);
+        self.wait("the backup step", 10, |p| p.contains("▸ 5. Backups"));
+        self.keys(&["Space"]);
+        self.keys(&["Enter"]);
+        self.wait("the review", 10, |p| p.contains("▸ 6. Review") && p.contains(&format!("name: {name}")));
+        self.keys(&["Enter"]);
+    }
+
+    /// `s` on the only listed cluster: field number `field` of the scale form (0 = database pods, 1 = proxy pods)
+    /// set to `size`, the diff, apply.
+    fn scale_to(&self, field: usize, size: &str) {
+        self.keys(&["s"]);
+        self.wait("the scale form", 20, |p| p.contains("Database pods"));
+        for _ in 0..field {
+            self.keys(&["Tab"]);
+        }
+        self.keys(&["BSpace"]);
+        self.text(size);
+        self.keys(&["Enter"]);
+        self.wait("the scale diff", 20, |p| p.contains("review change") && p.contains("ok ✓"));
+        self.keys(&["Enter"]);
+    }
+
+    /// ctrl-d on the only listed cluster, the typed name, enter; waits for the row (in `ns`) to go.
+    fn delete(&self, kind: &str, ns: &str, name: &str) {
+        self.keys(&["C-d"]);
+        self.wait("the delete dialog", 10, |p| p.contains("Type the cluster name"));
+        self.text(name);
+        self.keys(&["Enter"]);
+        self.wait("the deletion", 30, |p| {
+            p.contains(&format!("delete {name}: done")) && row_in(p, kind, ns, name).is_none()
+        });
+    }
+}
+
+/// "Done when" asks for every kind: a PS (async replication) and a PG cluster go through the same wizard, are
+/// scaled and deleted, and the list shows each step.
+#[test]
+fn sandbox_console_creates_scales_and_deletes_ps_and_pg_clusters() {
+    if !tmux_available() {
+        return;
+    }
+    let s = Session::sandbox("kinds", &["TERM=xterm-256color"], "");
+    s.wait_examples();
+
+    // PS with group replication: 3 MySQL pods behind 3 proxy pods (an async PS cluster cannot sit beside the
+    // async example ledger-async yet: the engine refuses to share the namespace's Orchestrator ServiceAccount).
+    // Group replication needs 3, 5 or 7 members and 5 do not fit 3 nodes, so the proxy is what is scaled here.
+    s.create_with_defaults(1, 1, "tmuxps", None);
+    s.wait("the PS cluster in the list", 20, |p| has_row(p, "ps/gr", "tmuxps"));
+    s.wait("tmuxps ready", 90, |p| row_shows(p, "ps/gr", "tmuxps", &["ready", "3/3 mysql", "3/3"]));
+    s.filter("tmuxps");
+    s.wait("only tmuxps", 10, |p| has_row(p, "ps/gr", "tmuxps") && !has_row(p, "pxc", "shop-db"));
+    s.scale_to(1, "2");
+    s.wait("tmuxps with 2 proxy pods", 60, |p| row_shows(p, "ps/gr", "tmuxps", &["ready", "3/3 mysql", "2/2"]));
+    s.delete("ps/gr", "default", "tmuxps");
+    s.keys(&["Escape"]);
+    s.wait("the examples again", 10, |p| has_row(p, "pxc", "shop-db"));
+
+    // PG: 3 instances behind pgBouncer, in a namespace that does not exist yet: the sandbox gets it, the
+    // in-process engine (watching every namespace of the sandbox) brings the cluster up, `:ns all` shows it.
+    s.create_with_defaults(2, 0, "tmuxpg", Some("team-a"));
+    s.wait("the namespace and the cluster created", 20, |p| {
+        p.contains("create namespace team-a and PerconaPGCluster tmuxpg: done")
+    });
+    s.command("ns all");
+    let pg = |p: &str, want: &[&str]| {
+        row_in(p, "pg", "team-a", "tmuxpg").is_some_and(|l| want.iter().all(|w| l.contains(w)))
+    };
+    s.wait("tmuxpg ready", 90, |p| pg(p, &["ready", "3/3 instance1"]));
+    s.filter("tmuxpg");
+    s.wait("only tmuxpg", 10, |p| pg(p, &[]) && !has_row(p, "pxc", "shop-db"));
+    s.scale_to(0, "2");
+    s.wait("tmuxpg at 2 instances", 60, |p| pg(p, &["ready", "2/2 instance1"]));
+    s.delete("pg", "team-a", "tmuxpg");
+
+    s.keys(&["C-c"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+}
+
+/// Keys remapped and the theme chosen in the config file take effect in the real program; `t` switches the
+/// theme at run time and `--theme PATH` loads a theme file.
+#[test]
+fn config_file_remaps_keys_and_themes_switch() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("dbdeck")).unwrap();
+    std::fs::write(dir.path().join("dbdeck/config.toml"), "theme = \"light\"\n[keys]\nfilter = \"f\"\nhelp = \"H\"\n")
+        .unwrap();
+    let xdg = format!("XDG_CONFIG_HOME={}", dir.path().display());
+    let s = Session::sandbox("remap", &["TERM=xterm-256color", &xdg], "--no-engine");
+    let pane = s.wait_examples();
+    assert!(pane.contains("theme light") && pane.contains("<f> filter"), "{pane}");
+
+    // `f` filters now; `/` no longer does anything in the list.
+    s.keys(&["f"]);
+    s.text("orders");
+    s.keys(&["Enter"]);
+    s.wait("the remapped filter", 10, |p| has_row(p, "pg", "orders-db") && !has_row(p, "pxc", "shop-db"));
+    s.keys(&["Escape"]);
+    s.wait("the list, unfiltered", 10, |p| has_row(p, "pxc", "shop-db"));
+    // Had `/` opened the filter line, the `H` after it would be typed there instead of opening the help.
+    s.keys(&["/"]);
+    s.keys(&["H"]);
+    s.wait("help on H", 10, |p| p.contains("keys can be remapped") && p.contains("sort-next"));
+    s.keys(&["q"]);
+
+    // `t` cycles the built-in themes at run time.
+    s.wait("the list", 10, |p| !p.contains("keys can be remapped"));
+    s.keys(&["t"]);
+    s.wait("the next theme", 10, |p| p.contains("theme high-contrast") || p.contains("theme dracula"));
+    s.keys(&["C-c"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+    drop(s);
+
+    // `--theme PATH`: a theme file by path (dracula with its own background). Every colour on the real screen,
+    // not only in a snapshot, is one of the file's.
+    let theme = dir.path().join("mine.toml");
+    let dracula = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/themes/dracula.toml")).unwrap();
+    let text = dracula.replace("bg = \"#282a36\"", "bg = \"#123456\"");
+    assert_ne!(text, dracula);
+    std::fs::write(&theme, &text).unwrap();
+    let palette: std::collections::BTreeSet<String> = text
+        .split('"')
+        .filter_map(|w| w.strip_prefix('#').filter(|h| h.len() == 6))
+        .map(|h| {
+            let c = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).unwrap();
+            format!("{};{};{}", c(0), c(2), c(4))
+        })
+        .collect();
+    let args = format!("--no-engine --theme {}", theme.display());
+    let s = Session::sandbox("themepath", &["TERM=xterm-256color", &xdg], &args);
+    let pane = s.wait_examples();
+    assert!(pane.contains("mine.toml"), "the flag wins over the config file: {pane}");
+    s.keys(&["Enter"]);
+    s.wait("a detail view", 10, |p| p.contains("Topology"));
+    let coloured = s.pane_with_colours();
+    assert!(coloured.contains("48;2;18;52;86"), "the file's background is drawn");
+    let used = rgb_codes(&coloured);
+    let foreign: Vec<&String> = used.iter().filter(|c| !palette.contains(*c)).collect();
+    assert!(foreign.is_empty(), "colours not from the theme file: {foreign:?}");
+    s.keys(&["C-c"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+}
+
+/// Every `r;g;b` of the 24-bit colour escapes in a captured pane.
+fn rgb_codes(pane: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for part in pane.split("\x1b[").skip(1) {
+        let params = part.split('m').next().unwrap_or("");
+        let nums: Vec<&str> = params.split(';').collect();
+        let mut i = 0;
+        while i < nums.len() {
+            if (nums[i] == "38" || nums[i] == "48") && nums.get(i + 1) == Some(&"2") && i + 4 < nums.len() {
+                out.insert(format!("{};{};{}", nums[i + 2], nums[i + 3], nums[i + 4]));
+                i += 5;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The console attached to a separate `dbdeck sandbox` process: stopping that process shows the lost-connection
+/// banner, starting it again on the same port and state directory clears it without a key pressed.
+#[test]
+fn lost_api_connection_shows_a_banner_and_recovers_by_itself() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let sandbox = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+            .args(["sandbox", "--state-dir"])
+            .arg(dir.path())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let kubeconfig = dir.path().join("kubeconfig");
+    let mut server = sandbox();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !kubeconfig.exists() {
+        assert!(Instant::now() < deadline, "the sandbox wrote no kubeconfig");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let bin = env!("CARGO_BIN_EXE_dbdeck");
+    let s = Session::start(
+        "lost",
+        &format!("env TERM=xterm-256color {bin} --kubeconfig {} --no-engine", kubeconfig.display()),
+    );
+    // A fresh sandbox has no CRDs: the console offers to install them.
+    s.wait("the CRD offer", 20, |p| p.contains("CRDs missing"));
+    s.keys(&["i"]);
+    s.wait("the empty list", 20, |p| p.contains("No database clusters"));
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+    s.wait("the banner", 30, |p| p.contains("API connection lost"));
+
+    let mut server = sandbox();
+    s.wait("the banner gone by itself", 30, |p| {
+        !p.contains("API connection lost") && p.contains("No database clusters")
+    });
+    s.keys(&["q"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+    server.kill().unwrap();
+    let _ = server.wait();
 }

@@ -387,7 +387,8 @@ fn detail_pg_with_unknown_lag() {
     open(&mut app, "analytics");
     let t = render(&app, &Theme::dark(), 130, 28);
     let text = format!("{}", t.backend());
-    assert!(text.contains("LAG — analytics-instance1-m3zt-0: probe timed out"), "unknown lag is explained");
+    assert!(text.contains("LAG — analytics-instance1-m3zt-0:"), "the member whose lag is unknown is named");
+    assert!(text.contains("       probe timed out"), "and why, under it");
     insta::assert_snapshot!("detail_pg", t.backend());
 }
 
@@ -716,4 +717,11 @@ fn start_up_error_screens() {
     let keys = [('i', "install the nine CRDs now (server-side apply)"), ('q', "quit")];
     t.draw(|f| message_screen(&theme, "CRDs missing", text, &keys, f)).unwrap();
     insta::assert_snapshot!("error_crds_missing", t.backend());
+    // Unreachable: the causes down to the socket error, then what to check, as a second paragraph.
+    let text = "cannot reach the Kubernetes API server: ServiceError: client error (Connect): tcp connect error: \
+                Connection refused (os error 111)\n\nkubeconfig context closed: is the cluster up, and does the \
+                context point at it? (kubectl --context closed get namespaces tells the same)";
+    let keys = [('r', "retry"), ('q', "quit")];
+    t.draw(|f| message_screen(&theme, "Cannot read clusters", text, &keys, f)).unwrap();
+    insta::assert_snapshot!("error_api_unreachable", t.backend());
 }

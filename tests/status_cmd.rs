@@ -119,3 +119,104 @@ async fn status_prints_stable_json_of_the_examples() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no cluster named nope in namespace default"));
     sandbox.shutdown().await;
 }
+
+/// With the engine running the examples reach ready, so members and PVCs exist: their JSON shape is asserted
+/// too, key by key, as scripts read it.
+#[test]
+fn status_json_of_running_clusters_keeps_its_member_and_pvc_shape() {
+    // The engine's reconcile futures are deep in a debug build: the same stack as the binary's runtime.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(running_clusters_shape());
+}
+
+async fn running_clusters_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let sandbox = dbdeck::sandbox::serve::start(dbdeck::sandbox::serve::ServeOptions {
+        kubeconfig_out: Some(kubeconfig.clone()),
+        controllers: Some(Default::default()),
+        ..dbdeck::sandbox::serve::ServeOptions::private()
+    })
+    .await
+    .unwrap();
+    let client = sandbox.client().await.unwrap();
+    dbdeck::console::seed::seed(client.clone(), "default", true).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = dbdeck::engine::EngineConfig {
+        scope: dbdeck::observe::live::Scope::Namespace("default".into()),
+        ..Default::default()
+    };
+    let engine = tokio::spawn(dbdeck::engine::run(client, config, async move {
+        let _ = stopped.await;
+    }));
+
+    let status = || {
+        let kc = kubeconfig.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || {
+                Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+                    .args(["--kubeconfig"])
+                    .arg(&kc)
+                    .args(["status", "-n", "default", "-o", "json", "--no-probe"])
+                    .env_remove("KUBECONFIG")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let views = loop {
+        let v = status().await;
+        if v.as_array().unwrap().iter().all(|c| c["state"] == "ready") {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "the examples did not all reach ready: {v:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+
+    let member_keys: BTreeSet<String> =
+        ["pod", "component", "role", "node", "zone", "ready", "phase", "restarts", "started", "lag", "lagHistory"]
+            .map(String::from)
+            .into();
+    let pvc_keys: BTreeSet<String> =
+        ["name", "phase", "capacity", "request", "storageClass", "resizing", "usedBy"].map(String::from).into();
+    for v in views.as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        assert!(v["host"].is_string(), "{name}: a ready cluster has an endpoint");
+        let members = v["members"].as_array().unwrap();
+        assert!(!members.is_empty(), "{name}");
+        for m in members {
+            assert_eq!(keys(m), member_keys, "{name}: {m}");
+            assert!(m["ready"].is_boolean() && m["restarts"].is_u64() && m["node"].is_string(), "{name}: {m}");
+            assert!(m["zone"].as_str().is_some_and(|z| z.starts_with("zone-")), "{name}: {m}");
+            // Lag is never made up: a database member that was not probed says so, with the reason.
+            let lag = &m["lag"];
+            assert!(lag["state"].is_string(), "{name}: {m}");
+            if lag["state"] == "unknown" {
+                assert_eq!(lag["reason"], "not probed (--no-probe)", "{name}: {m}");
+            }
+        }
+        let pvcs = v["pvcs"].as_array().unwrap();
+        assert!(!pvcs.is_empty(), "{name}");
+        for p in pvcs {
+            assert_eq!(keys(p), pvc_keys, "{name}: {p}");
+            assert_eq!(p["phase"], "Bound", "{name}: {p}");
+            assert!(p["capacity"].is_string() && p["request"].is_string(), "{name}: {p}");
+        }
+        for c in v["components"].as_array().unwrap() {
+            assert_eq!(c["ready"], c["size"], "{name}: {c}");
+        }
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), engine).await;
+    sandbox.shutdown().await;
+}

@@ -28,10 +28,11 @@ pub enum SortColumn {
     Ready,
     Age,
     LastBackup,
+    Endpoint,
 }
 
 impl SortColumn {
-    pub const ALL: [SortColumn; 7] = [
+    pub const ALL: [SortColumn; 8] = [
         SortColumn::Kind,
         SortColumn::Namespace,
         SortColumn::Name,
@@ -39,7 +40,36 @@ impl SortColumn {
         SortColumn::Ready,
         SortColumn::Age,
         SortColumn::LastBackup,
+        SortColumn::Endpoint,
     ];
+    /// The column's header word, lower-case, as `:sort` takes it.
+    pub fn word(self) -> &'static str {
+        match self {
+            SortColumn::Kind => "kind",
+            SortColumn::Namespace => "namespace",
+            SortColumn::Name => "name",
+            SortColumn::State => "state",
+            SortColumn::Ready => "ready",
+            SortColumn::Age => "age",
+            SortColumn::LastBackup => "backup",
+            SortColumn::Endpoint => "endpoint",
+        }
+    }
+    /// A header word or an unambiguous start of one (`ns` for namespace).
+    pub fn parse(word: &str) -> Option<SortColumn> {
+        let w = word.to_lowercase();
+        if w == "ns" {
+            return Some(SortColumn::Namespace);
+        }
+        if let Some(exact) = Self::ALL.iter().find(|c| c.word() == w) {
+            return Some(*exact);
+        }
+        let mut hits = Self::ALL.iter().filter(|c| !w.is_empty() && c.word().starts_with(&w));
+        match (hits.next(), hits.next()) {
+            (Some(c), None) => Some(*c),
+            _ => None,
+        }
+    }
     pub fn next(self) -> Self {
         let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0);
         Self::ALL[(i + 1) % Self::ALL.len()]
@@ -105,6 +135,8 @@ pub enum Action {
     Snapshot(Vec<ClusterView>),
     Tick(DateTime<Utc>),
     Connection(Connection),
+    /// The live layer now watches this kubeconfig context (a failed switch leaves everything as it was).
+    ContextSwitched(String),
     /// The current custom resource, fetched for the edit form.
     EditLoaded {
         target: ClusterRef,

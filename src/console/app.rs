@@ -323,6 +323,15 @@ impl App {
                 self.banner = None;
                 return vec![];
             }
+            Action::ContextSwitched(ctx) => {
+                self.context = ctx;
+                self.clusters.clear();
+                self.loaded = false;
+                self.banner = None;
+                self.stack = vec![Screen::Clusters];
+                self.selected = 0;
+                return vec![];
+            }
             Action::WriteDone { what, result } => {
                 match result {
                     Ok(()) => self.say(Level::Ok, format!("{what}: done")),
@@ -533,7 +542,7 @@ impl App {
             Action::Restore => {
                 // Newest succeeded backups first; a restore from a failed one cannot work.
                 let mut done: Vec<_> = c.backups.iter().filter(|b| b.state == "Succeeded").collect();
-                done.sort_by(|a, b| b.completed.cmp(&a.completed));
+                done.sort_by_key(|b| std::cmp::Reverse(b.completed));
                 if done.is_empty() {
                     self.say(Level::Error, format!("{label} has no succeeded backup to restore from; take one with b"));
                     return vec![];
@@ -682,16 +691,19 @@ impl App {
                 self.selected = 0;
                 vec![Effect::SwitchNamespace(ns)]
             }
-            Ok(Command::Context(ctx)) => {
-                self.context = ctx.clone();
-                self.clusters.clear();
-                self.loaded = false;
-                self.stack = vec![Screen::Clusters];
-                self.selected = 0;
-                vec![Effect::SwitchContext(ctx)]
-            }
+            // The context changes only once the live layer has a client for it: a name that is not in the
+            // kubeconfig must not leave the old clusters hidden under a context that was never reached.
+            Ok(Command::Context(ctx)) => vec![Effect::SwitchContext(ctx)],
             Ok(Command::Help) => {
                 self.stack.push(Screen::Help);
+                vec![]
+            }
+            Ok(Command::Sort { column, descending }) => {
+                self.keeping_selection(|a| {
+                    a.sort = column;
+                    a.descending = descending;
+                });
+                self.stack = vec![Screen::Clusters];
                 vec![]
             }
             Ok(Command::Quit) => vec![Effect::Quit],
@@ -964,6 +976,8 @@ fn compare(col: SortColumn, a: &ClusterView, b: &ClusterView, now: DateTime<Utc>
         SortColumn::Ready => ready_ratio(a).partial_cmp(&ready_ratio(b)).unwrap_or(Ordering::Equal),
         SortColumn::Age => age(a).cmp(&age(b)),
         SortColumn::LastBackup => backup_age(a).cmp(&backup_age(b)),
+        // Clusters without an endpoint yet sort after those with one.
+        SortColumn::Endpoint => (a.host.is_none(), &a.host).cmp(&(b.host.is_none(), &b.host)),
     }
 }
 
@@ -1075,6 +1089,24 @@ mod tests {
         assert_eq!(names(&a), ["orders", "cart", "reports"]);
         a.update(Action::SortNext);
         assert_eq!(a.sort, SortColumn::LastBackup);
+        a.update(Action::SortNext);
+        assert_eq!(a.sort, SortColumn::Endpoint, "o reaches every column, the endpoint too");
+    }
+
+    #[test]
+    fn sort_command_takes_any_column() {
+        let mut a = app();
+        a.clusters[0].host = Some("cart-haproxy.shop".into());
+        a.clusters[1].host = Some("reports-pgbouncer.bi".into());
+        a.run_command("sort endpoint");
+        assert_eq!(names(&a), ["cart", "reports", "orders"], "no endpoint yet sorts last");
+        a.run_command("sort -name");
+        assert_eq!((a.sort, a.descending), (SortColumn::Name, true));
+        assert_eq!(names(&a), ["reports", "orders", "cart"]);
+        a.run_command("sort ready desc");
+        assert_eq!((a.sort, a.descending), (SortColumn::Ready, true));
+        a.run_command("sort size");
+        assert!(a.status.as_ref().is_some_and(|s| s.text.contains("no such column")), "{:?}", a.status);
     }
 
     #[test]
@@ -1115,6 +1147,9 @@ mod tests {
         assert_eq!(run(&mut a, "ns shop"), vec![Effect::SwitchNamespace(Some("shop".into()))]);
         assert_eq!(names(&a), ["cart", "orders"]);
         assert_eq!(run(&mut a, "ctx prod"), vec![Effect::SwitchContext("prod".into())]);
+        assert_eq!(a.context, "ctx1", "nothing changes until the live layer reached the new context");
+        assert_eq!(names(&a), ["cart", "orders"], "a switch that fails leaves the list as it was");
+        a.update(Action::ContextSwitched("prod".into()));
         assert_eq!(a.context, "prod");
         assert!(!a.loaded && a.clusters.is_empty(), "the old context's clusters are not shown under the new name");
         run(&mut a, "backups");

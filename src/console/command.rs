@@ -1,5 +1,6 @@
 //! The `:` command line.
 
+use super::action::SortColumn;
 use crate::observe::view::ClusterKind;
 
 /// Which kinds the cluster list shows.
@@ -38,11 +39,27 @@ pub enum Command {
     /// `None` = all namespaces.
     Namespace(Option<String>),
     Context(String),
+    /// `:sort COLUMN [asc|desc]`, or `:sort -COLUMN` for descending.
+    Sort {
+        column: SortColumn,
+        descending: bool,
+    },
     Help,
     Quit,
 }
 
-pub const USAGE: &str = ":pxc :ps :pg :all :ns NAME|all :ctx NAME :backups :help :q";
+/// The commands with what they do, for the `?` screen.
+pub const HELP: &[(&str, &str)] = &[
+    (":pxc :ps :pg", "one kind of cluster"),
+    (":all", "every kind again"),
+    (":ns NAME | :ns all", "one namespace, or all"),
+    (":ctx NAME", "another kubeconfig context"),
+    (":sort COLUMN [desc]", "kind namespace name state ready age backup endpoint"),
+    (":backups", "every backup of the listed clusters"),
+    (":help  :q", "this help, quit"),
+];
+
+pub const USAGE: &str = ":pxc :ps :pg :all :ns NAME|all :ctx NAME :sort COLUMN [desc] :backups :help :q";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CommandError {
@@ -50,6 +67,8 @@ pub enum CommandError {
     Unknown(String),
     #[error(":{0} needs a name, e.g. :{0} {1}")]
     MissingArg(&'static str, &'static str),
+    #[error(":sort {0:?}: no such column; columns: kind, namespace, name, state, ready, age, backup, endpoint")]
+    UnknownColumn(String),
     #[error(":{cmd} takes one argument, got {got:?}")]
     TooMany { cmd: String, got: String },
 }
@@ -61,6 +80,9 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         return Err(CommandError::Unknown(String::new()));
     };
     let arg = words.next().map(str::to_string);
+    if head.eq_ignore_ascii_case("sort") {
+        return parse_sort(arg.as_deref(), words.next(), words.next());
+    }
     let rest: Vec<&str> = words.collect();
     if !rest.is_empty() {
         return Err(CommandError::TooMany { cmd: head.to_string(), got: rest.join(" ") });
@@ -90,6 +112,27 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
     }
 }
 
+fn parse_sort(column: Option<&str>, order: Option<&str>, extra: Option<&str>) -> Result<Command, CommandError> {
+    let Some(column) = column else {
+        return Err(CommandError::MissingArg("sort", "age desc"));
+    };
+    if let Some(x) = extra {
+        return Err(CommandError::TooMany { cmd: "sort".into(), got: x.to_string() });
+    }
+    let (dash, word) = match column.strip_prefix('-') {
+        Some(w) => (true, w),
+        None => (false, column),
+    };
+    let column = SortColumn::parse(word).ok_or_else(|| CommandError::UnknownColumn(word.to_string()))?;
+    let descending = match order.map(str::to_lowercase).as_deref() {
+        None => dash,
+        Some("desc" | "descending" | "down") => true,
+        Some("asc" | "ascending" | "up") => false,
+        Some(other) => return Err(CommandError::TooMany { cmd: "sort".into(), got: other.to_string() }),
+    };
+    Ok(Command::Sort { column, descending })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +148,24 @@ mod tests {
         assert_eq!(parse("ns all"), Ok(Command::Namespace(None)));
         assert_eq!(parse("ctx prod-eu"), Ok(Command::Context("prod-eu".into())));
         assert_eq!(parse("q"), Ok(Command::Quit));
+    }
+
+    #[test]
+    fn sort_by_any_column() {
+        for col in SortColumn::ALL {
+            assert_eq!(parse(&format!("sort {}", col.word())), Ok(Command::Sort { column: col, descending: false }));
+        }
+        assert_eq!(parse("sort age desc"), Ok(Command::Sort { column: SortColumn::Age, descending: true }));
+        assert_eq!(parse("sort -endp"), Ok(Command::Sort { column: SortColumn::Endpoint, descending: true }));
+        assert_eq!(parse("sort ns"), Ok(Command::Sort { column: SortColumn::Namespace, descending: false }));
+        assert_eq!(parse("sort sta"), Ok(Command::Sort { column: SortColumn::State, descending: false }));
+        assert!(
+            matches!(parse("sort na"), Err(CommandError::UnknownColumn(_))),
+            "n and na start both name and namespace"
+        );
+        assert!(matches!(parse("sort size"), Err(CommandError::UnknownColumn(_))));
+        assert!(matches!(parse("sort"), Err(CommandError::MissingArg(..))));
+        assert!(matches!(parse("sort age sideways"), Err(CommandError::TooMany { .. })));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The edit form for everyday changes (sizes, resources, storage, pause, backup schedule), and the review of
+//! The edit form for everyday changes (sizes, resources, storage, pause, backup schedules), and the review of
 //! any change as a unified YAML diff with a server dry-run result before it is applied.
 
 use serde_json::Value;
@@ -28,29 +28,59 @@ fn text_at(v: &Value, path: &str) -> Option<String> {
     })
 }
 
+/// One cron field per backup schedule the cluster has: PXC and PS name theirs in `spec.backup.schedule[]`;
+/// PG has full/differential/incremental schedules per pgBackRest repo. Adding or removing a schedule is a job
+/// for the YAML (`E`).
+fn schedule_fields(kind: ClusterKind, before: &Value) -> Vec<Field> {
+    let mut out = Vec::new();
+    match kind {
+        ClusterKind::Pxc | ClusterKind::Ps { .. } => {
+            let list = get(before, "spec.backup.schedule").and_then(Value::as_array).cloned().unwrap_or_default();
+            for (i, item) in list.iter().enumerate() {
+                let path = format!("spec.backup.schedule[{i}].schedule");
+                let Some(cron) = text_at(before, &path) else { continue };
+                let name = item.get("name").and_then(Value::as_str).unwrap_or("unnamed");
+                let mut f = Field::text("schedule", "", path, &cron, "cron");
+                f.label = format!("Schedule {name}").into();
+                out.push(f);
+            }
+        }
+        ClusterKind::Pg => {
+            let repos =
+                get(before, "spec.backups.pgbackrest.repos").and_then(Value::as_array).cloned().unwrap_or_default();
+            for (i, repo) in repos.iter().enumerate() {
+                let name = repo.get("name").and_then(Value::as_str).unwrap_or("repo");
+                for kind in ["full", "differential", "incremental"] {
+                    let path = format!("spec.backups.pgbackrest.repos[{i}].schedules.{kind}");
+                    let Some(cron) = text_at(before, &path) else { continue };
+                    let mut f = Field::text("schedule", "", path, &cron, "cron");
+                    f.label = format!("Schedule {name} {kind}").into();
+                    out.push(f);
+                }
+            }
+        }
+    }
+    out
+}
+
 impl EditForm {
     /// Builds the form from the resource as the server has it. Fields whose path is absent are left out,
     /// except the ones every cluster has (size, pause). `scale_only` keeps just the pod counts (the `s` key).
     pub fn new(target: ClusterRef, before: Value, scale_only: bool) -> EditForm {
-        let (db, storage, proxies, schedule): (&str, String, Vec<(&str, String)>, &str) = match target.kind {
+        let (db, storage, proxies): (&str, String, Vec<(&str, String)>) = match target.kind {
             ClusterKind::Pxc => (
                 "spec.pxc",
                 "spec.pxc.volumeSpec.persistentVolumeClaim.resources.requests.storage".into(),
                 vec![("haproxy", "spec.haproxy".into()), ("proxysql", "spec.proxysql".into())],
-                "spec.backup.schedule[0].schedule",
             ),
             ClusterKind::Ps { .. } => (
                 "spec.mysql",
                 "spec.mysql.volumeSpec.persistentVolumeClaim.resources.requests.storage".into(),
                 vec![("haproxy", "spec.proxy.haproxy".into()), ("router", "spec.proxy.router".into())],
-                "spec.backup.schedule[0].schedule",
             ),
-            ClusterKind::Pg => (
-                "spec.instances[0]",
-                "spec.instances[0].dataVolumeClaimSpec.resources.requests.storage".into(),
-                vec![],
-                "spec.backups.pgbackrest.repos[0].schedules.full",
-            ),
+            ClusterKind::Pg => {
+                ("spec.instances[0]", "spec.instances[0].dataVolumeClaimSpec.resources.requests.storage".into(), vec![])
+            }
         };
         let mut fields = Vec::new();
         let size_path = if target.kind == ClusterKind::Pg { format!("{db}.replicas") } else { format!("{db}.size") };
@@ -84,9 +114,7 @@ impl EditForm {
         if let Some(s) = text_at(&before, &storage) {
             fields.push(Field::text("storage", "Storage size", &storage, &s, "grow only"));
         }
-        if let Some(s) = text_at(&before, schedule) {
-            fields.push(Field::text("schedule", "Backup schedule", schedule, &s, "cron"));
-        }
+        fields.extend(schedule_fields(target.kind, &before));
         let paused = get(&before, "spec.pause").and_then(Value::as_bool).unwrap_or(false);
         fields.push(Field::toggle("pause", "Paused", "spec.pause", paused, "space toggles"));
         if scale_only {
@@ -291,6 +319,36 @@ mod tests {
         set_text(&mut f, "size", "4");
         assert_eq!(f.problems.len(), 1, "{:?}", f.problems);
         assert_eq!(f.problems[0].path, "spec.pxc.size");
+    }
+
+    #[test]
+    fn every_backup_schedule_gets_its_own_field() {
+        let mut before = pxc();
+        before["spec"]["backup"] = json!({"image": "percona/percona-xtrabackup:8.4", "storages": {"s3": {"type": "s3",
+            "s3": {"bucket": "b", "credentialsSecret": "c"}}},
+            "schedule": [{"name": "daily", "schedule": "0 0 * * *", "storageName": "s3", "keep": 3},
+                         {"name": "hourly", "schedule": "0 * * * *", "storageName": "s3", "keep": 24}]});
+        let mut f = EditForm::new(target(), before, false);
+        let labels: Vec<String> = f.fields.iter().filter(|x| x.id == "schedule").map(|x| x.label.to_string()).collect();
+        assert_eq!(labels, ["Schedule daily", "Schedule hourly"]);
+        let second = f.fields.iter_mut().find(|x| x.label == "Schedule hourly").unwrap();
+        second.value = super::super::form::FieldValue::Text("30 * * * *".into());
+        f.refresh();
+        let after = f.after();
+        assert_eq!(after["spec"]["backup"]["schedule"][0]["schedule"], "0 0 * * *");
+        assert_eq!(after["spec"]["backup"]["schedule"][1]["schedule"], "30 * * * *");
+        assert_eq!(after["spec"]["backup"]["schedule"][1]["keep"], 24, "the rest of the item is kept");
+
+        let pg = json!({"apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGCluster",
+            "metadata": {"name": "pg1", "namespace": "db"},
+            "spec": {"instances": [{"name": "instance1", "replicas": 3}],
+                     "backups": {"pgbackrest": {"repos": [
+                         {"name": "repo1", "schedules": {"full": "0 0 * * 6", "differential": "0 1 * * 1-5"}},
+                         {"name": "repo2", "schedules": {"incremental": "0 */4 * * *"}}]}}}});
+        let t = ClusterRef { kind: ClusterKind::Pg, namespace: "db".into(), name: "pg1".into() };
+        let f = EditForm::new(t, pg, false);
+        let labels: Vec<String> = f.fields.iter().filter(|x| x.id == "schedule").map(|x| x.label.to_string()).collect();
+        assert_eq!(labels, ["Schedule repo1 full", "Schedule repo1 differential", "Schedule repo2 incremental"]);
     }
 
     fn target() -> ClusterRef {

@@ -28,7 +28,8 @@ pub enum FieldType {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
     pub id: &'static str,
-    pub label: &'static str,
+    /// Built-in fields have a fixed label; repeated ones (one per backup schedule) name their item.
+    pub label: std::borrow::Cow<'static, str>,
     /// The resource path this field writes (problems at or under it are shown next to the field).
     pub path: String,
     pub kind: FieldType,
@@ -38,7 +39,14 @@ pub struct Field {
 
 impl Field {
     pub fn text(id: &'static str, label: &'static str, path: impl Into<String>, v: &str, hint: &'static str) -> Field {
-        Field { id, label, path: path.into(), kind: FieldType::String, value: FieldValue::Text(v.into()), hint }
+        Field {
+            id,
+            label: label.into(),
+            path: path.into(),
+            kind: FieldType::String,
+            value: FieldValue::Text(v.into()),
+            hint,
+        }
     }
     pub fn int(id: &'static str, label: &'static str, path: impl Into<String>, v: &str, hint: &'static str) -> Field {
         Field { kind: FieldType::Integer, ..Field::text(id, label, path, v, hint) }
@@ -62,7 +70,7 @@ impl Field {
     ) -> Field {
         Field {
             id,
-            label,
+            label: label.into(),
             path: path.into(),
             kind: FieldType::Choice,
             value: FieldValue::Choice { options, index },
@@ -76,7 +84,7 @@ impl Field {
         on: bool,
         hint: &'static str,
     ) -> Field {
-        Field { id, label, path: path.into(), kind: FieldType::Bool, value: FieldValue::Toggle(on), hint }
+        Field { id, label: label.into(), path: path.into(), kind: FieldType::Bool, value: FieldValue::Toggle(on), hint }
     }
 
     /// The value as shown.

@@ -175,11 +175,18 @@ pub struct Binding {
     pub help: &'static str,
     /// Shown in the bottom hint bar.
     pub hint: bool,
+    /// The hint bar's shorter word for it (the help screen keeps `help`).
+    pub short: Option<&'static str>,
     /// Changes the cluster: hidden and refused in read-only mode.
     pub write: bool,
 }
 
 impl Binding {
+    /// What the hint bar says.
+    pub fn hint_text(&self) -> &'static str {
+        self.short.unwrap_or(self.help)
+    }
+
     pub fn keys_label(&self) -> String {
         self.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join("/")
     }
@@ -216,7 +223,7 @@ fn b(
     help: &'static str,
     hint: bool,
 ) -> Binding {
-    Binding { name, keys: keys.to_vec(), contexts, action, help, hint, write: false }
+    Binding { name, keys: keys.to_vec(), contexts, action, help, hint, short: None, write: false }
 }
 
 fn w(name: &'static str, keys: &[Key], contexts: &'static [Context], action: Action, help: &'static str) -> Binding {
@@ -258,8 +265,9 @@ impl Default for Keymap {
             b("pane-5", &[c('5')], &[Detail], Action::Pane(4), "Events", false),
             b("pane-6", &[c('6')], &[Detail], Action::Pane(5), "Conditions", false),
             w("create", &[c('c')], &[List], Action::Create, "create cluster"),
-            w("edit", &[c('e')], &[List, Detail], Action::Edit, "edit"),
-            w("edit-yaml", &[c('E')], &[List, Detail], Action::EditYaml, "edit YAML in $EDITOR"),
+            // k9s's `e`: the whole YAML in $EDITOR; `E` opens the form for the everyday changes.
+            w("edit-yaml", &[c('e')], &[List, Detail], Action::EditYaml, "edit YAML in $EDITOR"),
+            w("edit", &[c('E')], &[List, Detail], Action::Edit, "edit form"),
             w("scale", &[c('s')], &[List, Detail], Action::Scale, "scale"),
             w("pause", &[c('p')], &[List, Detail], Action::PauseResume, "pause/resume"),
             w("backup", &[c('b')], &[List, Detail], Action::Backup, "backup now"),
@@ -282,6 +290,28 @@ impl Default for Keymap {
             b("choice-next-confirm", &[p(K::Right)], &[Confirm], Action::ChoiceNext, "next option", false),
             b("close-help", &[c('q')], &[Help], Action::Back, "close help", true),
         ];
+        // The hint bar has one row for a dozen keys: shorter words there, the full ones on `?`.
+        let mut bindings = bindings;
+        for (name, short) in [
+            ("help", "help"),
+            ("command", "command"),
+            ("open", "open"),
+            ("sort-next", "sort"),
+            ("create", "create"),
+            ("edit-yaml", "edit YAML"),
+            ("edit", "form"),
+            ("pause", "pause"),
+            ("backup", "backup"),
+            ("restore", "restore"),
+            ("back", "back"),
+            ("choice-next", "choice"),
+            ("next-step", "next/apply"),
+            ("prev-step", "step back"),
+        ] {
+            if let Some(b) = bindings.iter_mut().find(|b| b.name == name) {
+                b.short = Some(short);
+            }
+        }
         Keymap { bindings }
     }
 }

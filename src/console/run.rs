@@ -167,7 +167,12 @@ async fn start_session(
             });
             None
         }
-        None => (!args.no_engine && !args.readonly).then(|| start_engine(conn.client.clone(), scope.clone())),
+        // On the embedded sandbox the engine watches every namespace: a cluster the wizard creates in another
+        // namespace than the one shown must still come up. On a real cluster it keeps to the console's scope.
+        None => (!args.no_engine && !args.readonly).then(|| {
+            let engine_scope = if conn.sandbox.is_some() { Scope::All } else { scope.clone() };
+            start_engine(conn.client.clone(), engine_scope)
+        }),
     };
 
     let outcome = session(term, &mut app, theme, theme_name, conn.client.clone(), scope, global).await;
@@ -248,6 +253,7 @@ async fn ready_to_watch(
     theme: &Theme,
     client: &kube::Client,
     scope: &Scope,
+    context: &str,
 ) -> Result<bool, RunError> {
     loop {
         match live::preflight(client, scope).await {
@@ -267,7 +273,14 @@ async fn ready_to_watch(
             }
             Err(e) => {
                 let keys = [('r', "retry"), ('q', "quit")];
-                if message_screen(term, theme, "Cannot read clusters", &e.to_string(), &keys).await? != 'r' {
+                let text = match &e {
+                    LiveError::Unreachable(_) => format!(
+                        "{e}\n\nkubeconfig context {context}: is the cluster up, and does the context point at it? \
+                         (kubectl --context {context} get namespaces tells the same)"
+                    ),
+                    _ => e.to_string(),
+                };
+                if message_screen(term, theme, "Cannot read clusters", &text, &keys).await? != 'r' {
                     return Ok(false);
                 }
             }
@@ -284,7 +297,8 @@ async fn session(
     mut scope: Scope,
     global: &GlobalArgs,
 ) -> Result<i32, RunError> {
-    if !ready_to_watch(term, theme, &client, &scope).await? {
+    let context = app.context.clone();
+    if !ready_to_watch(term, theme, &client, &scope, &context).await? {
         return Ok(0);
     }
     let mut live = live::start(client.clone(), scope.clone());
@@ -358,7 +372,7 @@ async fn session(
                     if let Some(a) = action {
                         let more = app.update(a);
                         for e in more {
-                            spawn_effect(e, &client, &tx);
+                            spawn_effect(e, &client, &tx, global.sandbox);
                         }
                     }
                 }
@@ -384,7 +398,7 @@ async fn session(
                     match kubeclient::client(&g).await {
                         Ok(c) => {
                             client = c;
-                            app.context = ctx;
+                            app.update(Action::ContextSwitched(ctx));
                             live = live::start(client.clone(), scope.clone());
                             snapshots = live.snapshots.clone();
                         }
@@ -396,7 +410,7 @@ async fn session(
                         }
                     }
                 }
-                other => spawn_effect(other, &client, &tx),
+                other => spawn_effect(other, &client, &tx, global.sandbox),
             }
         }
     }
@@ -437,8 +451,22 @@ fn value_of(obj: &DynamicObject, target: &ClusterRef) -> serde_json::Value {
     v
 }
 
-/// Runs one effect off the UI task; its answer comes back as an action.
-fn spawn_effect(effect: Effect, client: &kube::Client, tx: &mpsc::UnboundedSender<Action>) {
+/// Creates `ns` when it does not exist yet; `Ok(true)` when it was created here.
+async fn ensure_namespace(client: &kube::Client, ns: &str) -> Result<bool, String> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(client.clone());
+    if timed(api.get_opt(ns)).await?.is_some() {
+        return Ok(false);
+    }
+    let obj: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).map_err(|e| e.to_string())?;
+    timed(api.create(&PostParams::default(), &obj)).await.map(|_| true)
+}
+
+/// Runs one effect off the UI task; its answer comes back as an action. On the embedded `sandbox`, a cluster
+/// the wizard puts into a namespace that does not exist yet gets the namespace too (on a real cluster the API's
+/// "namespace not found" stands: creating namespaces there is an administrator's decision).
+fn spawn_effect(effect: Effect, client: &kube::Client, tx: &mpsc::UnboundedSender<Action>, sandbox: bool) {
     let client = client.clone();
     let tx = tx.clone();
     tokio::spawn(async move {
@@ -447,7 +475,18 @@ fn spawn_effect(effect: Effect, client: &kube::Client, tx: &mpsc::UnboundedSende
                 let s = |p: &str| value.pointer(p).and_then(|v| v.as_str()).unwrap_or("").to_string();
                 let (api_version, kind, ns, name) =
                     (s("/apiVersion"), s("/kind"), s("/metadata/namespace"), s("/metadata/name"));
-                let what = format!("create {kind} {name}");
+                let mut what = format!("create {kind} {name}");
+                if sandbox && !ns.is_empty() {
+                    match ensure_namespace(&client, &ns).await {
+                        Ok(true) => what = format!("create namespace {ns} and {kind} {name}"),
+                        Ok(false) => {}
+                        Err(e) => {
+                            let _ =
+                                tx.send(Action::WriteDone { what: format!("create namespace {ns}"), result: Err(e) });
+                            return;
+                        }
+                    }
+                }
                 let result = match serde_json::from_value::<DynamicObject>(value) {
                     Ok(obj) => timed(api_for(&client, &api_version, &kind, &ns).create(&PostParams::default(), &obj))
                         .await

@@ -140,6 +140,22 @@ fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
+/// An error with the causes under it (`client error (Connect): tcp connect error: Connection refused`): the top
+/// line alone does not say whether the port is closed, the name unknown or the certificate refused.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// Checks that the API answers and the nine CRDs are served, before anything watches them.
 pub async fn preflight(client: &kube::Client, scope: &Scope) -> Result<(), LiveError> {
     let mut missing = Vec::new();
@@ -153,7 +169,7 @@ pub async fn preflight(client: &kube::Client, scope: &Scope) -> Result<(), LiveE
                     source: kube::Error::Api(s),
                 });
             }
-            Err(e) => return Err(LiveError::Unreachable(e.to_string())),
+            Err(e) => return Err(LiveError::Unreachable(with_causes(&e))),
         }
     }
     if missing.is_empty() { Ok(()) } else { Err(LiveError::MissingCrds { missing }) }
@@ -253,7 +269,44 @@ impl Drop for Live {
     }
 }
 
+/// Longest pause between two attempts of a failing watch: a console should notice a server that is back within
+/// seconds (kube's default backoff, made for controllers, waits up to 30 s).
+const RETRY_MAX: Duration = Duration::from_secs(4);
+/// How often a failing watch asks the server whether it answers again, and how long one ask may take.
+const RECHECK_EVERY: Duration = Duration::from_secs(1);
+const RECHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Doubling from 250 ms to [`RETRY_MAX`]; one console against one server needs no jitter.
+struct RetryBackoff {
+    next: Duration,
+}
+
+impl RetryBackoff {
+    fn new() -> Self {
+        RetryBackoff { next: Duration::from_millis(250) }
+    }
+}
+
+impl Iterator for RetryBackoff {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (self.next * 2).min(RETRY_MAX);
+        Some(now)
+    }
+}
+
+impl kube::runtime::utils::Backoff for RetryBackoff {
+    fn reset(&mut self) {
+        *self = RetryBackoff::new();
+    }
+}
+
 /// Drives one reflector and reports what it sees. `quiet` watches (nodes) never flag the connection.
+///
+/// A watch that fails resumes from its last resourceVersion and then yields nothing until an object changes, so
+/// on a quiet cluster no event would ever say the server is back: while failing, the task also lists one object
+/// every [`RECHECK_EVERY`] and reports the recovery as soon as the server answers.
 fn spawn_watch<K>(
     index: usize,
     api: Api<K>,
@@ -267,9 +320,30 @@ where
 {
     tokio::spawn(async move {
         let mut failing = false;
-        let stream = watcher(api, watcher::Config::default()).default_backoff().reflect(writer);
+        let check = api.clone();
+        let stream = watcher(api, watcher::Config::default()).backoff(RetryBackoff::new()).reflect(writer);
         futures::pin_mut!(stream);
-        while let Some(item) = stream.next().await {
+        let mut recheck = tokio::time::interval(RECHECK_EVERY);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let item = tokio::select! {
+                item = stream.next() => match item {
+                    Some(item) => item,
+                    None => break,
+                },
+                _ = recheck.tick(), if failing => {
+                    let answered = tokio::time::timeout(RECHECK_TIMEOUT, check.list(&ListParams::default().limit(1)))
+                        .await
+                        .is_ok_and(|r| r.is_ok());
+                    if answered {
+                        failing = false;
+                        if tx.send(Signal::Recovered(index)).is_err() {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+            };
             let signal = match item {
                 Ok(ev) => {
                     if failing {
@@ -490,6 +564,31 @@ mod tests {
         wait(&mut rx, |s| s.clusters.is_empty()).await;
         drop(live);
         sandbox.shutdown().await;
+    }
+    /// Stop the server the watches use and start it again on the same address and state: the snapshot says the
+    /// connection is lost, then recovers by itself although nothing changed in between (a resumed watch is silent).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_connection_recovers_when_the_server_is_back() {
+        use crate::sandbox::serve::{ServeOptions, start as serve};
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ServeOptions { state_dir: Some(dir.path().to_path_buf()), ..Default::default() };
+        let sandbox = serve(opts.clone()).await.unwrap();
+        let addr = sandbox.addr;
+        let client = kube::Client::try_from(sandbox.client_config().await.unwrap()).unwrap();
+        crate::cmd::crd::apply_all(client.clone()).await.unwrap();
+        let live =
+            start_with(client, Scope::Namespace("default".into()), LiveOptions { probe: None, ..Default::default() });
+        let mut rx = live.snapshots.clone();
+        let within = Duration::from_secs(20);
+        tokio::time::timeout(within, rx.wait_for(|s| s.synced && s.lost.is_none())).await.unwrap().unwrap();
+
+        sandbox.shutdown().await;
+        tokio::time::timeout(within, rx.wait_for(|s| s.lost.is_some())).await.expect("lost flagged").unwrap();
+
+        let again = serve(ServeOptions { listen: Some(addr), ..opts }).await.unwrap();
+        tokio::time::timeout(within, rx.wait_for(|s| s.lost.is_none())).await.expect("recovered by itself").unwrap();
+        drop(live);
+        again.shutdown().await;
     }
 }
 

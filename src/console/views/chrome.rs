@@ -50,7 +50,7 @@ pub fn status_line(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let line = if let Some(input) = &app.input {
         let (prompt, help) = match input.kind {
             InputKind::Filter => ("/", "  regex or text · !inverse · enter keep · esc clear"),
-            InputKind::Command => (":", "  pxc ps pg all · ns NAME · ctx NAME · backups · q"),
+            InputKind::Command => (":", "  pxc ps pg all · ns NAME · ctx NAME · sort COLUMN [desc] · backups · q"),
         };
         Line::from(vec![
             Span::styled(prompt, theme.accent()),
@@ -79,12 +79,29 @@ pub fn status_line(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// `key desc` pairs for what works right now, straight from the keymap.
+/// `key desc` pairs for what works right now, straight from the keymap. What does not fit the width is left out
+/// whole (never cut mid-word), and the key to the help, where every binding is listed, always stays.
 pub fn hint_bar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let hints = app.keymap.hints(&app.contexts(), app.readonly);
+    let piece =
+        |b: &crate::console::keymap::Binding| (format!("<{}>", b.keys_label()), format!(" {}  ", b.hint_text()));
+    let width = |(k, h): &(String, String)| k.chars().count() + h.chars().count();
+    let help = hints.iter().find(|b| b.action == crate::console::action::Action::Help).map(|b| piece(b));
+    let mut budget = (area.width as usize).saturating_sub(1 + help.as_ref().map_or(0, width));
+    let mut shown = Vec::new();
+    for b in hints.iter().filter(|b| b.action != crate::console::action::Action::Help) {
+        let p = piece(b);
+        if width(&p) > budget {
+            break;
+        }
+        budget -= width(&p);
+        shown.push(p);
+    }
+    shown.extend(help);
     let mut spans = vec![Span::raw(" ")];
-    for b in app.keymap.hints(&app.contexts(), app.readonly) {
-        spans.push(Span::styled(format!("<{}>", b.keys_label()), theme.accent()));
-        spans.push(Span::styled(format!(" {}  ", b.help), theme.muted()));
+    for (k, h) in shown {
+        spans.push(Span::styled(k, theme.accent()));
+        spans.push(Span::styled(h, theme.muted()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -394,15 +394,60 @@ fn topology(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>> {
         .collect();
     if !unknown.is_empty() {
         lines.push(Line::default());
-        for (pod, reason) in unknown {
+        for (pods, reason) in group_reasons(&unknown) {
             lines.push(Line::from(vec![
                 Span::styled(" LAG — ", Style::default().fg(theme.info)),
-                Span::styled(format!("{pod}: "), Style::default().fg(theme.fg)),
-                Span::styled(reason.to_string(), theme.muted()),
+                Span::styled(format!("{}:", pods.join(", ")), Style::default().fg(theme.fg)),
             ]));
+            for chunk in wrap_words(&reason, NOTE_WIDTH) {
+                lines.push(Line::from(Span::styled(format!("       {chunk}"), theme.muted())));
+            }
         }
     }
     lines.extend(db_notes(app, c, theme));
+    lines
+}
+
+/// Notes under the topology wrap at this many characters, so a long server message is read in full on any
+/// screen the member table itself fits on (and the pane's row count stays independent of the terminal).
+const NOTE_WIDTH: usize = 100;
+
+/// Pods whose reasons say the same once their own name is taken out, as one entry: three members behind the
+/// same closed port are one line to read, not three near-identical ones.
+fn group_reasons(unknown: &[(&str, &str)]) -> Vec<(Vec<String>, String)> {
+    let mut out: Vec<(Vec<String>, String)> = Vec::new();
+    for (pod, reason) in unknown {
+        let general = reason.replace(pod, "<pod>");
+        match out.iter_mut().find(|(_, r)| *r == general) {
+            Some((pods, _)) => pods.push(pod.to_string()),
+            None => out.push((vec![pod.to_string()], general)),
+        }
+    }
+    // A reason that only one pod has keeps its pod's name in the text.
+    for (pods, reason) in &mut out {
+        if pods.len() == 1 {
+            *reason = reason.replace("<pod>", &pods[0]);
+        }
+    }
+    out
+}
+
+/// Greedy word wrap; a word longer than `width` gets a line of its own.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
     lines
 }
 
@@ -520,16 +565,22 @@ fn pvcs(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Rect
                 "Pending" => theme.warn,
                 _ => theme.error,
             };
-            let size = match (&p.capacity, &p.request) {
-                (Some(cap), Some(req)) if cap != req => format!("{cap} → {req}"),
-                (Some(cap), _) => cap.clone(),
-                (None, Some(req)) => format!("— (asks {req})"),
-                (None, None) => "—".into(),
+            // Capacity is what the volume has, request what the claim asks: they differ while a resize runs
+            // or when the provisioner rounded up, and a DBA wants to see both.
+            let capacity = match &p.capacity {
+                Some(cap) => Span::raw(cap.clone()),
+                None => Span::styled("— (not bound)", theme.muted()),
             };
+            let request_style = match (&p.capacity, &p.request) {
+                (Some(cap), Some(req)) if cap != req => Style::default().fg(theme.info),
+                _ => Style::default().fg(theme.fg),
+            };
+            let request = Span::styled(p.request.clone().unwrap_or_else(|| "—".into()), request_style);
             Row::new(vec![
                 Cell::from(p.name.clone()),
                 Cell::from(Span::styled(p.phase.clone(), Style::default().fg(phase_colour))),
-                Cell::from(size),
+                Cell::from(capacity),
+                Cell::from(request),
                 Cell::from(Span::styled(p.storage_class.clone().unwrap_or_else(|| "(default)".into()), theme.muted())),
                 Cell::from(if p.resizing {
                     Span::styled("resizing", Style::default().fg(theme.info))
@@ -543,11 +594,12 @@ fn pvcs(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Rect
     let w = c.pvcs.iter().map(|p| p.name.chars().count()).max().unwrap_or(4) as u16;
     render_table(
         rows,
-        table_header(&["NAME", "PHASE", "SIZE", "CLASS", "RESIZE", "USED BY"], theme),
+        table_header(&["NAME", "PHASE", "CAPACITY", "REQUEST", "CLASS", "RESIZE", "USED BY"], theme),
         &[
             Constraint::Length(w),
             Constraint::Length(8),
-            Constraint::Length(14),
+            Constraint::Length(13),
+            Constraint::Length(8),
             Constraint::Length(12),
             Constraint::Length(8),
             Constraint::Min(10),
@@ -595,6 +647,7 @@ fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: R
                     Cell::from(Span::styled(b.state.clone(), backup_state_style(&b.state, theme))),
                     Cell::from(b.storage.clone().unwrap_or_else(|| "—".into())),
                     Cell::from(age(app.now, b.started)),
+                    Cell::from(age(app.now, b.completed)),
                     Cell::from(took),
                     Cell::from(detail),
                 ])
@@ -603,12 +656,13 @@ fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: R
         let w = c.backups.iter().map(|b| b.name.chars().count()).max().unwrap_or(4) as u16;
         render_table(
             rows,
-            table_header(&["NAME", "STATE", "STORAGE", "STARTED", "TOOK", "DESTINATION / ERROR"], theme),
+            table_header(&["NAME", "STATE", "STORAGE", "STARTED", "COMPLETED", "TOOK", "DESTINATION / ERROR"], theme),
             &[
                 Constraint::Length(w),
                 Constraint::Length(10),
                 Constraint::Length(12),
                 Constraint::Length(7),
+                Constraint::Length(9),
                 Constraint::Length(7),
                 Constraint::Min(10),
             ],
@@ -755,6 +809,25 @@ mod lag_tests {
     use crate::observe::merge;
     use crate::observe::view::PsClusterType;
 
+    #[test]
+    fn same_reasons_are_grouped_and_long_ones_wrapped() {
+        let unknown = [
+            ("db-0", "unreachable: port-forward to pod default/db-0 failed: nothing listens on 3306"),
+            ("db-1", "unreachable: port-forward to pod default/db-1 failed: nothing listens on 3306"),
+            ("db-2", "not probed yet"),
+        ];
+        let groups = group_reasons(&unknown);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].0, ["db-0", "db-1"]);
+        assert_eq!(groups[0].1, "unreachable: port-forward to pod default/<pod> failed: nothing listens on 3306");
+        assert_eq!(groups[1], (vec!["db-2".to_string()], "not probed yet".to_string()));
+        let single = group_reasons(&unknown[..1]);
+        assert!(single[0].1.contains("default/db-0"), "one pod keeps its own name: {single:?}");
+        let wrapped = wrap_words(&"word ".repeat(50), 22);
+        assert!(wrapped.iter().all(|l| l.chars().count() <= 22), "{wrapped:?}");
+        assert_eq!(wrapped.join(" "), "word ".repeat(50).trim());
+    }
+
     fn text(lines: &[Line<'_>]) -> String {
         lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect::<String>() + "\n").collect()
     }
@@ -830,7 +903,7 @@ mod lag_tests {
         let replica = row("ps1-mysql-1");
         assert!(replica.contains("└▶ replica"), "{out}");
         assert!(replica.contains("5 trx") && replica.ends_with("▁▃█"), "{out}");
-        assert!(out.contains(" LAG — ps1-mysql-2: not probed yet"), "{out}");
+        assert!(out.contains(" LAG — ps1-mysql-2:\n       not probed yet\n"), "{out}");
         assert!(
             out.contains(
                 " DB  ps1-mysql-1: SQL thread stopped (read 3s ago) · seconds behind source is NULL: the SQL thread is not \

@@ -105,7 +105,16 @@ pub fn question(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 pub fn message_screen(theme: &Theme, title: &str, text: &str, keys: &[(char, &str)], frame: &mut Frame) {
     let area = frame.area();
     frame.render_widget(ratatui::widgets::Block::new().style(theme.base()), area);
-    let mut lines = vec![Line::from(Span::styled(text.to_string(), theme.fg(theme.error))), Line::default()];
+    // The first paragraph says what is wrong (error colour); later ones (after a blank line) say what to check.
+    let mut lines = Vec::new();
+    for (i, para) in text.split("\n\n").enumerate() {
+        if i > 0 {
+            lines.push(Line::default());
+        }
+        let style = if i == 0 { theme.fg(theme.error) } else { Style::default().fg(theme.fg) };
+        lines.push(Line::from(Span::styled(para.to_string(), style)));
+    }
+    lines.push(Line::default());
     for (k, what) in keys {
         lines.push(Line::from(vec![
             Span::styled(format!("  {k}  "), theme.accent()),
@@ -114,7 +123,9 @@ pub fn message_screen(theme: &Theme, title: &str, text: &str, keys: &[(char, &st
     }
     let width = area.width.saturating_sub(8).clamp(20, 100);
     // Room for the wrapped sentence: its length over the inner width, plus the keys and the border.
-    let text_rows = (text.chars().count() as u16).div_ceil(width.saturating_sub(4).max(1));
+    let inner = width.saturating_sub(4).max(1);
+    // Each paragraph's wrapped rows, and a blank row between paragraphs.
+    let text_rows: u16 = text.split("\n\n").map(|p| (p.chars().count() as u16).div_ceil(inner) + 1).sum::<u16>() - 1;
     let rect = centered(area, width, text_rows + keys.len() as u16 + 4);
     frame.render_widget(
         Paragraph::new(Text::from(lines)).wrap(Wrap { trim: true }).block(modal(title.to_string(), theme.error, theme)),

@@ -24,7 +24,7 @@ fn owner<'a>(p: &Problem, fields: &[&'a Field]) -> Option<&'a str> {
 
 /// Field rows: label, value (with cursor when focused), hint, and problems in the error colour below.
 fn field_lines(fields: &[&Field], focus: usize, problems: &[Problem], theme: &Theme) -> Vec<Line<'static>> {
-    let lw = fields.iter().map(|f| f.label.len()).max().unwrap_or(0);
+    let lw = fields.iter().map(|f| f.label.chars().count()).max().unwrap_or(0);
     let mut lines = Vec::new();
     for (i, f) in fields.iter().enumerate() {
         let focused = i == focus;

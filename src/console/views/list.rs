@@ -98,7 +98,7 @@ pub fn clusters(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         header_cell("READY", Some(SortColumn::Ready), app, theme),
         header_cell("AGE", Some(SortColumn::Age), app, theme),
         header_cell("BACKUP", Some(SortColumn::LastBackup), app, theme),
-        header_cell("ENDPOINT", None, app, theme),
+        header_cell("ENDPOINT", Some(SortColumn::Endpoint), app, theme),
     ]);
     // Only the page of rows holding the selection is built, so a list of thousands costs what a screenful
     // costs; paging (rather than a remembered offset) keeps the view stateless.

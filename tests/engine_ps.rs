@@ -268,6 +268,21 @@ fn async_reaches_ready_and_a_smart_update_restarts_the_labelled_primary_last() {
         let steps: Vec<&String> = events.iter().filter(|(r, _)| r == "SmartUpdate").map(|(_, m)| m).collect();
         assert_eq!(steps.len(), 3, "{events:?}");
         assert!(steps.iter().any(|m| m.contains("ledger-mysql-1") && m.contains("primary")), "{steps:?}");
+
+        // A second async cluster in the namespace shares Orchestrator's identity (Percona's fixed names) with
+        // the first instead of failing on it; the shared objects belong to no cluster, so deleting one keeps them.
+        env.create(ASYNC, "ledger2", json!({})).await;
+        env.wait_state("ledger2", "ready").await;
+        let accounts: Api<ServiceAccount> = Api::default_namespaced(env.client.clone());
+        let sa = accounts.get(account).await.unwrap();
+        assert!(sa.owner_references().is_empty(), "{:?}", sa.metadata);
+        assert!(!sa.labels().contains_key("app.kubernetes.io/instance"), "{:?}", sa.metadata);
+        env.crs().delete("ledger", &DeleteParams::default()).await.unwrap();
+        eventually("ledger is gone", || async { env.crs().get_opt("ledger").await.unwrap().is_none().then_some(()) })
+            .await;
+        assert!(env.exists::<ServiceAccount>(account).await);
+        assert!(env.exists::<RoleBinding>(account).await);
+        assert_eq!(env.wait_state("ledger2", "ready").await.status.unwrap().state.as_deref(), Some("ready"));
         env.stop_engine().await;
     })
 }

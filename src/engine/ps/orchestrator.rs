@@ -16,6 +16,7 @@ use super::pod::{
 };
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 pub(super) const PORT_WEB: i32 = 3000;
 const CREDS_PATH: &str = "/etc/orchestrator/orchestrator-users-secret";
@@ -174,8 +175,17 @@ pub(super) fn rbac(ctx: &Ctx) -> (ServiceAccount, Role, RoleBinding) {
         .clone()
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| crate::api::ps::ORCHESTRATOR_SERVICE_ACCOUNT.to_string());
-    let labels = ctx.owner.labels(Component::Orchestrator, None);
-    let meta = || ctx.owner.meta(&name, labels.clone(), ctx.owner.annotations(None));
+    // One ServiceAccount/Role/RoleBinding per namespace, as Percona names them, shared by every async cluster
+    // there: no owner and no instance label, so a second cluster applies the same object (a no-op) instead of
+    // fighting the first over it, and deleting one cluster leaves the others' Orchestrator its identity.
+    let mut labels = ctx.owner.match_labels(Component::Orchestrator);
+    labels.remove(super::meta::LABEL_INSTANCE);
+    let meta = || ObjectMeta {
+        name: Some(name.clone()),
+        namespace: Some(ctx.owner.namespace.clone()),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
     let rule = |group: &str, resource: &str, verbs: &[&str]| PolicyRule {
         api_groups: Some(vec![group.to_string()]),
         resources: Some(vec![resource.to_string()]),

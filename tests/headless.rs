@@ -373,6 +373,15 @@ async fn leader_runs_the_engine() {
     assert!(a_text.contains("dbdeck_object_writes_total{kind=\"PerconaXtraDBCluster\"}"), "{a_text}");
     let b_text = get(b.http_addr, "/metrics").await.1;
     assert_eq!(reconciles(&b_text), 0.0, "the follower must not reconcile: {b_text}");
+    // Queue depth per kind, and every kind's series present from the start (at 0 where nothing happened yet).
+    for kind in ["PerconaXtraDBCluster", "PerconaServerMySQL", "PerconaPGCluster"] {
+        let depth = format!("dbdeck_reconcile_queue_depth{{kind=\"{kind}\"}}");
+        assert!(a_text.contains(&depth) && b_text.contains(&depth), "{depth}: {a_text}");
+        assert!(a_text.contains("# TYPE dbdeck_reconcile_queue_depth gauge"), "{a_text}");
+        let no_errors = format!("dbdeck_reconcile_errors_total{{kind=\"{kind}\"}} 0\n");
+        assert!(b_text.contains(&no_errors), "the follower lacks {no_errors}: {b_text}");
+    }
+    assert!(a_text.contains("dbdeck_reconcile_errors_total{kind=\"PerconaPGCluster\"} 0\n"), "{a_text}");
     assert!(!*b.is_leader.borrow());
 
     // The leader dies without releasing; the follower takes over and reconciles a new cluster.

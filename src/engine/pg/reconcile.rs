@@ -30,7 +30,7 @@ use crate::api::pg::{PerconaPGBackup, PerconaPGCluster, PerconaPGClusterStatus};
 use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::backup::status::{JobPhase, job_phase};
 use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
-use crate::engine::controller::{cluster_controller, drive, measured, scoped};
+use crate::engine::controller::{CountedTriggers, cluster_controller, drive, measured, scoped};
 use crate::engine::error::ReconcileError;
 use crate::engine::{finalize, status};
 use crate::observe::live::Scope;
@@ -61,16 +61,16 @@ const OWNED_KINDS: &[(&str, &str)] = &[
 pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: CancellationToken, synced: Arc<Synced>) {
     let client = ctx.client.clone();
     let ours = watcher::Config::default().labels(&format!("{L_APP_MANAGED_BY}={MANAGED_BY}"));
-    let controller = cluster_controller::<PerconaPGCluster>(&client, &scope, concurrency, synced)
-        .owns(scoped::<StatefulSet>(&client, &scope), ours.clone())
-        .owns(scoped::<Deployment>(&client, &scope), ours.clone())
-        .owns(scoped::<Service>(&client, &scope), ours.clone())
-        .owns(scoped::<Secret>(&client, &scope), ours.clone())
-        .owns(scoped::<ConfigMap>(&client, &scope), ours.clone())
-        .owns(scoped::<PodDisruptionBudget>(&client, &scope), ours.clone())
+    let controller = cluster_controller::<PerconaPGCluster>(&client, &scope, concurrency, synced, &ctx.metrics)
+        .owns_counted(scoped::<StatefulSet>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<Deployment>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<Service>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<Secret>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<ConfigMap>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<PodDisruptionBudget>(&client, &scope), ours.clone(), &ctx.metrics)
         // Pods belong to StatefulSets and ReplicaSets, not the CR: map them back by the cluster label, so a
         // pod turning Ready, being relabelled by Patroni or going away re-reconciles its cluster.
-        .watches(scoped::<Pod>(&client, &scope), ours, |pod: Pod| {
+        .watches_counted(scoped::<Pod>(&client, &scope), ours, &ctx.metrics, |pod: Pod| {
             let cluster = pod.labels().get(L_CLUSTER)?.clone();
             Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
         });

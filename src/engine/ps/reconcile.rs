@@ -24,7 +24,7 @@ use crate::api::common::{Validate, state};
 use crate::api::ps::{ClusterType, PerconaServerMySQL, PerconaServerMySQLBackup, PerconaServerMySQLStatus};
 use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
-use crate::engine::controller::{cluster_controller, drive, key, measured, scoped};
+use crate::engine::controller::{CountedTriggers, cluster_controller, drive, key, measured, scoped};
 use crate::engine::error::ReconcileError;
 use crate::engine::finalize;
 use crate::engine::status::{pod_ready_at, pod_revision, write_if_changed};
@@ -85,15 +85,15 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, concurrency: u16, token: Cance
     let client = ctx.client.clone();
     let ctx = Arc::new(PsContext { members: MemberAccess::new(ctx.reacher.clone()), engine: ctx });
     let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
-    let controller = cluster_controller::<PerconaServerMySQL>(&client, &scope, concurrency, synced)
-        .owns(scoped::<StatefulSet>(&client, &scope), ours.clone())
-        .owns(scoped::<Deployment>(&client, &scope), ours.clone())
-        .owns(scoped::<Service>(&client, &scope), ours.clone())
-        .owns(scoped::<ConfigMap>(&client, &scope), ours.clone())
-        .owns(scoped::<PodDisruptionBudget>(&client, &scope), ours.clone())
+    let controller = cluster_controller::<PerconaServerMySQL>(&client, &scope, concurrency, synced, &ctx.metrics)
+        .owns_counted(scoped::<StatefulSet>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<Deployment>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<Service>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<ConfigMap>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<PodDisruptionBudget>(&client, &scope), ours.clone(), &ctx.metrics)
         // Pods belong to the StatefulSets and the Router's ReplicaSet, not the CR: map them back by
         // their instance label, so a pod turning Ready (or going away) re-reconciles its cluster.
-        .watches(scoped::<Pod>(&client, &scope), ours, |pod: Pod| {
+        .watches_counted(scoped::<Pod>(&client, &scope), ours, &ctx.metrics, |pod: Pod| {
             let instance = pod.labels().get("app.kubernetes.io/instance")?.clone();
             Some(ObjectRef::new(&instance).within(&pod.namespace()?))
         });

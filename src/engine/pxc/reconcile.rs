@@ -22,7 +22,7 @@ use crate::api::common::{Validate, state};
 use crate::api::pxc::{AppStatus, PerconaXtraDBCluster, PerconaXtraDBClusterStatus};
 use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::context::{Context, SAFETY_REQUEUE};
-use crate::engine::controller::{cluster_controller, drive, measured, scoped};
+use crate::engine::controller::{CountedTriggers, cluster_controller, drive, measured, scoped};
 use crate::engine::error::ReconcileError;
 use crate::engine::{finalize, status};
 use crate::observe::live::Scope;
@@ -53,15 +53,15 @@ pub async fn run(
 ) {
     let client = ctx.client.clone();
     let ours = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
-    let controller = cluster_controller::<PerconaXtraDBCluster>(&client, &scope, concurrency, synced)
-        .owns(scoped::<StatefulSet>(&client, &scope), ours.clone())
-        .owns(scoped::<Service>(&client, &scope), ours.clone())
-        .owns(scoped::<Secret>(&client, &scope), ours.clone())
-        .owns(scoped::<ConfigMap>(&client, &scope), ours.clone())
-        .owns(scoped::<PodDisruptionBudget>(&client, &scope), ours.clone())
+    let controller = cluster_controller::<PerconaXtraDBCluster>(&client, &scope, concurrency, synced, &ctx.metrics)
+        .owns_counted(scoped::<StatefulSet>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<Service>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<Secret>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<ConfigMap>(&client, &scope), ours.clone(), &ctx.metrics)
+        .owns_counted(scoped::<PodDisruptionBudget>(&client, &scope), ours.clone(), &ctx.metrics)
         // Pods belong to the StatefulSets, not the CR: map them back by their instance label, so a pod
         // turning Ready (or going away) re-reconciles its cluster.
-        .watches(scoped::<Pod>(&client, &scope), ours, |pod: Pod| {
+        .watches_counted(scoped::<Pod>(&client, &scope), ours, &ctx.metrics, |pod: Pod| {
             let instance = pod.labels().get("app.kubernetes.io/instance")?.clone();
             Some(ObjectRef::new(&instance).within(&pod.namespace()?))
         });

@@ -382,6 +382,11 @@ async fn leader_runs_the_engine() {
         assert!(b_text.contains(&no_errors), "the follower lacks {no_errors}: {b_text}");
     }
     assert!(a_text.contains("dbdeck_reconcile_errors_total{kind=\"PerconaPGCluster\"} 0\n"), "{a_text}");
+    // The Backup and Restore controllers are measured too (their queues are not: no depth series for them).
+    for kind in ["PerconaXtraDBClusterBackup", "PerconaServerMySQLRestore", "PerconaPGBackup"] {
+        assert!(a_text.contains(&format!("dbdeck_reconciles_total{{kind=\"{kind}\"}}")), "{kind}: {a_text}");
+        assert!(!a_text.contains(&format!("dbdeck_reconcile_queue_depth{{kind=\"{kind}\"}}")), "{a_text}");
+    }
     assert!(!*b.is_leader.borrow());
 
     // The leader dies without releasing; the follower takes over and reconciles a new cluster.

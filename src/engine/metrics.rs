@@ -91,6 +91,16 @@ impl EngineMetrics {
         let _ = self.queue_depth.get_or_create(&l);
     }
 
+    /// Like `declare`, for kinds whose controller's queue is not counted (Backup and Restore): no queue series, so
+    /// none reads 0 without being measured.
+    pub fn declare_unqueued(&self, kind: &str) {
+        let l = label(kind);
+        let _ = self.reconciles.get_or_create(&l);
+        let _ = self.errors.get_or_create(&l);
+        let _ = self.durations.get_or_create(&l);
+        let _ = self.in_flight.get_or_create(&l);
+    }
+
     /// A watch event asked for a reconcile of `kind` `namespace/name`: it waits until its reconcile starts.
     pub fn triggered(&self, kind: &str, namespace: Option<&str>, name: &str) {
         let object = format!("{}/{name}", namespace.unwrap_or_default());

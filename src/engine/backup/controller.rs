@@ -3,6 +3,7 @@
 //! the deadlines enforced, and on deletion run the `percona.com/delete-backup` cleanup — which the user
 //! can release with the `dbdeck.io/release-finalizer: "true"` annotation when it cannot finish.
 
+use crate::engine::metrics::EngineMetrics;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,11 +40,18 @@ pub(super) struct Ctx {
     pub kind: &'static Kind,
     /// `None`: every namespace.
     pub namespace: Option<String>,
+    /// The engine's Prometheus counters (absent when these controllers run on their own).
+    pub metrics: Option<Arc<EngineMetrics>>,
 }
 
 impl Ctx {
-    pub fn new(client: Client, kind: &'static Kind, namespace: Option<String>) -> Self {
-        Self { client, kind, namespace }
+    pub fn new(
+        client: Client,
+        kind: &'static Kind,
+        namespace: Option<String>,
+        metrics: Option<Arc<EngineMetrics>>,
+    ) -> Self {
+        Self { client, kind, namespace, metrics }
     }
 
     /// An Api over every namespace this engine watches.
@@ -137,10 +145,11 @@ pub async fn run(
     client: Client,
     kind: &'static Kind,
     namespace: Option<String>,
+    metrics: Option<Arc<EngineMetrics>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ar = kind.backup_ar();
-    let ctx = Arc::new(Ctx::new(client, kind, namespace));
+    let ctx = Arc::new(Ctx::new(client, kind, namespace, metrics));
     Controller::new_with(ctx.scoped(&ar), watcher::Config::default(), ar)
         .owns(ctx.scoped_jobs(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
@@ -169,6 +178,11 @@ async fn patch_status(ctx: &Ctx, obj: &DynamicObject, status: Value) -> Result<(
 }
 
 async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, ControllerError> {
+    let metrics = ctx.metrics.clone();
+    super::measured(metrics.as_deref(), ctx.kind.backup.0, &obj, reconcile_backup(obj.clone(), ctx)).await
+}
+
+async fn reconcile_backup(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, ControllerError> {
     let kind = ctx.kind;
     let name = obj.name_any();
     let ns = obj.namespace().unwrap_or_default();

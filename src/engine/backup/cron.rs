@@ -84,7 +84,7 @@ pub async fn run(
 ) {
     let ar = kind.cluster_ar();
     let ctx = Arc::new(CronCtx {
-        inner: Ctx::new(client, kind, namespace),
+        inner: Ctx::new(client, kind, namespace, None),
         first_seen: Mutex::default(),
         due: Mutex::default(),
         due_changed: tokio::sync::Notify::new(),

@@ -64,14 +64,35 @@ pub async fn run(
         shutdown.await;
         trigger.cancel();
     });
-    run_until(client, namespace, token).await;
+    run_until(client, namespace, None, token).await;
 }
 
-async fn run_until(client: kube::Client, namespace: Option<String>, token: tokio_util::sync::CancellationToken) {
+async fn run_until(
+    client: kube::Client,
+    namespace: Option<String>,
+    metrics: Option<std::sync::Arc<crate::engine::metrics::EngineMetrics>>,
+    token: tokio_util::sync::CancellationToken,
+) {
     let mut tasks = tokio::task::JoinSet::new();
     for kind in kinds::ALL {
-        tasks.spawn(controller::run(client.clone(), kind, namespace.clone(), token.clone().cancelled_owned()));
-        tasks.spawn(restore::run(client.clone(), kind, namespace.clone(), token.clone().cancelled_owned()));
+        if let Some(m) = &metrics {
+            m.declare_unqueued(kind.backup.0);
+            m.declare_unqueued(kind.restore.0);
+        }
+        tasks.spawn(controller::run(
+            client.clone(),
+            kind,
+            namespace.clone(),
+            metrics.clone(),
+            token.clone().cancelled_owned(),
+        ));
+        tasks.spawn(restore::run(
+            client.clone(),
+            kind,
+            namespace.clone(),
+            metrics.clone(),
+            token.clone().cancelled_owned(),
+        ));
         tasks.spawn(cron::run(client.clone(), kind, namespace.clone(), token.clone().cancelled_owned()));
     }
     tokio::select! {
@@ -127,5 +148,42 @@ pub async fn run_in_engine(
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
     });
-    run_until(client, namespace, token).await;
+    run_until(client, namespace, Some(ctx.metrics.clone()), token).await;
+}
+
+/// Runs one Backup or Restore reconcile with the engine's per-kind counters (reconciles, errors, durations,
+/// in flight), as `engine::controller::measured` does for the cluster kinds.
+async fn measured<T, E>(
+    metrics: Option<&crate::engine::metrics::EngineMetrics>,
+    kind: &str,
+    obj: &kube::api::DynamicObject,
+    reconcile: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    use kube::ResourceExt;
+    let Some(m) = metrics else { return reconcile.await };
+    let started = std::time::Instant::now();
+    m.started(kind, obj.namespace().as_deref(), &obj.name_any());
+    let result = reconcile.await;
+    m.finished(kind, started.elapsed(), result.is_ok());
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::metrics::EngineMetrics;
+    use kube::api::DynamicObject;
+
+    #[tokio::test]
+    async fn backup_and_restore_reconciles_are_counted_per_kind() {
+        let m = EngineMetrics::default();
+        let mut obj = DynamicObject::new("b1", &super::kinds::PXC.backup_ar());
+        obj.metadata.namespace = Some("default".into());
+        let kind = super::kinds::PXC.backup.0;
+        let ok: Result<(), ()> = super::measured(Some(&m), kind, &obj, async { Ok(()) }).await;
+        let failed: Result<(), ()> = super::measured(Some(&m), kind, &obj, async { Err(()) }).await;
+        assert!(ok.is_ok() && failed.is_err());
+        assert_eq!(m.reconciles(kind), 2);
+        assert_eq!(m.errors(kind), 1);
+        assert_eq!(m.in_flight(), 0);
+    }
 }

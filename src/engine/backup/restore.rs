@@ -32,10 +32,11 @@ pub async fn run(
     client: Client,
     kind: &'static Kind,
     namespace: Option<String>,
+    metrics: Option<Arc<crate::engine::metrics::EngineMetrics>>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let ar = kind.restore_ar();
-    let ctx = Arc::new(Ctx::new(client, kind, namespace));
+    let ctx = Arc::new(Ctx::new(client, kind, namespace, metrics));
     Controller::new_with(ctx.scoped(&ar), watcher::Config::default(), ar)
         .owns(ctx.scoped_jobs(), watcher::Config::default())
         .graceful_shutdown_on(shutdown)
@@ -170,6 +171,11 @@ async fn resume(ctx: &Ctx, obj: &DynamicObject, ns: &str, cluster: &str) -> Resu
 }
 
 async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, ControllerError> {
+    let metrics = ctx.metrics.clone();
+    super::measured(metrics.as_deref(), ctx.kind.restore.0, &obj, reconcile_restore(obj.clone(), ctx)).await
+}
+
+async fn reconcile_restore(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Action, ControllerError> {
     let kind = ctx.kind;
     let name = obj.name_any();
     let ns = obj.namespace().unwrap_or_default();

@@ -284,7 +284,7 @@ mod tests {
         let s = EngineState::Disabled { flag: "--no-engine".into() };
         assert_eq!((s.header(), s.notice()), ("engine: off (--no-engine)".to_string(), None));
         let s = EngineState::Failed { context: "dev".into(), error: "CRDs missing".into() };
-        assert!(s.notice().unwrap().contains("dev: CRDs missing"));
+        assert!(s.notice().unwrap().contains("for dev (retried every 5s): CRDs missing"));
         assert!(s.warns());
     }
 }

@@ -718,11 +718,13 @@ async fn context_switch_moves_engine() {
     wait_pane(&s, "the engine on a", 20, |p| p.contains("engine: on (a)")).await;
 
     s.command("ctx b");
-    wait_pane(&s, "the engine on b", 20, |p| p.contains("engine: on (b)")).await;
+    wait_pane(&s, "the switch to b", 10, |p| p.contains(" ctx b ")).await;
     create_pxc(&admin_a, "left-behind").await;
     create_pxc(&admin_b, "followed").await;
     wait_reconciled(&admin_b, "followed", 20).await;
     stays_unreconciled(&admin_a, "left-behind", 2).await;
+    let pane = s.pane();
+    assert!(pane.contains("engine: on (b)") && !pane.contains("engine: on (a)"), "{pane}");
     drop(s);
     a.shutdown().await;
     b.shutdown().await;

@@ -279,6 +279,31 @@ mod tests {
         assert_eq!(s, deferring);
     }
 
+    /// A user who may not list Leases (403) gets the engine as before, and a notice that says the check failed.
+    #[tokio::test]
+    async fn a_forbidden_lease_list_reads_as_an_unchecked_leader() {
+        use http::{Request, Response};
+        use kube::client::Body;
+        let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let (req, send) = handle.next_request().await.expect("one request");
+            assert!(req.uri().path().ends_with("/leases"), "{}", req.uri());
+            let status = serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+                "message": "leases.coordination.k8s.io is forbidden: User \"dev\" cannot list resource \"leases\"",
+            });
+            let body = Body::from(serde_json::to_vec(&status).unwrap());
+            send.send_response(Response::builder().status(403).body(body).unwrap());
+        });
+        let client = kube::Client::new(svc, "default");
+        let found = check_leader(&client).await;
+        server.await.unwrap();
+        assert_eq!(found, Leader::Unknown("listing Leases is forbidden for this user".into()));
+        let (state, run) = decide(&EngineState::Starting { context: "dev".into() }, found, "dev");
+        assert!(run);
+        assert!(state.notice().unwrap().ends_with("listing Leases is forbidden for this user"));
+    }
+
     #[test]
     fn disabled_and_failed_engines_say_why() {
         let s = EngineState::Disabled { flag: "--no-engine".into() };

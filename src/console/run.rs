@@ -257,6 +257,8 @@ async fn ready_to_watch(
     }
 }
 
+// The session's whole state comes in here once; bundling it into a struct would only rename the arguments.
+#[allow(clippy::too_many_arguments)]
 async fn session(
     term: &mut Term,
     app: &mut App,

@@ -538,3 +538,194 @@ fn lost_api_connection_shows_a_banner_and_recovers_by_itself() {
     server.kill().unwrap();
     let _ = server.wait();
 }
+
+// ---- the console's engine over the session: operators that start leading later, context switches ----
+
+/// The in-process sandbox serves requests inside the client's future: reconciles need a big stack.
+fn big_stack_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A sandbox with the simulated kubelet and the CRDs, for a console started with `--kubeconfig`.
+async fn sandbox_with_crds() -> (dbdeck::sandbox::serve::RunningSandbox, kube::Client) {
+    use dbdeck::sandbox::serve::{ServeOptions, start};
+    let running = start(ServeOptions { controllers: Some(Default::default()), ..ServeOptions::private() })
+        .await
+        .expect("sandbox serves");
+    let admin = running.client().await.unwrap();
+    dbdeck::cmd::crd::apply_all(admin.clone()).await.expect("CRDs install");
+    (running, admin)
+}
+
+fn pxc_api(client: &kube::Client) -> kube::Api<kube::api::DynamicObject> {
+    let ar = kube::api::ApiResource::erase::<dbdeck::api::pxc::PerconaXtraDBCluster>(&());
+    kube::Api::namespaced_with(client.clone(), "default", &ar)
+}
+
+/// The minimal PXC example under another name.
+async fn create_pxc(client: &kube::Client, name: &str) {
+    let path = format!("{}/deploy/examples/pxc-minimal.yaml", env!("CARGO_MANIFEST_DIR"));
+    let mut cr: kube::api::DynamicObject = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    cr.metadata.name = Some(name.to_string());
+    cr.metadata.namespace = Some("default".into());
+    pxc_api(client).create(&Default::default(), &cr).await.expect("cluster created");
+}
+
+/// `status.state` of a cluster, once an engine wrote one.
+async fn state_of(client: &kube::Client, name: &str) -> Option<String> {
+    let obj = serde_json::to_value(pxc_api(client).get(name).await.expect("cluster readable")).unwrap();
+    obj["status"]["state"].as_str().map(String::from)
+}
+
+async fn wait_reconciled(client: &kube::Client, name: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while state_of(client, name).await.is_none() {
+        assert!(Instant::now() < deadline, "no engine reconciled {name} within {secs}s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Nobody writes a state into `name` for `secs` (an engine that runs does so within about a second).
+async fn stays_unreconciled(client: &kube::Client, name: &str, secs: u64) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        assert_eq!(state_of(client, name).await, None, "an engine reconciled {name}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Async form of [`Session::wait`], so the sandbox in this process keeps serving meanwhile.
+async fn wait_pane(s: &Session, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let pane = s.pane();
+        if ok(&pane) {
+            return pane;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}; screen:\n{pane}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A dbdeck operator starting to lead while the console runs must stop the console's engine (they would fight
+/// over the same objects): the notice names the operator and its Lease, a cluster created meanwhile is left
+/// alone, and once the Lease is gone the console's engine comes back and reconciles it.
+#[test]
+fn an_operator_that_starts_leading_later_stops_the_console_engine_until_its_lease_ends() {
+    if !tmux_available() {
+        return;
+    }
+    big_stack_runtime().block_on(operator_leads_later());
+}
+
+async fn operator_leads_later() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::core::v1::Namespace;
+    let (running, admin) = sandbox_with_crds().await;
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "dbdeck-ops"}})).unwrap();
+    kube::Api::<Namespace>::all(admin.clone()).create(&Default::default(), &ns).await.unwrap();
+    create_pxc(&admin, "before").await;
+
+    let bin = env!("CARGO_BIN_EXE_dbdeck");
+    let kc = running.kubeconfig_path.display().to_string();
+    let s = Session::start("leads-later", &format!("env TERM=xterm-256color {bin} --kubeconfig {kc} -n default"));
+    wait_pane(&s, "the engine on", 20, |p| p.contains("engine: on (dbdeck-sandbox)")).await;
+    wait_reconciled(&admin, "before", 20).await;
+
+    let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(k8s_openapi::jiff::Timestamp::now());
+    let mut lease: Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": dbdeck::headless::lease::DEFAULT_LEASE_NAME},
+        "spec": {"holderIdentity": "operator-late-1", "leaseDurationSeconds": 3600},
+    }))
+    .unwrap();
+    lease.spec.as_mut().unwrap().renew_time = Some(now);
+    let leases: kube::Api<Lease> = kube::Api::namespaced(admin.clone(), "dbdeck-ops");
+    leases.create(&Default::default(), &lease).await.unwrap();
+    let check = dbdeck::console::engine_life::LEASE_CHECK.as_secs();
+    let pane = wait_pane(&s, "the engine-off notice", check + 5, |p| p.contains("engine off here")).await;
+    assert!(pane.contains("operator-late-1") && pane.contains("dbdeck-ops/dbdeck-engine-leader"), "{pane}");
+    assert!(pane.contains("engine: off (operator leads)"), "{pane}");
+
+    create_pxc(&admin, "during").await;
+    stays_unreconciled(&admin, "during", 3).await;
+    // The notice stays while the operator leads, whatever else the status line says.
+    s.filter("during");
+    let pane = wait_pane(&s, "the filter", 5, |p| p.contains("/during")).await;
+    assert!(pane.contains("engine off here"), "{pane}");
+
+    leases.delete(dbdeck::headless::lease::DEFAULT_LEASE_NAME, &Default::default()).await.unwrap();
+    wait_pane(&s, "the engine back", check + 5, |p| p.contains("engine on again") && !p.contains("engine off here"))
+        .await;
+    wait_reconciled(&admin, "during", 20).await;
+    drop(s);
+    running.shutdown().await;
+}
+
+/// Two sandboxes as contexts `a` and `b` of one kubeconfig written into `dir`.
+fn two_context_kubeconfig(dir: &std::path::Path, a: &std::path::Path, b: &std::path::Path) -> std::path::PathBuf {
+    let mut merged = serde_yaml::Mapping::new();
+    for (ctx, path) in [("a", a), ("b", b)] {
+        let mut doc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        doc["clusters"][0]["name"] = ctx.into();
+        doc["users"][0]["name"] = ctx.into();
+        doc["contexts"][0]["name"] = ctx.into();
+        doc["contexts"][0]["context"]["cluster"] = ctx.into();
+        doc["contexts"][0]["context"]["user"] = ctx.into();
+        for list in ["clusters", "users", "contexts"] {
+            let entry = doc[list][0].clone();
+            let key = serde_yaml::Value::from(list);
+            match merged.get_mut(&key) {
+                Some(serde_yaml::Value::Sequence(items)) => items.push(entry),
+                _ => {
+                    merged.insert(key, serde_yaml::Value::Sequence(vec![entry]));
+                }
+            }
+        }
+    }
+    merged.insert("apiVersion".into(), "v1".into());
+    merged.insert("kind".into(), "Config".into());
+    merged.insert("current-context".into(), "a".into());
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&merged).unwrap()).unwrap();
+    path
+}
+
+/// `:ctx b` moves the console's engine along: the header names the new context, a cluster created there is
+/// reconciled, and one created in the context left behind is not.
+#[test]
+fn switching_context_moves_the_console_engine_to_the_new_context() {
+    if !tmux_available() {
+        return;
+    }
+    big_stack_runtime().block_on(context_switch_moves_engine());
+}
+
+async fn context_switch_moves_engine() {
+    let (a, admin_a) = sandbox_with_crds().await;
+    let (b, admin_b) = sandbox_with_crds().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = two_context_kubeconfig(dir.path(), &a.kubeconfig_path, &b.kubeconfig_path);
+    let bin = env!("CARGO_BIN_EXE_dbdeck");
+    let s = Session::start(
+        "ctx-engine",
+        &format!("env TERM=xterm-256color {bin} --kubeconfig {} -n default", kc.display()),
+    );
+    wait_pane(&s, "the engine on a", 20, |p| p.contains("engine: on (a)")).await;
+
+    s.command("ctx b");
+    wait_pane(&s, "the switch to b", 10, |p| p.contains(" ctx b ")).await;
+    create_pxc(&admin_a, "left-behind").await;
+    create_pxc(&admin_b, "followed").await;
+    wait_reconciled(&admin_b, "followed", 20).await;
+    stays_unreconciled(&admin_a, "left-behind", 2).await;
+    let pane = s.pane();
+    assert!(pane.contains("engine: on (b)") && !pane.contains("engine: on (a)"), "{pane}");
+    drop(s);
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -153,6 +153,8 @@ pub struct App {
     pub readonly: bool,
     pub theme_name: String,
     pub status: Option<StatusLine>,
+    /// The in-process engine's state (header and notice line); `None` where no engine is wired (view tests).
+    pub engine: Option<crate::console::engine_life::EngineState>,
     pub wizard: Option<Wizard>,
     pub edit: Option<EditForm>,
     pub review: Option<Review>,
@@ -186,6 +188,7 @@ impl App {
             readonly: false,
             theme_name: "dark".into(),
             status: None,
+            engine: None,
             wizard: None,
             edit: None,
             review: None,

@@ -12,6 +12,7 @@ pub mod app;
 pub mod command;
 pub mod config;
 pub mod edit;
+pub mod engine_life;
 pub mod escape;
 pub mod filter;
 pub mod form;

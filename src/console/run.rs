@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use super::action::{Action, ClusterRef, Connection, Effect};
 use super::app::App;
 use super::config::Config;
+use super::engine_life::{EngineState, LEASE_CHECK, Supervisor};
 use super::theme::Theme;
 use crate::cli::{ConsoleArgs, GlobalArgs};
 use crate::cmd::kubeclient;
@@ -144,63 +145,31 @@ async fn start_session(
     app.keymap = config.keymap.clone();
     app.theme_name = theme_name.to_string();
 
-    // The engine reconciles in-process unless told not to (--readonly means dbdeck writes nothing), or
-    // unless a dbdeck operator already leads in the cluster: two engines would fight over the same objects.
-    let leader = if args.no_engine || args.readonly {
+    // The engine reconciles in-process unless told not to (--readonly means dbdeck writes nothing). Its supervisor
+    // keeps it off while a dbdeck operator leads in the cluster (two engines would fight over the same objects),
+    // re-checking all along. On the embedded sandbox the engine watches every namespace: a cluster the wizard
+    // creates in another namespace than the one shown must still come up. On a real cluster it keeps to the
+    // console's scope.
+    let mut engine = if args.readonly || args.no_engine {
+        let flag = if args.readonly { "--readonly" } else { "--no-engine" };
+        app.engine = Some(EngineState::Disabled { flag: flag.to_string() });
         None
     } else {
-        let probe =
-            crate::headless::lease::leader_anywhere(conn.client.clone(), crate::headless::lease::DEFAULT_LEASE_NAME);
-        match tokio::time::timeout(std::time::Duration::from_secs(3), probe).await {
-            Ok(Ok(found)) => found,
-            _ => None,
-        }
-    };
-    let engine = match &leader {
-        Some((where_, holder)) => {
-            app.status = Some(super::app::StatusLine {
-                level: super::app::Level::Info,
-                text: format!(
-                    "engine off here: the dbdeck operator {holder} leads (Lease {where_}/{}); changes go through it",
-                    crate::headless::lease::DEFAULT_LEASE_NAME
-                ),
-            });
-            None
-        }
-        // On the embedded sandbox the engine watches every namespace: a cluster the wizard creates in another
-        // namespace than the one shown must still come up. On a real cluster it keeps to the console's scope.
-        None => (!args.no_engine && !args.readonly).then(|| {
-            let engine_scope = if conn.sandbox.is_some() { Scope::All } else { scope.clone() };
-            start_engine(conn.client.clone(), engine_scope)
-        }),
+        let engine_scope = if conn.sandbox.is_some() { Scope::All } else { scope.clone() };
+        let sup = Supervisor::start(conn.client.clone(), engine_scope, app.context.clone(), LEASE_CHECK, None);
+        app.engine = Some(sup.state.borrow().clone());
+        Some(sup)
     };
 
-    let outcome = session(term, &mut app, theme, theme_name, conn.client.clone(), scope, global).await;
-    if let Some((stop, handle)) = engine {
-        let _ = stop.send(());
-        // In-flight reconciles finish; a hung API server does not keep the terminal waiting long.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;
+    let outcome = session(term, &mut app, theme, theme_name, conn.client.clone(), scope, global, &mut engine).await;
+    if let Some(sup) = engine {
+        // The supervisor bounds the engine's own stop; this bounds a supervisor stuck on the API.
+        let _ = tokio::time::timeout(Duration::from_secs(8), sup.stop()).await;
     }
     if let Some(sandbox) = conn.sandbox {
         sandbox.shutdown().await;
     }
     outcome
-}
-
-/// Runs the reconcile engine in the background until the returned sender fires.
-fn start_engine(client: kube::Client, scope: Scope) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = crate::engine::EngineConfig { scope, ..Default::default() };
-    let handle = tokio::spawn(async move {
-        if let Err(e) = crate::engine::run(client, config, async move {
-            let _ = stopped.await;
-        })
-        .await
-        {
-            tracing::warn!(error = %e, "the in-process engine did not start");
-        }
-    });
-    (stop, handle)
 }
 
 fn scope_namespace(scope: &Scope) -> Option<String> {
@@ -288,6 +257,8 @@ async fn ready_to_watch(
     }
 }
 
+// The session's whole state comes in here once; bundling it into a struct would only rename the arguments.
+#[allow(clippy::too_many_arguments)]
 async fn session(
     term: &mut Term,
     app: &mut App,
@@ -296,6 +267,7 @@ async fn session(
     mut client: kube::Client,
     mut scope: Scope,
     global: &GlobalArgs,
+    engine: &mut Option<Supervisor>,
 ) -> Result<i32, RunError> {
     let context = app.context.clone();
     if !ready_to_watch(term, theme, &client, &scope, &context).await? {
@@ -308,6 +280,7 @@ async fn session(
     let mut tick = tokio::time::interval(TICK);
     let mut lost = false;
     let mut split = super::escape::SplitEscape::default();
+    let mut engine_state = engine.as_ref().map(|e| e.state.clone());
     loop {
         // A theme given as a path stays in use until the user cycles to a built-in one.
         let current = if app.theme_name == theme_arg { theme.clone() } else { app.theme() };
@@ -357,6 +330,19 @@ async fn session(
                     effects = app.update(Action::Snapshot(snap.clusters));
                 }
             }
+            changed = async {
+                match engine_state.as_mut() {
+                    Some(rx) => rx.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let Some(rx) = engine_state.as_mut().filter(|_| changed.is_ok()) else {
+                    engine_state = None;
+                    continue;
+                };
+                let next = rx.borrow_and_update().clone();
+                engine_news(app, next);
+            }
             Some(action) = rx.recv() => effects = app.update(action),
             _ = tick.tick() => effects = app.update(Action::Tick(Utc::now())),
         }
@@ -398,6 +384,21 @@ async fn session(
                     match kubeclient::client(&g).await {
                         Ok(c) => {
                             client = c;
+                            // The engine follows the console: the old context's engine stops first, then the
+                            // new one starts there after the same Lease check.
+                            if let Some(old) = engine.take() {
+                                let previous = old.stop();
+                                let sup = Supervisor::start(
+                                    client.clone(),
+                                    scope.clone(),
+                                    ctx.clone(),
+                                    LEASE_CHECK,
+                                    Some(previous),
+                                );
+                                engine_state = Some(sup.state.clone());
+                                app.engine = Some(sup.state.borrow().clone());
+                                *engine = Some(sup);
+                            }
                             app.update(Action::ContextSwitched(ctx));
                             live = live::start(client.clone(), scope.clone());
                             snapshots = live.snapshots.clone();
@@ -414,6 +415,23 @@ async fn session(
             }
         }
     }
+}
+
+/// A new engine state for the header and notice line; the engine coming back after an operator's Lease ended is
+/// also said once in the status line.
+fn engine_news(app: &mut App, next: EngineState) {
+    if let (Some(EngineState::Deferring { namespace, holder, .. }), EngineState::On { context, .. }) =
+        (&app.engine, &next)
+    {
+        app.status = Some(super::app::StatusLine {
+            level: super::app::Level::Info,
+            text: format!(
+                "engine on again for {context}: the Lease {namespace}/{} of operator {holder} ended",
+                crate::headless::lease::DEFAULT_LEASE_NAME
+            ),
+        });
+    }
+    app.engine = Some(next);
 }
 
 fn api_for(client: &kube::Client, api_version: &str, kind: &str, namespace: &str) -> Api<DynamicObject> {

@@ -32,6 +32,10 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         ));
         right.push(Span::raw(" "));
     }
+    if let Some(engine) = &app.engine {
+        let style = if engine.warns() { Style::default().fg(theme.warn) } else { theme.muted() };
+        right.push(Span::styled(format!("{}  ", engine.header()), style));
+    }
     right.push(Span::styled(format!("theme {} ", app.theme_name), theme.muted()));
     let used: usize = left.iter().chain(right.iter()).map(|s| s.width()).sum();
     let gap = (area.width as usize).saturating_sub(used);
@@ -43,6 +47,12 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 pub fn banner(text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
     let style = Style::default().fg(theme.banner_fg).bg(theme.banner_bg).add_modifier(Modifier::BOLD);
     frame.render_widget(Paragraph::new(format!(" ⚠ {text}")).style(style), area);
+}
+
+/// Why the engine is off (or unchecked), kept on screen for as long as it holds: a status message would be
+/// overwritten by the next one.
+pub fn engine_notice(text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
+    frame.render_widget(Paragraph::new(format!(" {text}")).style(Style::default().fg(theme.warn)), area);
 }
 
 /// The input line while typing a filter or command; otherwise the last status message or the filter in force.

@@ -21,10 +21,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
     frame.render_widget(Block::new().style(theme.base()), area);
     let banner_h = u16::from(app.banner.is_some());
-    let [header, banner, body, status, hints] = Layout::vertical([
+    let notice = app.engine.as_ref().and_then(|e| e.notice());
+    let [header, banner, body, notice_area, status, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner_h),
         Constraint::Min(1),
+        Constraint::Length(u16::from(notice.is_some())),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -48,6 +50,9 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     }
     if app.question.is_some() {
         dialogs::question(app, theme, frame, body);
+    }
+    if let Some(text) = &notice {
+        chrome::engine_notice(text, theme, frame, notice_area);
     }
     chrome::status_line(app, theme, frame, status);
     chrome::hint_bar(app, theme, frame, hints);

@@ -8,6 +8,10 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "support/big_stack.rs"]
+mod big_stack;
+use big_stack::runtime as big_stack_runtime;
+
 struct Session {
     name: String,
 }
@@ -540,16 +544,6 @@ fn lost_api_connection_shows_a_banner_and_recovers_by_itself() {
 }
 
 // ---- the console's engine over the session: operators that start leading later, context switches ----
-
-/// The in-process sandbox serves requests inside the client's future: reconciles need a big stack.
-fn big_stack_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// A sandbox with the simulated kubelet and the CRDs, for a console started with `--kubeconfig`.
 async fn sandbox_with_crds() -> (dbdeck::sandbox::serve::RunningSandbox, kube::Client) {

@@ -11,21 +11,15 @@ use dbdeck::sandbox::serve::{RunningSandbox, ServeOptions, start};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+#[path = "support/big_stack.rs"]
+mod big_stack;
+use big_stack::runtime;
+
 #[path = "support/layout.rs"]
 mod layout;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
-
-/// See tests/engine_pxc.rs: debug builds need more than 2 MiB per worker for a reconcile.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 struct Cluster {
     _dir: tempfile::TempDir,

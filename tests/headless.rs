@@ -22,6 +22,10 @@ use kube::runtime::watcher;
 use prometheus_client::registry::Registry;
 use tokio::sync::{oneshot, watch};
 
+#[path = "support/big_stack.rs"]
+mod big_stack;
+use big_stack::runtime as big_stack_runtime;
+
 const NS: &str = "default";
 const LEASE: &str = "dbdeck-test-leader";
 
@@ -319,17 +323,6 @@ async fn wait_for_state(client: &kube::Client, name: &str, deadline: Duration) -
         assert!(start.elapsed() < deadline, "{name} got no status.state within {deadline:?}: {obj}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// The in-process sandbox serves each request inside the client's future, so a reconcile's stack holds the
-/// server's too; debug builds need more than tokio's default 2 MiB per worker.
-fn big_stack_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

@@ -5,6 +5,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "support/big_stack.rs"]
+mod big_stack;
+
 fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object().unwrap().keys().cloned().collect()
 }
@@ -125,13 +128,7 @@ async fn status_prints_stable_json_of_the_examples() {
 #[test]
 fn status_json_of_running_clusters_keeps_its_member_and_pvc_shape() {
     // The engine's reconcile futures are deep in a debug build: the same stack as the binary's runtime.
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(running_clusters_shape());
+    big_stack::runtime().block_on(running_clusters_shape());
 }
 
 async fn running_clusters_shape() {

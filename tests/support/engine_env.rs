@@ -166,13 +166,7 @@ pub fn json_merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
     }
 }
 
-/// The in-process sandbox serves each request inside the client's future, so a reconcile's stack holds the
-/// server's too; debug builds need more than tokio's default 2 MiB per worker.
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build()
-        .expect("test runtime")
-}
+#[path = "big_stack.rs"]
+mod big_stack;
+#[allow(unused_imports)] // not every engine test file drives its own runtime
+pub use big_stack::runtime;

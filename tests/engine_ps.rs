@@ -601,3 +601,165 @@ fn async_smart_update_switches_the_real_primary_over_before_restarting_it() {
         env.served.take().expect("served").shutdown().await;
     })
 }
+
+/// Storage growth: claims, the StatefulSet's claim template, and what the status says.
+impl Env {
+    /// `(request, capacity)` of each of the cluster's data claims, by name.
+    async fn claim_sizes(&self, name: &str) -> BTreeMap<String, (String, String)> {
+        let api: Api<PersistentVolumeClaim> = Api::default_namespaced(self.client.clone());
+        let sel = format!("app.kubernetes.io/instance={name}");
+        api.list(&ListParams::default().labels(&sel))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|p| p.name_any().starts_with("datadir-"))
+            .map(|p| {
+                let request =
+                    p.spec.as_ref().and_then(|s| s.resources.as_ref()?.requests.as_ref()?.get("storage").cloned());
+                let capacity = p.status.as_ref().and_then(|s| s.capacity.as_ref()?.get("storage").cloned());
+                (p.name_any(), (request.map(|q| q.0).unwrap_or_default(), capacity.map(|q| q.0).unwrap_or_default()))
+            })
+            .collect()
+    }
+
+    /// The StatefulSet's uid and its `datadir` claim template's size.
+    async fn sts_template(&self, name: &str) -> Option<(String, String)> {
+        let api: Api<StatefulSet> = Api::default_namespaced(self.client.clone());
+        let sts = api.get_opt(name).await.unwrap()?;
+        let tpl =
+            sts.spec.as_ref()?.volume_claim_templates.as_ref()?.iter().find(|t| t.name_any() == "datadir")?.clone();
+        let size = tpl.spec?.resources?.requests?.get("storage")?.0.clone();
+        Some((sts.uid()?, size))
+    }
+
+    async fn message(&self, name: &str) -> String {
+        self.crs().get(name).await.unwrap().status.and_then(|s| s.message).unwrap_or_default()
+    }
+}
+
+fn all_at(sizes: &BTreeMap<String, (String, String)>, size: &str) -> bool {
+    sizes.len() == 3 && sizes.values().all(|(r, c)| r == size && c == size)
+}
+
+fn storage(size: &str) -> Value {
+    json!({"persistentVolumeClaim": {"resources": {"requests": {"storage": size}}}})
+}
+
+#[test]
+fn growing_storage_with_a_resources_change_grows_every_claim_and_rolls_the_pods_once() {
+    block_on(async {
+        let mut env = Env::new().await;
+        env.create(GR, "grow-db", json!({"spec": {"storageScaling": {"enableVolumeScaling": true}}})).await;
+        env.wait_state("grow-db", "ready").await;
+        let (sts_before, size_before) = env.sts_template("grow-db-mysql").await.unwrap();
+        assert_eq!(size_before, "10Gi");
+        assert!(all_at(&env.claim_sizes("grow-db").await, "10Gi"));
+
+        // The storage and a pod change in one edit: the pods roll for the resources, the claims grow in place.
+        env.patch(
+            "grow-db",
+            json!({"spec": {"mysql": {"volumeSpec": storage("20Gi"), "resources": {"requests": {"cpu": "700m"}}}}}),
+        )
+        .await;
+        let sel = "app.kubernetes.io/instance=grow-db,app.kubernetes.io/name=mysql";
+        eventually("every claim at 20Gi, the set re-created at 20Gi, every pod at 700m and ready", || async {
+            let (uid, size) = env.sts_template("grow-db-mysql").await?;
+            let cr = env.crs().get("grow-db").await.ok()?;
+            let pods = env.pods(sel).await;
+            let cpu = |p: &Pod| {
+                p.spec
+                    .as_ref()?
+                    .containers
+                    .iter()
+                    .find(|c| c.name == "mysql")?
+                    .resources
+                    .as_ref()?
+                    .requests
+                    .as_ref()?
+                    .get("cpu")
+                    .cloned()
+            };
+            (all_at(&env.claim_sizes("grow-db").await, "20Gi")
+                && size == "20Gi"
+                && uid != sts_before
+                && pods.len() == 3
+                && pods.iter().all(|p| cpu(p).is_some_and(|q| q.0 == "700m"))
+                && cr.status.as_ref()?.state.as_deref() == Some("ready")
+                && !cr.annotations().contains_key("percona.com/pvc-resize-in-progress"))
+            .then_some(())
+        })
+        .await;
+        assert!(!env.message("grow-db").await.contains("resizing"), "the progress note goes once done");
+        let events = env
+            .wait_events("grow-db", |ev| {
+                ev.iter()
+                    .any(|(r, m)| r == "ResizingVolumes" && m.starts_with("resizing volumes: 0 of 3 claims at 20Gi"))
+                    && ev
+                        .iter()
+                        .any(|(r, m)| r == "VolumesResized" && m.contains("re-creating StatefulSet grow-db-mysql"))
+            })
+            .await;
+        assert!(!events.iter().any(|(r, _)| r == "ErrorReconcile"), "no 422 on the way: {events:?}");
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn shrinking_is_refused_untouched_and_a_class_without_expansion_is_named() {
+    block_on(async {
+        let mut env = Env::new().await;
+        let classes: Api<k8s_openapi::api::storage::v1::StorageClass> = Api::all(env.client.clone());
+        let fixed = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fixed"},
+            "provisioner": "dbdeck.io/hostpath", "allowVolumeExpansion": false});
+        classes.create(&PostParams::default(), &serde_json::from_value(fixed).unwrap()).await.unwrap();
+        let fixed_storage = |s: &str| json!({"persistentVolumeClaim": {"storageClassName": "fixed", "resources": {"requests": {"storage": s}}}});
+        env.create(
+            GR,
+            "fixed-db",
+            json!({"spec": {"enableVolumeExpansion": true, "mysql": {"volumeSpec": fixed_storage("10Gi")}}}),
+        )
+        .await;
+        env.wait_state("fixed-db", "ready").await;
+        let (sts_before, _) = env.sts_template("fixed-db-mysql").await.unwrap();
+
+        env.patch(
+            "fixed-db",
+            json!({"spec": {"mysql": {"volumeSpec": fixed_storage("5Gi")}, "proxy": {"haproxy": {"size": 2}}}}),
+        )
+        .await;
+        env.wait_state("fixed-db", "error").await;
+        let message = env.message("fixed-db").await;
+        assert!(
+            message.contains("spec.mysql.volumeSpec.persistentVolumeClaim.resources.requests.storage")
+                && message.contains("5Gi is smaller than the 10Gi")
+                && message.contains("cannot shrink"),
+            "{message}"
+        );
+        assert!(all_at(&env.claim_sizes("fixed-db").await, "10Gi"), "no claim touched");
+        assert_eq!(env.sts_template("fixed-db-mysql").await, Some((sts_before.clone(), "10Gi".into())));
+        assert_eq!(env.sts_replicas("fixed-db-haproxy").await, Some(3), "nothing else applied either");
+
+        env.patch("fixed-db", json!({"spec": {"mysql": {"volumeSpec": fixed_storage("20Gi")}}})).await;
+        let message = eventually("an error naming the class, with the HAProxy change applied", || async {
+            let m = env.message("fixed-db").await;
+            (m.contains("StorageClass") && env.sts_replicas("fixed-db-haproxy").await == Some(2)).then_some(m)
+        })
+        .await;
+        assert!(
+            message.contains("StorageClass \"fixed\"")
+                && message.contains("allowVolumeExpansion is false")
+                && message.contains("spec.mysql.volumeSpec.persistentVolumeClaim.resources.requests.storage"),
+            "{message}"
+        );
+        let cr = env.wait_state("fixed-db", "error").await;
+        assert_eq!(Env::condition(&cr, "Error").as_deref(), Some("True"));
+        assert!(all_at(&env.claim_sizes("fixed-db").await, "10Gi"), "no claim asked to grow");
+        assert_eq!(env.sts_template("fixed-db-mysql").await, Some((sts_before, "10Gi".into())));
+        env.wait_event("fixed-db", |r, _| r == "VolumeResizeFailed").await;
+
+        env.patch("fixed-db", json!({"spec": {"mysql": {"volumeSpec": fixed_storage("10Gi")}}})).await;
+        env.wait_state("fixed-db", "ready").await;
+        env.stop_engine().await;
+    })
+}

@@ -470,3 +470,195 @@ fn kubectl_apply_of_percona_cr_yaml_reaches_ready_with_percona_layout() {
         sandbox.shutdown().await;
     })
 }
+
+/// Storage growth: claims, the StatefulSet's claim template, and what the status says.
+impl Env {
+    /// `(request, capacity)` of each of the cluster's data claims, by name.
+    async fn claim_sizes(&self, name: &str) -> BTreeMap<String, (String, String)> {
+        let api: Api<PersistentVolumeClaim> = Api::default_namespaced(self.client.clone());
+        let sel = format!("app.kubernetes.io/instance={name},app.kubernetes.io/component=pxc");
+        api.list(&ListParams::default().labels(&sel))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|p| {
+                let request =
+                    p.spec.as_ref().and_then(|s| s.resources.as_ref()?.requests.as_ref()?.get("storage").cloned());
+                let capacity = p.status.as_ref().and_then(|s| s.capacity.as_ref()?.get("storage").cloned());
+                (p.name_any(), (request.map(|q| q.0).unwrap_or_default(), capacity.map(|q| q.0).unwrap_or_default()))
+            })
+            .collect()
+    }
+
+    /// The StatefulSet's uid and its `datadir` claim template's size.
+    async fn sts_template(&self, name: &str) -> Option<(String, String)> {
+        let api: Api<StatefulSet> = Api::default_namespaced(self.client.clone());
+        let sts = api.get_opt(name).await.unwrap()?;
+        let tpl =
+            sts.spec.as_ref()?.volume_claim_templates.as_ref()?.iter().find(|t| t.name_any() == "datadir")?.clone();
+        let size = tpl.spec?.resources?.requests?.get("storage")?.0.clone();
+        Some((sts.uid()?, size))
+    }
+
+    async fn pod_uids(&self, selector: &str) -> BTreeMap<String, String> {
+        self.pods(selector).await.iter().map(|p| (p.name_any(), p.uid().unwrap_or_default())).collect()
+    }
+
+    async fn messages(&self, name: &str) -> String {
+        let cr = self.crs().get(name).await.unwrap();
+        cr.status.and_then(|s| s.messages).unwrap_or_default().join(" | ")
+    }
+}
+
+fn all_at(sizes: &BTreeMap<String, (String, String)>, size: &str) -> bool {
+    sizes.len() == 3 && sizes.values().all(|(r, c)| r == size && c == size)
+}
+
+#[test]
+fn growing_storage_grows_every_claim_and_re_creates_the_statefulset_around_running_pods() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        env.create("grow-db", json!({"spec": {"enableVolumeExpansion": true}})).await;
+        env.wait_state("grow-db", "ready").await;
+        let pxc = "app.kubernetes.io/instance=grow-db,app.kubernetes.io/component=pxc";
+        let pods_before = env.pod_uids(pxc).await;
+        let (sts_before, size_before) = env.sts_template("grow-db-pxc").await.unwrap();
+        assert_eq!(size_before, "10G");
+        assert!(all_at(&env.claim_sizes("grow-db").await, "10G"));
+
+        // The storage and another change in one edit, as the console's form or a kubectl patch sends it.
+        env.patch(
+            "grow-db",
+            json!({"spec": {"pxc": {"volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": "20G"}}}}},
+                            "haproxy": {"size": 3}}}),
+        )
+        .await;
+        eventually("every claim at 20G, the StatefulSet re-created at 20G, 3 HAProxy pods and ready", || async {
+            let (uid, size) = env.sts_template("grow-db-pxc").await?;
+            let cr = env.crs().get("grow-db").await.ok()?;
+            let st = cr.status.as_ref()?;
+            (all_at(&env.claim_sizes("grow-db").await, "20G")
+                && size == "20G"
+                && uid != sts_before
+                && st.haproxy.as_ref()?.ready == Some(3)
+                && st.state.as_deref() == Some("ready")
+                && !cr.annotations().contains_key("percona.com/pvc-resize-in-progress"))
+            .then_some(())
+        })
+        .await;
+        assert_eq!(env.pod_uids(pxc).await, pods_before, "re-creating the StatefulSet orphaned its pods, none was deleted");
+        assert!(!env.messages("grow-db").await.contains("resizing"), "the progress note goes once done");
+        let events = env
+            .wait_events("grow-db", "the resize events", |ev| {
+                ev.iter().any(|(r, m)| r == "ResizingVolumes" && m.starts_with("resizing volumes: 0 of 3 claims at 20G"))
+                    && ev.iter().any(|(r, m)| r == "ResizingVolumes" && m.contains("from 10G to 20G"))
+                    && ev.iter().any(|(r, m)| r == "VolumesResized" && m.contains("re-creating StatefulSet grow-db-pxc"))
+            })
+            .await;
+        assert!(!events.iter().any(|(r, _)| r == "ErrorReconcile"), "no 422 on the way: {events:?}");
+        // The pods the new StatefulSet adopted are its own, at its revision: nothing left to roll.
+        let api: Api<StatefulSet> = Api::default_namespaced(env.client.clone());
+        let sts = api.get("grow-db-pxc").await.unwrap();
+        let sts_uid = sts.uid().unwrap();
+        let revision = sts.status.and_then(|s| s.update_revision).unwrap_or_default();
+        for p in env.pods(pxc).await {
+            let owner = p.owner_references().iter().find(|r| r.controller == Some(true)).map(|r| r.uid.clone());
+            assert_eq!(owner.as_deref(), Some(sts_uid.as_str()), "{} adopted", p.name_any());
+            assert_eq!(p.labels().get("controller-revision-hash"), Some(&revision), "{} at the current revision", p.name_any());
+        }
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn shrinking_storage_is_refused_and_touches_nothing_and_growth_without_expansion_says_how() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        env.create("small-db", json!({})).await;
+        env.wait_state("small-db", "ready").await;
+        let (sts_before, _) = env.sts_template("small-db-pxc").await.unwrap();
+
+        let storage = |s: &str| json!({"persistentVolumeClaim": {"resources": {"requests": {"storage": s}}}});
+        env.patch("small-db", json!({"spec": {"pxc": {"volumeSpec": storage("5G")}, "haproxy": {"size": 3}}})).await;
+        env.wait_state("small-db", "error").await;
+        let message = env.messages("small-db").await;
+        assert!(
+            message.contains("spec.pxc.volumeSpec.persistentVolumeClaim.resources.requests.storage")
+                && message.contains("5G is smaller than the 10G")
+                && message.contains("cannot shrink"),
+            "{message}"
+        );
+        env.wait_events("small-db", "a VolumeShrinkRefused event", |ev| {
+            ev.iter().any(|(r, _)| r == "VolumeShrinkRefused")
+        })
+        .await;
+        assert!(all_at(&env.claim_sizes("small-db").await, "10G"), "no claim touched");
+        assert_eq!(env.sts_template("small-db-pxc").await, Some((sts_before.clone(), "10G".into())));
+        assert_eq!(env.sts_replicas("small-db-haproxy").await, Some(2), "nothing else applied either");
+
+        // Growing while spec.enableVolumeExpansion is off (Percona's default): the claims stay, the other change
+        // goes through, and the status says which switch to turn.
+        env.patch("small-db", json!({"spec": {"pxc": {"volumeSpec": storage("20G")}}})).await;
+        let message = eventually("ready with 3 HAProxy pods and a note about the switch", || async {
+            let cr = env.crs().get("small-db").await.ok()?;
+            let st = cr.status?;
+            let m = st.messages.unwrap_or_default().join(" | ");
+            (st.state.as_deref() == Some("ready")
+                && st.haproxy?.ready == Some(3)
+                && m.contains("spec.enableVolumeExpansion"))
+            .then_some(m)
+        })
+        .await;
+        assert!(message.contains("asks for 20G") && message.contains("the claims stay at 10G"), "{message}");
+        assert!(all_at(&env.claim_sizes("small-db").await, "10G"));
+        assert_eq!(env.sts_template("small-db-pxc").await, Some((sts_before, "10G".into())));
+        env.wait_events("small-db", "a VolumeExpansionDisabled event", |ev| {
+            ev.iter().any(|(r, _)| r == "VolumeExpansionDisabled")
+        })
+        .await;
+        env.stop_engine().await;
+    })
+}
+
+#[test]
+fn a_storage_class_without_expansion_is_named_and_other_changes_still_roll_out() {
+    runtime().block_on(async {
+        let mut env = Env::new().await;
+        let classes: Api<k8s_openapi::api::storage::v1::StorageClass> = Api::all(env.client.clone());
+        let fixed = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fixed"},
+            "provisioner": "dbdeck.io/hostpath", "allowVolumeExpansion": false});
+        classes.create(&PostParams::default(), &serde_json::from_value(fixed).unwrap()).await.unwrap();
+        let storage = |s: &str| {
+            json!({"persistentVolumeClaim": {"storageClassName": "fixed", "resources": {"requests": {"storage": s}}}})
+        };
+        env.create("fixed-db", json!({"spec": {"enableVolumeExpansion": true, "pxc": {"volumeSpec": storage("10G")}}})).await;
+        env.wait_state("fixed-db", "ready").await;
+        let (sts_before, _) = env.sts_template("fixed-db-pxc").await.unwrap();
+
+        env.patch("fixed-db", json!({"spec": {"pxc": {"volumeSpec": storage("20G")}, "haproxy": {"size": 3}}})).await;
+        let message = eventually("an error naming the class, with the HAProxy change applied", || async {
+            let cr = env.crs().get("fixed-db").await.ok()?;
+            let st = cr.status?;
+            let m = st.messages.unwrap_or_default().join(" | ");
+            (st.state.as_deref() == Some("error") && m.contains("StorageClass") && env.sts_replicas("fixed-db-haproxy").await == Some(3))
+                .then_some(m)
+        })
+        .await;
+        assert!(
+            message.contains("StorageClass \"fixed\"")
+                && message.contains("allowVolumeExpansion is false")
+                && message.contains("spec.pxc.volumeSpec.persistentVolumeClaim.resources.requests.storage"),
+            "{message}"
+        );
+        assert!(all_at(&env.claim_sizes("fixed-db").await, "10G"), "no claim asked to grow");
+        assert_eq!(env.sts_template("fixed-db-pxc").await, Some((sts_before, "10G".into())));
+        env.wait_events("fixed-db", "a VolumeResizeFailed warning", |ev| ev.iter().any(|(r, _)| r == "VolumeResizeFailed"))
+            .await;
+
+        // Setting the size back clears the error.
+        env.patch("fixed-db", json!({"spec": {"pxc": {"volumeSpec": storage("10G")}}})).await;
+        env.wait_state("fixed-db", "ready").await;
+        env.stop_engine().await;
+    })
+}

@@ -13,6 +13,7 @@ pub mod pg;
 pub mod ps;
 pub mod pxc;
 pub mod status;
+pub mod volumes;
 
 use std::future::Future;
 use std::sync::Arc;

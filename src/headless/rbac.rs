@@ -50,7 +50,12 @@ pub fn operator_grants() -> Vec<Grant> {
     for resource in ["services", "secrets", "configmaps", "serviceaccounts"] {
         grants.push(row("", resource, OWN, "objects the engine builds"));
     }
-    grants.push(row("", "persistentvolumeclaims", OWN, "PG volumes; deleted only by the delete-*-pvc finalizers"));
+    grants.push(row(
+        "",
+        "persistentvolumeclaims",
+        OWN,
+        "PG volumes, claims grown on resize; deleted only by the delete-*-pvc finalizers",
+    ));
     grants.push(row("", "pods", &["get", "list", "watch", "patch", "delete"], "smart update deletes outdated pods"));
     // A Role may only grant what its creator holds: PG's instance Role lets Patroni use Endpoints.
     grants.push(row(
@@ -75,6 +80,10 @@ pub fn operator_grants() -> Vec<Grant> {
     grants.push(Grant {
         cluster_scoped: true,
         ..row("", "nodes", READ, "zones and node readiness shown with the members")
+    });
+    grants.push(Grant {
+        cluster_scoped: true,
+        ..row("storage.k8s.io", "storageclasses", &["get"], "allowVolumeExpansion checked before claims grow")
     });
     grants
 }

@@ -606,10 +606,12 @@ pub fn build(cr: &Value, world: &World, zones: &HashMap<&str, &str>, now: DateTi
     v.state_reason = if !has_status {
         Some(NO_OPERATOR.to_string())
     } else {
-        let messages: Vec<&str> = s(cr, &["status", "message"])
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).filter(|m| !m.is_empty()).collect())
-            .unwrap_or_default();
+        // PXC keeps a list of messages, PS one string.
+        let messages: Vec<&str> = match s(cr, &["status", "message"]) {
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).filter(|m| !m.is_empty()).collect(),
+            Some(Value::String(m)) if !m.is_empty() => vec![m.as_str()],
+            _ => vec![],
+        };
         (!messages.is_empty()).then(|| messages.join("; "))
     };
 

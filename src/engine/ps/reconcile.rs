@@ -26,8 +26,8 @@ use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::context::{Context, SAFETY_REQUEUE, Synced};
 use crate::engine::controller::{CountedTriggers, cluster_controller, drive, key, measured, scoped};
 use crate::engine::error::ReconcileError;
-use crate::engine::finalize;
 use crate::engine::status::{pod_ready_at, pod_revision, write_if_changed};
+use crate::engine::{finalize, volumes};
 use crate::observe::live::Scope;
 
 pub const KIND: &str = "PerconaServerMySQL";
@@ -168,7 +168,24 @@ async fn reconcile_live(cr: &PerconaServerMySQL, ctx: &PsContext) -> Result<Acti
         ("app.kubernetes.io/managed-by".to_string(), MANAGED_BY.to_string()),
     ]);
     let first = cr.status.as_ref().and_then(|s| s.state.as_ref()).is_none();
-    let report = ctx.applier.reconcile(&owner, desired.to_values(), OWNED_KINDS, &selector).await?;
+    let mut desired = desired.to_values();
+    let (volume_note, volume_requeue) = match volumes::prepare(ctx, cr, &volume_target(cr), &mut desired).await? {
+        volumes::Step::Apply { note, requeue } => (note, requeue),
+        volumes::Step::Refuse(message) => {
+            report_error(cr, ctx, &format!("{KIND} {ns}/{name}: {message}"), "VolumeShrinkRefused").await;
+            return Ok(Action::await_change());
+        }
+        volumes::Step::Recreating { note } => {
+            // The StatefulSet's deletion wakes this controller again; the requeue is a safety net.
+            let mut next = cr.status.clone().unwrap_or_default();
+            next.message = Some(note.message);
+            if let Err(e) = write_if_changed(&api(ctx, cr), &name, &next).await {
+                tracing::warn!(cluster = %name, error = %e, "status not written");
+            }
+            return Ok(Action::requeue(Duration::from_secs(2)));
+        }
+    };
+    let report = ctx.applier.reconcile(&owner, desired, OWNED_KINDS, &selector).await?;
     ctx.metrics.wrote(KIND, report.applied.len() + report.deleted.len());
     if first && !report.applied.is_empty() {
         ctx.event(cr, false, "Created", "Create", format!("created {} objects", report.applied.len())).await;
@@ -182,14 +199,60 @@ async fn reconcile_live(cr: &PerconaServerMySQL, ctx: &PsContext) -> Result<Acti
         action = Action::requeue(wait);
     }
 
-    let next = cluster_status::cluster_status(cr, &observed);
+    let mut next = cluster_status::cluster_status(cr, &observed);
+    if let Some(note) = &volume_note {
+        with_note(&mut next, note);
+    }
     if let Some(previous) = write_if_changed(&api(ctx, cr), &name, &next)
         .await
         .map_err(|e| ReconcileError::kube(format!("writing status of {KIND} {ns}/{name}"), e))?
     {
         status_events(cr, ctx, &previous, &next).await;
+        let said = |n: &volumes::Note| previous.message.as_deref().is_some_and(|m| m.contains(n.message.as_str()));
+        if let Some(note) = volume_note.as_ref().filter(|n| !said(n)) {
+            ctx.event(cr, note.error, note.reason, "Resize", &note.message).await;
+        }
+    }
+    if let Some(wait) = volume_requeue {
+        action = Action::requeue(wait);
     }
     Ok(action)
+}
+
+/// Where this cluster's data volumes are and what its spec asks of them.
+fn volume_target(cr: &PerconaServerMySQL) -> volumes::Target<'_> {
+    let spec = cr.spec.with_defaults(&cr.name_any());
+    let scaling = spec.storage_scaling.as_ref().and_then(|s| s.enable_volume_scaling).unwrap_or(false);
+    volumes::Target {
+        namespace: cr.metadata.namespace.as_deref().unwrap_or_default(),
+        sts: format!("{}-mysql", cr.name_any()),
+        template: "datadir",
+        field: "spec.mysql.volumeSpec.persistentVolumeClaim.resources.requests.storage",
+        size: spec.mysql.as_ref().and_then(|m| m.size).unwrap_or(3),
+        expansion_field: "spec.storageScaling.enableVolumeScaling",
+        expansion_enabled: scaling || spec.enable_volume_expansion.unwrap_or(false),
+    }
+}
+
+/// Puts a volume note into the status message, and `error` with an `Error` condition when the spec cannot be met.
+fn with_note(next: &mut PerconaServerMySQLStatus, note: &volumes::Note) {
+    let text = if note.error { format!("Error: {}", note.message) } else { note.message.clone() };
+    next.message = Some(match next.message.take() {
+        Some(other) if !other.is_empty() => format!("{text}; {other}"),
+        _ => text,
+    });
+    if note.error {
+        next.state = Some(state::ERROR.into());
+        let mut conditions = next.conditions.take().unwrap_or_default();
+        cluster_status::set_condition(
+            &mut conditions,
+            cluster_status::CONDITION_ERROR,
+            true,
+            note.reason,
+            &note.message,
+        );
+        next.conditions = Some(conditions);
+    }
 }
 
 fn secret_text(s: &Secret) -> BTreeMap<String, String> {

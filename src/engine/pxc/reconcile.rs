@@ -24,7 +24,7 @@ use crate::engine::apply::{OwnerRef, retrying};
 use crate::engine::context::{Context, SAFETY_REQUEUE};
 use crate::engine::controller::{CountedTriggers, cluster_controller, drive, measured, scoped};
 use crate::engine::error::ReconcileError;
-use crate::engine::{finalize, status};
+use crate::engine::{finalize, status, volumes};
 use crate::observe::live::Scope;
 
 pub const KIND: &str = "PerconaXtraDBCluster";
@@ -138,7 +138,20 @@ async fn reconcile_live(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Acti
         ("app.kubernetes.io/managed-by".to_string(), MANAGED_BY.to_string()),
     ]);
     let first = cr.status.as_ref().and_then(|s| s.state.as_ref()).is_none();
-    let report = ctx.applier.reconcile(&owner, values(&desired)?, OWNED_KINDS, &selector).await?;
+    let mut desired = values(&desired)?;
+    let (volume_note, volume_requeue) = match volumes::prepare(ctx, cr, &volume_target(cr), &mut desired).await? {
+        volumes::Step::Apply { note, requeue } => (note, requeue),
+        volumes::Step::Refuse(message) => {
+            report_error(cr, ctx, &format!("{KIND} {ns}/{name}: {message}"), "VolumeShrinkRefused").await;
+            return Ok(Action::await_change());
+        }
+        volumes::Step::Recreating { note } => {
+            // The StatefulSet's deletion wakes this controller again; the requeue is a safety net.
+            write_volume_note(cr, ctx, &note).await;
+            return Ok(Action::requeue(Duration::from_secs(2)));
+        }
+    };
+    let report = ctx.applier.reconcile(&owner, desired, OWNED_KINDS, &selector).await?;
     let writes = report.applied.len() + report.deleted.len();
     ctx.metrics.wrote(KIND, writes);
     if first && !report.applied.is_empty() {
@@ -162,14 +175,64 @@ async fn reconcile_live(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Acti
         }
     }
 
-    let next = cluster_status(cr, &observed);
+    let mut next = cluster_status(cr, &observed);
+    if let Some(note) = &volume_note {
+        with_note(cr, &mut next, note);
+    }
     if let Some(previous) = status::write_if_changed(&api(ctx, cr), &name, &next)
         .await
         .map_err(|e| ReconcileError::kube(format!("writing status of {KIND} {ns}/{name}"), e))?
     {
         status_events(cr, ctx, &previous, &next).await;
+        if let Some(note) = volume_note.as_ref().filter(|n| !said(&previous, n)) {
+            ctx.event(cr, note.error, note.reason, "Resize", &note.message).await;
+        }
+    }
+    if let Some(wait) = volume_requeue {
+        action = Action::requeue(wait);
     }
     Ok(action)
+}
+
+/// Where this cluster's data volumes are and what its spec asks of them.
+fn volume_target(cr: &PerconaXtraDBCluster) -> volumes::Target<'_> {
+    let spec = cr.spec.with_defaults(&cr.name_any());
+    volumes::Target {
+        namespace: cr.metadata.namespace.as_deref().unwrap_or_default(),
+        sts: format!("{}-pxc", cr.name_any()),
+        template: "datadir",
+        field: "spec.pxc.volumeSpec.persistentVolumeClaim.resources.requests.storage",
+        size: spec.pxc.as_ref().and_then(|p| p.size).unwrap_or(3),
+        expansion_field: "spec.enableVolumeExpansion",
+        expansion_enabled: spec.enable_volume_expansion.unwrap_or(false),
+    }
+}
+
+fn said(status: &PerconaXtraDBClusterStatus, note: &volumes::Note) -> bool {
+    status.messages.iter().flatten().any(|m| m.ends_with(note.message.as_str()))
+}
+
+/// Puts a volume note into the status: first among the messages, and `error` when the spec cannot be met.
+fn with_note(cr: &PerconaXtraDBCluster, next: &mut PerconaXtraDBClusterStatus, note: &volumes::Note) {
+    let text = if note.error { format!("Error: {}", note.message) } else { note.message.clone() };
+    let mut messages = vec![text.clone()];
+    messages.extend(next.messages.take().unwrap_or_default());
+    next.messages = Some(messages);
+    if note.error {
+        next.state = Some(state::ERROR.into());
+        let mut conditions = cr.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+        status::push_state_condition(&mut conditions, state::ERROR, Some(note.reason.into()), Some(text));
+        next.conditions = Some(conditions);
+    }
+}
+
+/// The status while the StatefulSet is re-created: as it was, with the note as its message.
+async fn write_volume_note(cr: &PerconaXtraDBCluster, ctx: &Context, note: &volumes::Note) {
+    let mut next = cr.status.clone().unwrap_or_default();
+    next.messages = Some(vec![note.message.clone()]);
+    if let Err(e) = status::write_if_changed(&api(ctx, cr), &cr.name_any(), &next).await {
+        tracing::warn!(cluster = %cr.name_any(), error = %e, "status not written");
+    }
 }
 
 /// Reads what the build needs: existing Secrets, and fresh passwords/certificates only for what is missing.

@@ -192,6 +192,9 @@ struct Sim {
     /// Pods and ControllerRevisions by the StatefulSet that controls them (from the change feed), so a
     /// sync reads its own objects instead of filtering the namespace.
     sts_children: HashMap<Key, (HashSet<String>, HashSet<String>)>,
+    /// Pods and ControllerRevisions with no controller, under the StatefulSet name theirs points to: what a
+    /// set deleted with `propagationPolicy=Orphan` left behind, for a set of that name to adopt.
+    sts_orphans: HashMap<Key, (HashSet<String>, HashSet<String>)>,
     /// Pods without a node, as seen on the change feed: the scheduler lists the cluster only when
     /// there are some.
     unbound: HashSet<Key>,
@@ -237,6 +240,7 @@ pub(crate) fn start(
         blocked: HashMap::new(),
         unbound: HashSet::new(),
         sts_children: HashMap::new(),
+        sts_orphans: HashMap::new(),
         sched: None,
         resizing: HashSet::new(),
         evicting: HashMap::new(),
@@ -320,6 +324,7 @@ impl Sim {
         self.unbound = pods.iter().filter(|p| str_at(p, "/spec/nodeName").is_empty()).map(key).collect();
         d.pods = pods.iter().map(key).collect();
         self.sts_children.clear();
+        self.sts_orphans.clear();
         for p in &pods {
             self.index_child(p, false, false);
         }
@@ -444,17 +449,37 @@ impl Sim {
 
     /// Records (or forgets) a pod or revision under the StatefulSet that controls it.
     fn index_child(&mut self, obj: &Value, revision: bool, deleted: bool) {
-        let Some((kind, owner)) = controller_of(obj) else { return };
-        if kind != "StatefulSet" {
-            return;
+        fn side(e: &mut (HashSet<String>, HashSet<String>), revision: bool) -> &mut HashSet<String> {
+            if revision { &mut e.1 } else { &mut e.0 }
         }
         let (ns, child) = key(obj);
-        let entry = self.sts_children.entry((ns, owner)).or_default();
-        let set = if revision { &mut entry.1 } else { &mut entry.0 };
-        if deleted {
-            set.remove(&child);
-        } else {
-            set.insert(child);
+        // Pods are `<set>-<ordinal>`, revisions `<set>-<hash>`.
+        let parent = child.rsplit_once('-').map(|(p, _)| (ns.clone(), p.to_string()));
+        match controller_of(obj) {
+            Some((kind, owner)) if kind == "StatefulSet" => {
+                if let Some(e) = parent.as_ref().and_then(|p| self.sts_orphans.get_mut(p)) {
+                    side(e, revision).remove(&child);
+                }
+                let set = side(self.sts_children.entry((ns, owner)).or_default(), revision);
+                if deleted {
+                    set.remove(&child);
+                } else {
+                    set.insert(child);
+                }
+            }
+            Some(_) => {}
+            None => {
+                let Some(parent) = parent else { return };
+                if let Some(e) = self.sts_children.get_mut(&parent) {
+                    side(e, revision).remove(&child);
+                }
+                let set = side(self.sts_orphans.entry(parent).or_default(), revision);
+                if deleted {
+                    set.remove(&child);
+                } else {
+                    set.insert(child);
+                }
+            }
         }
     }
 

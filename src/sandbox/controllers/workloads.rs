@@ -80,8 +80,11 @@ impl Sim {
         let fetch = |rt, names: &HashSet<String>| -> Vec<Value> {
             names.iter().filter_map(|n| self.get(rt, &(sk.0.clone(), n.clone()))).collect()
         };
-        let pods = fetch(&k.pods, &pod_names);
-        let revisions = fetch(&k.revisions, &rev_names);
+        let mut pods = fetch(&k.pods, &pod_names);
+        let mut revisions = fetch(&k.revisions, &rev_names);
+        let (pods_adopted, revisions_adopted) = self.adopt_orphans(&set, sk);
+        pods.extend(pods_adopted);
+        revisions.extend(revisions_adopted);
         let start = int_at(&set, "/spec/ordinals/start", 0);
         let highest = pods
             .iter()
@@ -120,6 +123,40 @@ impl Sim {
             self.delete(&k.pods, &(sk.0.clone(), pod));
         }
         self.set_status(&k.sts, &set, plan.status);
+    }
+
+    /// Pods and ControllerRevisions without a controller that match the set's selector and carry its name
+    /// (left by a delete with `propagationPolicy=Orphan`) become the set's again, as upstream's controller
+    /// adopts them: the pods keep running and the revision history carries over.
+    fn adopt_orphans(&self, set: &Value, sk: &Key) -> (Vec<Value>, Vec<Value>) {
+        let k = self.kinds.clone();
+        let (pod_names, rev_names) = self.sts_orphans.get(sk).cloned().unwrap_or_default();
+        if pod_names.is_empty() && rev_names.is_empty() {
+            return (vec![], vec![]);
+        }
+        let Some(selector) = selector_of(set) else { return (vec![], vec![]) };
+        let adopt = |rt: &crate::sandbox::resources::ResourceType, names: &HashSet<String>, pod: bool| {
+            let mut out = Vec::new();
+            for n in names {
+                let Some(obj) = self.get(rt, &(sk.0.clone(), n.clone())) else { continue };
+                let ordinal_ok = !pod || n.rsplit_once('-').is_some_and(|(_, o)| o.parse::<u32>().is_ok());
+                let free = obj.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_none_or(|refs| {
+                    !refs.iter().any(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+                });
+                if !ordinal_ok || !free || sim::is_terminating(&obj) || !selector.matches(&obj) {
+                    continue;
+                }
+                let mut refs =
+                    obj.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
+                refs.push(owner_ref(set));
+                let body = json!({"metadata": {"ownerReferences": refs}});
+                if let Some(adopted) = self.patch(rt, &(sk.0.clone(), n.clone()), body, Subresource::Main) {
+                    out.push(adopted);
+                }
+            }
+            out
+        };
+        (adopt(&k.pods, &pod_names, true), adopt(&k.revisions, &rev_names, false))
     }
 
     /// Deployments roll by creating a ReplicaSet per template and scaling the old ones down once the

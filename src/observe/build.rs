@@ -826,6 +826,19 @@ mod tests {
     }
 
     #[test]
+    fn a_ps_status_message_string_is_the_state_reason() {
+        let cr = json!({"apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQL",
+            "metadata": {"name": "inv", "namespace": "default"},
+            "status": {"state": "ready", "message": "resizing volumes: 1 of 3 claims at 20Gi"}});
+        let v = build(&cr, &World::default(), &HashMap::new(), now()).unwrap();
+        assert_eq!(v.state_reason.as_deref(), Some("resizing volumes: 1 of 3 claims at 20Gi"));
+        let mut pxc = pxc_cr(json!({"state": "ready", "message": ["resizing volumes: 0 of 3 claims at 20G"]}));
+        pxc["metadata"]["namespace"] = json!("default");
+        let v = build(&pxc, &World::default(), &HashMap::new(), now()).unwrap();
+        assert_eq!(v.state_reason.as_deref(), Some("resizing volumes: 0 of 3 claims at 20G"));
+    }
+
+    #[test]
     fn status_components_win_and_unschedulable_pods_explain() {
         let mut p = pxc_pod("cluster1-pxc-2", "pxc", false, "");
         let st = p.status.as_mut().unwrap();

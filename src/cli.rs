@@ -38,28 +38,81 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Connection flags shared by every mode, named as in kubectl.
+/// Connection flags, named as in kubectl. They are given before a sub-command (`dbdeck --kubeconfig P status`) or,
+/// for the sub-commands that talk to a cluster, after it (`dbdeck status -n NS`); sub-commands that never connect
+/// (`validate`, `sandbox`, `bench`) do not offer them.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file to use (default: $KUBECONFIG, then ~/.kube/config)
-    #[arg(long, global = true, value_name = "PATH", env = "KUBECONFIG")]
+    #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
     /// The name of the kubeconfig context to use
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
 
     /// Namespace scope (default: the context's namespace)
-    #[arg(short = 'n', long, global = true, value_name = "NS", conflicts_with = "all_namespaces")]
+    #[arg(short = 'n', long, value_name = "NS", conflicts_with = "all_namespaces")]
     pub namespace: Option<String>,
 
     /// Work across all namespaces
-    #[arg(short = 'A', long, global = true)]
+    #[arg(short = 'A', long)]
     pub all_namespaces: bool,
 
-    /// Start an embedded sandbox cluster in this process and use it instead of the kubeconfig
-    #[arg(long, global = true, conflicts_with_all = ["kubeconfig", "context"])]
+    /// Start an embedded sandbox cluster in this process and use it instead of the kubeconfig ($KUBECONFIG is
+    /// then ignored; only an explicit --kubeconfig or --context conflicts)
+    #[arg(long, conflicts_with_all = ["kubeconfig", "context"])]
     pub sandbox: bool,
+}
+
+/// The connection flags of sub-commands that act on the whole cluster (no namespace scope).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectArgs {
+    /// Path to the kubeconfig file to use (default: $KUBECONFIG, then ~/.kube/config)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The name of the kubeconfig context to use
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Start an embedded sandbox cluster in this process and use it instead of the kubeconfig
+    #[arg(long, conflicts_with_all = ["kubeconfig", "context"])]
+    pub sandbox: bool,
+}
+
+impl From<&ConnectArgs> for GlobalArgs {
+    fn from(c: &ConnectArgs) -> Self {
+        GlobalArgs {
+            kubeconfig: c.kubeconfig.clone(),
+            context: c.context.clone(),
+            sandbox: c.sandbox,
+            ..Default::default()
+        }
+    }
+}
+
+impl GlobalArgs {
+    /// These flags (given before the sub-command) with `after`'s (given after it) taking precedence.
+    pub fn overlay(&self, after: &GlobalArgs) -> GlobalArgs {
+        let scoped_after = after.all_namespaces || after.namespace.is_some();
+        GlobalArgs {
+            kubeconfig: after.kubeconfig.clone().or_else(|| self.kubeconfig.clone()),
+            context: after.context.clone().or_else(|| self.context.clone()),
+            namespace: if scoped_after { after.namespace.clone() } else { self.namespace.clone() },
+            all_namespaces: if scoped_after { after.all_namespaces } else { self.all_namespaces },
+            sandbox: self.sandbox || after.sandbox,
+        }
+    }
+
+    /// The conflict clap cannot see when the flags are split around the sub-command.
+    pub fn conflict(&self) -> Option<&'static str> {
+        match (self.sandbox, self.kubeconfig.is_some(), self.context.is_some()) {
+            (true, true, _) => Some("'--sandbox' cannot be used with '--kubeconfig': the sandbox brings its own"),
+            (true, _, true) => Some("'--sandbox' cannot be used with '--context': the sandbox brings its own"),
+            _ => None,
+        }
+    }
 }
 
 /// Flags of the interactive console (`dbdeck` without a sub-command).
@@ -173,6 +226,9 @@ pub enum SandboxAction {
 
 #[derive(Debug, Args)]
 pub struct SandboxAttachArgs {
+    #[command(flatten)]
+    pub target_sandbox: SandboxTarget,
+
     /// The pod and port, as [NAMESPACE/]POD:PORT
     pub pod: String,
     /// The endpoint to relay to, as HOST:PORT (resolved now)
@@ -181,8 +237,23 @@ pub struct SandboxAttachArgs {
 
 #[derive(Debug, Args)]
 pub struct SandboxFaultArgs {
+    #[command(flatten)]
+    pub target_sandbox: SandboxTarget,
+
     #[command(subcommand)]
     pub target: SandboxFault,
+}
+
+/// Which running sandbox `fault` and `attach` talk to, when not found through `--state-dir`/`--kubeconfig-out`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SandboxTarget {
+    /// The running sandbox's kubeconfig (default: $KUBECONFIG when set, else the default state directory's)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context naming the sandbox
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +312,9 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct CrdArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
     /// Server-side apply the CRDs to the current context instead of printing them
     #[arg(long)]
     pub apply: bool,
@@ -270,18 +344,34 @@ pub struct ValidateArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StatusFormat {
     Text,
+    /// The table with more columns: primary, nodes, volumes, largest lag, version
+    Wide,
     Json,
     Yaml,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: GlobalArgs,
+
     /// Only this cluster (of any kind)
     pub name: Option<String>,
 
-    /// Output format; json and yaml print a list of cluster views whose keys are stable
+    /// Output format; json and yaml print a list of cluster views whose keys are stable (with NAME: the one
+    /// view itself, as `kubectl get NAME -o json` does)
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: StatusFormat,
+
+    /// Longest time one request to the API server may take, in seconds (retries of 429/503 answers included);
+    /// the request that did not finish is named
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub request_timeout: f64,
+
+    /// Longest time the whole command may take, in seconds (listing, then probing); it then fails naming the
+    /// request under way
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0, value_parser = positive_seconds)]
+    pub timeout: f64,
 
     /// Do not connect to the databases (roles and lag then come from labels only, or show as unknown)
     #[arg(long)]
@@ -292,9 +382,73 @@ pub struct StatusArgs {
     pub probe_timeout: f64,
 }
 
+/// Seconds as a number (`2.5`) or with a unit as kubectl writes them (`500ms`, `10s`, `2m`).
 fn positive_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.parse::<f64>().map(|v| v * scale) {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 3600.0 => Ok(v),
-        _ => Err(format!("{s:?} is not a number of seconds between 0 and 3600")),
+        _ => Err(format!("{s:?} is not a time between 0 and 3600 seconds (e.g. 5, 2.5s, 500ms, 1m)")),
+    }
+}
+
+impl Cli {
+    /// The connection flags in force for the command line: those before the sub-command, overlaid with those the
+    /// sub-command takes after it. Errors when the two halves conflict.
+    pub fn connection(&self) -> Result<GlobalArgs, &'static str> {
+        let merged = match &self.command {
+            Some(Command::Status(a)) => self.global.overlay(&a.target),
+            Some(Command::Crd(a)) => self.global.overlay(&GlobalArgs::from(&a.connect)),
+            _ => self.global.clone(),
+        };
+        match merged.conflict() {
+            Some(why) => Err(why),
+            None => Ok(merged),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(argv)
+    }
+
+    #[test]
+    fn connection_flags_before_and_after_the_sub_command() {
+        let cli = parse(&["dbdeck", "--kubeconfig", "/k", "status", "-n", "x"]).unwrap();
+        let g = cli.connection().unwrap();
+        assert_eq!((g.kubeconfig.as_deref(), g.namespace.as_deref()), (Some(std::path::Path::new("/k")), Some("x")));
+        let cli = parse(&["dbdeck", "-n", "x", "status", "-A"]).unwrap();
+        let g = cli.connection().unwrap();
+        assert!(g.all_namespaces && g.namespace.is_none());
+        let cli = parse(&["dbdeck", "--sandbox", "crd", "--apply"]).unwrap();
+        assert!(cli.connection().unwrap().sandbox);
+        let cli = parse(&["dbdeck", "--sandbox", "status", "--kubeconfig", "/k"]).unwrap();
+        assert!(cli.connection().unwrap_err().contains("--kubeconfig"));
+        assert!(parse(&["dbdeck", "--sandbox", "--kubeconfig", "/k"]).is_err());
+        // Sub-commands that never connect do not take the flags.
+        assert!(parse(&["dbdeck", "validate", "-f", "x", "-A"]).is_err());
+        assert!(parse(&["dbdeck", "sandbox", "--sandbox"]).is_err());
+        assert!(parse(&["dbdeck", "sandbox", "fault", "--kubeconfig", "/k", "fail-next-job"]).is_ok());
+    }
+
+    #[test]
+    fn seconds_take_kubectl_units() {
+        assert_eq!(positive_seconds("5"), Ok(5.0));
+        assert_eq!(positive_seconds("500ms"), Ok(0.5));
+        assert_eq!(positive_seconds("2m"), Ok(120.0));
+        assert_eq!(positive_seconds("1.5s"), Ok(1.5));
+        assert!(positive_seconds("0").is_err() && positive_seconds("x").is_err() && positive_seconds("2h").is_err());
     }
 }

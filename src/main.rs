@@ -1,6 +1,6 @@
 use clap::Parser;
 
-use dbdeck::cli::{Cli, Command};
+use dbdeck::cli::{Cli, Command, GlobalArgs};
 use dbdeck::cmd;
 
 fn main() {
@@ -8,6 +8,13 @@ fn main() {
     // sentence that names the object and field, not a backtrace.
     let _ = color_eyre::install();
     let cli = Cli::parse();
+    let global = match cli.connection() {
+        Ok(g) => g,
+        Err(why) => {
+            use clap::CommandFactory;
+            Cli::command().error(clap::error::ErrorKind::ArgumentConflict, why).exit()
+        }
+    };
     // Reconcile futures nest the kube client, the applier and (with --sandbox) the in-process server; unoptimised
     // builds need more than tokio's default 2 MiB per worker for them.
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(16 << 20).build() {
@@ -17,7 +24,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = match runtime.block_on(run(&cli)) {
+    let code = match runtime.block_on(run(&cli, &global)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("dbdeck: {}", one_line(&e));
@@ -27,21 +34,21 @@ fn main() {
     std::process::exit(code);
 }
 
-async fn run(cli: &Cli) -> color_eyre::Result<i32> {
+async fn run(cli: &Cli, global: &GlobalArgs) -> color_eyre::Result<i32> {
     if cli.headless.headless {
         if cli.command.is_some() {
             color_eyre::eyre::bail!("--headless runs the reconcile engine alone and takes no sub-command");
         }
         let engine = std::sync::Arc::new(dbdeck::headless::engine::DbdeckEngine::default());
-        return Ok(dbdeck::headless::command::run(&cli.global, &cli.console, &cli.headless, engine).await?);
+        return Ok(dbdeck::headless::command::run(global, &cli.console, &cli.headless, engine).await?);
     }
     Ok(match &cli.command {
-        Some(Command::Crd(args)) => cmd::crd::run(&cli.global, args).await?,
+        Some(Command::Crd(args)) => cmd::crd::run(global, args).await?,
         Some(Command::Validate(args)) => cmd::validate::run(args)?,
-        Some(Command::Sandbox(args)) => cmd::sandbox::run(&cli.global, args).await?,
+        Some(Command::Sandbox(args)) => cmd::sandbox::run(args).await?,
         Some(Command::Bench(args)) => cmd::bench::run(args).await?,
-        Some(Command::Status(args)) => cmd::status::run(&cli.global, &cli.console, args).await?,
-        None => dbdeck::console::run::run(&cli.global, &cli.console).await?,
+        Some(Command::Status(args)) => cmd::status::run(global, &cli.console, args).await?,
+        None => dbdeck::console::run::run(global, &cli.console).await?,
     })
 }
 

@@ -588,3 +588,28 @@ fn crd_restore() {
         .collect();
     assert_eq!(columns, ["Cluster", "Status", "Completed", "Age"]);
 }
+
+#[test]
+fn replicas_have_a_safe_maximum_lifted_by_an_annotation_and_a_ceiling() {
+    let doc = with(minimal(), "/spec/instances/0/replicas", json!(100000));
+    expect_problem(&problems_of(doc.clone()), "spec.instances[0].replicas", "100000 is above dbdeck's limit of 1000");
+    let annotated = with(doc, "/metadata/annotations", json!({"dbdeck.io/allow-unsafe-size": "true"}));
+    expect_problem(&problems_of(annotated), "spec.instances[0].replicas", "limit of 1000; no setting allows more");
+
+    let doc = with(minimal(), "/spec/instances/0/replicas", json!(20));
+    expect_problem(&problems_of(doc.clone()), "spec.instances[0].replicas", "20 is above the safe maximum of 16");
+    expect_problem(&problems_of(doc.clone()), "spec.instances[0].replicas", "dbdeck.io/allow-unsafe-size");
+    let annotated = with(doc, "/metadata/annotations", json!({"dbdeck.io/allow-unsafe-size": "true"}));
+    assert!(problems_of(annotated).is_empty());
+}
+
+#[test]
+fn user_secret_names_images_and_requests_are_checked() {
+    let doc = with(minimal(), "/spec/users", json!([{"name": "app", "secretName": "Bad_Secret"}]));
+    expect_problem(&problems_of(doc), "spec.users[0].secretName", "\"Bad_Secret\" is not a valid Secret name");
+    let doc = with(minimal(), "/spec/image", json!(":::"));
+    expect_problem(&problems_of(doc), "spec.image", "not a valid image reference");
+    let doc =
+        with(minimal(), "/spec/instances/0/resources", json!({"requests": {"cpu": "4"}, "limits": {"cpu": "500m"}}));
+    expect_problem(&problems_of(doc), "spec.instances[0].resources.requests.cpu", "larger than the limit 500m");
+}

@@ -548,3 +548,40 @@ fn crds_have_percona_names_and_columns() {
     );
     check_crd::<PerconaServerMySQLRestore>("PerconaServerMySQLRestore", &["ps-restore"], &["State", "Age"]);
 }
+
+#[test]
+fn sizes_have_a_safe_maximum_and_a_ceiling_no_flag_lifts() {
+    let mut doc = async_minimal();
+    set(&mut doc, "/spec/mysql/size", json!(40));
+    assert_problem(doc.clone(), "spec.mysql.size", "safe maximum of 16");
+    set(&mut doc, "/spec/unsafeFlags/mysqlSize", json!(true));
+    assert!(problems(doc.clone()).is_empty(), "{:?}", problems(doc.clone()));
+    set(&mut doc, "/spec/mysql/size", json!(100000));
+    assert_problem(doc.clone(), "spec.mysql.size", "100000 is above dbdeck's limit of 1000");
+    assert_eq!(problems(doc).len(), 1);
+
+    let mut doc = minimal();
+    set(&mut doc, "/spec/proxy/haproxy/size", json!(50));
+    assert_problem(doc.clone(), "spec.proxy.haproxy.size", "50 is above the safe maximum of 16");
+    set(&mut doc, "/spec/unsafeFlags/proxySize", json!(true));
+    assert!(problems(doc).is_empty());
+}
+
+#[test]
+fn cr_version_images_probes_requests_and_secret_names() {
+    let mut doc = minimal();
+    set(&mut doc, "/spec/crVersion", json!("x.y.z"));
+    assert_problem(doc, "spec.crVersion", "\"x.y.z\" is not a version");
+    let mut doc = minimal();
+    set(&mut doc, "/spec/mysql/image", json!(":::"));
+    assert_problem(doc, "spec.mysql.image", "not a valid image reference");
+    let mut doc = minimal();
+    set(&mut doc, "/spec/mysql/readinessProbe", json!({"timeoutSeconds": -3}));
+    assert_problem(doc, "spec.mysql.readinessProbe.timeoutSeconds", "-3 must not be negative");
+    let mut doc = minimal();
+    set(&mut doc, "/spec/mysql/resources", json!({"requests": {"memory": "4Gi"}, "limits": {"memory": "2Gi"}}));
+    assert_problem(doc, "spec.mysql.resources.requests.memory", "larger than the limit 2Gi");
+    let mut doc = minimal();
+    set(&mut doc, "/spec/secretsName", json!("Bad Secret Name!"));
+    assert_problem(doc, "spec.secretsName", "not a valid Secret name");
+}

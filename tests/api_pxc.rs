@@ -698,3 +698,37 @@ fn restore_crd() {
     let v = serde_json::to_value(&crd).unwrap();
     assert_eq!(v["spec"]["names"]["shortNames"], json!(["pxc-restore", "pxc-restores"]));
 }
+
+#[test]
+fn sizes_have_a_safe_maximum_and_a_ceiling_no_flag_lifts() {
+    // The safe maximum of a proxy: Percona has none, dbdeck's is lifted by unsafeFlags.proxySize.
+    let p = with(&[("spec.haproxy.size", json!(40))]);
+    assert_problem(&p, "spec.haproxy.size", "40 is above the safe maximum of 16");
+    assert_problem(&p, "spec.haproxy.size", "spec.unsafeFlags.proxySize: true");
+    assert_eq!(with(&[("spec.haproxy.size", json!(40)), ("spec.unsafeFlags.proxySize", json!(true))]), vec![]);
+    // dbdeck's ceiling holds whatever the flags say.
+    for (path, flag) in
+        [("spec.pxc.size", "spec.unsafeFlags.pxcSize"), ("spec.haproxy.size", "spec.unsafeFlags.proxySize")]
+    {
+        let p = with(&[(path, json!(100000)), (flag, json!(true))]);
+        assert_problem(&p, path, "100000 is above dbdeck's limit of 1000");
+        assert_eq!(p.len(), 1, "{p:?}");
+    }
+}
+
+#[test]
+fn requests_above_limits_negative_probes_bad_images_and_secret_names_are_refused() {
+    let p = with(&[("spec.pxc.resources", json!({"requests": {"cpu": "2", "memory": "1G"}, "limits": {"cpu": "1"}}))]);
+    assert_problem(&p, "spec.pxc.resources.requests.cpu", "request 2 is larger than the limit 1");
+    let p = with(&[("spec.pxc.livenessProbes", json!({"timeoutSeconds": -5, "periodSeconds": -1}))]);
+    assert_problem(&p, "spec.pxc.livenessProbes.timeoutSeconds", "-5 must not be negative");
+    assert_problem(&p, "spec.pxc.livenessProbes.periodSeconds", "-1 must not be negative");
+    let p = with(&[("spec.pxc.image", json!(":::"))]);
+    assert_problem(&p, "spec.pxc.image", "\":::\" is not a valid image reference");
+    let p = with(&[("spec.pxc.envVarsSecret", json!("Bad Secret Name!"))]);
+    assert_problem(&p, "spec.pxc.envVarsSecret", "\"Bad Secret Name!\" is not a valid Secret name");
+    let p = with(&[("spec.backup.storages.s3-main.s3.credentialsSecret", json!("Keys_1"))]);
+    assert_problem(&p, "spec.backup.storages.s3-main.s3.credentialsSecret", "not a valid Secret name");
+    let p = with(&[("spec.secretsName", json!("-x"))]);
+    assert_problem(&p, "spec.secretsName", "not a valid Secret name");
+}

@@ -124,6 +124,7 @@ fn options(identity: &str, duration: Duration) -> HeadlessOptions {
         scopes: vec![Scope::Namespace(NS.into())],
         lease: LeaseConfig { name: LEASE.into(), namespace: NS.into(), identity: identity.into(), duration },
         http_addr: ([127, 0, 0, 1], 0).into(),
+        loglevel_writes: Default::default(),
         shutdown_grace: Duration::from_secs(10),
     }
 }
@@ -543,7 +544,9 @@ fn the_operator_deployment_is_what_the_task_asks_for() {
     argv.extend(c.args.clone().unwrap_or_default());
     let cli = <dbdeck::cli::Cli as clap::Parser>::try_parse_from(&argv).expect("operator.yaml's args parse");
     assert!(cli.headless.headless);
-    assert_eq!(cli.headless.metrics_addr.port(), 8080);
+    assert_eq!(cli.headless.metrics_addr(false).port(), 8080);
+    // The manifest does not open `PUT /loglevel` to the pod network.
+    assert!(!cli.headless.allow_loglevel_changes, "operator.yaml must not open PUT /loglevel to anyone");
     let port = c.ports.iter().flatten().find(|p| p.name.as_deref() == Some("http")).unwrap();
     assert_eq!(port.container_port, 8080);
 }

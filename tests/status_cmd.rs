@@ -112,6 +112,23 @@ async fn status_prints_stable_json_of_the_examples() {
     assert!(text.starts_with("KIND"), "{text}");
     assert_eq!(text.lines().filter(|l| l.contains("shop-db")).count(), 2, "one row and its reason: {text}");
 
+    // One cluster by name is the object itself, as `kubectl get NAME -o json` prints it.
+    let out = run(&["status", "shop-db", "-n", "default", "-o", "json"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let one: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(one.is_object(), "{one}");
+    assert_eq!((one["name"].as_str(), one["kind"]["family"].as_str()), (Some("shop-db"), Some("pxc")));
+    assert_eq!(keys(&one), expected);
+
+    let out = run(&["status", "-n", "default", "-o", "wide"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let header = text.lines().next().unwrap();
+    for column in ["PRIMARY", "NODES", "PVCS", "MAX LAG", "VERSION", "ENDPOINT"] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert_eq!(text.lines().take_while(|l| !l.is_empty()).count(), 5, "a header and four clusters: {text}");
+
     let out = run(&["status", "-A", "-o", "yaml"]).await;
     assert!(out.status.success());
     let yaml: Value = serde_yaml::from_slice(&out.stdout).unwrap();
@@ -216,4 +233,104 @@ async fn running_clusters_shape() {
     let _ = stop.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), engine).await;
     sandbox.shutdown().await;
+}
+
+/// A stand-in API server on loopback (plain HTTP) that answers every request with `answer`, or never answers.
+async fn fake_api_server(answer: Option<&'static str>) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                match answer {
+                    Some(body) => {
+                        let reply = format!(
+                            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n\
+                             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = sock.write_all(reply.as_bytes()).await;
+                    }
+                    // Hold the connection open without a word, as a hung server does.
+                    None => tokio::time::sleep(std::time::Duration::from_secs(3600)).await,
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
+fn plain_http_kubeconfig(dir: &std::path::Path, addr: std::net::SocketAddr) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{addr}\ncontexts:\n\
+         - name: fake\n  context:\n    cluster: fake\n    user: u\n    namespace: default\ncurrent-context: fake\n\
+         users:\n- name: u\n  user:\n    token: t\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn status_against(kubeconfig: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let kc = kubeconfig.to_path_buf();
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .args(["status", "--no-probe"])
+            .args(&extra)
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_gives_up_on_an_api_server_that_answers_503_and_names_the_request() {
+    let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"the server is shutting down","reason":"ServiceUnavailable","code":503}"#;
+    let (addr, server) = fake_api_server(Some(body)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = plain_http_kubeconfig(dir.path(), addr);
+    let out = status_against(&kc, &["--request-timeout", "5", "--timeout", "60"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(err.contains("GET /apis/pxc.percona.com/v1/namespaces/default/perconaxtradbclusters"), "{err}");
+    assert!(err.contains("the server is shutting down (HTTP 503 ServiceUnavailable)"), "{err}");
+    assert!(!err.contains("Status {"), "a sentence, not a struct: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_gives_up_on_an_api_server_that_never_answers_and_names_the_request() {
+    let (addr, server) = fake_api_server(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = plain_http_kubeconfig(dir.path(), addr);
+    // Per request: the request timeout ends the wait.
+    let out = status_against(&kc, &["--request-timeout", "1"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("GET /apis/pxc.percona.com/v1/namespaces/default/perconaxtradbclusters"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // Overall: the command's deadline ends it even when each request may wait longer.
+    let out = status_against(&kc, &["--request-timeout", "600", "--timeout", "2"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("did not finish within --timeout 2s"), "{err}");
+    assert!(err.contains("GET /apis/pxc.percona.com/v1/namespaces/default/perconaxtradbclusters"), "{err}");
+    server.abort();
 }

@@ -246,6 +246,259 @@ pub fn parse_go_duration(s: &str) -> Option<u64> {
     Some(total)
 }
 
+/// dbdeck's ceiling for one size (pods of a component, instance sets of a PG cluster, pods of all of them):
+/// no flag lifts it. Beyond the safe bounds below, which flags do lift, it keeps one object from making the
+/// engine build and apply without end (every pod brings a claim, and for PG a StatefulSet).
+pub const MAX_SIZE: i64 = 1000;
+/// Where Percona sets no upper bound, dbdeck's safe one for a component's pods; lifted by the family's unsafe
+/// flag (PXC/PS `spec.unsafeFlags`) or, for PG, which has none, by [`ALLOW_UNSAFE_SIZE`].
+pub const MAX_SAFE_SIZE: i64 = 16;
+/// The annotation (value `"true"`) that lifts [`MAX_SAFE_SIZE`] on a PerconaPGCluster.
+pub const ALLOW_UNSAFE_SIZE: &str = "dbdeck.io/allow-unsafe-size";
+
+/// Records a problem when `size` is above [`MAX_SIZE`]; returns whether it did.
+pub fn check_size_ceiling(problems: &mut Problems, path: &str, size: i64) -> bool {
+    if size > MAX_SIZE {
+        problems.push(path, format!("{size} is above dbdeck's limit of {MAX_SIZE}; no setting allows more"));
+    }
+    size > MAX_SIZE
+}
+
+/// Checks a size against the safe bound (unless `unsafe_ok`) and the ceiling; `lift` says how to go past
+/// the safe bound. Returns whether a problem was recorded.
+pub fn check_size_bounds(
+    problems: &mut Problems,
+    path: &str,
+    size: i64,
+    safe_max: i64,
+    unsafe_ok: bool,
+    lift: &str,
+) -> bool {
+    if check_size_ceiling(problems, path, size) {
+        true
+    } else if size > safe_max && !unsafe_ok {
+        problems.push(path, format!("{size} is above the safe maximum of {safe_max}; {lift} to allow it"));
+        true
+    } else {
+        false
+    }
+}
+
+/// A DNS-1123 subdomain (what Secret, ConfigMap and most object names must be): lower case letters, digits,
+/// '-' and '.', labels starting and ending with a letter or digit, at most 253 characters.
+pub fn check_dns_subdomain(problems: &mut Problems, path: &str, value: &str) {
+    if value.is_empty() {
+        problems.push(path, "is required");
+        return;
+    }
+    if value.len() > 253 {
+        problems.push(path, format!("\"{value}\" is {} characters long; at most 253 are allowed", value.len()));
+    }
+    let ok = value.split('.').all(|label| {
+        !label.is_empty()
+            && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    if !ok {
+        problems.push(
+            path,
+            format!(
+                "\"{value}\" is not a valid Secret name: use lower case letters, digits, '-' and '.', starting and \
+                 ending with a letter or digit"
+            ),
+        );
+    }
+}
+
+/// A Secret name when one is given (an empty one is left to the field's own "is required" rule).
+pub fn check_secret_name(problems: &mut Problems, path: &str, value: Option<&str>) {
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        check_dns_subdomain(problems, path, v);
+    }
+}
+
+/// Checks a container image reference as the distribution reference grammar has it:
+/// `[host[:port]/]path[:tag][@digest]`, path components of lower case letters and digits joined by `.`, `_`, `__`
+/// or `-`s, tags `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, digests `algorithm:hex`. Returns the reason when it is not.
+pub fn parse_image_reference(reference: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("\"{reference}\" is not a valid image reference: {why}"));
+    if reference.is_empty() {
+        return bad("it is empty");
+    }
+    if reference.len() > 255 + 128 + 72 {
+        return bad("it is too long");
+    }
+    let (rest, digest) = match reference.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (reference, None),
+    };
+    if let Some(d) = digest {
+        let Some((alg, hex)) = d.split_once(':') else { return bad("the digest must be algorithm:hex") };
+        let alg_ok = !alg.is_empty()
+            && alg
+                .split(['+', '.', '_', '-'])
+                .all(|c| !c.is_empty() && c.chars().all(|x| x.is_ascii_lowercase() || x.is_ascii_digit()));
+        if !alg_ok || hex.len() < 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return bad("the digest must be algorithm:hex such as sha256:<64 hex digits>");
+        }
+    }
+    // A tag follows the last ':' after the last '/' (a ':' before it is a registry port).
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return bad("a tag is up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'");
+        }
+    }
+    if name.is_empty() {
+        return bad("the repository name is missing");
+    }
+    if name.len() > 255 {
+        return bad("the name is longer than 255 characters");
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    // The first part is a registry host when it has a '.' or ':' or is localhost.
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        let host = parts.remove(0);
+        let (h, port) = match host.rsplit_once(':') {
+            Some((h, p)) if !h.starts_with('[') || h.ends_with(']') => (h, Some(p)),
+            _ => (host, None),
+        };
+        let host_ok = if h.starts_with('[') {
+            h.ends_with(']') && h[1..h.len() - 1].parse::<std::net::Ipv6Addr>().is_ok()
+        } else {
+            !h.is_empty()
+                && h.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                })
+        };
+        if !host_ok || port.is_some_and(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+            return bad("the registry host is not a host name with an optional :port");
+        }
+    }
+    for comp in &parts {
+        if !path_component_ok(comp) {
+            return bad(
+                "repository path components are lower case letters and digits, separated by '.', '_', '__' or '-'",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+fn path_component_ok(c: &str) -> bool {
+    let b = c.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_lowercase() && !b[0].is_ascii_digit() {
+        return false;
+    }
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        // A separator: '.', '_', '__' or one or more '-', then an alphanumeric.
+        let start = i;
+        match b[i] {
+            b'.' => i += 1,
+            b'_' => {
+                i += 1;
+                if i < b.len() && b[i] == b'_' {
+                    i += 1;
+                }
+            }
+            b'-' => {
+                while i < b.len() && b[i] == b'-' {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if i == start || i >= b.len() || !alnum(b[i]) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Records a problem at `path` when `image` is given and is not a valid reference.
+pub fn check_image(problems: &mut Problems, path: &str, image: Option<&str>) {
+    if let Some(i) = image.filter(|i| !i.trim().is_empty())
+        && let Err(e) = parse_image_reference(i)
+    {
+        problems.push(path, e);
+    }
+}
+
+/// Every request and limit parses and is not negative, and no request exceeds its limit (the API server refuses
+/// such pods).
+pub fn check_resource_requirements(
+    problems: &mut Problems,
+    path: &str,
+    r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>,
+) {
+    let Some(r) = r else { return };
+    for (kind, map) in [("requests", &r.requests), ("limits", &r.limits)] {
+        for (name, q) in map.iter().flatten() {
+            check_quantity(problems, &format!("{path}.{kind}.{name}"), &q.0);
+        }
+    }
+    if let (Some(req), Some(lim)) = (&r.requests, &r.limits) {
+        for (name, rq) in req {
+            let Some(lq) = lim.get(name) else { continue };
+            if let (Ok(rv), Ok(lv)) = (parse_quantity(&rq.0), parse_quantity(&lq.0))
+                && rv > lv
+            {
+                problems.push(
+                    format!("{path}.requests.{name}"),
+                    format!("request {} is larger than the limit {}; a request may not exceed its limit", rq.0, lq.0),
+                );
+            }
+        }
+    }
+}
+
+/// A probe's timings must not be negative; thresholds and period at least 1 when given (the API server's rules).
+pub fn check_probe(problems: &mut Problems, path: &str, probe: Option<&k8s_openapi::api::core::v1::Probe>) {
+    let Some(pr) = probe else { return };
+    for (field, v, min) in [
+        ("initialDelaySeconds", pr.initial_delay_seconds, 0),
+        ("timeoutSeconds", pr.timeout_seconds, 0),
+        ("periodSeconds", pr.period_seconds, 0),
+        ("successThreshold", pr.success_threshold, 0),
+        ("failureThreshold", pr.failure_threshold, 0),
+    ] {
+        if let Some(v) = v.filter(|v| *v < min) {
+            problems.push(format!("{path}.{field}"), format!("{v} must not be negative"));
+        }
+    }
+    if let Some(g) = pr.termination_grace_period_seconds.filter(|g| *g < 1) {
+        problems.push(format!("{path}.terminationGracePeriodSeconds"), format!("{g} must be at least 1 (seconds)"));
+    }
+}
+
+/// `1.20.0`-style versions, as hashicorp/go-version (what Percona parses `crVersion` with) accepts them in
+/// practice: an optional `v`, one to three dot-separated numbers, an optional `-pre` or `+build` suffix.
+pub fn is_version(v: &str) -> bool {
+    let v = v.strip_prefix('v').unwrap_or(v);
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    !core.is_empty() && parts.len() <= 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
 /// A DNS-1123 label (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most `max` characters).
 pub fn check_dns_label(problems: &mut Problems, path: &str, value: &str, max: usize) {
     if value.is_empty() {
@@ -348,5 +601,62 @@ mod tests {
         assert_eq!(parse_go_duration("1h30m"), Some(5400));
         assert_eq!(parse_go_duration("90s"), Some(90));
         assert_eq!(parse_go_duration("5"), None);
+    }
+
+    #[test]
+    fn image_references_follow_the_distribution_grammar() {
+        for ok in [
+            "percona/percona-xtradb-cluster:8.4.7-7.1",
+            "busybox",
+            "docker.io/library/busybox:latest",
+            "localhost:5000/a/b_c__d-e.f:tag_1",
+            "registry.example.com:443/percona/haproxy@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "perconalab/pmm-client:3.4.1",
+            "[::1]:5000/x:y",
+        ] {
+            assert!(parse_image_reference(ok).is_ok(), "{ok}: {:?}", parse_image_reference(ok));
+        }
+        for bad in [":::", "", "Percona/x", "a:", "a::b", "x:-tag", "a//b", "a/-b", "a@sha256:xyz", "-a", "a:b c"] {
+            assert!(parse_image_reference(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn secret_names_are_dns_subdomains() {
+        let mut p = Problems::new();
+        check_secret_name(&mut p, "x", Some("my-secret.v1"));
+        check_secret_name(&mut p, "x", None);
+        assert!(p.is_empty());
+        for bad in ["Bad Secret Name!", "Bad_Secret", "-a", "a..b"] {
+            let mut p = Problems::new();
+            check_secret_name(&mut p, "x", Some(bad));
+            assert_eq!(p.len(), 1, "{bad}");
+        }
+    }
+
+    #[test]
+    fn requests_may_not_exceed_limits() {
+        use k8s_openapi::api::core::v1::ResourceRequirements;
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        let q = |v: &str| Quantity(v.into());
+        let r = ResourceRequirements {
+            requests: Some([("cpu".to_string(), q("1500m")), ("memory".to_string(), q("1Gi"))].into()),
+            limits: Some([("cpu".to_string(), q("1")), ("memory".to_string(), q("2Gi"))].into()),
+            ..Default::default()
+        };
+        let mut p = Problems::new();
+        check_resource_requirements(&mut p, "r", Some(&r));
+        assert_eq!(p.len(), 1, "{p}");
+        assert_eq!(p.0[0].path, "r.requests.cpu");
+    }
+
+    #[test]
+    fn versions() {
+        for ok in ["1.20.0", "1.20", "v1.20.0", "1.20.0-rc1"] {
+            assert!(is_version(ok), "{ok}");
+        }
+        for bad in ["", "latest", "1..0", "1.2.3.4", "one.two", "x.y.z"] {
+            assert!(!is_version(bad), "{bad}");
+        }
     }
 }

@@ -28,6 +28,6 @@ pub async fn run(args: &BenchArgs) -> color_eyre::Result<i32> {
         }
         BenchTarget::Engine { clusters } => serde_json::to_string_pretty(&crate::bench::engine::run(clusters).await?)?,
     };
-    println!("{json}");
+    crate::cmd::out::println(&json);
     Ok(0)
 }

@@ -46,7 +46,9 @@ pub async fn run(global: &GlobalArgs, args: &CrdArgs) -> color_eyre::Result<i32>
     if args.apply {
         let conn = kubeclient::connect(global).await?;
         for name in apply_all(conn.client.clone()).await? {
-            println!("customresourcedefinition.apiextensions.k8s.io/{name} serverside-applied");
+            crate::cmd::out::println(&format!(
+                "customresourcedefinition.apiextensions.k8s.io/{name} serverside-applied"
+            ));
         }
         if let Some(sandbox) = conn.sandbox {
             eprintln!("(applied to the embedded sandbox at https://{}; it stops when dbdeck exits)", sandbox.addr);
@@ -55,10 +57,10 @@ pub async fn run(global: &GlobalArgs, args: &CrdArgs) -> color_eyre::Result<i32>
         return Ok(0);
     }
     match args.output {
-        Output::Yaml => print!("{}", crds_yaml()?),
+        Output::Yaml => crate::cmd::out::print(&crds_yaml()?),
         Output::Json => {
             let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": crds()});
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            crate::cmd::out::println(&serde_json::to_string_pretty(&list)?);
         }
     }
     Ok(0)

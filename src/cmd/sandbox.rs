@@ -6,16 +6,17 @@ use std::time::Duration;
 use color_eyre::eyre::{WrapErr, eyre};
 
 use crate::cli::{
-    GlobalArgs, NodeFault, PodFault, PvcFault, SandboxAction, SandboxArgs, SandboxAttachArgs, SandboxFault,
+    NodeFault, PodFault, PvcFault, SandboxAction, SandboxArgs, SandboxAttachArgs, SandboxFault, SandboxTarget,
 };
+use crate::cmd::out;
 use crate::sandbox::controllers::ControllerConfig;
 use crate::sandbox::listener;
 use crate::sandbox::serve::{ServeOptions, start};
 
-pub async fn run(global: &GlobalArgs, args: &SandboxArgs) -> color_eyre::Result<i32> {
+pub async fn run(args: &SandboxArgs) -> color_eyre::Result<i32> {
     match &args.action {
-        Some(SandboxAction::Fault(f)) => return fault(global, args, &f.target).await,
-        Some(SandboxAction::Attach(a)) => return attach(global, args, a).await,
+        Some(SandboxAction::Fault(f)) => return fault(&f.target_sandbox, args, &f.target).await,
+        Some(SandboxAction::Attach(a)) => return attach(&a.target_sandbox, args, a).await,
         None => {}
     }
     let controllers = ControllerConfig {
@@ -33,13 +34,13 @@ pub async fn run(global: &GlobalArgs, args: &SandboxArgs) -> color_eyre::Result<
     })
     .await?;
     let kc = running.kubeconfig_path.display().to_string();
-    println!("dbdeck sandbox: serving the Kubernetes API at https://{}", running.addr);
+    out::println(&format!("dbdeck sandbox: serving the Kubernetes API at https://{}", running.addr));
     match &args.state_dir {
-        Some(d) => println!("objects persist in {}", d.display()),
-        None => println!("objects are kept in memory only (use --state-dir to keep them)"),
+        Some(d) => out::println(&format!("objects persist in {}", d.display())),
+        None => out::println("objects are kept in memory only (use --state-dir to keep them)"),
     }
-    println!("kubeconfig: {kc} (context dbdeck-sandbox)");
-    println!("{} simulated nodes; try: kubectl --kubeconfig {kc} get nodes", args.nodes);
+    out::println(&format!("kubeconfig: {kc} (context dbdeck-sandbox)"));
+    out::println(&format!("{} simulated nodes; try: kubectl --kubeconfig {kc} get nodes", args.nodes));
     wait_for_signal().await;
     eprintln!("dbdeck sandbox: shutting down");
     running.shutdown().await;
@@ -52,7 +53,7 @@ fn split_name(s: &str) -> (&str, &str) {
 }
 
 /// `dbdeck sandbox fault ...`: one POST to the admin endpoint of the sandbox the kubeconfig points at.
-async fn fault(global: &GlobalArgs, args: &SandboxArgs, target: &SandboxFault) -> color_eyre::Result<i32> {
+async fn fault(global: &SandboxTarget, args: &SandboxArgs, target: &SandboxFault) -> color_eyre::Result<i32> {
     let path = match target {
         SandboxFault::Node { name, action } => {
             let a = match action {
@@ -82,9 +83,22 @@ async fn fault(global: &GlobalArgs, args: &SandboxArgs, target: &SandboxFault) -
         }
         SandboxFault::FailNextJob => "/_sandbox/jobs/fail-next".to_string(),
     };
-    let answer = admin_post(global, args, &path, Vec::new()).await?;
-    println!("{}", fault_summary(&path, &answer));
+    let what = fault_words(target);
+    let answer = admin_post(global, args, &path, Vec::new(), &what).await?;
+    out::println(&fault_summary(&path, &answer));
     Ok(0)
+}
+
+/// The fault in words, for the error sentence when the sandbox refuses it.
+fn fault_words(target: &SandboxFault) -> String {
+    match target {
+        SandboxFault::Node { name, action } => format!("{action:?} on node {name}").to_lowercase(),
+        SandboxFault::Pod { pod, action } => format!("{} on pod {pod}", format!("{action:?}").to_lowercase()),
+        SandboxFault::Pvc { claim, action } => {
+            format!("{} on PersistentVolumeClaim {claim}", format!("{action:?}").to_lowercase())
+        }
+        SandboxFault::FailNextJob => "fail-next-job".into(),
+    }
 }
 
 /// One line about what a fault changed (the admin endpoint answers with the whole object).
@@ -102,7 +116,7 @@ fn fault_summary(path: &str, answer: &str) -> String {
 }
 
 /// `dbdeck sandbox attach [NS/]POD:PORT HOST:PORT`.
-async fn attach(global: &GlobalArgs, args: &SandboxArgs, a: &SandboxAttachArgs) -> color_eyre::Result<i32> {
+async fn attach(global: &SandboxTarget, args: &SandboxArgs, a: &SandboxAttachArgs) -> color_eyre::Result<i32> {
     let (pod, port) = a
         .pod
         .rsplit_once(':')
@@ -117,15 +131,19 @@ async fn attach(global: &GlobalArgs, args: &SandboxArgs, a: &SandboxAttachArgs) 
     let body = serde_json::to_vec(&serde_json::json!({
         "namespace": ns, "pod": name, "port": port, "target": target.to_string()
     }))?;
-    let answer = admin_post(global, args, "/_sandbox/attach", body).await?;
-    println!("{answer}");
+    let what = format!("attaching {} to {}", a.pod, a.target);
+    let answer = admin_post(global, args, "/_sandbox/attach", body, &what).await?;
+    out::println(&answer);
     Ok(0)
 }
 
 /// The kubeconfig of the running sandbox: `--kubeconfig-out` or `--state-dir`'s, else `--kubeconfig` (or
-/// `$KUBECONFIG`) with `--context`, else the default state directory's.
-fn sandbox_kubeconfig(global: &GlobalArgs, args: &SandboxArgs) -> color_eyre::Result<(PathBuf, Option<String>)> {
-    Ok(match (&args.kubeconfig_out, &args.state_dir, &global.kubeconfig) {
+/// `$KUBECONFIG`'s first file) with `--context`, else the default state directory's.
+fn sandbox_kubeconfig(global: &SandboxTarget, args: &SandboxArgs) -> color_eyre::Result<(PathBuf, Option<String>)> {
+    let from_env =
+        std::env::var_os("KUBECONFIG").and_then(|v| std::env::split_paths(&v).find(|p| !p.as_os_str().is_empty()));
+    let kubeconfig = global.kubeconfig.clone().or(from_env);
+    Ok(match (&args.kubeconfig_out, &args.state_dir, &kubeconfig) {
         (Some(p), _, _) => (p.clone(), None),
         (None, Some(d), _) => (d.join("kubeconfig"), None),
         (None, None, Some(k)) => (k.clone(), global.context.clone()),
@@ -143,7 +161,13 @@ fn sandbox_kubeconfig(global: &GlobalArgs, args: &SandboxArgs) -> color_eyre::Re
 }
 
 /// One POST to the admin endpoint of the sandbox the state directory's (or given) kubeconfig points at.
-async fn admin_post(global: &GlobalArgs, args: &SandboxArgs, path: &str, body: Vec<u8>) -> color_eyre::Result<String> {
+async fn admin_post(
+    global: &SandboxTarget,
+    args: &SandboxArgs,
+    path: &str,
+    body: Vec<u8>,
+    what: &str,
+) -> color_eyre::Result<String> {
     let (kubeconfig, context) = sandbox_kubeconfig(global, args)?;
     let kc = kube::config::Kubeconfig::read_from(&kubeconfig)
         .wrap_err_with(|| format!("cannot read the sandbox kubeconfig {}", kubeconfig.display()))?;
@@ -153,7 +177,13 @@ async fn admin_post(global: &GlobalArgs, args: &SandboxArgs, path: &str, body: V
         .wrap_err_with(|| format!("the kubeconfig {} is not usable", kubeconfig.display()))?;
     let client = kube::Client::try_from(cfg)?;
     let req = http::Request::post(path).header(http::header::CONTENT_TYPE, "application/json").body(body)?;
-    client.request_text(req).await.wrap_err_with(|| format!("the sandbox at {} refused {path}", kubeconfig.display()))
+    client.request_text(req).await.map_err(|e| {
+        eyre!(
+            "the sandbox of {} did not accept {what}: {}",
+            kubeconfig.display(),
+            crate::cmd::kubeclient::describe_error(&e)
+        )
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::cli::{ConsoleArgs, GlobalArgs, StatusArgs, StatusFormat};
-use crate::cmd::kubeclient;
+use crate::cmd::{kubeclient, out};
 use crate::console::views::{age, lag_text};
 use crate::observe::build::{World, build_all};
 use crate::observe::collect::{Collector, CollectorConfig};
@@ -194,17 +194,71 @@ fn reasons(v: &ClusterView) -> String {
     out
 }
 
-pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) -> color_eyre::Result<i32> {
-    let conn = kubeclient::connect(global).await?;
-    let scope = scope(global, &conn.client);
-    if conn.sandbox.is_some() {
-        let ns = match &scope {
-            Scope::Namespace(ns) => ns.clone(),
-            Scope::All => conn.client.default_namespace().to_string(),
-        };
-        crate::console::seed::seed(conn.client.clone(), &ns, !console.empty).await?;
+/// Why `dbdeck status` could not list the clusters, naming the request that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("{request} did not finish within --timeout {timeout}s; no clusters were printed")]
+    Deadline { request: String, timeout: f64 },
+    #[error("{what} failed ({request}): {detail}")]
+    Request { what: String, request: String, detail: String },
+    #[error(transparent)]
+    Live(crate::observe::live::LiveError),
+}
+
+fn request_error(e: crate::observe::live::LiveError, in_flight: &kubeclient::InFlight) -> StatusError {
+    use crate::observe::live::LiveError;
+    let request = in_flight.last().unwrap_or_else(|| "the first request".into());
+    match e {
+        LiveError::Api { resource, source } => StatusError::Request {
+            what: format!("listing {resource}"),
+            request,
+            detail: kubeclient::describe_error(&source),
+        },
+        LiveError::Unreachable(detail) => {
+            StatusError::Request { what: "reaching the Kubernetes API server".into(), request, detail }
+        }
+        other => StatusError::Live(other),
     }
-    let result = list_world(&conn.client, &scope).await;
+}
+
+/// The same view printed as `-o json|yaml` prints it: the one view for `status NAME` (as `kubectl get NAME -o
+/// json` prints the object), else the list.
+fn document(views: &[ClusterView], named: bool) -> Result<serde_json::Value, serde_json::Error> {
+    match views {
+        [one] if named => serde_json::to_value(one),
+        _ => serde_json::to_value(views),
+    }
+}
+
+pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) -> color_eyre::Result<i32> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.timeout);
+    let bounded = kubeclient::Bounded {
+        request_timeout: Duration::from_secs_f64(args.request_timeout),
+        retries: 2,
+        in_flight: kubeclient::InFlight::default(),
+    };
+    let timed_out = || StatusError::Deadline {
+        request: bounded.in_flight.last().unwrap_or_else(|| "connecting".into()),
+        timeout: args.timeout,
+    };
+    let conn = kubeclient::connect_with(global, Some(&bounded)).await?;
+    let scope = scope(global, &conn.client);
+    let listed = tokio::time::timeout_at(deadline, async {
+        if conn.sandbox.is_some() {
+            let ns = match &scope {
+                Scope::Namespace(ns) => ns.clone(),
+                Scope::All => conn.client.default_namespace().to_string(),
+            };
+            crate::console::seed::seed(conn.client.clone(), &ns, !console.empty).await?;
+        }
+        Ok::<_, color_eyre::Report>(list_world(&conn.client, &scope).await)
+    })
+    .await;
+    let result = match listed {
+        Err(_) => Err(timed_out()),
+        Ok(Err(e)) => return Err(e),
+        Ok(Ok(r)) => r.map_err(|e| request_error(e, &bounded.in_flight)),
+    };
     let now = Utc::now();
     let mut views = match &result {
         Ok(world) => build_all(world, now),
@@ -217,7 +271,13 @@ pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) 
         if args.no_probe {
             views.iter_mut().for_each(|v| merge::mark_unprobed(v, NOT_PROBED));
         } else {
-            probe_views(&conn.client, world, &mut views, Duration::from_secs_f64(args.probe_timeout)).await;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let probe_for = Duration::from_secs_f64(args.probe_timeout).min(left);
+            let mut probed = views.clone();
+            match tokio::time::timeout_at(deadline, probe_views(&conn.client, world, &mut probed, probe_for)).await {
+                Ok(()) => views = probed,
+                Err(_) => views.iter_mut().for_each(|v| merge::mark_unprobed(v, "not probed: --timeout reached")),
+            }
         }
     }
     if let Some(sandbox) = conn.sandbox {
@@ -234,26 +294,93 @@ pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) 
         eprintln!("dbdeck: no cluster named {name} in {where_}");
         return Ok(1);
     }
+    let named = args.name.is_some();
     match args.output {
-        StatusFormat::Json => println!("{}", serde_json::to_string_pretty(&views)?),
-        StatusFormat::Yaml => print!("{}", serde_yaml::to_string(&views)?),
-        StatusFormat::Text if views.is_empty() => println!("No clusters found."),
-        StatusFormat::Text => {
-            print!("{}", table(&views, now));
+        StatusFormat::Json => out::println(&serde_json::to_string_pretty(&document(&views, named)?)?),
+        StatusFormat::Yaml => out::print(&serde_yaml::to_string(&document(&views, named)?)?),
+        StatusFormat::Text | StatusFormat::Wide if views.is_empty() => out::println("No clusters found."),
+        StatusFormat::Text | StatusFormat::Wide => {
+            let mut text = if args.output == StatusFormat::Wide { wide_table(&views, now) } else { table(&views, now) };
             let members = members_table(&views);
             if !members.is_empty() {
-                print!("\n{members}");
+                text.push('\n');
+                text.push_str(&members);
             }
             let backups = backups_table(&views, now);
             if !backups.is_empty() {
-                print!("\n{backups}");
+                text.push('\n');
+                text.push_str(&backups);
             }
-            if args.name.is_some() {
-                views.iter().for_each(|v| print!("{}", reasons(v)));
+            if named {
+                views.iter().for_each(|v| text.push_str(&reasons(v)));
             }
+            out::print(&text);
         }
     }
     Ok(0)
+}
+
+/// `-o wide`: the table plus what an SRE scans for next: the writer, how many nodes the members spread over
+/// (all on one node is one failure away from down), bound volumes, the largest replication lag read, the version.
+pub fn wide_table(views: &[ClusterView], now: DateTime<Utc>) -> String {
+    use crate::observe::view::{LagView, Role};
+    let header = [
+        "KIND",
+        "NAMESPACE",
+        "NAME",
+        "STATE",
+        "READY",
+        "PRIMARY",
+        "NODES",
+        "PVCS",
+        "MAX LAG",
+        "VERSION",
+        "ENDPOINT",
+        "AGE",
+        "LAST BACKUP",
+    ];
+    let rows: Vec<[String; 13]> = views
+        .iter()
+        .map(|v| {
+            let ready =
+                v.components.iter().map(|c| format!("{} {}/{}", c.name, c.ready, c.size)).collect::<Vec<_>>().join(" ");
+            let primary: Vec<&str> = v
+                .members
+                .iter()
+                .filter(|m| matches!(m.role, Some(Role::Primary | Role::Source)))
+                .map(|m| m.pod.as_str())
+                .collect();
+            let nodes: std::collections::BTreeSet<&str> = v.members.iter().filter_map(|m| m.node.as_deref()).collect();
+            let bound = v.pvcs.iter().filter(|p| p.phase == "Bound").count();
+            let lag = v
+                .members
+                .iter()
+                .filter(|m| v.is_database_member(m))
+                .filter_map(|m| match &m.lag {
+                    LagView::Known { seconds, .. } => Some((*seconds, &m.lag)),
+                    _ => None,
+                })
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, l)| lag_text(l));
+            let dash = || "—".to_string();
+            [
+                v.kind.label().to_string(),
+                v.namespace.clone(),
+                v.name.clone(),
+                v.display_state().to_string(),
+                if ready.is_empty() { dash() } else { ready },
+                if primary.is_empty() { dash() } else { primary.join(",") },
+                if nodes.is_empty() { dash() } else { nodes.len().to_string() },
+                if v.pvcs.is_empty() { dash() } else { format!("{bound}/{} bound", v.pvcs.len()) },
+                lag.unwrap_or_else(dash),
+                v.version.clone().unwrap_or_else(dash),
+                v.host.clone().unwrap_or_else(dash),
+                age(now, v.created),
+                v.last_successful_backup.map(|t| age(now, Some(t))).unwrap_or_else(dash),
+            ]
+        })
+        .collect();
+    columns(header, &rows)
 }
 
 #[cfg(test)]

@@ -46,8 +46,110 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
+/// Deepest nesting dbdeck reads. No object of these kinds nests nearly this deep, and the YAML parser's time grows
+/// with the square of the flow nesting (`[[[[…`), so deeper input is refused before it is parsed. It is also the
+/// parser's own recursion limit.
+pub const MAX_DEPTH: usize = 128;
+
+/// The deepest flow nesting (`[` and `{`) of a YAML text and the 1-based line where it passes `limit` (0 when it
+/// does not). Quoted strings, comments and block scalars (`|`, `>`) are skipped; one pass, linear in the text.
+pub fn flow_depth(text: &str, limit: usize) -> (usize, usize) {
+    let (mut depth, mut max, mut at) = (0usize, 0usize, 0usize);
+    let (mut in_single, mut in_double, mut escape) = (false, false, false);
+    let mut block_indent: Option<usize> = None;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if let Some(bi) = block_indent {
+            if line.trim().is_empty() || indent > bi {
+                continue;
+            }
+            block_indent = None;
+        }
+        let mut prev = ' ';
+        let mut content_end = line.len();
+        for (i, c) in line.char_indices() {
+            if in_double {
+                match c {
+                    _ if escape => escape = false,
+                    '\\' => escape = true,
+                    '"' => in_double = false,
+                    _ => {}
+                }
+            } else if in_single {
+                if c == '\'' {
+                    in_single = false;
+                }
+            } else {
+                let starts_token = prev.is_whitespace() || "[{,:".contains(prev);
+                match c {
+                    '#' if prev.is_whitespace() => {
+                        content_end = i;
+                        break;
+                    }
+                    '"' if starts_token => in_double = true,
+                    '\'' if starts_token => in_single = true,
+                    '[' | '{' if depth > 0 || prev.is_whitespace() || prev == '-' => {
+                        depth += 1;
+                        if depth > max {
+                            max = depth;
+                            if depth > limit && at == 0 {
+                                at = n + 1;
+                            }
+                        }
+                    }
+                    ']' | '}' if depth > 0 => depth -= 1,
+                    _ => {}
+                }
+            }
+            prev = c;
+        }
+        // `key: |` or `- >-`: the more indented lines that follow are text.
+        if depth == 0 && !in_single && !in_double {
+            let head = line[..content_end].trim_end();
+            let indicator = head.rsplit(|c: char| c.is_whitespace()).next().unwrap_or("");
+            if (indicator.starts_with('|') || indicator.starts_with('>'))
+                && indicator[1..].chars().all(|c| c == '+' || c == '-' || c.is_ascii_digit())
+                && head.len() > indicator.len()
+            {
+                block_indent = Some(indent);
+            } else if head == "|" || head == ">" {
+                block_indent = Some(indent);
+            }
+        }
+    }
+    (max, at)
+}
+
 /// Checks the text of one file (already read) and appends what it finds.
 pub fn check_text(report: &mut Report, file: &str, text: &str) {
+    let (documents, findings) = (report.documents, report.findings.len());
+    check_documents(report, file, text);
+    if report.documents == documents && report.findings.len() == findings {
+        report.findings.push(Finding {
+            file: file.into(),
+            document: 0,
+            object: None,
+            path: None,
+            message: format!("no objects in {file} (it is empty or holds only comments)"),
+        });
+    }
+}
+
+fn check_documents(report: &mut Report, file: &str, text: &str) {
+    let (depth, line) = flow_depth(text, MAX_DEPTH);
+    if depth > MAX_DEPTH {
+        report.findings.push(Finding {
+            file: file.into(),
+            document: 0,
+            object: None,
+            path: None,
+            message: format!(
+                "nests brackets more than {MAX_DEPTH} levels deep (line {line}); no object of these kinds nests \
+                 that deep, so the file is not read"
+            ),
+        });
+        return;
+    }
     let mut index = 0;
     for doc in serde_yaml::Deserializer::from_str(text) {
         index += 1;
@@ -68,6 +170,18 @@ pub fn check_text(report: &mut Report, file: &str, text: &str) {
         if yaml.is_null() {
             // `---` followed by nothing, or a document of only comments.
             index -= 1;
+            continue;
+        }
+        // kubectl applies YAML merge keys (`<<: *defaults`) before it sends the object; do the same.
+        let mut yaml = yaml;
+        if let Err(e) = yaml.apply_merge() {
+            report.findings.push(Finding {
+                file: file.into(),
+                document: index,
+                object: None,
+                path: None,
+                message: format!("invalid YAML merge key (<<): {e}"),
+            });
             continue;
         }
         let value: serde_json::Value = match serde_json::to_value(&yaml) {
@@ -189,16 +303,16 @@ pub fn check_files(files: &[PathBuf]) -> Report {
 pub fn run(args: &ValidateArgs) -> color_eyre::Result<i32> {
     let report = check_files(&args.files);
     match args.output {
-        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Json => crate::cmd::out::println(&serde_json::to_string_pretty(&report)?),
         ReportFormat::Text => {
             for f in &report.findings {
-                println!("{f}");
+                crate::cmd::out::println(&f.to_string());
             }
             let n = report.findings.len();
             if n == 0 {
-                println!("{} document(s) checked, no problems found", report.documents);
+                crate::cmd::out::println(&format!("{} document(s) checked, no problems found", report.documents));
             } else {
-                println!("{} document(s) checked, {n} problem(s) found", report.documents);
+                crate::cmd::out::println(&format!("{} document(s) checked, {n} problem(s) found", report.documents));
             }
         }
     }

@@ -43,16 +43,38 @@ pub struct HeadlessArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub shutdown_grace: u64,
 
-    /// With --headless: where /healthz, /readyz, /metrics and /loglevel listen
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080", requires = "headless")]
-    pub metrics_addr: SocketAddr,
+    /// With --headless: where /healthz, /readyz, /metrics and /loglevel listen, without authentication (default:
+    /// 0.0.0.0:8080 as the kubelet and Prometheus expect in a pod; 127.0.0.1:8080 with --sandbox). The console
+    /// opens no such port
+    #[arg(long, value_name = "ADDR", requires = "headless")]
+    pub metrics_addr: Option<SocketAddr>,
+
+    /// With --headless: let anyone who reaches the metrics port change the log level (`PUT /loglevel`); without
+    /// this or --loglevel-token-file such changes are refused (403)
+    #[arg(long, requires = "headless", conflicts_with = "loglevel_token_file")]
+    pub allow_loglevel_changes: bool,
+
+    /// With --headless: accept `PUT /loglevel` only with `Authorization: Bearer <token>`, the token being this
+    /// file's content (e.g. a mounted Secret)
+    #[arg(long, value_name = "PATH", requires = "headless")]
+    pub loglevel_token_file: Option<std::path::PathBuf>,
 
     /// With --headless: log lines as text (coloured on a terminal) or JSON
     #[arg(long, value_enum, value_name = "FORMAT", default_value = "text", requires = "headless")]
     pub log_format: LogFormat,
 
     /// With --headless: the log filter (`info`, `debug`, `info,dbdeck=trace`; default $RUST_LOG, else info);
-    /// change it at run time with `curl -X PUT --data debug http://ADDR/loglevel`
+    /// change it at run time with `curl -X PUT --data debug http://ADDR/loglevel` when --allow-loglevel-changes
+    /// or --loglevel-token-file allows it
     #[arg(long, value_name = "FILTER", requires = "headless")]
     pub log_level: Option<String>,
+}
+
+impl HeadlessArgs {
+    /// `--metrics-addr`, else the default for where the process runs: every interface in a pod, loopback next to
+    /// an in-process sandbox (nothing outside this machine can reach that sandbox either).
+    pub fn metrics_addr(&self, sandbox: bool) -> SocketAddr {
+        self.metrics_addr
+            .unwrap_or_else(|| if sandbox { ([127, 0, 0, 1], 8080).into() } else { ([0, 0, 0, 0], 8080).into() })
+    }
 }

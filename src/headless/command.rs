@@ -22,6 +22,8 @@ pub enum CommandError {
     Seed(#[from] crate::console::seed::SeedError),
     #[error(transparent)]
     Headless(#[from] HeadlessError),
+    #[error("cannot read the log-level token file {path}: {reason}")]
+    TokenFile { path: String, reason: String },
 }
 
 /// The scopes to reconcile: `-A`, else `--watch-namespace`, else `-n`, else the client's namespace (in a pod:
@@ -43,12 +45,28 @@ pub fn scopes(global: &GlobalArgs, args: &HeadlessArgs, default_namespace: &str)
     namespaces.into_iter().map(Scope::Namespace).collect()
 }
 
+/// Who may `PUT /loglevel`, from the flags; a token file must hold a non-empty token.
+pub fn loglevel_writes(args: &HeadlessArgs) -> Result<super::http::LogLevelWrites, CommandError> {
+    use super::http::LogLevelWrites;
+    if args.allow_loglevel_changes {
+        return Ok(LogLevelWrites::Open);
+    }
+    let Some(path) = &args.loglevel_token_file else { return Ok(LogLevelWrites::Refused) };
+    let bad = |reason: String| CommandError::TokenFile { path: path.display().to_string(), reason };
+    let token = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?.trim().to_string();
+    if token.is_empty() {
+        return Err(bad("it is empty".into()));
+    }
+    Ok(LogLevelWrites::Bearer(token))
+}
+
 pub async fn run(
     global: &GlobalArgs,
     console: &ConsoleArgs,
     args: &HeadlessArgs,
     engine: Arc<dyn Engine>,
 ) -> Result<i32, CommandError> {
+    let loglevel_writes = loglevel_writes(args)?;
     let log = logging::init(args.log_format, args.log_level.as_deref())?;
     let conn = kubeclient::connect(global).await?;
     let default_namespace = conn.client.default_namespace().to_string();
@@ -81,7 +99,8 @@ pub async fn run(
     let opts = HeadlessOptions {
         scopes,
         lease,
-        http_addr: args.metrics_addr,
+        http_addr: args.metrics_addr(global.sandbox),
+        loglevel_writes,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
     };
     let outcome = super::run(conn.client.clone(), opts, engine, Some(log), super::shutdown_signal()).await;
@@ -117,5 +136,24 @@ mod tests {
         assert_eq!(scopes(&cli.global, &cli.headless, "mine"), vec![Scope::Namespace("x".into())]);
         assert!(crate::cli::Cli::try_parse_from(["dbdeck", "--headless", "-A", "--watch-namespace", "a"]).is_err());
         assert!(crate::cli::Cli::try_parse_from(["dbdeck", "--lease-name", "x"]).is_err(), "needs --headless");
+    }
+
+    #[test]
+    fn the_metrics_port_is_loopback_next_to_a_sandbox_and_loglevel_changes_are_opt_in() {
+        use crate::headless::http::LogLevelWrites;
+        let cli = parse(&["dbdeck", "--headless"]);
+        assert_eq!(cli.headless.metrics_addr(false).to_string(), "0.0.0.0:8080");
+        assert_eq!(cli.headless.metrics_addr(true).to_string(), "127.0.0.1:8080");
+        assert_eq!(loglevel_writes(&cli.headless).unwrap(), LogLevelWrites::Refused);
+        let cli = parse(&["dbdeck", "--headless", "--allow-loglevel-changes"]);
+        assert_eq!(loglevel_writes(&cli.headless).unwrap(), LogLevelWrites::Open);
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "abc\n").unwrap();
+        let cli = parse(&["dbdeck", "--headless", "--loglevel-token-file", token.to_str().unwrap()]);
+        assert_eq!(loglevel_writes(&cli.headless).unwrap(), LogLevelWrites::Bearer("abc".into()));
+        std::fs::write(&token, "").unwrap();
+        assert!(loglevel_writes(&cli.headless).unwrap_err().to_string().contains("empty"));
+        assert!(crate::cli::Cli::try_parse_from(["dbdeck", "--allow-loglevel-changes"]).is_err(), "needs --headless");
     }
 }

@@ -3,7 +3,9 @@
 //! - `GET /readyz`: 200 once this replica is ready (a follower is; a leader once the engine's caches synced), else 503;
 //! - `GET /metrics`: the registry in OpenMetrics text when the scraper asks for it (Prometheus does), else in the
 //!   classic Prometheus text format 0.0.4 (curl, older scrapers);
-//! - `GET /loglevel`, `PUT /loglevel`: read or replace the log filter (see `logging`).
+//! - `GET /loglevel`, `PUT /loglevel`: read or replace the log filter (see `logging`). The port is usually open to
+//!   the pod network, so a change is refused unless the process was started to allow it: for anyone who reaches the
+//!   port (`--allow-loglevel-changes`) or for requests carrying a bearer token (`--loglevel-token-file`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +32,29 @@ pub enum HttpError {
     Serve { addr: SocketAddr, source: std::io::Error },
 }
 
+/// Who may change the log level with `PUT /loglevel`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum LogLevelWrites {
+    /// Nobody: the read-only endpoints are all that is served.
+    #[default]
+    Refused,
+    /// Anyone who reaches the port.
+    Open,
+    /// Requests with `Authorization: Bearer <token>`.
+    Bearer(String),
+}
+
+impl std::fmt::Debug for LogLevelWrites {
+    // Never print the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogLevelWrites::Refused => "Refused",
+            LogLevelWrites::Open => "Open",
+            LogLevelWrites::Bearer(_) => "Bearer(..)",
+        })
+    }
+}
+
 /// What the endpoints read.
 #[derive(Clone)]
 pub struct HttpState {
@@ -37,6 +62,7 @@ pub struct HttpState {
     /// Why this replica is not ready, or `None` when it is.
     pub not_ready: watch::Receiver<Option<String>>,
     pub log: Option<LogControl>,
+    pub log_writes: LogLevelWrites,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -77,10 +103,41 @@ async fn get_loglevel(State(s): State<HttpState>) -> Response {
     }
 }
 
-async fn put_loglevel(State(s): State<HttpState>, body: String) -> Response {
+/// Compares in time independent of where the first difference is.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn put_loglevel(State(s): State<HttpState>, headers: axum::http::HeaderMap, body: String) -> Response {
     let Some(log) = &s.log else {
         return (StatusCode::NOT_FOUND, "the log level is not adjustable in this process\n").into_response();
     };
+    match &s.log_writes {
+        LogLevelWrites::Open => {}
+        LogLevelWrites::Refused => {
+            return (
+                StatusCode::FORBIDDEN,
+                "changing the log level over HTTP is off; start dbdeck with --allow-loglevel-changes or \
+                 --loglevel-token-file to allow it\n",
+            )
+                .into_response();
+        }
+        LogLevelWrites::Bearer(token) => {
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim);
+            if !given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Bearer")],
+                    "changing the log level needs the bearer token of --loglevel-token-file\n",
+                )
+                    .into_response();
+            }
+        }
+    }
     match log.set(&body) {
         Ok(()) => format!("{}\n", log.current()).into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
@@ -123,7 +180,12 @@ mod tests {
     async fn readyz_follows_the_channel_and_loglevel_validates() {
         let (tx, rx) = watch::channel(Some("the engine's caches have not synced".to_string()));
         let (_layer, log) = super::super::logging::reloadable("info").unwrap();
-        let app = router(HttpState { registry: Arc::new(Registry::default()), not_ready: rx, log: Some(log) });
+        let app = router(HttpState {
+            registry: Arc::new(Registry::default()),
+            not_ready: rx,
+            log: Some(log),
+            log_writes: LogLevelWrites::Open,
+        });
         assert_eq!(call(&app, "GET", "/healthz", "").await.0, StatusCode::OK);
         let (status, body) = call(&app, "GET", "/readyz", "").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -143,7 +205,12 @@ mod tests {
         let (_tx, rx) = watch::channel(None);
         let mut registry = Registry::default();
         super::super::metrics::HeadlessMetrics::default().register(&mut registry);
-        let app = router(HttpState { registry: Arc::new(registry), not_ready: rx, log: None });
+        let app = router(HttpState {
+            registry: Arc::new(registry),
+            not_ready: rx,
+            log: None,
+            log_writes: LogLevelWrites::Refused,
+        });
         let get = |accept: Option<&'static str>| {
             let app = app.clone();
             async move {
@@ -165,5 +232,45 @@ mod tests {
         assert!(body.contains("# TYPE dbdeck_leader_terms_total counter\n"), "{body}");
         assert!(body.contains("# TYPE dbdeck_build_info gauge\n"), "{body}");
         assert!(!body.contains("# EOF"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn loglevel_changes_are_refused_unless_allowed_or_authenticated() {
+        let (_tx, rx) = watch::channel(None);
+        let (_layer, log) = super::super::logging::reloadable("info").unwrap();
+        let app = |writes: LogLevelWrites| {
+            router(HttpState {
+                registry: Arc::new(Registry::default()),
+                not_ready: rx.clone(),
+                log: Some(log.clone()),
+                log_writes: writes,
+            })
+        };
+        let put = |app: Router, auth: Option<&'static str>| async move {
+            let mut req = axum::http::Request::builder().method("PUT").uri("/loglevel");
+            if let Some(a) = auth {
+                req = req.header(header::AUTHORIZATION, a);
+            }
+            let resp = app.oneshot(req.body(Body::from("debug")).unwrap()).await.unwrap();
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        };
+        let refused = app(LogLevelWrites::Refused);
+        let (status, body) = put(refused.clone(), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(body.contains("--allow-loglevel-changes"), "{body}");
+        assert_eq!(log.current(), "info", "a refused change changes nothing");
+        // Reading stays open, as do the probes and the metrics.
+        assert_eq!(call(&refused, "GET", "/loglevel", "").await, (StatusCode::OK, "info\n".into()));
+        assert_eq!(call(&refused, "GET", "/metrics", "").await.0, StatusCode::OK);
+
+        let token = app(LogLevelWrites::Bearer("s3cret".into()));
+        assert_eq!(put(token.clone(), None).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(put(token.clone(), Some("Bearer wrong")).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(log.current(), "info");
+        assert_eq!(put(token, Some("Bearer s3cret")).await, (StatusCode::OK, "debug\n".into()));
+        assert_eq!(put(app(LogLevelWrites::Open), None).await.0, StatusCode::OK);
+        assert_eq!(format!("{:?}", LogLevelWrites::Bearer("s3cret".into())), "Bearer(..)");
     }
 }

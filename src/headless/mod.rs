@@ -54,6 +54,8 @@ pub struct HeadlessOptions {
     pub scopes: Vec<Scope>,
     pub lease: lease::LeaseConfig,
     pub http_addr: SocketAddr,
+    /// Who may change the log level over HTTP (`PUT /loglevel`); nobody by default.
+    pub loglevel_writes: http::LogLevelWrites,
     /// How long the engine may take to finish in-flight reconciles once asked to stop. Past it the engine is
     /// dropped and the lease released anyway: better than the kubelet's SIGKILL leaving the lease held.
     pub shutdown_grace: std::time::Duration,
@@ -137,7 +139,12 @@ pub async fn start(
     let http_addr = listener.local_addr().map_err(|source| http::HttpError::Bind { addr: opts.http_addr, source })?;
     tracing::info!(%http_addr, "serving /healthz, /readyz, /metrics and /loglevel");
     let (http_stop_tx, mut http_stop) = watch::channel(false);
-    let http_state = http::HttpState { registry: registry.clone(), not_ready: not_ready.clone(), log };
+    let http_state = http::HttpState {
+        registry: registry.clone(),
+        not_ready: not_ready.clone(),
+        log,
+        log_writes: opts.loglevel_writes.clone(),
+    };
     let http_task = tokio::spawn(http::serve(listener, http_state, async move {
         let _ = http_stop.wait_for(|s| *s).await;
     }));

@@ -1,8 +1,9 @@
 //! Percona's rules for PerconaPGCluster, PerconaPGBackup and PerconaPGRestore, collected all at once.
 //!
 //! Rules come from Percona's CRD markers and CEL rules, its `PerconaPGCluster.Validate()`, the Crunchy CRD rules
-//! it embeds, and the documented name limit. PostgreSQL clusters have no `unsafeFlags`: none of these rules can be
-//! overridden, so messages say what to change instead.
+//! it embeds, and the documented name limit. PostgreSQL clusters have no `unsafeFlags`: none of Percona's rules can be
+//! overridden, so messages say what to change instead. dbdeck's own safe bound on sizes (Percona has none) is lifted
+//! by the annotation `dbdeck.io/allow-unsafe-size: "true"`.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +12,10 @@ use kube::Resource;
 use serde_json::Value;
 
 use super::{PerconaPGBackup, PerconaPGCluster, PerconaPGRestore, PgBackRestRepo, PgBouncer, ServiceExpose};
-use crate::api::common::{Problems, Validate, check_cron, check_dns_label, check_quantity};
+use crate::api::common::{
+    ALLOW_UNSAFE_SIZE, MAX_SAFE_SIZE, MAX_SIZE, Problems, Validate, check_cron, check_dns_label, check_image,
+    check_probe, check_quantity, check_resource_requirements, check_secret_name, check_size_bounds,
+};
 
 /// Percona's documented limit for a PostgreSQL cluster name.
 pub const MAX_CLUSTER_NAME_LEN: usize = 22;
@@ -80,10 +84,21 @@ fn check_port(p: &mut Problems, path: &str, port: Option<i32>) {
 }
 
 fn check_resources(p: &mut Problems, path: &str, r: Option<&ResourceRequirements>) {
-    let Some(r) = r else { return };
-    for (section, map) in [("limits", &r.limits), ("requests", &r.requests)] {
-        for (name, q) in map.iter().flatten() {
-            check_quantity(p, &format!("{path}.{section}.{name}"), &q.0);
+    check_resource_requirements(p, path, r);
+}
+
+/// Extra containers: image, resources and probes as the API server would check them.
+fn check_containers(p: &mut Problems, path: &str, containers: Option<&[k8s_openapi::api::core::v1::Container]>) {
+    for (j, c) in containers.unwrap_or_default().iter().enumerate() {
+        let cpath = format!("{path}[{j}]");
+        check_image(p, &format!("{cpath}.image"), c.image.as_deref());
+        check_resources(p, &format!("{cpath}.resources"), c.resources.as_ref());
+        for (field, probe) in [
+            ("livenessProbe", &c.liveness_probe),
+            ("readinessProbe", &c.readiness_probe),
+            ("startupProbe", &c.startup_probe),
+        ] {
+            check_probe(p, &format!("{cpath}.{field}"), probe.as_ref());
         }
     }
 }
@@ -141,6 +156,20 @@ impl Validate for PerconaPGCluster {
             }
         }
         let s = &self.spec;
+        let unsafe_size =
+            self.meta().annotations.as_ref().and_then(|a| a.get(ALLOW_UNSAFE_SIZE)).is_some_and(|v| v == "true");
+        check_image(&mut p, "spec.image", s.image.as_deref());
+        if let Some(secrets) = &s.secrets {
+            for (field, sp) in [
+                ("customTLSSecret", &secrets.custom_tls_secret),
+                ("customReplicationTLSSecret", &secrets.custom_replication_tls_secret),
+                ("customRootCATLSSecret", &secrets.custom_root_ca_tls_secret),
+            ] {
+                if let Some(sp) = sp {
+                    check_secret_name(&mut p, &format!("spec.secrets.{field}.name"), Some(&sp.name));
+                }
+            }
+        }
 
         if let Some(v) = &s.cr_version
             && !is_semver(v)
@@ -178,9 +207,9 @@ impl Validate for PerconaPGCluster {
             );
         }
 
-        validate_instances(&mut p, &name, s.instances.as_deref());
+        validate_instances(&mut p, &name, s.instances.as_deref(), unsafe_size);
         if let Some(b) = s.proxy.as_ref().and_then(|p| p.pg_bouncer.as_ref()) {
-            validate_bouncer(&mut p, b);
+            validate_bouncer(&mut p, b, unsafe_size);
         }
         validate_users(&mut p, s.users.as_deref(), pg_version);
         validate_logical_replicas(&mut p, self);
@@ -241,6 +270,8 @@ impl Validate for PerconaPGCluster {
             );
             check_one_of(&mut p, "spec.pmm.imagePullPolicy", pmm.image_pull_policy.as_deref(), &PULL_POLICIES);
             check_resources(&mut p, "spec.pmm.resources", pmm.resources.as_ref());
+            check_image(&mut p, "spec.pmm.image", pmm.image.as_deref());
+            check_secret_name(&mut p, "spec.pmm.secret", pmm.secret.as_deref());
             if pmm.enabled.unwrap_or(false) {
                 if pmm.server_host.as_deref().unwrap_or("").is_empty() {
                     p.push("spec.pmm.serverHost", "is required when PMM is enabled: the PMM server's address");
@@ -264,7 +295,11 @@ impl Validate for PerconaPGCluster {
             }
         }
 
+        if let Some(ext) = &s.extensions {
+            check_image(&mut p, "spec.extensions.image", ext.image.as_deref());
+        }
         if let Some(lc) = &s.log_collector {
+            check_image(&mut p, "spec.logcollector.image", lc.image.as_deref());
             check_resources(&mut p, "spec.logcollector.resources", lc.resources.as_ref());
             if let Some(sched) = lc.log_rotate.as_ref().and_then(|r| r.schedule.as_deref()) {
                 check_cron(&mut p, "spec.logcollector.logRotate.schedule", sched);
@@ -274,11 +309,21 @@ impl Validate for PerconaPGCluster {
     }
 }
 
-fn validate_instances(p: &mut Problems, cluster: &str, instances: Option<&[super::PgInstanceSet]>) {
+fn validate_instances(p: &mut Problems, cluster: &str, instances: Option<&[super::PgInstanceSet]>, unsafe_size: bool) {
     let sets = instances.unwrap_or_default();
     if sets.is_empty() {
         p.push("spec.instances", "at least one instance set is required, e.g. {name: instance1, replicas: 3}");
         return;
+    }
+    let lift = format!("annotate the cluster {ALLOW_UNSAFE_SIZE}: \"true\"");
+    // Every PostgreSQL pod is a StatefulSet of its own: the total is what the engine builds.
+    let total: i64 = sets.iter().map(|s| i64::from(s.replicas.unwrap_or(1).max(0))).sum();
+    let sets_refused = check_size_bounds(p, "spec.instances", sets.len() as i64, MAX_SAFE_SIZE, unsafe_size, &lift);
+    if !sets_refused && total > MAX_SIZE {
+        p.push(
+            "spec.instances",
+            format!("the instance sets ask for {total} PostgreSQL pods in all, above dbdeck's limit of {MAX_SIZE}"),
+        );
     }
     let mut seen = BTreeSet::new();
     for (i, set) in sets.iter().enumerate() {
@@ -307,17 +352,21 @@ fn validate_instances(p: &mut Problems, cluster: &str, instances: Option<&[super
             }
             _ => {}
         }
-        if let Some(r) = set.replicas
-            && r < 1
-        {
-            p.push(format!("{path}.replicas"), format!("{r} is too small: an instance set needs at least 1 replica"));
+        if let Some(r) = set.replicas {
+            if r < 1 {
+                p.push(
+                    format!("{path}.replicas"),
+                    format!("{r} is too small: an instance set needs at least 1 replica"),
+                );
+            } else {
+                check_size_bounds(p, &format!("{path}.replicas"), r.into(), MAX_SAFE_SIZE, unsafe_size, &lift);
+            }
         }
         check_resources(p, &format!("{path}.resources"), set.resources.as_ref());
+        check_containers(p, &format!("{path}.sidecars"), set.sidecars.as_deref());
+        check_containers(p, &format!("{path}.initContainers"), set.init_containers.as_deref());
         check_claim(p, &format!("{path}.dataVolumeClaimSpec"), set.data_volume_claim_spec.as_ref(), true);
         check_claim(p, &format!("{path}.walVolumeClaimSpec"), set.wal_volume_claim_spec.as_ref(), false);
-        for (j, c) in set.sidecars.iter().flatten().enumerate() {
-            check_resources(p, &format!("{path}.sidecars[{j}].resources"), c.resources.as_ref());
-        }
     }
 }
 
@@ -367,13 +416,29 @@ fn validate_logical_replicas(p: &mut Problems, cluster: &PerconaPGCluster) {
     }
 }
 
-fn validate_bouncer(p: &mut Problems, b: &PgBouncer) {
+fn validate_bouncer(p: &mut Problems, b: &PgBouncer, unsafe_size: bool) {
     let path = "spec.proxy.pgBouncer";
-    if let Some(r) = b.replicas
-        && r < 0
-    {
-        p.push(format!("{path}.replicas"), format!("{r} is negative; use 0 to run no pgBouncer"));
+    match b.replicas {
+        Some(r) if r < 0 => {
+            p.push(format!("{path}.replicas"), format!("{r} is negative; use 0 to run no pgBouncer"));
+        }
+        Some(r) => {
+            let lift = format!("annotate the cluster {ALLOW_UNSAFE_SIZE}: \"true\"");
+            check_size_bounds(p, &format!("{path}.replicas"), r.into(), MAX_SAFE_SIZE, unsafe_size, &lift);
+        }
+        None => {}
     }
+    check_image(p, &format!("{path}.image"), b.image.as_deref());
+    if let Some(t) = &b.custom_tls_secret {
+        check_secret_name(p, &format!("{path}.customTLSSecret.name"), Some(&t.name));
+    }
+    if let Some(u) = &b.users_secret {
+        check_secret_name(p, &format!("{path}.usersSecret.name"), Some(&u.name));
+    }
+    for (i, ca) in b.additional_trusted_cas.iter().flatten().enumerate() {
+        check_secret_name(p, &format!("{path}.additionalTrustedCAs[{i}].name"), Some(&ca.name));
+    }
+    check_containers(p, &format!("{path}.sidecars"), b.sidecars.as_deref());
     check_port(p, &format!("{path}.port"), b.port);
     check_resources(p, &format!("{path}.resources"), b.resources.as_ref());
     check_expose(p, &format!("{path}.expose"), b.expose.as_ref());
@@ -387,6 +452,7 @@ fn validate_users(p: &mut Problems, users: Option<&[super::PgUser]>, pg_version:
         if !seen.insert(u.name.clone()) {
             p.push(format!("{path}.name"), format!("user \"{}\" is listed twice", u.name));
         }
+        check_secret_name(p, &format!("{path}.secretName"), u.secret_name.as_deref());
         if let Some(pw) = &u.password {
             check_one_of(p, &format!("{path}.password.type"), Some(&pw.type_), &["ASCII", "AlphaNumeric"]);
         }
@@ -489,6 +555,7 @@ fn validate_backups(p: &mut Problems, cluster: &PerconaPGCluster) -> BTreeSet<St
                 );
             }
         }
+        check_image(p, "spec.backups.pgbackrest.image", pgbr.image.as_deref());
         if let Some(host) = &pgbr.repo_host {
             check_resources(p, "spec.backups.pgbackrest.repoHost.resources", host.resources.as_ref());
         }

@@ -13,7 +13,10 @@ use kube::ResourceExt;
 
 use super::defaults::{ON_DELETE, ROLLING_UPDATE, SMART_UPDATE};
 use super::*;
-use crate::api::common::{Problems, Validate, check_cron, check_dns_label, check_quantity};
+use crate::api::common::{
+    MAX_SAFE_SIZE, Problems, Validate, check_cron, check_dns_label, check_image, check_probe, check_quantity,
+    check_resource_requirements, check_secret_name, check_size_bounds, check_size_ceiling, is_version,
+};
 
 /// Percona refuses longer cluster names (`clusterNameMaxLen`): object names derived from it must fit.
 pub const CLUSTER_NAME_MAX_LEN: usize = 22;
@@ -25,12 +28,7 @@ pub const MAX_SAFE_PXC_SIZE: i32 = 5;
 pub const MIN_SAFE_PROXY_SIZE: i32 = 2;
 
 fn check_resources(p: &mut Problems, path: &str, r: &Option<ResourceRequirements>) {
-    let Some(r) = r else { return };
-    for (part, list) in [("requests", &r.requests), ("limits", &r.limits)] {
-        for (name, Quantity(q)) in list.iter().flatten() {
-            check_quantity(p, &format!("{path}.{part}.{name}"), q);
-        }
-    }
+    check_resource_requirements(p, path, r.as_ref());
 }
 
 /// A volume must have a source; a claim must ask for a parseable, non-zero storage size.
@@ -65,11 +63,41 @@ struct Component<'a> {
     sidecar_resources: &'a Option<ResourceRequirements>,
     grace_period: Option<i64>,
     expose: Vec<(&'static str, &'a Option<ServiceExpose>)>,
+    probes: [(&'static str, &'a Option<k8s_openapi::api::core::v1::Probe>); 2],
+    secrets: [(&'static str, &'a Option<String>); 4],
+}
+
+/// The fields every component section shares (Percona's `PodSpec`), from any of the three.
+macro_rules! component {
+    ($path:expr, $c:expr, $expose:expr) => {
+        Component {
+            path: $path,
+            image: &$c.image,
+            resources: &$c.resources,
+            sidecar_resources: &$c.sidecar_resources,
+            grace_period: $c.grace_period,
+            expose: $expose,
+            probes: [("readinessProbes", &$c.readiness_probes), ("livenessProbes", &$c.liveness_probes)],
+            secrets: [
+                ("envVarsSecret", &$c.env_vars_secret),
+                ("vaultSecretName", &$c.vault_secret_name),
+                ("sslSecretName", &$c.ssl_secret_name),
+                ("sslInternalSecretName", &$c.ssl_internal_secret_name),
+            ],
+        }
+    };
 }
 
 fn check_component(p: &mut Problems, c: Component<'_>) {
     if c.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
         p.push(format!("{}.image", c.path), "is required: name the container image to run");
+    }
+    check_image(p, &format!("{}.image", c.path), c.image.as_deref());
+    for (field, probe) in c.probes {
+        check_probe(p, &format!("{}.{field}", c.path), probe.as_ref());
+    }
+    for (field, secret) in c.secrets {
+        check_secret_name(p, &format!("{}.{field}", c.path), secret.as_deref());
     }
     check_resources(p, &format!("{}.resources", c.path), c.resources);
     check_resources(p, &format!("{}.sidecarResources", c.path), c.sidecar_resources);
@@ -106,6 +134,16 @@ impl Validate for PerconaXtraDBCluster {
         }
         let s = &self.spec;
         let flags = s.effective_unsafe_flags();
+        for (field, v) in [
+            ("secretsName", &s.secrets_name),
+            ("vaultSecretName", &s.vault_secret_name),
+            ("sslSecretName", &s.ssl_secret_name),
+            ("sslInternalSecretName", &s.ssl_internal_secret_name),
+            ("logCollectorSecretName", &s.log_collector_secret_name),
+        ] {
+            check_secret_name(&mut p, &format!("spec.{field}"), v.as_deref());
+        }
+        check_image(&mut p, "spec.initImage", s.init_image.as_deref());
 
         if let Some(v) = &s.cr_version
             && !is_version(v)
@@ -165,14 +203,11 @@ impl Validate for PerconaXtraDBCluster {
         if let Some(h) = s.haproxy.as_ref().filter(|h| h.enabled == Some(true)) {
             check_component(
                 &mut p,
-                Component {
-                    path: "spec.haproxy",
-                    image: &h.image,
-                    resources: &h.resources,
-                    sidecar_resources: &h.sidecar_resources,
-                    grace_period: h.grace_period,
-                    expose: vec![("exposePrimary", &h.expose_primary), ("exposeReplicas", &h.expose_replicas)],
-                },
+                component!(
+                    "spec.haproxy",
+                    h,
+                    vec![("exposePrimary", &h.expose_primary), ("exposeReplicas", &h.expose_replicas)]
+                ),
             );
             check_proxy_size(&mut p, "spec.haproxy.size", "HAProxy", h.size, &flags);
             if let Some(hc) = &h.health_check {
@@ -187,17 +222,7 @@ impl Validate for PerconaXtraDBCluster {
             }
         }
         if let Some(x) = s.proxysql.as_ref().filter(|x| x.enabled == Some(true)) {
-            check_component(
-                &mut p,
-                Component {
-                    path: "spec.proxysql",
-                    image: &x.image,
-                    resources: &x.resources,
-                    sidecar_resources: &x.sidecar_resources,
-                    grace_period: x.grace_period,
-                    expose: vec![("expose", &x.expose)],
-                },
-            );
+            check_component(&mut p, component!("spec.proxysql", x, vec![("expose", &x.expose)]));
             check_proxy_size(&mut p, "spec.proxysql.size", "ProxySQL", x.size, &flags);
             match &x.volume_spec {
                 None => p.push("spec.proxysql.volumeSpec", "is required when ProxySQL is enabled"),
@@ -209,12 +234,16 @@ impl Validate for PerconaXtraDBCluster {
             if pmm.enabled == Some(true) && pmm.image.as_deref().is_none_or(str::is_empty) {
                 p.push("spec.pmm.image", "is required when PMM is enabled");
             }
+            check_image(&mut p, "spec.pmm.image", pmm.image.as_deref());
             check_resources(&mut p, "spec.pmm.resources", &pmm.resources);
+            check_probe(&mut p, "spec.pmm.livenessProbes", pmm.liveness_probes.as_ref());
+            check_probe(&mut p, "spec.pmm.readinessProbes", pmm.readiness_probes.as_ref());
         }
         if let Some(l) = &s.logcollector {
             if l.enabled == Some(true) && l.image.as_deref().is_none_or(str::is_empty) {
                 p.push("spec.logcollector.image", "is required when the log collector is enabled");
             }
+            check_image(&mut p, "spec.logcollector.image", l.image.as_deref());
             check_resources(&mut p, "spec.logcollector.resources", &l.resources);
         }
 
@@ -230,10 +259,14 @@ impl Validate for PerconaXtraDBCluster {
             } else if !seen.insert(u.name.as_str()) {
                 p.push(format!("{path}.name"), format!("user \"{}\" is listed more than once", u.name));
             }
-            if let Some(r) = &u.password_secret_ref
-                && r.name.is_empty()
-            {
-                p.push(format!("{path}.passwordSecretRef.name"), "is required: name the Secret holding the password");
+            if let Some(r) = &u.password_secret_ref {
+                if r.name.is_empty() {
+                    p.push(
+                        format!("{path}.passwordSecretRef.name"),
+                        "is required: name the Secret holding the password",
+                    );
+                }
+                check_secret_name(&mut p, &format!("{path}.passwordSecretRef.name"), Some(&r.name));
             }
         }
         p
@@ -285,22 +318,13 @@ fn check_password_options(p: &mut Problems, pw: &PasswordGenerationOptions) {
 }
 
 fn validate_pxc(p: &mut Problems, pxc: &PxcSpec, flags: &UnsafeFlags) {
-    check_component(
-        p,
-        Component {
-            path: "spec.pxc",
-            image: &pxc.image,
-            resources: &pxc.resources,
-            sidecar_resources: &pxc.sidecar_resources,
-            grace_period: pxc.grace_period,
-            expose: vec![("expose", &pxc.expose)],
-        },
-    );
+    check_component(p, component!("spec.pxc", pxc, vec![("expose", &pxc.expose)]));
     // An unset size takes the default of 3 (`with_defaults`); Percona itself would read it as 0.
     let size = pxc.size.unwrap_or(defaults::PXC_SIZE);
     if size < 0 {
         p.push("spec.pxc.size", format!("{size} must not be negative"));
-    } else if flags.pxc_size != Some(true) {
+    } else if !check_size_ceiling(p, "spec.pxc.size", size.into()) && flags.pxc_size != Some(true) {
+        // (Above the ceiling no flag helps, so the safe-size advice would mislead.)
         let override_hint = "set spec.unsafeFlags.pxcSize: true to allow it";
         if size < MIN_SAFE_PXC_SIZE {
             p.push(
@@ -370,7 +394,16 @@ fn check_proxy_size(p: &mut Problems, path: &str, what: &str, size: Option<i32>,
     let size = size.unwrap_or(defaults::PROXY_SIZE);
     if size < 0 {
         p.push(path, format!("{size} must not be negative"));
-    } else if size < MIN_SAFE_PROXY_SIZE && flags.proxy_size != Some(true) {
+    } else if !check_size_bounds(
+        p,
+        path,
+        size.into(),
+        MAX_SAFE_SIZE,
+        flags.proxy_size == Some(true),
+        "set spec.unsafeFlags.proxySize: true",
+    ) && size < MIN_SAFE_PROXY_SIZE
+        && flags.proxy_size != Some(true)
+    {
         p.push(
             path,
             format!(
@@ -384,6 +417,7 @@ fn validate_backup_section(p: &mut Problems, b: &BackupSpec) {
     if b.image.as_deref().is_none_or(str::is_empty) {
         p.push("spec.backup.image", "is required: name the xtrabackup image backups run with");
     }
+    check_image(p, "spec.backup.image", b.image.as_deref());
     let empty = BTreeMap::new();
     let storages = b.storages.as_ref().unwrap_or(&empty);
     for (name, st) in storages {
@@ -477,6 +511,7 @@ fn validate_storage(p: &mut Problems, path: &str, st: &BackupStorageSpec) {
                         "is required for type s3: name the Secret with the access keys",
                     );
                 }
+                check_secret_name(p, &format!("{path}.s3.credentialsSecret"), Some(&s3.credentials_secret));
             }
         },
         storage_type::AZURE => match &st.azure {
@@ -491,6 +526,7 @@ fn validate_storage(p: &mut Problems, path: &str, st: &BackupStorageSpec) {
                         "is required for type azure: name the Secret with the storage account keys",
                     );
                 }
+                check_secret_name(p, &format!("{path}.azure.credentialsSecret"), Some(&az.credentials_secret));
             }
         },
         storage_type::FILESYSTEM => match &st.volume {
@@ -503,14 +539,6 @@ fn validate_storage(p: &mut Problems, path: &str, st: &BackupStorageSpec) {
         }
     }
     check_resources(p, &format!("{path}.resources"), &st.resources);
-}
-
-/// `1.20.0`-style versions (what hashicorp/go-version accepts in practice for crVersion).
-fn is_version(v: &str) -> bool {
-    let v = v.strip_prefix('v').unwrap_or(v);
-    let core = v.split(['-', '+']).next().unwrap_or("");
-    let parts: Vec<&str> = core.split('.').collect();
-    !core.is_empty() && parts.len() <= 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 impl Validate for PerconaXtraDBClusterBackup {
@@ -582,15 +610,20 @@ fn check_backup_source(p: &mut Problems, path: &str, src: &RestoreBackupSource, 
         Some(d) if d.starts_with("pvc/") => {}
         Some(d) => p.push(format!("{path}.destination"), format!("\"{d}\" must start with s3://, azure:// or pvc/")),
     }
-    if let Some(s3) = &src.s3
-        && s3.credentials_secret.is_empty()
-    {
-        p.push(format!("{path}.s3.credentialsSecret"), "is required: name the Secret with the access keys");
+    if let Some(s3) = &src.s3 {
+        if s3.credentials_secret.is_empty() {
+            p.push(format!("{path}.s3.credentialsSecret"), "is required: name the Secret with the access keys");
+        }
+        check_secret_name(p, &format!("{path}.s3.credentialsSecret"), Some(&s3.credentials_secret));
     }
-    if let Some(az) = &src.azure
-        && az.credentials_secret.is_empty()
-    {
-        p.push(format!("{path}.azure.credentialsSecret"), "is required: name the Secret with the storage account keys");
+    if let Some(az) = &src.azure {
+        if az.credentials_secret.is_empty() {
+            p.push(
+                format!("{path}.azure.credentialsSecret"),
+                "is required: name the Secret with the storage account keys",
+            );
+        }
+        check_secret_name(p, &format!("{path}.azure.credentialsSecret"), Some(&az.credentials_secret));
     }
 }
 
@@ -667,16 +700,6 @@ impl Validate for PerconaXtraDBClusterRestore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions() {
-        for ok in ["1.20.0", "1.20", "v1.20.0", "1.20.0-rc1"] {
-            assert!(is_version(ok), "{ok}");
-        }
-        for bad in ["", "latest", "1..0", "1.2.3.4", "one.two"] {
-            assert!(!is_version(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn volume_needs_a_source_and_a_size() {

@@ -297,6 +297,7 @@ mod tests {
             started: None,
             lag: LagView::Unknown { reason: "not probed yet".into() },
             lag_history: vec![],
+            replication_error: None,
         };
         let reading = |pod: &str, role: Role, state: &str, trx: Option<u64>| MemberFacts {
             member: pod.into(),

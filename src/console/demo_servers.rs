@@ -989,11 +989,11 @@ mod tests {
         assert!(note.contains("ledger-async: MariaDB source + 2 replicas attached"), "{note}");
         assert!(note.contains("orders-db: PostgreSQL not installed"), "{note}");
         assert!(note.contains("no server for shop-db"), "{note}");
+        assert!(note.contains(INSTALL_HINT), "{note}");
         let starting = DemoState { mariadb: Part::Starting, postgres: Part::Waiting };
         let note = starting.note(&["ledger-async".into(), "orders-db".into(), "shop-db".into()]).unwrap();
         assert!(note.contains("ledger-async: starting MariaDB…"), "{note}");
         assert!(note.ends_with("no server for shop-db"), "the demo's own clusters are said once: {note}");
-        assert!(note.contains(INSTALL_HINT), "{note}");
         let all = DemoState { mariadb: Part::Absent, postgres: Part::Absent };
         assert_eq!(all.note(&[]), None);
     }

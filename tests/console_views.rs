@@ -38,6 +38,7 @@ fn member(pod: &str, component: &str, role: Option<Role>, node: &str, zone: &str
         started: ago(Duration::days(3)),
         lag: LagView::NotApplicable,
         lag_history: vec![],
+        replication_error: None,
     }
 }
 

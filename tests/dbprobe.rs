@@ -770,23 +770,51 @@ mod status_e2e {
         for i in 1..=5 {
             mysql_exec(&mut src, &format!("INSERT INTO app.t VALUES ({i})")).await;
         }
+        // A stopped replica is not following at all: its lag is unknown with the reason (what it has not applied
+        // is said with it), the member is marked broken and why-not-ready names it first.
         let view = status_until(&kubeconfig, CLUSTER, "five transactions behind", |v| {
-            replica_lag(v)["behind"] == json!({"unit": "transactions", "value": 5})
+            replica_lag(v)["reason"].as_str().is_some_and(|r| r.contains("(5 transactions behind)"))
         })
         .await;
         let lag = replica_lag(&view);
-        assert_eq!(lag["state"], "amount", "{lag:#}");
-        assert!(lag["note"].as_str().unwrap().contains("SQL thread is not running"), "{lag:#}");
+        assert_eq!(lag["state"], "unknown", "{lag:#}");
+        let reason = lag["reason"].as_str().unwrap();
+        assert!(reason.starts_with("replication stopped: SQL thread: stopped"), "{lag:#}");
+        let broken = member(&view, "ledger-mysql-1")["replicationError"].as_str().unwrap_or_default();
+        assert!(broken.starts_with("SQL thread: stopped"), "{view:#}");
+        assert_eq!(member(&view, "ledger-mysql-0")["replicationError"], Value::Null);
+        let why = &view["whyNotReady"][0];
+        assert_eq!((why["kind"].as_str(), why["source"].as_str()), (Some("replication"), Some("pod/ledger-mysql-1")));
         let (ok, text, err) = dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS]).await;
         assert!(ok, "{err}");
         eprintln!("{text}");
         let row = text.lines().find(|l| l.contains("ledger-mysql-1")).unwrap_or_else(|| panic!("{text}"));
-        assert!(row.contains("replica") && row.contains("SQL thread stopped") && row.contains("5 trx"), "{text}");
+        assert!(row.contains("replica") && row.contains("SQL thread stopped"), "{text}");
+        assert!(row.contains("replication stopped: SQL thread: stopped") && row.contains("5 transactions"), "{text}");
+        assert!(text.contains("Replication pod/ledger-mysql-1: replication stopped: SQL thread"), "{text}");
         assert!(!text.contains(MONITOR_PASSWORD));
 
-        // Resumed: back to zero.
+        // Resumed: back to zero, and no longer broken.
         mysql_exec(&mut rep, "START SLAVE SQL_THREAD").await;
-        status_until(&kubeconfig, CLUSTER, "caught up after resume", caught_up).await;
+        let view = status_until(&kubeconfig, CLUSTER, "caught up after resume", caught_up).await;
+        assert_eq!(member(&view, "ledger-mysql-1")["replicationError"], Value::Null);
+
+        // A failed SQL thread: a row only the replica has makes the source's insert a duplicate there. The reason
+        // carries the server's Last_SQL_Error.
+        mysql_exec(&mut rep, "SET SESSION sql_log_bin=0; INSERT INTO app.t VALUES (100)").await;
+        mysql_exec(&mut src, "INSERT INTO app.t VALUES (100)").await;
+        let view = status_until(&kubeconfig, CLUSTER, "SQL thread failed", |v| {
+            replica_lag(v)["reason"].as_str().is_some_and(|r| r.contains("Duplicate entry"))
+        })
+        .await;
+        let reason = replica_lag(&view)["reason"].as_str().unwrap().to_string();
+        assert!(reason.starts_with("replication stopped: SQL thread: "), "{reason}");
+        let why = &view["whyNotReady"][0];
+        assert_eq!(why["source"], "pod/ledger-mysql-1", "{view:#}");
+        assert!(why["message"].as_str().unwrap().contains("Duplicate entry"), "{why:#}");
+        mysql_exec(&mut rep, "SET SESSION sql_log_bin=0; DELETE FROM app.t WHERE id = 100").await;
+        mysql_exec(&mut rep, "START SLAVE SQL_THREAD").await;
+        status_until(&kubeconfig, CLUSTER, "caught up after the conflict is removed", caught_up).await;
 
         // --no-probe never touches the databases and says why the lag is unknown.
         let (ok, out, err) = dbdeck(&kubeconfig, &["status", CLUSTER, "-n", NS, "-o", "json", "--no-probe"]).await;

@@ -197,10 +197,22 @@ async fn running_clusters_shape() {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     };
 
-    let member_keys: BTreeSet<String> =
-        ["pod", "component", "role", "node", "zone", "ready", "phase", "restarts", "started", "lag", "lagHistory"]
-            .map(String::from)
-            .into();
+    let member_keys: BTreeSet<String> = [
+        "pod",
+        "component",
+        "role",
+        "node",
+        "zone",
+        "ready",
+        "phase",
+        "restarts",
+        "started",
+        "lag",
+        "lagHistory",
+        "replicationError",
+    ]
+    .map(String::from)
+    .into();
     let pvc_keys: BTreeSet<String> =
         ["name", "phase", "capacity", "request", "storageClass", "resizing", "usedBy"].map(String::from).into();
     for v in views.as_array().unwrap() {
@@ -333,4 +345,205 @@ async fn status_gives_up_on_an_api_server_that_never_answers_and_names_the_reque
     assert!(err.contains("did not finish within --timeout 2s"), "{err}");
     assert!(err.contains("GET /apis/pxc.percona.com/v1/namespaces/default/perconaxtradbclusters"), "{err}");
     server.abort();
+}
+
+/// The engine and the example clusters on a sandbox with its simulated nodes, and a way to run the binary on it.
+struct Stack {
+    sandbox: dbdeck::sandbox::serve::RunningSandbox,
+    client: kube::Client,
+    kubeconfig: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    stop: tokio::sync::oneshot::Sender<()>,
+    engine: tokio::task::JoinHandle<Result<(), dbdeck::engine::EngineError>>,
+}
+
+impl Stack {
+    async fn start() -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        let sandbox = dbdeck::sandbox::serve::start(dbdeck::sandbox::serve::ServeOptions {
+            kubeconfig_out: Some(kubeconfig.clone()),
+            controllers: Some(Default::default()),
+            ..dbdeck::sandbox::serve::ServeOptions::private()
+        })
+        .await
+        .unwrap();
+        let client = sandbox.client().await.unwrap();
+        dbdeck::console::seed::seed(client.clone(), "default", true).await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = dbdeck::engine::EngineConfig {
+            scope: dbdeck::observe::live::Scope::Namespace("default".into()),
+            ..Default::default()
+        };
+        let engine = tokio::spawn(dbdeck::engine::run(client.clone(), config, async move {
+            let _ = stopped.await;
+        }));
+        Stack { sandbox, client, kubeconfig, _dir: dir, stop, engine }
+    }
+
+    async fn dbdeck(&self, args: &[&str]) -> String {
+        let kc = self.kubeconfig.clone();
+        let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_dbdeck"))
+                .arg("--kubeconfig")
+                .arg(&kc)
+                .args(&owned)
+                .env_remove("KUBECONFIG")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success(), "dbdeck {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let out = self.dbdeck(args).await;
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
+
+    /// Runs `status` until `done` accepts the output, or fails with the last one.
+    async fn until<T>(&self, what: &str, secs: u64, mut get: impl AsyncFnMut() -> T, done: impl Fn(&T) -> bool) -> T
+    where
+        T: std::fmt::Debug,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let v = get().await;
+            if done(&v) {
+                return v;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: not within {secs} s; last: {v:#?}");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), self.engine).await;
+        self.sandbox.shutdown().await;
+    }
+}
+
+fn member<'a>(views: &'a Value, cluster: &str, pod_prefix: &str) -> Vec<&'a Value> {
+    let v = views.as_array().unwrap().iter().find(|v| v["name"] == cluster).unwrap();
+    v["members"].as_array().unwrap().iter().filter(|m| m["pod"].as_str().unwrap().starts_with(pod_prefix)).collect()
+}
+
+/// A node that goes NotReady: `status NAME` names the node, why it is NotReady and the cluster's pod on it.
+#[test]
+fn status_names_the_not_ready_node_and_its_pod() {
+    big_stack::runtime().block_on(async {
+        let stack = Stack::start().await;
+        let all_ready = stack
+            .until(
+                "examples ready",
+                120,
+                async || stack.json(&["status", "-n", "default", "-o", "json", "--no-probe"]).await,
+                |v| v.as_array().unwrap().iter().all(|c| c["state"] == "ready"),
+            )
+            .await;
+        let pod = member(&all_ready, "shop-db", "shop-db-pxc-")[0].clone();
+        let (pod, node) = (pod["pod"].as_str().unwrap().to_string(), pod["node"].as_str().unwrap().to_string());
+        let req = http::Request::post(format!("/_sandbox/nodes/{node}/notready")).body(Vec::new()).unwrap();
+        stack.client.request_text(req).await.expect("node fault");
+
+        let text = stack
+            .until(
+                "the NotReady node named",
+                60,
+                async || stack.dbdeck(&["status", "shop-db", "-n", "default", "--no-probe"]).await,
+                |t: &String| t.contains(&format!("node/{node}")),
+            )
+            .await;
+        let line = text.lines().find(|l| l.contains(&format!("Node node/{node}"))).unwrap_or_else(|| panic!("{text}"));
+        assert!(line.contains("node is NotReady (KubeletNotReady: container runtime is down)"), "{text}");
+        assert!(line.contains(&pod), "the pod on the node is named: {text}");
+        stack.stop().await;
+    });
+}
+
+/// `--sandbox`'s demo servers: before they run, the pods' missing servers are said once (not per row); with
+/// them, the PS async and PG examples show roles and lag the probes read from real replication.
+#[test]
+fn demo_servers_give_the_examples_real_roles_and_lag() {
+    use dbdeck::console::demo_servers::{DemoServers, Installed, NO_SERVER, Part};
+    let installed = Installed::detect();
+    assert!(
+        installed.mariadb.is_some() && installed.postgres.is_some(),
+        "MariaDB and PostgreSQL are needed (.ci/install-db.sh installs them): {installed:?}"
+    );
+    big_stack::runtime().block_on(async {
+        let stack = Stack::start().await;
+        stack
+            .until(
+                "examples ready",
+                120,
+                async || stack.json(&["status", "-n", "default", "-o", "json", "--no-probe"]).await,
+                |v| v.as_array().unwrap().iter().all(|c| c["state"] == "ready"),
+            )
+            .await;
+
+        // Nothing attached yet: each row says only that, and the explanation comes once.
+        let text = stack.dbdeck(&["status", "-n", "default"]).await;
+        assert_eq!(text.matches("NOTE: no database server is attached").count(), 1, "{text}");
+        assert!(!text.contains("_sandbox/attach"), "the long port-forward error is not repeated per row: {text}");
+        assert!(!text.contains("<pod>"), "{text}");
+        assert!(!text.contains(NO_SERVER), "rows say `no server`, the note says the rest: {text}");
+        assert_eq!(text.lines().filter(|l| l.contains("   no server")).count(), 12, "{text}");
+
+        let demo = DemoServers::start(stack.sandbox.sandbox.clone(), stack.client.clone(), "default", installed);
+        let mut state = demo.subscribe();
+        let attached = |p: &Part| matches!(p, Part::Attached(_) | Part::Failed(_));
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(240),
+            state.wait_for(|s| attached(&s.mariadb) && attached(&s.postgres)),
+        )
+        .await;
+        let now = demo.state();
+        assert!(matches!(now.mariadb, Part::Attached(_)), "{now:?}");
+        assert!(matches!(now.postgres, Part::Attached(_)), "{now:?}");
+
+        let real = |v: &Value| {
+            let ps = member(v, "ledger-async", "ledger-async-mysql-");
+            let pg = member(v, "orders-db", "orders-db-main-");
+            let numeric = |m: &&Value| {
+                m["lag"]["state"] == "known" && m["lag"]["seconds"].is_number()
+                    || m["lag"]["state"] == "amount" && m["lag"]["behind"]["value"].is_u64()
+            };
+            ps.iter().filter(|m| m["role"] == "source").count() == 1
+                && ps.iter().filter(|m| m["role"] == "replica").all(numeric)
+                && ps.iter().filter(|m| m["role"] == "replica").count() == 2
+                && pg.iter().filter(|m| m["role"] == "primary").count() == 1
+                && pg.iter().filter(|m| m["role"] == "standby").all(numeric)
+                && pg.iter().filter(|m| m["role"] == "standby").count() == 2
+        };
+        let views = stack
+            .until(
+                "roles and lag from the demo servers",
+                120,
+                async || stack.json(&["status", "-n", "default", "-o", "json"]).await,
+                real,
+            )
+            .await;
+        let replica =
+            member(&views, "ledger-async", "ledger-async-mysql-").into_iter().find(|m| m["role"] == "replica");
+        eprintln!("ledger-async replica lag: {}", replica.unwrap()["lag"]);
+        let standby = member(&views, "orders-db", "orders-db-main-").into_iter().find(|m| m["role"] == "standby");
+        eprintln!("orders-db standby lag: {}", standby.unwrap()["lag"]);
+        let text = stack.dbdeck(&["status", "-n", "default"]).await;
+        eprintln!("{text}");
+        assert!(text.contains("replicating"), "{text}");
+        // The clusters without demo servers (Galera, group replication) are still said once.
+        assert_eq!(text.matches("NOTE: no database server is attached").count(), 1, "{text}");
+        assert!(!text.contains("_sandbox/attach"), "{text}");
+
+        let dir = demo.dir().to_path_buf();
+        assert!(dir.exists());
+        demo.shutdown().await;
+        assert!(!dir.exists(), "the demo's directory is removed on shutdown");
+        stack.stop().await;
+    });
 }

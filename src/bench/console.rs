@@ -189,6 +189,7 @@ fn member(pod: &str, component: &str, role: Role, node: usize, now: DateTime<Utc
         started: Some(now - chrono::Duration::hours(3)),
         lag,
         lag_history: vec![],
+        replication_error: None,
     }
 }
 

@@ -89,7 +89,11 @@ pub fn members_table(views: &[ClusterView]) -> String {
     for v in views {
         for m in v.members.iter().filter(|m| v.is_database_member(m)) {
             let reading = v.facts_of(&m.pod);
+            // A sandbox pod with no server behind it: the one note under the table says why.
+            let no_server = matches!(reading.map(|r| &r.outcome),
+                Some(ProbeOutcome::Unreachable { reason }) if reason == crate::console::demo_servers::NO_SERVER);
             let state = match reading.map(|r| &r.outcome) {
+                _ if no_server => "no server".to_string(),
                 None => "—".to_string(),
                 Some(ProbeOutcome::Ok(f)) => f.state.clone(),
                 Some(ProbeOutcome::Unreachable { .. }) => "unreachable".into(),
@@ -101,7 +105,7 @@ pub fn members_table(views: &[ClusterView]) -> String {
                 l if l.is_empty() => "-".to_string(),
                 l => l,
             };
-            let notes = merge::member_notes(&m.lag, reading);
+            let notes = if no_server { Vec::new() } else { merge::member_notes(&m.lag, reading) };
             let read_at = reading.map_or_else(|| "—".to_string(), |r| r.read_at.format("%H:%M:%SZ").to_string());
             rows.push([
                 format!("{}/{}", v.kind.short(), v.name),
@@ -115,6 +119,20 @@ pub fn members_table(views: &[ClusterView]) -> String {
         }
     }
     if rows.is_empty() { String::new() } else { columns(header, &rows) }
+}
+
+/// The one note for sandbox pods that have no database server attached (their rows say only
+/// [`crate::console::demo_servers::NO_SERVER`]).
+pub fn unattached_note(clusters: &[String]) -> Option<String> {
+    (!clusters.is_empty()).then(|| {
+        format!(
+            "NOTE: no database server is attached to the sandbox pods of {}, so their roles and lag are unknown. \
+             `dbdeck sandbox attach` binds a pod's port to a local server; `dbdeck --sandbox` starts real ones for \
+             its example clusters where MariaDB and PostgreSQL are installed ({}).\n",
+            clusters.join(", "),
+            crate::console::demo_servers::INSTALL_HINT
+        )
+    })
 }
 
 /// Probes the database members of `views` and merges the readings in; returns within about `deadline`.
@@ -283,6 +301,8 @@ pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) 
     if let Some(sandbox) = conn.sandbox {
         sandbox.shutdown().await;
     }
+    // Sandbox pods with no server behind them all say the same: once, under the table.
+    let unattached = crate::console::demo_servers::fold_unattached(&mut views);
     result?;
     if let Some(name) = &args.name
         && views.is_empty()
@@ -305,6 +325,9 @@ pub async fn run(global: &GlobalArgs, console: &ConsoleArgs, args: &StatusArgs) 
             if !members.is_empty() {
                 text.push('\n');
                 text.push_str(&members);
+            }
+            if let Some(note) = unattached_note(&unattached) {
+                print!("\n{note}");
             }
             let backups = backups_table(&views, now);
             if !backups.is_empty() {
@@ -424,6 +447,7 @@ mod tests {
             started: None,
             lag: LagView::Unknown { reason: "not probed yet".into() },
             lag_history: vec![],
+            replication_error: None,
         };
         let reading = |pod: &str, role: Role, state: &str, trx: Option<u64>| MemberFacts {
             member: pod.into(),

@@ -150,6 +150,8 @@ pub struct App {
     pub detail_scroll: u16,
     pub help_scroll: u16,
     pub banner: Option<String>,
+    /// One line under the header about the sandbox demo's database servers (`--sandbox` only).
+    pub sandbox_note: Option<String>,
     pub readonly: bool,
     pub theme_name: String,
     pub status: Option<StatusLine>,
@@ -185,6 +187,7 @@ impl App {
             detail_scroll: 0,
             help_scroll: 0,
             banner: None,
+            sandbox_note: None,
             readonly: false,
             theme_name: "dark".into(),
             status: None,

@@ -11,6 +11,7 @@ pub mod action;
 pub mod app;
 pub mod command;
 pub mod config;
+pub mod demo_servers;
 pub mod edit;
 pub mod engine_life;
 pub mod escape;

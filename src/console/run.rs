@@ -129,12 +129,23 @@ async fn start_session(
     theme_name: &str,
 ) -> Result<i32, RunError> {
     let scope = crate::cmd::status::scope(global, &conn.client);
-    let context = if conn.sandbox.is_some() {
+    let mut demo = None;
+    let context = if let Some(sandbox) = &conn.sandbox {
         let ns = match &scope {
             Scope::Namespace(ns) => ns.clone(),
             Scope::All => conn.client.default_namespace().to_string(),
         };
         super::seed::seed(conn.client.clone(), &ns, !args.empty).await?;
+        // Real servers behind the example clusters, started in the background (the first frame does not wait).
+        if !args.empty {
+            let installed = super::demo_servers::Installed::detect();
+            demo = Some(super::demo_servers::DemoServers::start(
+                sandbox.sandbox.clone(),
+                conn.client.clone(),
+                &ns,
+                installed,
+            ));
+        }
         "dbdeck-sandbox".to_string()
     } else {
         global.context.clone().unwrap_or_else(|| current_context(global).unwrap_or_else(|| "(current)".into()))
@@ -144,6 +155,7 @@ async fn start_session(
     app.readonly = args.readonly;
     app.keymap = config.keymap.clone();
     app.theme_name = theme_name.to_string();
+    app.sandbox_note = demo.as_ref().and_then(|d| d.state().note(&[]));
 
     // The engine reconciles in-process unless told not to (--readonly means dbdeck writes nothing). Its supervisor
     // keeps it off while a dbdeck operator leads in the cluster (two engines would fight over the same objects),
@@ -161,10 +173,15 @@ async fn start_session(
         Some(sup)
     };
 
-    let outcome = session(term, &mut app, theme, theme_name, conn.client.clone(), scope, global, &mut engine).await;
+    let outcome =
+        session(term, &mut app, theme, theme_name, conn.client.clone(), scope, global, &mut engine, demo.as_ref())
+            .await;
     if let Some(sup) = engine {
         // The supervisor bounds the engine's own stop; this bounds a supervisor stuck on the API.
         let _ = tokio::time::timeout(Duration::from_secs(8), sup.stop()).await;
+    }
+    if let Some(demo) = demo {
+        demo.shutdown().await;
     }
     if let Some(sandbox) = conn.sandbox {
         sandbox.shutdown().await;
@@ -268,6 +285,7 @@ async fn session(
     mut scope: Scope,
     global: &GlobalArgs,
     engine: &mut Option<Supervisor>,
+    demo: Option<&super::demo_servers::DemoServers>,
 ) -> Result<i32, RunError> {
     let context = app.context.clone();
     if !ready_to_watch(term, theme, &client, &scope, &context).await? {
@@ -313,7 +331,13 @@ async fn session(
                 if changed.is_err() {
                     continue;
                 }
-                let snap = snapshots.borrow_and_update().clone();
+                let mut snap = snapshots.borrow_and_update().clone();
+                // Sandbox pods with no server behind them are said once, in the note under the header.
+                let unattached = super::demo_servers::fold_unattached(&mut snap.clusters);
+                app.sandbox_note = match demo {
+                    Some(demo) => demo.state().note(&unattached),
+                    None => super::demo_servers::unattached_note(&unattached),
+                };
                 match (&snap.lost, lost) {
                     (Some(reason), _) => {
                         lost = true;

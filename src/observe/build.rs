@@ -31,18 +31,47 @@ pub struct World {
 /// Said when a cluster has no status at all: nothing has reconciled it yet.
 pub const NO_OPERATOR: &str = "no operator is reconciling this cluster (its status is empty)";
 
+/// What the nodes say, computed once for every cluster.
+#[derive(Debug, Default)]
+pub struct NodeFacts<'a> {
+    /// Node name → `topology.kubernetes.io/zone`.
+    pub zones: HashMap<&'a str, &'a str>,
+    /// Node name → why it is not Ready (its Ready condition's reason and message), for nodes that are not.
+    pub not_ready: HashMap<&'a str, String>,
+}
+
+impl<'a> NodeFacts<'a> {
+    pub fn of(nodes: &'a [Node]) -> Self {
+        let mut out = NodeFacts::default();
+        for n in nodes {
+            let Some(name) = n.metadata.name.as_deref() else { continue };
+            if let Some(zone) = n.metadata.labels.as_ref().and_then(|l| l.get("topology.kubernetes.io/zone")) {
+                out.zones.insert(name, zone.as_str());
+            }
+            let ready = n
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+            // A node that never reported a Ready condition is not judged (a hand-made node in a test, say).
+            if let Some(c) = ready.filter(|c| c.status != "True") {
+                let why = match (c.reason.as_deref(), c.message.as_deref()) {
+                    (Some(r), Some(m)) if !m.is_empty() => format!("{r}: {m}"),
+                    (Some(r), _) => r.to_string(),
+                    (None, Some(m)) => m.to_string(),
+                    (None, None) => format!("Ready is {}", c.status),
+                };
+                out.not_ready.insert(name, why);
+            }
+        }
+        out
+    }
+}
+
 /// Views of every cluster in `world`, sorted by namespace, name and kind.
 pub fn build_all(world: &World, now: DateTime<Utc>) -> Vec<ClusterView> {
-    let zones: HashMap<&str, &str> = world
-        .nodes
-        .iter()
-        .filter_map(|n| {
-            let name = n.metadata.name.as_deref()?;
-            let zone = n.metadata.labels.as_ref()?.get("topology.kubernetes.io/zone")?;
-            Some((name, zone.as_str()))
-        })
-        .collect();
-    let mut out: Vec<ClusterView> = world.clusters.iter().filter_map(|c| build(c, world, &zones, now)).collect();
+    let nodes = NodeFacts::of(&world.nodes);
+    let mut out: Vec<ClusterView> = world.clusters.iter().filter_map(|c| build(c, world, &nodes, now)).collect();
     out.sort_by(|a, b| (&a.namespace, &a.name, a.kind).cmp(&(&b.namespace, &b.name, b.kind)));
     out
 }
@@ -197,6 +226,7 @@ fn member(kind: ClusterKind, component: &str, pod: &Pod, has_primary: bool, zone
         started: status.and_then(|s| s.start_time.as_ref()).and_then(k8s_time),
         lag,
         lag_history: Vec::new(),
+        replication_error: None,
     }
 }
 
@@ -480,25 +510,59 @@ fn failing_conditions(conds: &[ConditionView]) -> Vec<Reason> {
         .collect()
 }
 
-/// Why a pod is not ready: the scheduler's message, or a waiting/terminated container's reason.
-fn pod_reasons(pod: &Pod) -> Vec<Reason> {
+/// The newest Event about `kind/name` in `ns` with one of `reasons` (any reason when empty).
+fn latest_event<'a>(events: &'a [Event], ns: &str, kind: &str, name: &str, reasons: &[&str]) -> Option<&'a Event> {
+    events
+        .iter()
+        .filter(|e| {
+            let o = &e.involved_object;
+            o.kind.as_deref() == Some(kind)
+                && o.name.as_deref() == Some(name)
+                && o.namespace.as_deref().or(e.metadata.namespace.as_deref()) == Some(ns)
+                && (reasons.is_empty() || e.reason.as_deref().is_some_and(|r| reasons.contains(&r)))
+        })
+        .max_by_key(|e| event_view(e).last_seen)
+}
+
+/// Why a pod is not ready: the scheduler's message (from the condition, else its FailedScheduling Event), a
+/// waiting/terminated container's reason, a failing readiness probe, or the Ready condition itself. Each names
+/// the node the pod is on. A pod on a NotReady node is left to the node's reason (see `node_reasons`).
+fn pod_reasons(pod: &Pod, ns: &str, events: &[Event], nodes: &NodeFacts) -> Vec<Reason> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let Some(status) = pod.status.as_ref() else { return vec![] };
-    let unschedulable = status
-        .conditions
-        .iter()
-        .flatten()
+    let conds = status.conditions.iter().flatten();
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty());
+    let unschedulable = conds
+        .clone()
         .find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
+    let failed_scheduling =
+        || latest_event(events, ns, "Pod", &name, &["FailedScheduling"]).and_then(|e| e.message.clone());
     if let Some(c) = unschedulable {
         return vec![Reason {
             kind: ReasonKind::Unschedulable,
             source: format!("pod/{name}"),
-            message: c.message.clone().unwrap_or_else(|| "the scheduler cannot place this pod".into()),
+            message: c
+                .message
+                .clone()
+                .filter(|m| !m.is_empty())
+                .or_else(failed_scheduling)
+                .unwrap_or_else(|| "the scheduler cannot place this pod".into()),
         }];
     }
-    if pod_ready(pod) {
+    if pod_ready(pod) || matches!(status.phase.as_deref(), Some("Succeeded")) {
         return vec![];
     }
+    if node.is_none() {
+        // Not placed yet: the scheduler's last word, when it said one.
+        return failed_scheduling()
+            .map(|message| Reason { kind: ReasonKind::Unschedulable, source: format!("pod/{name}"), message })
+            .into_iter()
+            .collect();
+    }
+    if node.is_some_and(|n| nodes.not_ready.contains_key(n)) {
+        return vec![];
+    }
+    let on = node.map(|n| format!("on node {n}: ")).unwrap_or_default();
     let mut out = Vec::new();
     for cs in status.container_statuses.iter().flatten() {
         let st = cs.state.as_ref();
@@ -508,15 +572,105 @@ fn pod_reasons(pod: &Pod) -> Vec<Reason> {
             _ => (None, None),
         };
         if let Some(reason) = reason.filter(|r| r != "ContainerCreating" && r != "PodInitializing") {
-            let msg = message.map(|m| format!(": {m}")).unwrap_or_default();
+            let msg = message.filter(|m| !m.is_empty()).map(|m| format!(": {m}")).unwrap_or_default();
             out.push(Reason {
                 kind: ReasonKind::Pod,
                 source: format!("pod/{name}"),
-                message: format!("container {}: {reason}{msg}", cs.name),
+                message: format!("{on}container {}: {reason}{msg}", cs.name),
             });
         }
     }
-    out
+    if !out.is_empty() {
+        return out;
+    }
+    let running_unready: Vec<&str> = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .filter(|cs| !cs.ready && cs.state.as_ref().is_some_and(|s| s.running.is_some()))
+        .map(|cs| cs.name.as_str())
+        .collect();
+    let probe = latest_event(events, ns, "Pod", &name, &["Unhealthy"]).and_then(|e| e.message.clone());
+    let message = match (probe, running_unready.is_empty()) {
+        (Some(said), _) => format!("{on}{said}"),
+        (None, false) => {
+            format!(
+                "{on}container {} is running but not ready: its readiness probe is failing",
+                running_unready.join(", ")
+            )
+        }
+        (None, true) => {
+            let ready = conds.clone().find(|c| c.type_ == "Ready");
+            let said = ready.and_then(|c| match (c.reason.as_deref(), c.message.as_deref()) {
+                (Some(r), Some(m)) if !m.is_empty() => Some(format!("{r}: {m}")),
+                (Some(r), _) => Some(r.to_string()),
+                (None, Some(m)) if !m.is_empty() => Some(m.to_string()),
+                _ => None,
+            });
+            let phase = status.phase.as_deref().unwrap_or("Pending");
+            match said {
+                Some(said) => format!("{on}not ready ({phase}): {said}"),
+                None => format!("{on}not ready ({phase})"),
+            }
+        }
+    };
+    vec![Reason { kind: ReasonKind::Pod, source: format!("pod/{name}"), message }]
+}
+
+/// One reason per NotReady node that holds pods of the cluster, naming the pods.
+fn node_reasons(pods: &[(&Pod, String)], nodes: &NodeFacts) -> Vec<Reason> {
+    let mut by_node: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (p, _) in pods {
+        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) else { continue };
+        if nodes.not_ready.contains_key(node) && !pod_ready(p) {
+            by_node.entry(node).or_default().push(p.metadata.name.as_deref().unwrap_or(""));
+        }
+    }
+    by_node
+        .into_iter()
+        .map(|(node, pods)| {
+            let why = nodes.not_ready.get(node).map(String::as_str).unwrap_or("");
+            let (noun, verb) = if pods.len() == 1 { ("pod", "is") } else { ("pods", "are") };
+            Reason {
+                kind: ReasonKind::Node,
+                source: format!("node/{node}"),
+                message: format!("node is NotReady ({why}); {noun} {} on it {verb} not ready", pods.join(", ")),
+            }
+        })
+        .collect()
+}
+
+/// Why a claim is not bound: the newest Warning Event about it (the provisioner's `ProvisioningFailed`, say), else
+/// the newest Normal one (`WaitForFirstConsumer`, `ExternalProvisioning`), else the StorageClass it waits on.
+fn claim_reason(pvc: &PersistentVolumeClaim, ns: &str, events: &[Event], used_by: Option<&str>) -> Option<Reason> {
+    let name = pvc.metadata.name.as_deref()?;
+    let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
+    if phase == "Bound" {
+        return None;
+    }
+    let about: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            let o = &e.involved_object;
+            o.kind.as_deref() == Some("PersistentVolumeClaim")
+                && o.name.as_deref() == Some(name)
+                && o.namespace.as_deref().or(e.metadata.namespace.as_deref()) == Some(ns)
+        })
+        .collect();
+    let newest = |warning: bool| {
+        about
+            .iter()
+            .filter(|e| (e.type_.as_deref() == Some("Warning")) == warning)
+            .max_by_key(|e| event_view(e).last_seen)
+            .map(|e| format!("{}: {}", e.reason.as_deref().unwrap_or(""), e.message.as_deref().unwrap_or("")))
+    };
+    let class = pvc.spec.as_ref().and_then(|s| s.storage_class_name.as_deref());
+    let said = newest(true).or_else(|| newest(false)).unwrap_or_else(|| match class {
+        Some(c) => format!("waiting for a volume of StorageClass \"{c}\" to be bound"),
+        None => "waiting for a volume of the default StorageClass to be bound".into(),
+    });
+    let user = used_by.map(|p| format!("; pod {p} waits for it")).unwrap_or_default();
+    Some(Reason { kind: ReasonKind::Claim, source: format!("pvc/{name}"), message: format!("{phase}: {said}{user}") })
 }
 
 fn pvc_view(pvc: &PersistentVolumeClaim, used_by: Option<String>) -> PvcView {
@@ -587,7 +741,7 @@ fn version(kind: ClusterKind, cr: &Value) -> Option<String> {
 }
 
 /// The view of one cluster CR; `None` when the object is not one of the three cluster kinds.
-pub fn build(cr: &Value, world: &World, zones: &HashMap<&str, &str>, now: DateTime<Utc>) -> Option<ClusterView> {
+pub fn build(cr: &Value, world: &World, nodes: &NodeFacts, now: DateTime<Utc>) -> Option<ClusterView> {
     let kind = kind_of(cr)?;
     let ns = st(cr, &["metadata", "namespace"]).unwrap_or("default").to_string();
     let name = st(cr, &["metadata", "name"])?.to_string();
@@ -624,7 +778,7 @@ pub fn build(cr: &Value, world: &World, zones: &HashMap<&str, &str>, now: DateTi
         .collect();
     pods.sort_by(|a, b| (&a.1, &a.0.metadata.name).cmp(&(&b.1, &b.0.metadata.name)));
     let has_primary = pods.iter().any(|(p, _)| label(p, "mysql.percona.com/primary") == Some("true"));
-    v.members = pods.iter().map(|(p, c)| member(kind, c, p, has_primary, zones)).collect();
+    v.members = pods.iter().map(|(p, c)| member(kind, c, p, has_primary, &nodes.zones)).collect();
 
     v.components = status_components(kind, cr);
     if v.components.is_empty() {
@@ -649,21 +803,21 @@ pub fn build(cr: &Value, world: &World, zones: &HashMap<&str, &str>, now: DateTi
             }
         }
     }
-    let mut pvcs: Vec<PvcView> = world
+    let mut claims: Vec<(PvcView, &PersistentVolumeClaim)> = world
         .pvcs
         .iter()
         .filter(|c| c.metadata.namespace.as_deref() == Some(ns.as_str()))
         .filter_map(|c| {
             let n = c.metadata.name.as_deref()?;
             match used_by.get(n) {
-                Some(pod) => Some(pvc_view(c, Some(pod.to_string()))),
-                None if pvc_is_clusters(kind, &name, c) => Some(pvc_view(c, None)),
+                Some(pod) => Some((pvc_view(c, Some(pod.to_string())), c)),
+                None if pvc_is_clusters(kind, &name, c) => Some((pvc_view(c, None), c)),
                 None => None,
             }
         })
         .collect();
-    pvcs.sort_by(|a, b| a.name.cmp(&b.name));
-    v.pvcs = pvcs;
+    claims.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    v.pvcs = claims.iter().map(|(view, _)| view.clone()).collect();
 
     // Backups and restores, newest first.
     v.backups = world.backups.iter().filter(|b| belongs(b, kind, &ns, &name)).map(backup_view).collect();
@@ -722,16 +876,32 @@ pub fn build(cr: &Value, world: &World, zones: &HashMap<&str, &str>, now: DateTi
             });
         }
     }
+    why.extend(node_reasons(&pods, nodes));
     for (p, _) in &pods {
-        why.extend(pod_reasons(p));
+        why.extend(pod_reasons(p, &ns, &world.events, nodes));
+    }
+    for (view, pvc) in &claims {
+        why.extend(claim_reason(pvc, &ns, &world.events, view.used_by.as_deref()));
     }
     why.extend(failing_conditions(&v.conditions));
     for c in &v.components {
         if c.ready < c.size {
+            // Name the pods that are short, so the count points somewhere.
+            let unready: Vec<String> = v
+                .members
+                .iter()
+                .filter(|m| m.component == c.name && !m.ready)
+                .map(|m| match &m.node {
+                    Some(n) => format!("{} on {n}", m.pod),
+                    None => format!("{} (not scheduled)", m.pod),
+                })
+                .collect();
+            let detail =
+                if unready.is_empty() { String::new() } else { format!(": not ready: {}", unready.join(", ")) };
             why.push(Reason {
                 kind: ReasonKind::Component,
                 source: c.name.clone(),
-                message: format!("{} of {} pods ready", c.ready, c.size),
+                message: format!("{} of {} pods ready{detail}", c.ready, c.size),
             });
         }
     }
@@ -817,7 +987,10 @@ mod tests {
         assert_eq!(v.members[1].zone.as_deref(), Some("a"));
         assert_eq!(v.members[1].restarts, 2);
         assert_eq!(v.members[0].role, Some(Role::Proxy));
-        assert!(v.why_not_ready.iter().any(|r| r.kind == ReasonKind::Component && r.message == "1 of 3 pods ready"));
+        assert!(
+            v.why_not_ready.iter().any(|r| r.kind == ReasonKind::Component
+                && r.message == "1 of 3 pods ready: not ready: cluster1-pxc-1 on n2")
+        );
         assert!(!v.why_not_ready.iter().any(|r| r.kind == ReasonKind::Validation), "{:?}", v.why_not_ready);
         let next = v.next_scheduled_backup.as_ref().unwrap();
         assert_eq!(next.at.to_rfc3339(), "2026-03-02T00:00:00+00:00");
@@ -981,5 +1154,164 @@ mod tests {
         assert_eq!(v.events.len(), 1);
         assert_eq!(v.events[0].object, "PerconaPGCluster/pg1");
         assert_eq!(v.version.as_deref(), Some("99"));
+    }
+
+    fn event(kind: &str, name: &str, typ: &str, reason: &str, message: &str, at: &str) -> Event {
+        serde_json::from_value(json!({"metadata": {"name": format!("{name}.{reason}.{at}"), "namespace": "db"},
+            "involvedObject": {"kind": kind, "name": name, "namespace": "db"},
+            "type": typ, "reason": reason, "message": message, "lastTimestamp": at}))
+        .unwrap()
+    }
+
+    fn node(name: &str, ready: bool) -> Node {
+        let (status, reason, message) = if ready {
+            ("True", "KubeletReady", "kubelet is posting ready status")
+        } else {
+            ("False", "KubeletNotReady", "container runtime is down")
+        };
+        serde_json::from_value(json!({"metadata": {"name": name},
+            "status": {"conditions": [{"type": "Ready", "status": status, "reason": reason, "message": message}]}}))
+        .unwrap()
+    }
+
+    fn ready_cluster() -> Value {
+        pxc_cr(json!({"state": "initializing", "pxc": {"size": 3, "ready": 2, "status": "initializing"},
+                      "haproxy": {"size": 3, "ready": 3, "status": "ready"}}))
+    }
+
+    /// A NotReady node names itself and the pods on it; the short count names the pods and nodes too.
+    #[test]
+    fn a_not_ready_node_names_the_node_and_its_pods() {
+        let world = World {
+            clusters: vec![ready_cluster()],
+            pods: vec![
+                pxc_pod("cluster1-pxc-0", "pxc", true, "n1"),
+                pxc_pod("cluster1-pxc-1", "pxc", false, "n2"),
+                pxc_pod("cluster1-pxc-2", "pxc", true, "n3"),
+            ],
+            nodes: vec![node("n1", true), node("n2", false), node("n3", true)],
+            ..Default::default()
+        };
+        let v = &build_all(&world, now())[0];
+        let node = v.why_not_ready.iter().find(|r| r.kind == ReasonKind::Node).expect("a node reason");
+        assert_eq!(node.source, "node/n2");
+        assert_eq!(
+            node.message,
+            "node is NotReady (KubeletNotReady: container runtime is down); pod cluster1-pxc-1 on it is not ready"
+        );
+        assert!(!v.why_not_ready.iter().any(|r| r.kind == ReasonKind::Pod), "the node says it: {:?}", v.why_not_ready);
+        let comp = v.why_not_ready.iter().find(|r| r.kind == ReasonKind::Component).unwrap();
+        assert_eq!(comp.message, "2 of 3 pods ready: not ready: cluster1-pxc-1 on n2");
+    }
+
+    /// A waiting container says its reason and message, a running but unready one its failing readiness probe (from
+    /// the kubelet's Unhealthy Event when there is one), each with the node; a Pending pod the scheduler's
+    /// FailedScheduling message from its Event.
+    #[test]
+    fn unready_pods_say_why_with_their_node() {
+        let mut crash = pxc_pod("cluster1-pxc-0", "pxc", false, "n1");
+        let cs = &mut crash.status.as_mut().unwrap().container_statuses.as_mut().unwrap()[0];
+        cs.state = Some(
+            serde_json::from_value(json!({"waiting": {"reason": "CreateContainerConfigError",
+                "message": "secret \"internal-cluster1\" not found"}}))
+            .unwrap(),
+        );
+        let probe = pxc_pod("cluster1-pxc-1", "pxc", false, "n2");
+        let quiet = pxc_pod("cluster1-pxc-2", "pxc", false, "n3");
+        let mut pending = pxc_pod("cluster1-haproxy-0", "haproxy", false, "");
+        pending.spec.as_mut().unwrap().node_name = None;
+        let st = pending.status.as_mut().unwrap();
+        st.phase = Some("Pending".into());
+        st.conditions = None;
+        st.container_statuses = None;
+        let world = World {
+            clusters: vec![ready_cluster()],
+            pods: vec![crash, probe, quiet, pending],
+            nodes: vec![node("n1", true), node("n2", true), node("n3", true)],
+            events: vec![
+                event(
+                    "Pod",
+                    "cluster1-pxc-1",
+                    "Warning",
+                    "Unhealthy",
+                    "Readiness probe failed: ERROR 2003",
+                    "2026-03-01T11:00:00Z",
+                ),
+                event("Pod", "cluster1-haproxy-0", "Warning", "FailedScheduling", "old", "2026-03-01T10:00:00Z"),
+                event(
+                    "Pod",
+                    "cluster1-haproxy-0",
+                    "Warning",
+                    "FailedScheduling",
+                    "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.",
+                    "2026-03-01T11:00:00Z",
+                ),
+            ],
+            ..Default::default()
+        };
+        let v = &build_all(&world, now())[0];
+        let of = |pod: &str| -> Vec<&Reason> {
+            v.why_not_ready.iter().filter(|r| r.source == format!("pod/{pod}")).collect()
+        };
+        let crash = of("cluster1-pxc-0");
+        assert_eq!(crash.len(), 1, "{:?}", v.why_not_ready);
+        assert_eq!(
+            crash[0].message,
+            "on node n1: container pxc: CreateContainerConfigError: secret \"internal-cluster1\" not found"
+        );
+        assert_eq!(of("cluster1-pxc-1")[0].message, "on node n2: Readiness probe failed: ERROR 2003");
+        assert_eq!(
+            of("cluster1-pxc-2")[0].message,
+            "on node n3: container pxc is running but not ready: its readiness probe is failing"
+        );
+        let pending = of("cluster1-haproxy-0");
+        assert_eq!(pending[0].kind, ReasonKind::Unschedulable);
+        assert_eq!(pending[0].message, "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.");
+    }
+
+    /// A claim that does not bind names itself and the cause: the provisioner's Event, else the class it waits on.
+    #[test]
+    fn pending_claims_name_the_claim_and_the_cause() {
+        let claim = |name: &str, class: &str| -> PersistentVolumeClaim {
+            serde_json::from_value(json!({"metadata": {"name": name, "namespace": "db"},
+                "spec": {"storageClassName": class, "resources": {"requests": {"storage": "6G"}}},
+                "status": {"phase": "Pending"}}))
+            .unwrap()
+        };
+        let mut waiting = pxc_pod("cluster1-pxc-0", "pxc", false, "");
+        waiting.spec.as_mut().unwrap().node_name = None;
+        waiting.status.as_mut().unwrap().phase = Some("Pending".into());
+        let world = World {
+            clusters: vec![ready_cluster()],
+            pods: vec![waiting],
+            pvcs: vec![claim("datadir-cluster1-pxc-0", "fast"), claim("datadir-cluster1-pxc-1", "slow")],
+            events: vec![event(
+                "PersistentVolumeClaim",
+                "datadir-cluster1-pxc-0",
+                "Warning",
+                "ProvisioningFailed",
+                "storageclass.storage.k8s.io \"fast\" not found",
+                "2026-03-01T11:00:00Z",
+            )],
+            ..Default::default()
+        };
+        let v = &build_all(&world, now())[0];
+        let claims: Vec<(&str, &str)> = v
+            .why_not_ready
+            .iter()
+            .filter(|r| r.kind == ReasonKind::Claim)
+            .map(|r| (r.source.as_str(), r.message.as_str()))
+            .collect();
+        assert_eq!(
+            claims,
+            [
+                (
+                    "pvc/datadir-cluster1-pxc-0",
+                    "Pending: ProvisioningFailed: storageclass.storage.k8s.io \"fast\" not found; pod cluster1-pxc-0 \
+                     waits for it"
+                ),
+                ("pvc/datadir-cluster1-pxc-1", "Pending: waiting for a volume of StorageClass \"slow\" to be bound"),
+            ]
+        );
     }
 }

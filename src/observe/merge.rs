@@ -4,8 +4,10 @@
 //! A reading only ever adds what a server said. A member whose reading failed keeps the role its labels gave it
 //! and shows its lag as unknown with the reading's reason; a member without a reading is left as built.
 
-use super::facts::{self, GroupRole, HistoryBook, LagAmount, LagUnit, MemberFacts, ProbeOutcome};
-use super::view::{Behind, ClusterView, LagView, MemberView, Role};
+use super::facts::{
+    self, DbFacts, FamilyDetail, GroupRole, HistoryBook, LagAmount, LagUnit, MemberFacts, ProbeOutcome, ThreadState,
+};
+use super::view::{Behind, ClusterView, LagView, MemberView, Reason, ReasonKind, Role};
 
 /// The console's role for a role a server reported about itself.
 pub fn view_role(role: &facts::Role) -> Role {
@@ -31,12 +33,63 @@ fn behind(amount: LagAmount) -> Behind {
 /// Said when Galera lag is shown: it is counted against the other members, not read as time.
 const GALERA_NOTE: &str = "write sets behind the most advanced member";
 
+/// Starts every lag reason of a member whose replication threads are down.
+pub const REPLICATION_STOPPED: &str = "replication stopped";
+
+/// Why a member's replication is broken, as its server reports it: which thread of which channel is stopped or
+/// failing, with the server's last error. `None` while both threads run (or the member is not a replica). A
+/// MySQL group member that is not ONLINE or RECOVERING is broken as well.
+pub fn replication_error(f: &DbFacts) -> Option<String> {
+    match &f.detail {
+        FamilyDetail::Async(d) => {
+            let mut parts = Vec::new();
+            for ch in &d.channels {
+                let label = if ch.name.is_empty() { String::new() } else { format!("channel '{}' ", ch.name) };
+                if !ch.sql_running || ch.last_sql_errno != 0 {
+                    parts.push(match ch.last_sql_error.trim() {
+                        "" if ch.last_sql_errno != 0 => format!("{label}SQL thread: error {}", ch.last_sql_errno),
+                        "" => format!("{label}SQL thread: stopped (no error reported: STOP SLAVE, or never started)"),
+                        e => format!("{label}SQL thread: {e}"),
+                    });
+                }
+                let io_error = ch.last_io_error.trim();
+                match ch.io_running {
+                    ThreadState::Stopped => parts.push(match io_error {
+                        "" => format!("{label}IO thread: stopped (no error reported)"),
+                        e => format!("{label}IO thread: {e}"),
+                    }),
+                    // Connecting after an error is a retry loop (wrong password, source gone), not a start-up.
+                    ThreadState::Connecting if ch.last_io_errno != 0 || !io_error.is_empty() => {
+                        parts.push(format!("{label}IO thread: retrying: {io_error}"))
+                    }
+                    _ => {}
+                }
+            }
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
+        FamilyDetail::Group(g) => {
+            let own = g.members.iter().find(|m| m.member_id == g.member_id)?;
+            (!matches!(own.state.as_str(), "ONLINE" | "RECOVERING"))
+                .then(|| format!("group replication: this member is {}", own.state))
+        }
+        FamilyDetail::Galera(_) | FamilyDetail::Postgres(_) => None,
+    }
+}
+
 /// The lag cell of one reading.
 pub fn lag_of(reading: &MemberFacts) -> LagView {
     let f = match &reading.outcome {
         ProbeOutcome::Ok(f) => f,
         failed => return LagView::Unknown { reason: failed.summary() },
     };
+    // A replica whose threads are down has no lag to speak of: it is not following at all.
+    if let Some(broken) = replication_error(f).filter(|_| f.role == facts::Role::Replica) {
+        let behind = match f.lag_amount {
+            Some(a) if a.unit == LagUnit::Transactions => format!(" ({} transactions behind)", a.value),
+            _ => String::new(),
+        };
+        return LagView::Unknown { reason: format!("{REPLICATION_STOPPED}: {broken}{behind}") };
+    }
     let read_at = reading.read_at;
     match &f.role {
         facts::Role::Primary | facts::Role::Source | facts::Role::GroupMember { role: GroupRole::Primary } => {
@@ -73,12 +126,14 @@ fn merge_member(m: &mut MemberView, reading: &MemberFacts, book: Option<&History
     if let Some(f) = reading.facts() {
         m.role = Some(view_role(&f.role));
     }
+    m.replication_error = reading.facts().and_then(replication_error);
     m.lag = lag_of(reading);
     m.lag_history = book.map(|b| history_samples(b, &m.pod, &m.lag)).unwrap_or_default();
 }
 
 /// Writes `readings` (one per database member, by pod name) into the view's members and keeps them in
-/// `db_facts`, in member order. Readings of pods the view does not have are dropped.
+/// `db_facts`, in member order. Readings of pods the view does not have are dropped. A member whose replication
+/// is broken is named in why-not-ready.
 pub fn apply(view: &mut ClusterView, readings: &[MemberFacts], book: Option<&HistoryBook>) {
     let mut kept = Vec::new();
     for i in 0..view.members.len() {
@@ -90,6 +145,21 @@ pub fn apply(view: &mut ClusterView, readings: &[MemberFacts], book: Option<&His
         kept.push(reading.clone());
     }
     view.db_facts = kept;
+    view.why_not_ready.retain(|r| r.kind != ReasonKind::Replication);
+    let broken: Vec<Reason> = view
+        .members
+        .iter()
+        .filter_map(|m| {
+            let why = m.replication_error.as_ref()?;
+            Some(Reason {
+                kind: ReasonKind::Replication,
+                source: format!("pod/{}", m.pod),
+                message: format!("{REPLICATION_STOPPED}: {why}"),
+            })
+        })
+        .collect();
+    // First: a broken replica is what the reader has to act on before anything else.
+    view.why_not_ready.splice(0..0, broken);
 }
 
 /// What to say about a member beside its lag cell: why the lag is unknown or only an amount, the problems its
@@ -116,7 +186,12 @@ pub fn member_notes(lag: &LagView, reading: Option<&MemberFacts>) -> Vec<String>
                     add(&format!("write sets queued: {recv} to apply, {send} to send"));
                 }
             }
-            f.problems.iter().for_each(|p| add(p))
+            // The stopped-replication reason already names each thread and its error.
+            let said_threads = matches!(lag, LagView::Unknown { reason } if reason.starts_with(REPLICATION_STOPPED));
+            f.problems
+                .iter()
+                .filter(|p| !(said_threads && (p.contains("SQL thread") || p.contains("IO thread"))))
+                .for_each(|p| add(p))
         }
         Some(failed) => add(&failed.summary()),
         None => {}
@@ -160,6 +235,7 @@ mod tests {
             started: None,
             lag: LagView::Unknown { reason: "not probed yet".into() },
             lag_history: vec![],
+            replication_error: None,
         }
     }
 
@@ -335,5 +411,95 @@ mod tests {
         mark_unprobed(&mut v, "not probed (--no-probe)");
         assert_eq!(v.members[0].lag, LagView::Unknown { reason: "not probed (--no-probe)".into() });
         assert_eq!(v.members[3].lag, LagView::NotApplicable);
+    }
+
+    fn channel(
+        io: facts::ThreadState,
+        sql: bool,
+        io_error: &str,
+        sql_errno: u32,
+        sql_error: &str,
+    ) -> facts::ReplicaChannel {
+        facts::ReplicaChannel {
+            name: String::new(),
+            source_host: "ps1-mysql-0.ps1-mysql.db".into(),
+            source_port: Some(3306),
+            io_running: io,
+            sql_running: sql,
+            seconds_behind: None,
+            last_io_errno: u32::from(!io_error.is_empty()) * 2003,
+            last_io_error: io_error.into(),
+            last_sql_errno: sql_errno,
+            last_sql_error: sql_error.into(),
+            retrieved_gtids: String::new(),
+            executed_gtids: String::new(),
+            transactions_behind: Some(4),
+        }
+    }
+
+    fn with_channel(ch: facts::ReplicaChannel) -> MemberFacts {
+        let mut r = async_reading("ps1-mysql-1", facts::Role::Replica, None, Some(4), 0);
+        if let Some(DbFacts { detail: FamilyDetail::Async(d), .. }) = r.facts_mut() {
+            d.channels = vec![ch];
+        }
+        r
+    }
+
+    /// A replica whose SQL or IO thread is down is broken: its lag is unknown with the server's error, it is
+    /// marked, and why-not-ready names it first.
+    #[test]
+    fn stopped_or_failed_threads_mark_the_member_broken() {
+        use facts::ThreadState::{Connecting, Running, Stopped};
+        let dup = "Could not execute Write_rows_v1 event on table app.t; Duplicate entry '7' for key 'PRIMARY'";
+        let failed = with_channel(channel(Running, false, "", 1062, dup));
+        assert_eq!(
+            lag_of(&failed),
+            LagView::Unknown { reason: format!("replication stopped: SQL thread: {dup} (4 transactions behind)") }
+        );
+        let mut v = ps_view();
+        v.why_not_ready.push(Reason { kind: ReasonKind::Component, source: "mysql".into(), message: "x".into() });
+        apply(&mut v, std::slice::from_ref(&failed), None);
+        assert_eq!(v.members[1].replication_error.as_deref(), Some(format!("SQL thread: {dup}").as_str()));
+        assert_eq!(v.why_not_ready[0].kind, ReasonKind::Replication);
+        assert_eq!(v.why_not_ready[0].source, "pod/ps1-mysql-1");
+        assert_eq!(v.why_not_ready[0].message, format!("replication stopped: SQL thread: {dup}"));
+        // Applying again (the next round) does not say it twice.
+        apply(&mut v, std::slice::from_ref(&failed), None);
+        assert_eq!(v.why_not_ready.iter().filter(|r| r.kind == ReasonKind::Replication).count(), 1);
+        // The threads' problems are in the reason already: the notes do not repeat them.
+        let mut noisy = failed.clone();
+        noisy.facts_mut().unwrap().problems = vec![
+            format!("SQL thread error 1062: {dup}"),
+            "SQL thread is not running".into(),
+            "read_only is OFF".into(),
+        ];
+        let notes = member_notes(&lag_of(&noisy), Some(&noisy));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert_eq!(notes[1], "read_only is OFF");
+
+        let stopped = with_channel(channel(Running, false, "", 0, ""));
+        assert!(
+            replication_error(stopped.facts().unwrap()).unwrap().starts_with("SQL thread: stopped"),
+            "STOP SLAVE SQL_THREAD leaves no error"
+        );
+        let io = with_channel(channel(Stopped, true, "error connecting to master: Access denied", 0, ""));
+        assert_eq!(
+            replication_error(io.facts().unwrap()).as_deref(),
+            Some("IO thread: error connecting to master: Access denied")
+        );
+        let retrying = with_channel(channel(Connecting, true, "Can't connect to server on 'db-0' (111)", 0, ""));
+        assert_eq!(
+            replication_error(retrying.facts().unwrap()).as_deref(),
+            Some("IO thread: retrying: Can't connect to server on 'db-0' (111)")
+        );
+        // Starting up (connecting, no error yet) and healthy replicas are not broken.
+        let starting = with_channel(channel(Connecting, true, "", 0, ""));
+        assert_eq!(replication_error(starting.facts().unwrap()), None);
+        let healthy = with_channel(channel(Running, true, "", 0, ""));
+        assert_eq!(replication_error(healthy.facts().unwrap()), None);
+        let mut v = ps_view();
+        apply(&mut v, &[healthy], None);
+        assert_eq!(v.members[1].replication_error, None);
+        assert!(v.why_not_ready.is_empty());
     }
 }

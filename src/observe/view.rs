@@ -248,6 +248,10 @@ pub struct MemberView {
     /// Recent lag samples in seconds, oldest first, for a sparkline (empty when never measured).
     #[serde(default)]
     pub lag_history: Vec<u64>,
+    /// Set when the member's server says its replication is broken (a stopped or failed IO/SQL thread): which
+    /// thread and the server's last error. The pod may still pass its readiness probe.
+    #[serde(default)]
+    pub replication_error: Option<String>,
 }
 
 /// A persistent volume claim of the cluster.
@@ -327,6 +331,12 @@ pub enum ReasonKind {
     Validation,
     /// A component whose ready count is short.
     Component,
+    /// A node that is NotReady, with the cluster's pods on it.
+    Node,
+    /// A persistent volume claim that is not bound (message is the provisioner's or binder's).
+    Claim,
+    /// A member whose replication is stopped or failed, as its server reports it.
+    Replication,
 }
 
 /// One reason the cluster is not ready (or not gone).
@@ -530,6 +540,7 @@ mod tests {
             started: None,
             lag: LagView::Unknown { reason: "not probed yet".into() },
             lag_history: vec![],
+            replication_error: None,
         });
         let j = serde_json::to_value(&v).unwrap();
         assert_eq!(j["kind"], serde_json::json!({"family": "ps", "clusterType": "async"}));

@@ -56,6 +56,10 @@ const MAX_ADMIN_BODY: usize = 64 * 1024;
 /// Bytes read from a target per WebSocket message.
 const CHUNK: usize = 32 * 1024;
 
+/// Said (inside the kubelet-like port-forward error) for a pod port no endpoint is attached to; clients that want
+/// to say it more briefly can recognise it.
+pub const NOT_ATTACHED: &str = "nothing is attached to this port in the sandbox";
+
 /// Which pod port goes to which local endpoint.
 #[derive(Default)]
 pub struct Attachments {
@@ -384,11 +388,7 @@ async fn port_task(
         }
     };
     let Some(target) = target else {
-        fail(
-            "nothing is attached to this port in the sandbox (POST /_sandbox/attach to bind it to a local endpoint)"
-                .into(),
-        )
-        .await;
+        fail(format!("{NOT_ATTACHED} (POST /_sandbox/attach to bind it to a local endpoint)")).await;
         return;
     };
     let conn = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target)).await {

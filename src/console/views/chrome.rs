@@ -44,6 +44,11 @@ pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(left)), area);
 }
 
+/// What the sandbox demo's database servers are doing (or how to get them), said once for every row.
+pub fn sandbox_note(text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
+    frame.render_widget(Paragraph::new(format!(" ⓘ {text}")).style(Style::default().fg(theme.info)), area);
+}
+
 pub fn banner(text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
     let style = Style::default().fg(theme.banner_fg).bg(theme.banner_bg).add_modifier(Modifier::BOLD);
     frame.render_widget(Paragraph::new(format!(" ⚠ {text}")).style(style), area);

@@ -211,7 +211,10 @@ fn member_line(app: &App, m: &MemberView, branch: Option<&str>, w: &Widths, them
         None => ("? ", "role ?"),
     };
     let glyph = branch.unwrap_or(glyph);
-    let ready = if m.ready {
+    // A server that stopped replicating is not ready whatever its readiness probe says.
+    let ready = if m.replication_error.is_some() {
+        Span::styled(format!("{:<9}", "✗ repl"), Style::default().fg(theme.error))
+    } else if m.ready {
         Span::styled(format!("{:<9}", "✓ ready"), Style::default().fg(theme.ok))
     } else {
         Span::styled(format!("{:<9}", format!("✗ {}", m.phase.to_lowercase())), Style::default().fg(theme.error))
@@ -507,6 +510,9 @@ fn why_not_ready(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>
             ReasonKind::Finalizer => ("⧗", "FINALIZER", theme.warn),
             ReasonKind::Validation => ("✖", "INVALID SPEC", theme.error),
             ReasonKind::Component => ("▲", "COMPONENT", theme.warn),
+            ReasonKind::Node => ("✖", "NODE", theme.error),
+            ReasonKind::Claim => ("✖", "CLAIM", theme.error),
+            ReasonKind::Replication => ("✖", "REPLICATION", theme.error),
         };
         lines.push(Line::from(vec![
             Span::styled(format!(" {glyph} {tag:<14}"), Style::default().fg(colour).add_modifier(Modifier::BOLD)),
@@ -845,6 +851,7 @@ mod lag_tests {
             started: None,
             lag: LagView::Unknown { reason: "not probed yet".into() },
             lag_history: vec![],
+            replication_error: None,
         }
     }
 

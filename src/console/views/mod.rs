@@ -22,8 +22,9 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     frame.render_widget(Block::new().style(theme.base()), area);
     let banner_h = u16::from(app.banner.is_some());
     let notice = app.engine.as_ref().and_then(|e| e.notice());
-    let [header, banner, body, notice_area, status, hints] = Layout::vertical([
+    let [header, sandbox_note, banner, body, notice_area, status, hints] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(u16::from(app.sandbox_note.is_some())),
         Constraint::Length(banner_h),
         Constraint::Min(1),
         Constraint::Length(u16::from(notice.is_some())),
@@ -32,6 +33,9 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     ])
     .areas(area);
     chrome::header(app, theme, frame, header);
+    if let Some(text) = &app.sandbox_note {
+        chrome::sandbox_note(text, theme, frame, sandbox_note);
+    }
     if let Some(text) = &app.banner {
         chrome::banner(text, theme, frame, banner);
     }

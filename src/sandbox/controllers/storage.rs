@@ -51,6 +51,10 @@ impl Sim {
                 tracing::info!(namespace = %ck.0, claim = %ck.1, error = %e, "sandbox: claim stays Pending");
                 if str_at(claim, "/status/phase").is_empty() {
                     self.patch(&k.pvcs, &ck, json!({"status": {"phase": "Pending"}}), Subresource::Status);
+                    // As the persistent volume controller does, so `kubectl describe pvc` says why.
+                    if let pvc::PvcError::ClassNotFound(_) = e {
+                        self.event(claim, true, "ProvisioningFailed", &e.to_string(), "persistentvolume-controller");
+                    }
                 }
                 return;
             }

@@ -586,6 +586,12 @@ async fn finalize_cluster(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Acti
                 .await
                 .map_err(|e| ReconcileError::kube(format!("reading StatefulSet {ns}/{sts_name}"), e))?;
             if let Some(s) = found {
+                // The pods are listed before the scale-down, and what the step waits for is said
+                // then: once scaled, the StatefulSet may remove them before a second look.
+                let left = finalize::pod_names(&ctx.client, &ns, &mysql_pods).await?;
+                if left.len() > 1 {
+                    waiting(format!("waiting for pods {} to stop, pod 0 last", left.join(", "))).await;
+                }
                 if s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0) > 1 {
                     let patch = json!({"spec": {"replicas": 1}});
                     let (pp, patch) = (PatchParams::default(), Patch::Merge(&patch));
@@ -593,9 +599,7 @@ async fn finalize_cluster(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Acti
                         .await
                         .map_err(|e| ReconcileError::kube(format!("scaling StatefulSet {ns}/{sts_name} to 1"), e))?;
                 }
-                let left = finalize::pod_names(&ctx.client, &ns, &mysql_pods).await?;
                 if left.len() > 1 {
-                    waiting(format!("waiting for pods {} to stop, pod 0 last", left.join(", "))).await;
                     return Ok(Action::requeue(Duration::from_secs(5)));
                 }
             }

@@ -495,16 +495,20 @@ async fn finalize_cluster(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Ac
                 .await
                 .map_err(|e| ReconcileError::kube(format!("reading StatefulSet {ns}/{sts_name}"), e))?
             {
+                // Listed and said before the scale-down: the StatefulSet may remove the pods before
+                // a second look.
+                let selector = format!("app.kubernetes.io/instance={name},app.kubernetes.io/component=pxc");
+                let left = finalize::pod_names(&ctx.client, &ns, &selector).await?;
+                if left.len() > 1 {
+                    waiting(format!("waiting for pods {} to stop, pod 0 last", left.join(", "))).await;
+                }
                 if s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0) > 1 {
                     let patch = json!({"spec": {"replicas": 1}});
                     sts.patch(&sts_name, &PatchParams::default(), &Patch::Merge(&patch))
                         .await
                         .map_err(|e| ReconcileError::kube(format!("scaling StatefulSet {ns}/{sts_name} to 1"), e))?;
                 }
-                let selector = format!("app.kubernetes.io/instance={name},app.kubernetes.io/component=pxc");
-                let left = finalize::pod_names(&ctx.client, &ns, &selector).await?;
                 if left.len() > 1 {
-                    waiting(format!("waiting for pods {} to stop, pod 0 last", left.join(", "))).await;
                     return Ok(Action::requeue(Duration::from_secs(10)));
                 }
             }

@@ -469,10 +469,21 @@ async fn finalize_cluster(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Ac
     let name = cr.name_any();
     let ns = cr.namespace().unwrap_or_default();
     let ours = [FIN_PODS_IN_ORDER, FIN_PXC_PVC, FIN_PROXYSQL_PVC, FIN_SSL];
+    let crs = api(ctx, cr);
     let Some(finalizer) = ours.iter().find(|f| cr.finalizers().iter().any(|g| g == *f)).copied() else {
+        // Only finalizers of someone else hold the CR: say whose, since nothing here will remove them.
+        let others: Vec<&str> = cr.finalizers().iter().map(String::as_str).collect();
+        if !others.is_empty() {
+            let why = format!("waiting for finalizer {} (not dbdeck's) to be removed", others.join(", "));
+            let mut next = cr.status.clone().unwrap_or_default();
+            next.state = Some(state::STOPPING.into());
+            next.messages = Some(vec![format!("deleting: {why}")]);
+            if status::write_if_changed(&crs, &name, &next).await.ok().flatten().is_some() {
+                ctx.event(cr, false, "Deleting", "Delete", why).await;
+            }
+        }
         return Ok(Action::await_change());
     };
-    let crs = api(ctx, cr);
     let waiting = async |why: String| {
         let mut next = cr.status.clone().unwrap_or_default();
         next.state = Some(state::STOPPING.into());

@@ -11,7 +11,7 @@ use dbdeck::sandbox::controllers::ControllerConfig;
 use dbdeck::sandbox::{Sandbox, SandboxConfig};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Pod, Secret};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
@@ -877,6 +877,11 @@ async fn restore_from_a_bucket_with_point_in_time_recovery() {
                                   "s3": {"bucket": "elsewhere", "credentialsSecret": "other-creds", "region": "eu-west-1"}},
                  "pitr": {"type": "date", "date": "2026-11-20 14:05:00", "backupSource": {"storageName": "s3-us-west"}}}
     }));
+    // The restore refers to these credentials itself: they must exist before it stops the cluster.
+    let creds: Secret = serde_json::from_value(json!({"metadata": {"name": "other-creds", "namespace": NS},
+        "stringData": {"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "key"}}))
+    .unwrap();
+    Api::<Secret>::namespaced(e.client.clone(), NS).create(&PostParams::default(), &creds).await.unwrap();
     api(&e.client, &pxc("restore")).create(&PostParams::default(), &r).await.unwrap();
     // The first node's data claim is missing: the restore is stuck and says why.
     let stuck = restore_state(&e.client, "from-bucket", "Restoring").await;
@@ -941,4 +946,63 @@ async fn deleting_a_restore_stuck_in_its_job_deletes_the_job_and_resumes_the_clu
     .await;
     let c = api(&e.client, &pxc("cluster")).get("cluster1").await.unwrap();
     assert_eq!((c.data["spec"]["pause"].clone(), c.data["spec"]["pxc"]["size"].clone()), (json!(false), json!(3)));
+}
+
+/// A restore `dbdeck validate` refuses, or one naming a Backup or credentials that do not exist, fails
+/// before anything happens to the cluster: never paused, no Job, a Warning Event that says why.
+#[tokio::test]
+async fn a_restore_that_is_invalid_or_names_what_does_not_exist_fails_before_pausing() {
+    let e = env(Duration::from_millis(60)).await;
+    pxc_cluster(&e.client, "cluster1", json!({})).await;
+    db_pod(&e.client, "cluster1").await;
+    let source = json!({"destination": "s3://elsewhere/cluster1-2026-11-19-00:00:12-full",
+        "s3": {"bucket": "elsewhere", "credentialsSecret": "missing-creds", "region": "eu-west-1"}});
+    let cases = [
+        (
+            "both",
+            json!({"pxcCluster": "cluster1", "backupName": "no-such-backup", "backupSource": source}),
+            "spec.backupSource",
+        ),
+        (
+            "no-backup",
+            json!({"pxcCluster": "cluster1", "backupName": "no-such-backup"}),
+            "spec.backupName: PerconaXtraDBClusterBackup no-such-backup does not exist",
+        ),
+        (
+            "no-creds",
+            json!({"pxcCluster": "cluster1", "backupSource": source}),
+            "spec.backupSource.s3.credentialsSecret: Secret missing-creds does not exist",
+        ),
+    ];
+    let restores = api(&e.client, &pxc("restore"));
+    for (name, spec, _) in &cases {
+        let r = obj(json!({"apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBClusterRestore",
+            "metadata": {"name": name, "namespace": NS}, "spec": spec}));
+        restores.create(&PostParams::default(), &r).await.expect("restore created");
+    }
+    let events: Api<Event> = Api::namespaced(e.client.clone(), NS);
+    for (name, _, why) in &cases {
+        let r = restore_state(&e.client, name, "Failed").await;
+        let comments = r.data["status"]["comments"].as_str().unwrap_or_default().to_string();
+        assert!(comments.contains(why), "{name}: {comments}");
+        eventually(&format!("a RestoreFailed Warning about {name}"), || async {
+            let list = events.list(&ListParams::default()).await.ok()?;
+            list.items
+                .iter()
+                .any(|ev| {
+                    ev.involved_object.name.as_deref() == Some(*name)
+                        && ev.reason.as_deref() == Some("RestoreFailed")
+                        && ev.type_.as_deref() == Some("Warning")
+                        && ev.message.as_deref().is_some_and(|m| m.contains(why))
+                })
+                .then_some(())
+        })
+        .await;
+    }
+    let c = api(&e.client, &pxc("cluster")).get("cluster1").await.unwrap();
+    assert_ne!(c.data["spec"]["pause"], json!(true), "the cluster was never paused");
+    let jobs = Api::<Job>::namespaced(e.client.clone(), NS).list(&ListParams::default()).await.unwrap();
+    let restore_jobs: Vec<String> =
+        jobs.items.iter().map(|j| j.name_any()).filter(|n| n.starts_with("restore-job-")).collect();
+    assert!(restore_jobs.is_empty(), "no restore Job ran: {restore_jobs:?}");
 }

@@ -314,7 +314,7 @@ fn an_invalid_spec_says_why_with_an_event_and_builds_nothing() {
         })
         .await;
         let st = cr.status.unwrap();
-        assert_eq!(st.state.as_deref(), Some("initializing"), "PG has no error state");
+        assert_eq!(st.state.as_deref(), Some("error"), "an invalid spec is an error, as for PXC and PS");
         let message = st.message.unwrap();
         assert!(message.contains("spec.postgresVersion") && message.contains("bad-db"), "{message}");
         let valid = st.conditions.unwrap().into_iter().find(|c| c.type_ == "SpecValid").expect("SpecValid condition");
@@ -492,6 +492,8 @@ fn a_failing_backup_deletion_holds_the_finalizer_and_says_why() {
         })
         .await;
         let cr = env.crs().get("stuck-db").await.expect("held by its finalizer");
+        assert_eq!(cr.status.as_ref().and_then(|s| s.state.as_deref()), Some("stopping"), "it says it is deleting");
+        env.wait_event("stuck-db", "Deleting", |m| m.contains("running finalizers percona.com/delete-backups")).await;
         let message = cr.status.and_then(|s| s.message).unwrap_or_default();
         assert!(
             message.contains("Job stuck-db-backrest-stop") && message.contains("failed"),

@@ -289,7 +289,10 @@ fn delete_keeps_volumes_unless_a_finalizer_asks() {
         assert!(secrets.get_opt("drop-db-secrets").await.unwrap().is_none());
         assert!(secrets.get_opt("drop-db-ssl").await.unwrap().is_none());
         // pods-in-order said what it waited for.
-        env.wait_events("drop-db", "a Deleting event", |ev| ev.iter().any(|(r, _)| r == "Deleting")).await;
+        env.wait_events("drop-db", "a Deleting event about pod 0 last", |ev| {
+            ev.iter().any(|(r, m)| r == "Deleting" && m.contains("pod 0 last"))
+        })
+        .await;
         env.stop_engine().await;
     })
 }

@@ -41,9 +41,7 @@ impl AsRef<Context> for Context {
 
 impl Context {
     pub fn new(client: kube::Client, metrics: Arc<EngineMetrics>) -> Context {
-        let instance = std::env::var("POD_NAME")
-            .or_else(|_| std::env::var("HOSTNAME"))
-            .unwrap_or_else(|_| format!("{REPORTER}-{}", std::process::id()));
+        let instance = instance_name();
         Context {
             applier: Applier::new(client.clone()),
             reacher: Arc::new(crate::observe::reach::Reacher::new(
@@ -69,40 +67,8 @@ impl Context {
         action: &str,
         note: impl Into<String>,
     ) {
-        let note = truncate(&note.into(), 1000);
         let reference: ObjectReference = obj.object_ref(&());
-        let namespace = reference.namespace.clone().unwrap_or_else(|| "default".into());
-        let now = Utc::now();
-        let stamp = k8s_openapi::jiff::Timestamp::now();
-        let name = format!(
-            "{}.{:x}",
-            reference.name.clone().unwrap_or_default(),
-            now.timestamp_nanos_opt().unwrap_or_default()
-        );
-        let ev = Event {
-            metadata: kube::core::ObjectMeta {
-                name: Some(name),
-                namespace: Some(namespace.clone()),
-                ..Default::default()
-            },
-            involved_object: reference.clone(),
-            reason: Some(reason.into()),
-            message: Some(note),
-            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
-            action: Some(action.into()),
-            count: Some(1),
-            first_timestamp: Some(Time(stamp)),
-            last_timestamp: Some(Time(stamp)),
-            event_time: Some(MicroTime(stamp)),
-            source: Some(EventSource { component: Some(REPORTER.into()), host: None }),
-            reporting_component: Some(REPORTER.into()),
-            reporting_instance: Some(self.instance.clone()),
-            ..Default::default()
-        };
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
-        if let Err(e) = api.create(&PostParams::default(), &ev).await {
-            tracing::warn!(object = ?reference.name, reason, error = %e, "event not recorded");
-        }
+        publish_event(&self.client, &self.instance, reference, warning, reason, action, &note.into()).await;
     }
 
     /// The delay before retrying a failed object: 2 s doubling per consecutive failure, at most 5 min.
@@ -119,7 +85,54 @@ impl Context {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// Who reports the engine's Events: the pod name in a cluster, else the host name or process id.
+pub fn instance_name() -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("{REPORTER}-{}", std::process::id()))
+}
+
+/// [`Context::event`] for an object known only by its reference (one that does not parse as its kind).
+pub async fn publish_event(
+    client: &kube::Client,
+    instance: &str,
+    reference: ObjectReference,
+    warning: bool,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
+    let note = truncate(note, 1000);
+    let namespace = reference.namespace.clone().unwrap_or_else(|| "default".into());
+    let now = Utc::now();
+    let stamp = k8s_openapi::jiff::Timestamp::now();
+    let name =
+        format!("{}.{:x}", reference.name.clone().unwrap_or_default(), now.timestamp_nanos_opt().unwrap_or_default());
+    let ev = Event {
+        metadata: kube::core::ObjectMeta { name: Some(name), namespace: Some(namespace.clone()), ..Default::default() },
+        involved_object: reference.clone(),
+        reason: Some(reason.into()),
+        message: Some(note),
+        type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+        action: Some(action.into()),
+        count: Some(1),
+        first_timestamp: Some(Time(stamp)),
+        last_timestamp: Some(Time(stamp)),
+        event_time: Some(MicroTime(stamp)),
+        source: Some(EventSource { component: Some(REPORTER.into()), host: None }),
+        reporting_component: Some(REPORTER.into()),
+        reporting_instance: Some(instance.to_string()),
+        ..Default::default()
+    };
+    let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
+    if let Err(e) = api.create(&PostParams::default(), &ev).await {
+        tracing::warn!(object = ?reference.name, reason, error = %truncate(&e.to_string(), 300), "event not recorded");
+    }
+}
+
+/// `s` cut to at most `max` bytes (on a character boundary), with `…` when cut: keeps log lines,
+/// messages and Events bounded whatever a server or a user put in them.
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -179,31 +192,4 @@ impl kube::runtime::utils::Backoff for WatchBackoff {
     fn reset(&mut self) {
         self.next = Duration::from_millis(100);
     }
-}
-
-/// Reports to `synced` once a full list of the controller's kind has come in, from a watch of its
-/// own (dropped once the list is in). Waiting on the controller's `Store::wait_until_ready`
-/// instead is not safe: its one-shot channel wakes only the last waiter, which could leave the
-/// controller itself never starting.
-pub fn report_synced<K>(api: kube::Api<K>, synced: Arc<Synced>)
-where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-{
-    use futures::StreamExt;
-    tokio::spawn(async move {
-        let mut events = kube::runtime::watcher(api, kube::runtime::watcher::Config::default()).boxed();
-        while let Some(ev) = events.next().await {
-            match ev {
-                Ok(kube::runtime::watcher::Event::InitDone) => {
-                    synced.done();
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "waiting for the first list");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }
-    });
 }

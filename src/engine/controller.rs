@@ -22,10 +22,12 @@ use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use super::context::{Context, Synced, WatchBackoff, report_synced};
+use super::context::{Context, Synced, WatchBackoff};
 use super::error::ReconcileError;
+use super::lenient;
 use super::metrics::EngineMetrics;
 use crate::observe::live::Scope;
+use crate::observe::live::backoff_except_desync;
 
 /// Quiet time before a burst of child changes becomes one reconcile.
 const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -44,6 +46,10 @@ where
 /// A controller for the cluster kind `K` with the engine's concurrency, debounce and watch backoff; it also
 /// reports to `synced` once the kind's first full list arrived. Every watch event on a `K` marks it as waiting in
 /// `metrics`. Callers add children and pods with [`CountedTriggers`].
+///
+/// The kind is listed and watched untyped and parsed object by object ([`lenient`]): an object that does not
+/// parse is reported on and skipped instead of failing the whole list. Each watch backs off on its own and not
+/// at all after 410 Gone; the controller's shared trigger backoff is off, so expired watches do not add up.
 pub fn cluster_controller<K>(
     client: &kube::Client,
     scope: &Scope,
@@ -60,17 +66,38 @@ where
         + Sync
         + 'static,
 {
-    report_synced(scoped::<K>(client, scope), synced);
     metrics.declare(&K::kind(&()));
     // What `Controller::new` builds (a reflector feeding the store, its applied objects as triggers), with a tap.
     let (reader, writer) = reflector::store();
+    let ar = kube::core::ApiResource::erase::<K>(&());
+    let untyped: Api<kube::api::DynamicObject> = match scope {
+        Scope::All => Api::all_with(client.clone(), &ar),
+        Scope::Namespace(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+    };
+    let events = backoff_except_desync(watcher(untyped, watcher::Config::default()), WatchBackoff::default());
+    let unreadable = lenient::Unreadable::new(client.clone(), ar);
+    let typed = lenient::typed_events(events, reader.clone(), unreadable, synced);
     let queue = metrics.clone();
-    let triggers = reflector::reflector(writer, watcher(scoped::<K>(client, scope), watcher::Config::default()))
+    let triggers = reflector::reflector(writer, typed)
         .applied_objects()
         .inspect_ok(move |obj: &K| queue.triggered(&K::kind(&()), obj.namespace().as_deref(), &obj.name_any()));
     Controller::for_stream(triggers, reader)
         .with_config(ControllerConfig::default().concurrency(concurrency).debounce(DEBOUNCE))
-        .trigger_backoff(WatchBackoff::default())
+        .trigger_backoff(NoWait)
+}
+
+/// The controller's backoff over all its trigger streams together: none, as each stream has its own.
+struct NoWait;
+
+impl Iterator for NoWait {
+    type Item = Duration;
+    fn next(&mut self) -> Option<Duration> {
+        Some(Duration::ZERO)
+    }
+}
+
+impl kube::runtime::utils::Backoff for NoWait {
+    fn reset(&mut self) {}
 }
 
 /// The counted forms of `owns` and `watches`: each event also marks the cluster it names as waiting.
@@ -106,14 +133,16 @@ where
         // The same metadata-only watch `Controller::owns` makes in kube 5 (its replacement needs an
         // `Api<PartialObjectMeta<Child>>`, which an `Api<Child>` cannot be turned into).
         #[allow(deprecated)]
-        let children = metadata_watcher(api, wc).touched_objects().inspect_ok(move |child| {
-            let (api_version, kind) = (K::api_version(&()), K::kind(&()));
-            for owner in child.owner_references() {
-                if owner.api_version == api_version && owner.kind == kind {
-                    queue.triggered(&kind, child.namespace().as_deref(), &owner.name);
+        let children = backoff_except_desync(metadata_watcher(api, wc), WatchBackoff::default())
+            .touched_objects()
+            .inspect_ok(move |child| {
+                let (api_version, kind) = (K::api_version(&()), K::kind(&()));
+                for owner in child.owner_references() {
+                    if owner.api_version == api_version && owner.kind == kind {
+                        queue.triggered(&kind, child.namespace().as_deref(), &owner.name);
+                    }
                 }
-            }
-        });
+            });
         self.owns_stream(children)
     }
 
@@ -129,7 +158,8 @@ where
         I: IntoIterator<Item = ObjectRef<K>> + 'static,
     {
         let queue = metrics.clone();
-        self.watches(api, wc, move |other| {
+        let others = backoff_except_desync(watcher(api, wc), WatchBackoff::default()).touched_objects();
+        self.watches_stream(others, move |other| {
             let targets: Vec<ObjectRef<K>> = mapper(other).into_iter().collect();
             for t in &targets {
                 queue.triggered(&K::kind(&()), t.namespace.as_deref(), &t.name);

@@ -8,6 +8,7 @@ pub mod context;
 pub mod controller;
 pub mod error;
 pub mod finalize;
+pub mod lenient;
 pub mod metrics;
 pub mod pg;
 pub mod ps;
@@ -130,8 +131,10 @@ where
         first_delay: std::time::Duration::from_millis(100),
         max_delay: std::time::Duration::from_secs(2),
     };
+    // Metadata only: whether the kind is served, not whether every stored object parses (the controllers
+    // report those one by one).
     let params = ListParams::default().limit(1);
-    match apply::retrying(policy, || api.list(&params)).await {
+    match apply::retrying(policy, || api.list_metadata(&params)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Err(EngineError::CrdMissing { kind, message: s.message }),
         Err(e) => Err(EngineError::Unreachable(e.to_string())),

@@ -92,19 +92,87 @@ pub fn init(format: LogFormat, level: Option<&str>) -> Result<LogControl, Loggin
                     .json()
                     .flatten_event(true)
                     .with_current_span(false)
-                    .with_writer(std::io::stderr),
+                    .with_writer(Bounded),
             )
             .try_init(),
         LogFormat::Text => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
-            )
+            .with(tracing_subscriber::fmt::layer().with_ansi(std::io::stderr().is_terminal()).with_writer(Bounded))
             .try_init(),
     };
     installed.map_err(|_| LoggingError::AlreadyInstalled)?;
     Ok(control)
+}
+
+/// Longest log line written. A library may log a whole response body as one line (kube's client does when
+/// a response does not decode: megabytes per failed list); such a line is cut, not written whole.
+pub const MAX_LINE: usize = 4096;
+/// Longest string value kept in a JSON line that had to be cut.
+const MAX_JSON_STRING: usize = 512;
+
+/// stderr, one bounded line per event (the fmt layer writes each event with one `write`).
+struct Bounded;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Bounded {
+    type Writer = BoundedWriter;
+    fn make_writer(&'a self) -> BoundedWriter {
+        BoundedWriter(std::io::stderr())
+    }
+}
+
+struct BoundedWriter(std::io::Stderr);
+
+impl std::io::Write for BoundedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() <= MAX_LINE {
+            self.0.write_all(buf)?;
+        } else {
+            self.0.write_all(&bound_line(buf))?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// `line` within [`MAX_LINE`]: a JSON line stays one JSON object with its long strings shortened; text is cut
+/// and says how much was left out.
+pub fn bound_line(line: &[u8]) -> Vec<u8> {
+    if line.len() <= MAX_LINE {
+        return line.to_vec();
+    }
+    if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(line) {
+        shorten(&mut v);
+        if let Ok(mut out) = serde_json::to_vec(&v)
+            && out.len() <= MAX_LINE
+        {
+            out.push(b'\n');
+            return out;
+        }
+    }
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches('\n');
+    let mut end = MAX_LINE - 64;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes cut)\n", &text[..end], text.len() - end).into_bytes()
+}
+
+fn shorten(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.len() > MAX_JSON_STRING => {
+            let mut end = MAX_JSON_STRING;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            *s = format!("{}… ({} bytes cut)", &s[..end], s.len() - end);
+        }
+        Value::Object(m) => m.values_mut().for_each(shorten),
+        Value::Array(a) => a.iter_mut().for_each(shorten),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -302,6 +302,44 @@ impl kube::runtime::utils::Backoff for RetryBackoff {
     }
 }
 
+/// A watch stream that waits `backoff` after an error before trying again — except after 410 Gone: the
+/// server's history no longer has the watch's resourceVersion, the watcher has dropped it and lists afresh on
+/// the next poll, so a wait there only keeps the cache stale longer. (kube's `StreamBackoff` waits after every
+/// error; several watches expired at once then add their waits up.)
+pub fn backoff_except_desync<K, S, B>(
+    stream: S,
+    backoff: B,
+) -> impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+where
+    K: Send + 'static,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    B: kube::runtime::utils::Backoff + Send + 'static,
+{
+    futures::stream::unfold(
+        (Box::pin(stream), backoff, None::<Duration>),
+        |(mut stream, mut backoff, wait)| async move {
+            if let Some(wait) = wait {
+                tokio::time::sleep(wait).await;
+            }
+            let item = stream.next().await?;
+            let wait = match &item {
+                Ok(_) => {
+                    backoff.reset();
+                    None
+                }
+                Err(e) if is_desync(e) => None,
+                Err(_) => Some(backoff.next().unwrap_or(RETRY_MAX)),
+            };
+            Some((item, (stream, backoff, wait)))
+        },
+    )
+}
+
+/// The watch was told its resourceVersion is too old (410 Gone / Expired): only a new list helps.
+pub fn is_desync(e: &watcher::Error) -> bool {
+    matches!(e, watcher::Error::WatchError(s) if s.code == 410)
+}
+
 /// Drives one reflector and reports what it sees. `quiet` watches (nodes) never flag the connection.
 ///
 /// A watch that fails resumes from its last resourceVersion and then yields nothing until an object changes, so
@@ -321,7 +359,8 @@ where
     tokio::spawn(async move {
         let mut failing = false;
         let check = api.clone();
-        let stream = watcher(api, watcher::Config::default()).backoff(RetryBackoff::new()).reflect(writer);
+        let stream =
+            backoff_except_desync(watcher(api, watcher::Config::default()), RetryBackoff::new()).reflect(writer);
         futures::pin_mut!(stream);
         let mut recheck = tokio::time::interval(RECHECK_EVERY);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -360,6 +399,11 @@ where
                     tracing::debug!("watch {index} failed (ignored): {e}");
                     // Nodes only add zones: count it as synced so the console does not wait for it.
                     Signal::Synced(index)
+                }
+                // The server dropped the watch's place in its history: the watcher lists again at once.
+                Err(e) if is_desync(&e) => {
+                    tracing::debug!("watch {index} expired; listing again: {e}");
+                    continue;
                 }
                 Err(e) => {
                     tracing::warn!("watch {index} failed, retrying: {e}");

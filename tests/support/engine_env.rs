@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use dbdeck::engine::metrics::EngineMetrics;
@@ -28,6 +28,8 @@ pub struct Env {
     pub metrics: Arc<EngineMetrics>,
     pub stop: Option<oneshot::Sender<()>>,
     pub engine: Option<tokio::task::JoinHandle<()>>,
+    /// The running engine's readiness (every controller's cache has its first full list): `/readyz`.
+    pub ready: Arc<AtomicBool>,
     /// Set by [`Env::served`]: the sandbox's HTTPS listener, kept alive with the Env.
     pub served: Option<RunningSandbox>,
 }
@@ -67,6 +69,7 @@ impl Env {
             metrics: Arc::new(EngineMetrics::default()),
             stop: None,
             engine: None,
+            ready: Arc::new(AtomicBool::new(false)),
             served: None,
         };
         env.start_engine();
@@ -100,6 +103,7 @@ impl Env {
             metrics: Arc::new(EngineMetrics::default()),
             stop: None,
             engine: None,
+            ready: Arc::new(AtomicBool::new(false)),
             served: Some(running),
         };
         env.start_engine();
@@ -108,9 +112,11 @@ impl Env {
 
     pub fn start_engine(&mut self) {
         let (tx, rx) = oneshot::channel();
+        self.ready = Arc::new(AtomicBool::new(false));
         let config = EngineConfig {
             scope: Scope::Namespace("default".into()),
             metrics: Some(self.metrics.clone()),
+            ready: self.ready.clone(),
             ..Default::default()
         };
         let client = self.engine_client.clone();

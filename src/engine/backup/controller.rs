@@ -152,6 +152,8 @@ pub async fn run(
     let ctx = Arc::new(Ctx::new(client, kind, namespace, metrics));
     Controller::new_with(ctx.scoped(&ar), watcher::Config::default(), ar)
         .owns(ctx.scoped_jobs(), watcher::Config::default())
+        // Short waits after watch errors (kube's default grows to 30 s), as the cluster controllers.
+        .trigger_backoff(crate::engine::context::WatchBackoff::default())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {

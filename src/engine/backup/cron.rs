@@ -103,6 +103,7 @@ pub async fn run(
                 .map(|c| ObjectRef::new_with(&c, cluster_ar.clone()).within(&b.namespace().unwrap_or_default()))
         })
         .reconcile_all_on(clock)
+        .trigger_backoff(crate::engine::context::WatchBackoff::default())
         .graceful_shutdown_on(shutdown)
         .run(
             reconcile,

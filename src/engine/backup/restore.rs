@@ -39,6 +39,8 @@ pub async fn run(
     let ctx = Arc::new(Ctx::new(client, kind, namespace, metrics));
     Controller::new_with(ctx.scoped(&ar), watcher::Config::default(), ar)
         .owns(ctx.scoped_jobs(), watcher::Config::default())
+        // Short waits after watch errors (kube's default grows to 30 s), as the cluster controllers.
+        .trigger_backoff(crate::engine::context::WatchBackoff::default())
         .graceful_shutdown_on(shutdown)
         .run(
             reconcile,
@@ -241,14 +243,25 @@ async fn reconcile_restore(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Act
         return Ok(Action::await_change());
     }
 
+    // Before anything is paused: the rules `dbdeck validate` applies, then what the spec refers to.
+    if matches!(phase, RestorePhase::New | RestorePhase::Starting) {
+        if let Some(why) = invalid(&v) {
+            refuse(&ctx, &obj, why).await?;
+            return Ok(Action::await_change());
+        }
+        if let Some(why) = missing_references(&ctx, &ns, &v).await? {
+            refuse(&ctx, &obj, why).await?;
+            return Ok(Action::await_change());
+        }
+    }
     let Some(cluster_name) = cluster_name else {
-        write(&ctx, &obj, RestorePhase::Failed, Some(format!("spec.{} is required", kind.cluster_field))).await?;
+        refuse(&ctx, &obj, format!("spec.{} is required", kind.cluster_field)).await?;
         return Ok(Action::await_change());
     };
     let Some(cluster) =
         ctx.clusters(&ns).get_opt(&cluster_name).await.map_err(kube_err(kind.cluster.0, &cluster_name))?
     else {
-        write(&ctx, &obj, RestorePhase::Failed, Some(format!("cluster {cluster_name} does not exist"))).await?;
+        refuse(&ctx, &obj, format!("cluster {cluster_name} does not exist")).await?;
         return Ok(Action::await_change());
     };
     let cluster = serde_json::to_value(&cluster).unwrap_or(Value::Null);
@@ -268,13 +281,7 @@ async fn reconcile_restore(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Act
         match s(b, "/status/state").as_deref() {
             Some(status::SUCCEEDED) => {}
             Some(status::FAILED) | Some(status::ERROR) => {
-                write(
-                    &ctx,
-                    &obj,
-                    RestorePhase::Failed,
-                    Some(format!("backup {bname} failed; there is nothing to restore")),
-                )
-                .await?;
+                refuse(&ctx, &obj, format!("backup {bname} failed; there is nothing to restore")).await?;
                 return Ok(Action::await_change());
             }
             _ => source_ok = false,
@@ -301,13 +308,13 @@ async fn reconcile_restore(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Act
         match kind.build_restore(&v, backup.as_ref(), &cluster, pgdata.as_deref()) {
             Ok(b) => Some(b),
             Err(e) if matches!(phase, RestorePhase::New | RestorePhase::Starting) => {
-                write(&ctx, &obj, RestorePhase::Failed, Some(e.to_string())).await?;
+                refuse(&ctx, &obj, e.to_string()).await?;
                 return Ok(Action::await_change());
             }
             Err(e) => {
                 // The cluster is already stopped: fail and bring it back.
                 resume(&ctx, &obj, &ns, &cluster_name).await?;
-                write(&ctx, &obj, RestorePhase::Failed, Some(e.to_string())).await?;
+                refuse(&ctx, &obj, e.to_string()).await?;
                 return Ok(Action::await_change());
             }
         }
@@ -404,6 +411,60 @@ async fn reconcile_restore(obj: Arc<DynamicObject>, ctx: Arc<Ctx>) -> Result<Act
         // Pods going away and the cluster becoming ready do not touch the restore: look again soon.
         _ => Action::requeue(Duration::from_millis(500)),
     })
+}
+
+/// Marks the restore failed with `why` and says so in a Warning Event, as a failed backup does.
+async fn refuse(ctx: &Ctx, obj: &DynamicObject, why: String) -> Result<(), ControllerError> {
+    write(ctx, obj, RestorePhase::Failed, Some(why.clone())).await?;
+    ctx.event(obj, &ctx.kind.restore_ar(), true, "RestoreFailed", why).await;
+    Ok(())
+}
+
+/// What `dbdeck validate` says against the restore, in one line (`None` when it passes).
+fn invalid(v: &Value) -> Option<String> {
+    let name = s(v, "/metadata/name").unwrap_or_default();
+    let kind = s(v, "/kind").unwrap_or_default();
+    match crate::api::AnyResource::from_value(v.clone()) {
+        Err(e) => Some(format!("{kind} {name}: {e}")),
+        Ok(r) => {
+            let problems = r.validate();
+            (!problems.is_empty()).then(|| format!("{kind} {name}: {}", problems.one_line()))
+        }
+    }
+}
+
+/// Objects the restore names that are not there: the Backup of `backupName` (PG names a repo, not a
+/// Backup), and every Secret a `credentialsSecret` in its spec names (a Job with a missing Secret never
+/// starts, and the cluster would stay paused).
+async fn missing_references(ctx: &Ctx, ns: &str, v: &Value) -> Result<Option<String>, ControllerError> {
+    let kind = ctx.kind;
+    if let Some(b) = kind.restore_backup_name(v)
+        && ctx.backups(ns).get_opt(&b).await.map_err(kube_err(kind.backup.0, &b))?.is_none()
+    {
+        return Ok(Some(format!("spec.backupName: {} {b} does not exist in namespace {ns}", kind.backup.0)));
+    }
+    let mut named = Vec::new();
+    credentials_secrets(v.get("spec").unwrap_or(&Value::Null), "spec", &mut named);
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(ctx.client.clone(), ns);
+    for (path, secret) in named {
+        if secrets.get_opt(&secret).await.map_err(kube_err("Secret", &secret))?.is_none() {
+            return Ok(Some(format!("{path}: Secret {secret} does not exist in namespace {ns}")));
+        }
+    }
+    Ok(None)
+}
+
+/// `(field path, name)` of every `credentialsSecret` under `v`.
+fn credentials_secrets(v: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    if let Value::Object(m) = v {
+        for (k, child) in m {
+            let here = format!("{path}.{k}");
+            match (k.as_str(), child) {
+                ("credentialsSecret", Value::String(name)) if !name.is_empty() => out.push((here, name.clone())),
+                _ => credentials_secrets(child, &here, out),
+            }
+        }
+    }
 }
 
 /// Why the newest pod of Job `job` is not running yet, when it is Pending: the scheduler's message, a

@@ -89,7 +89,7 @@ pub async fn reconcile(cr: Arc<PerconaPGCluster>, ctx: Arc<Context>) -> Result<A
             match reconcile_live(&cr, &ctx).await {
                 Ok(action) => Ok(action),
                 Err(e) => {
-                    // PG has no `error` state: the state stays, the message and an Event say what failed.
+                    // A failed pass keeps the state; the message and an Event say what failed.
                     report(&cr, &ctx, &e.to_string(), "ErrorReconcile", None).await;
                     Err(e)
                 }
@@ -104,10 +104,15 @@ fn api(ctx: &Context, cr: &PerconaPGCluster) -> Api<PerconaPGCluster> {
 }
 
 /// Puts `message` in `status.message` (and, for an invalid spec, the `SpecValid` condition) with a Warning
-/// Event — only when that is news. The state stays as it was (`initializing` for a new cluster).
+/// Event — only when that is news. An invalid spec is `error`, as for the MySQL kinds; a cluster being deleted
+/// is `stopping`; otherwise the state stays as it was (`initializing` for a new cluster).
 async fn report(cr: &PerconaPGCluster, ctx: &Context, message: &str, reason: &str, invalid: Option<&str>) {
     let mut next = cr.status.clone().unwrap_or_default();
-    if next.state.is_none() || invalid.is_some() {
+    if cr.meta().deletion_timestamp.is_some() {
+        next.state = Some(state::STOPPING.into());
+    } else if invalid.is_some() {
+        next.state = Some(state::ERROR.into());
+    } else if next.state.is_none() {
         next.state = Some(state::INITIALIZING.into());
     }
     next.message = Some(message.to_string());
@@ -276,7 +281,11 @@ async fn delete_backups(cr: &PerconaPGCluster, ctx: &Context) -> Result<Option<A
                 report(cr, ctx, &format!("{KIND} {ns}/{name}: {why}"), "DeleteBackupsFailed", None).await;
                 return Ok(Some(Action::requeue(Duration::from_secs(60))));
             }
-            _ => return Ok(Some(Action::requeue(Duration::from_secs(2)))),
+            _ => {
+                let what = format!("waiting for Job {job_name} ({}) to finish", job_command(job));
+                deleting(cr, ctx, &format!("{what} (finalizer {FIN_DELETE_BACKUPS})")).await;
+                return Ok(Some(Action::requeue(Duration::from_secs(2))));
+            }
         }
     }
     let backups: Api<PerconaPGBackup> = Api::namespaced(ctx.client.clone(), &ns);
@@ -307,6 +316,17 @@ async fn delete_backups(cr: &PerconaPGCluster, ctx: &Context) -> Result<Option<A
     )
     .await;
     Ok(None)
+}
+
+/// Says in status (`stopping`, as a paused cluster on its way down) and in a `Deleting` Event what the
+/// deletion waits for, when that is news.
+async fn deleting(cr: &PerconaPGCluster, ctx: &Context, why: &str) {
+    let mut next = cr.status.clone().unwrap_or_default();
+    next.state = Some(state::STOPPING.into());
+    next.message = Some(format!("deleting: {why}"));
+    if status::write_if_changed(&api(ctx, cr), &cr.name_any(), &next).await.ok().flatten().is_some() {
+        ctx.event(cr, false, "Deleting", "Delete", why).await;
+    }
 }
 
 /// `COMMAND COMMAND_OPTS` of a pgBackRest exec Job, for messages.
@@ -468,8 +488,18 @@ async fn finalize_cluster(cr: &PerconaPGCluster, ctx: &Context) -> Result<Action
     // Backups first (they need the repo), then volumes, then certificates.
     let ours = [FIN_DELETE_BACKUPS, FIN_DELETE_PVC, FIN_DELETE_SSL];
     let Some(finalizer) = ours.iter().find(|f| cr.finalizers().iter().any(|g| g == *f)).copied() else {
+        // Only finalizers of someone else hold the CR: say whose, since nothing here will remove them.
+        let others: Vec<&str> = cr.finalizers().iter().map(String::as_str).collect();
+        if !others.is_empty() {
+            let why = format!("waiting for finalizer {} (not dbdeck's) to be removed", others.join(", "));
+            deleting(cr, ctx, &why).await;
+        }
         return Ok(Action::await_change());
     };
+    if cr.status.as_ref().and_then(|s| s.state.as_deref()) != Some(state::STOPPING) {
+        let pending: Vec<&str> = ours.iter().filter(|f| cr.finalizers().iter().any(|g| g == *f)).copied().collect();
+        deleting(cr, ctx, &format!("running finalizers {}", pending.join(", "))).await;
+    }
     match finalizer {
         FIN_DELETE_BACKUPS => {
             if let Some(wait) = delete_backups(cr, ctx).await? {

@@ -625,8 +625,21 @@ async fn finalize_cluster(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Acti
     let name = cr.name_any();
     let ns = cr.namespace().unwrap_or_default();
     let pending: Vec<&str> = FINALIZERS.into_iter().filter(|f| cr.finalizers().iter().any(|g| g == f)).collect();
-    let Some(finalizer) = pending.first().copied() else { return Ok(Action::await_change()) };
     let crs = api(ctx, cr);
+    let Some(finalizer) = pending.first().copied() else {
+        // Only finalizers of someone else hold the CR: say whose, since nothing here will remove them.
+        let others: Vec<&str> = cr.finalizers().iter().map(String::as_str).collect();
+        if !others.is_empty() {
+            let why = format!("waiting for finalizer {} (not dbdeck's) to be removed", others.join(", "));
+            let mut next = cr.status.clone().unwrap_or_default();
+            next.state = Some(state::STOPPING.into());
+            next.message = Some(format!("deleting: {why}"));
+            if write_if_changed(&crs, &name, &next).await.ok().flatten().is_some() {
+                ctx.event(cr, false, "Deleting", "Delete", why).await;
+            }
+        }
+        return Ok(Action::await_change());
+    };
     let waiting = async |why: String| {
         let mut next = cr.status.clone().unwrap_or_default();
         next.state = Some(state::STOPPING.into());
@@ -649,6 +662,12 @@ async fn finalize_cluster(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Acti
                 .await
                 .map_err(|e| ReconcileError::kube(format!("reading StatefulSet {ns}/{sts_name}"), e))?;
             if let Some(s) = found {
+                // The pods are listed before the scale-down, and what the step waits for is said
+                // then: once scaled, the StatefulSet may remove them before a second look.
+                let left = finalize::pod_names(&ctx.client, &ns, &mysql_pods).await?;
+                if left.len() > 1 {
+                    waiting(format!("waiting for pods {} to stop, pod 0 last", left.join(", "))).await;
+                }
                 if s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0) > 1 {
                     let patch = json!({"spec": {"replicas": 1}});
                     let (pp, patch) = (PatchParams::default(), Patch::Merge(&patch));
@@ -656,9 +675,7 @@ async fn finalize_cluster(cr: &PerconaServerMySQL, ctx: &Context) -> Result<Acti
                         .await
                         .map_err(|e| ReconcileError::kube(format!("scaling StatefulSet {ns}/{sts_name} to 1"), e))?;
                 }
-                let left = finalize::pod_names(&ctx.client, &ns, &mysql_pods).await?;
                 if left.len() > 1 {
-                    waiting(format!("waiting for pods {} to stop, pod 0 last", left.join(", "))).await;
                     return Ok(Action::requeue(Duration::from_secs(5)));
                 }
             }

@@ -532,10 +532,21 @@ async fn finalize_cluster(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Ac
     let name = cr.name_any();
     let ns = cr.namespace().unwrap_or_default();
     let ours = [FIN_PODS_IN_ORDER, FIN_PXC_PVC, FIN_PROXYSQL_PVC, FIN_SSL];
+    let crs = api(ctx, cr);
     let Some(finalizer) = ours.iter().find(|f| cr.finalizers().iter().any(|g| g == *f)).copied() else {
+        // Only finalizers of someone else hold the CR: say whose, since nothing here will remove them.
+        let others: Vec<&str> = cr.finalizers().iter().map(String::as_str).collect();
+        if !others.is_empty() {
+            let why = format!("waiting for finalizer {} (not dbdeck's) to be removed", others.join(", "));
+            let mut next = cr.status.clone().unwrap_or_default();
+            next.state = Some(state::STOPPING.into());
+            next.messages = Some(vec![format!("deleting: {why}")]);
+            if status::write_if_changed(&crs, &name, &next).await.ok().flatten().is_some() {
+                ctx.event(cr, false, "Deleting", "Delete", why).await;
+            }
+        }
         return Ok(Action::await_change());
     };
-    let crs = api(ctx, cr);
     let waiting = async |why: String| {
         let mut next = cr.status.clone().unwrap_or_default();
         next.state = Some(state::STOPPING.into());
@@ -558,16 +569,20 @@ async fn finalize_cluster(cr: &PerconaXtraDBCluster, ctx: &Context) -> Result<Ac
                 .await
                 .map_err(|e| ReconcileError::kube(format!("reading StatefulSet {ns}/{sts_name}"), e))?
             {
+                // Listed and said before the scale-down: the StatefulSet may remove the pods before
+                // a second look.
+                let selector = format!("app.kubernetes.io/instance={name},app.kubernetes.io/component=pxc");
+                let left = finalize::pod_names(&ctx.client, &ns, &selector).await?;
+                if left.len() > 1 {
+                    waiting(format!("waiting for pods {} to stop, pod 0 last", left.join(", "))).await;
+                }
                 if s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0) > 1 {
                     let patch = json!({"spec": {"replicas": 1}});
                     sts.patch(&sts_name, &PatchParams::default(), &Patch::Merge(&patch))
                         .await
                         .map_err(|e| ReconcileError::kube(format!("scaling StatefulSet {ns}/{sts_name} to 1"), e))?;
                 }
-                let selector = format!("app.kubernetes.io/instance={name},app.kubernetes.io/component=pxc");
-                let left = finalize::pod_names(&ctx.client, &ns, &selector).await?;
                 if left.len() > 1 {
-                    waiting(format!("waiting for pods {} to stop, pod 0 last", left.join(", "))).await;
                     return Ok(Action::requeue(Duration::from_secs(10)));
                 }
             }

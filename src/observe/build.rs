@@ -1003,11 +1003,11 @@ mod tests {
         let cr = json!({"apiVersion": "ps.percona.com/v1", "kind": "PerconaServerMySQL",
             "metadata": {"name": "inv", "namespace": "default"},
             "status": {"state": "ready", "message": "resizing volumes: 1 of 3 claims at 20Gi"}});
-        let v = build(&cr, &World::default(), &HashMap::new(), now()).unwrap();
+        let v = build(&cr, &World::default(), &NodeFacts::default(), now()).unwrap();
         assert_eq!(v.state_reason.as_deref(), Some("resizing volumes: 1 of 3 claims at 20Gi"));
         let mut pxc = pxc_cr(json!({"state": "ready", "message": ["resizing volumes: 0 of 3 claims at 20G"]}));
         pxc["metadata"]["namespace"] = json!("default");
-        let v = build(&pxc, &World::default(), &HashMap::new(), now()).unwrap();
+        let v = build(&pxc, &World::default(), &NodeFacts::default(), now()).unwrap();
         assert_eq!(v.state_reason.as_deref(), Some("resizing volumes: 0 of 3 claims at 20G"));
     }
 

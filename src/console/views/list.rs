@@ -137,6 +137,8 @@ fn lag_cell(c: &ClusterView, theme: &Theme) -> Line<'static> {
         }
     }
     let mut text = match (max_secs, &amount) {
+        // A stopped applier's backlog says more than another replica's seconds.
+        (_, Some(a)) if broken => a.clone(),
         (Some(s), _) => super::duration(s),
         (None, Some(a)) => a.clone(),
         (None, None) if unknown => "?".to_string(),

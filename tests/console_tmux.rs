@@ -836,7 +836,11 @@ fn wizard_takes_a_cron_schedule_and_checks_names_with_the_api() {
             && p.contains("Secret no-such-secret does not exist")
             && p.contains("PerconaXtraDBCluster named shop-db already exists")
     });
-    assert!(pane.contains("schedule: 0 3 * * *"), "{pane}");
+    assert!(pane.contains("✓ 2. Name & version (1)"), "the step with the name says it has a problem: {pane}");
+    for _ in 0..40 {
+        s.keys(&["Down"]);
+    }
+    s.wait("the schedule in the YAML", 10, |p| p.contains("schedule: 0 3 * * *"));
     s.keys(&["Enter"]);
     s.wait("creation refused", 10, |p| p.contains("cannot create yet"));
     s.keys(&["C-c"]);

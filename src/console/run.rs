@@ -357,16 +357,21 @@ async fn session(
                     let _ = term.clear();
                 }
                 Effect::OpenEditor { target, resume } => {
-                    // The editor reads the keyboard now: stop listening until it is done.
+                    // The editor reads the keyboard now: stop listening until it is done. A refused edit
+                    // re-opens it at once on the user's text.
                     drop(events.take());
-                    let action = edit_in_editor(term, &client, target, resume).await;
-                    events = Some(EventStream::new());
-                    if let Some(a) = action {
-                        let more = app.update(a);
-                        for e in more {
-                            spawn_effect(e, &client, &tx, global);
+                    let mut next = Some((target, resume));
+                    while let Some((target, resume)) = next.take() {
+                        if let Some(a) = edit_in_editor(term, &client, target, resume).await {
+                            for e in app.update(a) {
+                                match e {
+                                    Effect::OpenEditor { target, resume } => next = Some((target, resume)),
+                                    e => spawn_effect(e, &client, &tx, global),
+                                }
+                            }
                         }
                     }
+                    events = Some(EventStream::new());
                 }
                 Effect::SwitchNamespace(ns) => {
                     scope = match ns {
@@ -387,6 +392,8 @@ async fn session(
                     }
                     let mut g = global.clone();
                     g.context = Some(ctx.clone());
+                    // `-n` chose the first context's namespace; the new one comes with its own.
+                    g.namespace = None;
                     match kubeclient::client(&g).await {
                         Ok(c) => {
                             client = c;

@@ -241,7 +241,7 @@ pub fn clusters(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         col("STATE", Some(SortColumn::State), 1, 9, window.iter().map(|c| state_cell(c, theme)).collect()),
         col("READY", Some(SortColumn::Ready), 3, 9, window.iter().map(|c| ready_cell(c, theme)).collect()),
         col("PRIMARY", None, 6, 10, window.iter().map(|c| primary_cell(c, theme)).collect()),
-        col("LAG", None, 4, 3, window.iter().map(|c| lag_cell(c, theme)).collect()),
+        col("LAG", None, 4, 8, window.iter().map(|c| lag_cell(c, theme)).collect()),
         col("PVC", None, 8, 3, window.iter().map(|c| pvc_cell(c, theme)).collect()),
         col(
             "VERSION",

@@ -337,7 +337,10 @@ impl Session {
         self.wait("the backup step", 10, |p| p.contains("▸ 5. Backups"));
         self.keys(&["Space"]);
         self.keys(&["Enter"]);
-        self.wait("the review", 10, |p| p.contains("▸ 6. Review") && p.contains(&format!("name: {name}")));
+        // Enter creates once the API has answered about the names.
+        self.wait("the review", 20, |p| {
+            p.contains("▸ 6. Review") && p.contains(&format!("name: {name}")) && p.contains("✓ valid")
+        });
         self.keys(&["Enter"]);
     }
 

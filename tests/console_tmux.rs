@@ -206,8 +206,13 @@ fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
 
     // `p` pauses (after a question) and resumes.
     s.keys(&["p"]);
-    s.wait("the pause question", 10, |p| p.contains("Pause"));
-    s.keys(&["y"]);
+    s.wait("the pause question", 10, |p| p.contains("Pause") && p.contains("Type tmux1 to confirm"));
+    // Pausing stops every pod: `y` alone is a letter of the name, not a yes.
+    s.keys(&["y", "Enter"]);
+    s.wait("the name asked for", 10, |p| p.contains("type tmux1 exactly"));
+    s.keys(&["BSpace"]);
+    s.text("tmux1");
+    s.keys(&["Enter"]);
     s.wait("tmux1 paused", 60, |p| row_shows(p, "pxc", "tmux1", &["paused"]));
     s.keys(&["p"]);
     s.wait("the resume question", 10, |p| p.contains("Resume"));
@@ -222,7 +227,8 @@ fn sandbox_console_lists_filters_helps_creates_deletes_and_quits() {
     s.wait("the delete dialog", 10, |p| p.contains("Type the cluster name"));
     s.text("tmux1");
     s.keys(&["Enter"]);
-    s.wait("the deletion", 20, |p| p.contains("delete tmux1: done") && !has_row(p, "pxc", "tmux1"));
+    s.wait("the deletion", 20, |p| p.contains("delete tmux1: done"));
+    s.wait("the row gone", 30, |p| !has_row(p, "pxc", "tmux1"));
     s.keys(&["Escape"]);
     s.wait("the examples still there", 10, |p| has_row(p, "pxc", "shop-db"));
 
@@ -331,7 +337,10 @@ impl Session {
         self.wait("the backup step", 10, |p| p.contains("▸ 5. Backups"));
         self.keys(&["Space"]);
         self.keys(&["Enter"]);
-        self.wait("the review", 10, |p| p.contains("▸ 6. Review") && p.contains(&format!("name: {name}")));
+        // Enter creates once the API has answered about the names.
+        self.wait("the review", 20, |p| {
+            p.contains("▸ 6. Review") && p.contains(&format!("name: {name}")) && p.contains("✓ valid")
+        });
         self.keys(&["Enter"]);
     }
 
@@ -356,9 +365,8 @@ impl Session {
         self.wait("the delete dialog", 10, |p| p.contains("Type the cluster name"));
         self.text(name);
         self.keys(&["Enter"]);
-        self.wait("the deletion", 30, |p| {
-            p.contains(&format!("delete {name}: done")) && row_in(p, kind, ns, name).is_none()
-        });
+        self.wait("the deletion", 30, |p| p.contains(&format!("delete {name}: done")));
+        self.wait("the row gone", 60, |p| row_in(p, kind, ns, name).is_none());
     }
 }
 
@@ -719,6 +727,228 @@ async fn context_switch_moves_engine() {
     stays_unreconciled(&admin_a, "left-behind", 2).await;
     let pane = s.pane();
     assert!(pane.contains("engine: on (b)") && !pane.contains("engine: on (a)"), "{pane}");
+    drop(s);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// An executable shell script in `dir`.
+fn script(dir: &std::path::Path, name: &str, body: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+/// After `$EDITOR` the whole screen is drawn again, whatever the editor left on the terminal (its own
+/// alternate screen, a cleared screen, text); ctrl-L clears what something else wrote over the console. An
+/// invalid edit re-opens the editor on the user's text with the error on top, as `kubectl edit` does.
+#[test]
+fn editor_return_redraws_and_an_invalid_edit_reopens_with_the_error() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("second-open.yaml");
+    // First open: draws like a full-screen editor, leaves junk behind, and makes the size invalid (Galera
+    // needs an odd size). Second open: keeps what it was given (the header and the user's text) and fixes
+    // the size. A late write after the editor exits stands for anything that scribbles on the terminal.
+    let body = format!(
+        "if grep -q '^# dbdeck:' \"$1\"; then cp \"$1\" {seen}; sed -i 's/size: 4/size: 5/' \"$1\"; \
+         (sleep 3; printf 'STRAY-SCRIBBLE') & exit 0; fi\n\
+         printf '\\033[?1049h\\033[2J\\033[HEDITOR-JUNK-ON-SCREEN\\n'\n\
+         sed -i 's/size: 3/size: 4/' \"$1\"\n\
+         printf '\\033[?1049l'\n",
+        seen = seen.display()
+    );
+    let editor = script(dir.path(), "editor.sh", &body);
+    let editor_env = format!("EDITOR={}", editor.display());
+    let s = Session::sandbox("editor", &["TERM=xterm-256color", &editor_env], "--no-engine");
+    s.wait_examples();
+    s.filter("^shop-db$");
+    s.wait("only shop-db", 10, |p| has_row(p, "pxc", "shop-db") && !has_row(p, "pg", "orders-db"));
+    s.keys(&["e"]);
+    let pane = s.wait("the diff after the second open", 30, |p| p.contains("review change") && p.contains("ok ✓"));
+    assert!(pane.contains("+    size: 5"), "{pane}");
+    assert!(!pane.contains("EDITOR-JUNK"), "the screen was drawn again after the editor: {pane}");
+    assert!(pane.contains("<enter>") && pane.contains("dbdeck"), "header and hint bar are back: {pane}");
+    let second = std::fs::read_to_string(&seen).expect("the editor was opened a second time");
+    assert!(second.starts_with("# dbdeck: this edit was NOT applied"), "{second}");
+    assert!(second.contains("# error:") && second.contains("odd"), "the reason on top: {second}");
+    assert!(second.contains("size: 4"), "the user's own edit is kept, not thrown away: {second}");
+
+    s.wait("the stray write", 10, |p| p.contains("STRAY-SCRIBBLE"));
+    s.keys(&["C-l"]);
+    let pane = s.wait("ctrl-L redraws", 10, |p| !p.contains("STRAY-SCRIBBLE") && p.contains("review change"));
+    assert!(pane.contains("+    size: 5"), "{pane}");
+    s.keys(&["Escape"]);
+    s.keys(&["C-c"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+}
+
+/// The wizard takes spaces in text fields (a cron schedule), and checks its names with the API: a cluster of
+/// that name exists already, the StorageClass and the S3 credentials Secret do not.
+#[test]
+fn wizard_takes_a_cron_schedule_and_checks_names_with_the_api() {
+    if !tmux_available() {
+        return;
+    }
+    let s = Session::sandbox("wizard-api", &["TERM=xterm-256color"], "--no-engine");
+    s.wait_examples();
+    s.keys(&["c"]);
+    s.wait("the wizard", 10, |p| p.contains("1. Kind"));
+    s.keys(&["Enter"]);
+    s.wait("the name step", 10, |p| p.contains("▸ 2. Name"));
+    for _ in 0.."cluster1".len() {
+        s.keys(&["BSpace"]);
+    }
+    s.text("shop-db");
+    s.keys(&["Enter"]);
+    s.wait("the size step", 10, |p| p.contains("▸ 3. Size"));
+    // storage class: the fifth field
+    s.keys(&["Tab", "Tab", "Tab", "Tab"]);
+    s.text("no-such-class");
+    s.keys(&["Enter"]);
+    s.wait("the proxy step", 10, |p| p.contains("▸ 4. Proxy"));
+    s.keys(&["C-p"]);
+    s.wait("the class refused on its field", 20, |p| {
+        p.contains("▸ 3. Size") && p.contains("StorageClass no-such-class does not exist")
+    });
+    s.keys(&["Tab", "Tab", "Tab", "Tab"]);
+    for _ in 0.."no-such-class".len() {
+        s.keys(&["BSpace"]);
+    }
+    s.keys(&["Enter"]);
+    s.wait("the proxy step again", 10, |p| p.contains("▸ 4. Proxy"));
+    s.keys(&["Enter"]);
+    s.wait("the backup step", 10, |p| p.contains("▸ 5. Backups") && p.contains("Schedule (cron)"));
+    // backup on, s3: storage name, type, bucket, region, credentials, schedule
+    s.keys(&["Tab", "Tab", "Tab"]);
+    s.text("my-bucket");
+    s.keys(&["Tab", "Tab"]);
+    s.text("no-such-secret");
+    s.keys(&["Tab"]);
+    for _ in 0.."0 0 * * *".len() {
+        s.keys(&["BSpace"]);
+    }
+    s.text("0 3 * * *");
+    s.wait("the schedule typed with its spaces", 10, |p| p.contains("0 3 * * *"));
+    s.keys(&["Enter"]);
+    let pane = s.wait("the review with what the API said", 20, |p| {
+        p.contains("▸ 6. Review")
+            && p.contains("Secret no-such-secret does not exist")
+            && p.contains("PerconaXtraDBCluster named shop-db already exists")
+    });
+    assert!(pane.contains("✓ 2. Name & version (1)"), "the step with the name says it has a problem: {pane}");
+    for _ in 0..40 {
+        s.keys(&["Down"]);
+    }
+    s.wait("the schedule in the YAML", 10, |p| p.contains("schedule: 0 3 * * *"));
+    s.keys(&["Enter"]);
+    s.wait("creation refused", 10, |p| p.contains("cannot create yet"));
+    s.keys(&["C-c"]);
+    s.wait("dbdeck to exit", 15, |p| p.contains("DBDECK_EXIT=0"));
+}
+
+/// `:backups` acts on backups: its hint bar has the backup keys and no cluster keys, `s` does not open the
+/// cluster's scale form, ctrl-d deletes the backup after its name is typed, esc goes back to the list.
+#[test]
+fn backup_list_keys_act_on_the_backup_and_esc_returns() {
+    if !tmux_available() {
+        return;
+    }
+    big_stack_runtime().block_on(backup_list_keys());
+}
+
+async fn backup_list_keys() {
+    let (running, admin) = sandbox_with_crds().await;
+    create_pxc(&admin, "bk-db").await;
+    let ar = kube::api::ApiResource::erase::<dbdeck::api::pxc::PerconaXtraDBClusterBackup>(&());
+    let backups: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(admin.clone(), "default", &ar);
+    let backup: kube::api::DynamicObject = serde_json::from_value(serde_json::json!({
+        "apiVersion": "pxc.percona.com/v1", "kind": "PerconaXtraDBClusterBackup",
+        "metadata": {"name": "bk-db-nightly", "namespace": "default"},
+        "spec": {"pxcCluster": "bk-db", "storageName": "s3-us-west"},
+    }))
+    .unwrap();
+    backups.create(&Default::default(), &backup).await.unwrap();
+
+    let bin = env!("CARGO_BIN_EXE_dbdeck");
+    let kc = running.kubeconfig_path.display().to_string();
+    let s =
+        Session::start("backups", &format!("env TERM=xterm-256color {bin} --kubeconfig {kc} -n default --no-engine"));
+    wait_pane(&s, "the cluster", 20, |p| has_row(p, "pxc", "bk-db")).await;
+    s.command("backups");
+    let pane = wait_pane(&s, "the backup row", 10, |p| p.contains("bk-db-nightly")).await;
+    assert!(pane.contains("delete backup") && pane.contains("describe"), "{pane}");
+    assert!(!pane.contains("<s> scale") && !pane.contains("<c> create"), "no cluster keys: {pane}");
+    s.keys(&["s"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!s.pane().contains("Database pods"), "no scale form");
+    s.keys(&["C-d"]);
+    let pane = wait_pane(&s, "the backup delete dialog", 10, |p| p.contains("Type the backup name")).await;
+    assert!(pane.contains("bk-db-nightly") && pane.contains("Data: kept"), "{pane}");
+    s.text("bk-db-nightly");
+    s.keys(&["Enter"]);
+    wait_pane(&s, "the backup deleted", 20, |p| p.contains("delete backup bk-db-nightly: done")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while backups.get_opt("bk-db-nightly").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the backup object is still there");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(pxc_api(&admin).get_opt("bk-db").await.unwrap().is_some(), "the cluster stays");
+    s.keys(&["Escape"]);
+    wait_pane(&s, "the cluster list again", 10, |p| has_row(p, "pxc", "bk-db") && p.contains("clusters(all)")).await;
+    drop(s);
+    running.shutdown().await;
+}
+
+/// `:ns` alone picks from the API's namespaces; `:ns` of one that does not exist is refused; `:ctx` lands in
+/// the new context's own namespace.
+#[test]
+fn namespace_picker_unknown_namespace_and_context_namespace() {
+    if !tmux_available() {
+        return;
+    }
+    big_stack_runtime().block_on(namespace_and_context());
+}
+
+async fn namespace_and_context() {
+    use k8s_openapi::api::core::v1::Namespace;
+    let (a, admin_a) = sandbox_with_crds().await;
+    let (b, admin_b) = sandbox_with_crds().await;
+    for (admin, ns) in [(&admin_a, "team-x"), (&admin_b, "team-b")] {
+        let obj: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap();
+        kube::Api::<Namespace>::all(admin.clone()).create(&Default::default(), &obj).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kc = two_context_kubeconfig(dir.path(), &a.kubeconfig_path, &b.kubeconfig_path);
+    // Context b's own namespace is team-b.
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&kc).unwrap()).unwrap();
+    doc["contexts"][1]["context"]["namespace"] = "team-b".into();
+    std::fs::write(&kc, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    let bin = env!("CARGO_BIN_EXE_dbdeck");
+    let s = Session::start(
+        "ns-ctx",
+        &format!("env TERM=xterm-256color {bin} --kubeconfig {} -n default --no-engine", kc.display()),
+    );
+    wait_pane(&s, "the console on a", 20, |p| p.contains(" ctx a ") && p.contains("ns default")).await;
+
+    s.command("ns does-not-exist");
+    wait_pane(&s, "the refusal", 10, |p| p.contains("namespace does-not-exist does not exist")).await;
+    assert!(s.pane().contains("ns default"), "still in default");
+
+    s.command("ns");
+    wait_pane(&s, "the picker", 10, |p| p.contains("choose a namespace") && p.contains("team-x")).await;
+    s.text("team");
+    s.keys(&["Enter"]);
+    wait_pane(&s, "namespace team-x", 10, |p| p.contains("ns team-x") && !p.contains("choose a namespace")).await;
+
+    s.command("ctx");
+    wait_pane(&s, "the context picker", 10, |p| p.contains("choose a context")).await;
+    s.text("b");
+    s.keys(&["Enter"]);
+    wait_pane(&s, "context b in its own namespace", 15, |p| p.contains(" ctx b ") && p.contains("ns team-b")).await;
     drop(s);
     a.shutdown().await;
     b.shutdown().await;

@@ -331,6 +331,8 @@ fn list_typing_a_command() {
     type_text(&mut app, "ns shop");
     snap("list_command_line", &app, 120, 10);
     let effects = app.update(Action::Submit);
+    assert_eq!(effects, vec![Effect::CheckNamespace("shop".into())]);
+    let effects = app.update(Action::NamespaceChecked { namespace: "shop".into(), result: Ok(None) });
     assert_eq!(effects, vec![Effect::SwitchNamespace(Some("shop".into()))]);
     assert_eq!(app.visible().len(), 2);
 }
@@ -473,6 +475,9 @@ fn wizard_steps_with_validation_errors() {
     app.update(Action::PrevField);
     type_text(&mut app, "orders-backups");
     app.update(Action::Submit);
+    assert!(matches!(app.wizard.as_ref().map(|w| w.checking), Some(true)), "the names are being checked");
+    assert!(app.update(Action::Submit).is_empty(), "no create before the API answered");
+    app.update(Action::WizardChecked(vec![]));
     snap("wizard_6_review", &app, 110, 40);
     let effects = app.update(Action::Submit);
     let [Effect::CreateCluster { value }] = effects.as_slice() else { panic!("{effects:?}") };
@@ -592,9 +597,221 @@ fn backup_and_pause_questions() {
     assert_eq!(value["metadata"]["name"], "cluster1-20261122-120000");
 
     app.update(Action::PauseResume);
+    type_text(&mut app, "clu");
     snap("pause_question", &app, 100, 24);
-    let effects = app.update(Action::Yes);
+    assert!(app.update(Action::Submit).is_empty(), "pausing stops every pod: the whole name first");
+    type_text(&mut app, "ster1");
+    let effects = app.update(Action::Submit);
     assert!(matches!(effects.as_slice(), [Effect::Patch { patch, .. }] if patch == &json!({"spec": {"pause": true}})));
+}
+
+/// Restore overwrites the data: the question wants the cluster's name typed, like a delete.
+#[test]
+fn restore_question_wants_the_name() {
+    let mut app = app_with(all_clusters());
+    open(&mut app, "cluster1");
+    app.update(Action::Restore);
+    type_text(&mut app, "cluster1");
+    snap("restore_question_typed", &app, 110, 24);
+    let effects = app.update(Action::Submit);
+    assert!(
+        matches!(effects.as_slice(), [Effect::CreateBackup { value }] if value["kind"] == "PerconaXtraDBClusterRestore")
+    );
+}
+
+/// A replica whose SQL thread stopped: the list's LAG is red with a mark, the primary is named.
+fn ps_async_broken() -> ClusterView {
+    use dbdeck::observe::facts::*;
+    let mut c = ps_async_lagging();
+    c.name = "billing".into();
+    c.members[2].lag = LagView::Amount {
+        behind: Behind::Transactions(77),
+        note: Some("seconds behind source is NULL: the SQL thread is not running".into()),
+        read_at: now(),
+    };
+    c.db_facts = vec![MemberFacts {
+        member: "orders-mysql-2".into(),
+        read_at: now(),
+        outcome: ProbeOutcome::Ok(DbFacts {
+            role: dbdeck::observe::facts::Role::Replica,
+            state: "SQL thread stopped".into(),
+            version: "8.4.5".into(),
+            lag_seconds: None,
+            lag_amount: Some(LagAmount::transactions(77)),
+            lag_note: None,
+            problems: vec!["SQL thread is not running".into()],
+            detail: FamilyDetail::Async(AsyncDetail {
+                flavor: MysqlFlavor::Mysql,
+                read_only: true,
+                gtid_executed: String::new(),
+                channels: vec![],
+            }),
+        }),
+    }];
+    c.pvcs[1].phase = "Pending".into();
+    c
+}
+
+/// The SRE's columns (PRIMARY, LAG, PVC, VERSION) on a wide screen; at 80x24 the least useful go first, what
+/// stays is cut with `…`, never mid-word into the next column.
+#[test]
+fn list_columns_by_priority_at_every_width() {
+    let mut clusters = all_clusters();
+    clusters.push(initializing_pxc());
+    clusters.push(ps_async_broken());
+    let app = app_with(clusters);
+    let wide = format!("{}", render(&app, &Theme::dark(), 220, 12).backend());
+    for h in ["PRIMARY", "LAG", "PVC", "VERSION", "ENDPOINT", "NAMESPACE", "BACKUP"] {
+        assert!(wide.contains(h), "{h} at 220 columns:\n{wide}");
+    }
+    assert!(wide.contains("orders-mysql-0"), "the source is the primary: {wide}");
+    assert!(wide.contains("✖ 77 trx"), "broken replication is marked: {wide}");
+    assert!(wide.contains("2/3"), "a Pending claim shows in PVC: {wide}");
+    insta::assert_snapshot!("list_220_wide", render(&app, &Theme::dark(), 220, 12).backend());
+    let t = render(&app, &Theme::dark(), 80, 24);
+    let narrow = format!("{}", t.backend());
+    assert!(narrow.contains("NAME") && narrow.contains("STATE") && narrow.contains("LAG"), "{narrow}");
+    assert!(!narrow.contains("ENDPOINT") && !narrow.contains("VERSION"), "the least useful go first: {narrow}");
+    let header = narrow.lines().nth(2).unwrap();
+    assert!(!header.contains("NAMESPACENAME") && !header.contains("STATEREADY"), "{header}");
+    insta::assert_snapshot!("list_80x24", t.backend());
+    // The broken lag is red.
+    let buf = t.backend().buffer();
+    let row = (0..24)
+        .find(|y| (0..80).map(|x| buf[(x, *y)].symbol().to_string()).collect::<String>().contains("billing"))
+        .unwrap();
+    let red = (0..80).any(|x| buf[(x, row)].symbol() == "✖" && buf[(x, row)].fg == Theme::dark().error);
+    assert!(red, "the ✖ of broken replication is in the error colour");
+}
+
+/// `^`/`$` anchor to the name: `^o` keeps names starting with o, not rows whose first column does.
+#[test]
+fn filter_anchors_apply_to_the_name() {
+    let mut app = app_with(all_clusters());
+    app.update(Action::StartFilter);
+    type_text(&mut app, "^p");
+    assert!(app.visible().is_empty(), "no name starts with p (the kinds pxc and pg do not count)");
+    app.update(Action::Backspace);
+    type_text(&mut app, "o");
+    app.update(Action::Submit);
+    assert_eq!(app.visible().iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["orders"]);
+    app.update(Action::StartFilter);
+    app.update(Action::Backspace);
+    app.update(Action::Backspace);
+    type_text(&mut app, "s$");
+    app.update(Action::Submit);
+    assert_eq!(app.visible().iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["analytics", "orders"]);
+    app.update(Action::StartFilter);
+    app.update(Action::Backspace);
+    app.update(Action::Backspace);
+    type_text(&mut app, "haproxy");
+    app.update(Action::Submit);
+    assert_eq!(app.visible().len(), 2, "unanchored text searches the whole row (endpoint)");
+}
+
+/// Long texts: the event message ends in `…` with the full text one enter away; the status line too, with
+/// `:messages` for all of it; wizard errors wrap.
+#[test]
+fn long_texts_are_cut_with_an_ellipsis_and_readable_in_full() {
+    let mut c = healthy_pxc();
+    let long = "Readiness probe failed: ERROR 2003 (HY000): Can't connect to MySQL server on '10.244.1.17:33062' (111 \"Connection refused\") while the node was joining the cluster after an SST from cluster1-pxc-0";
+    c.events.insert(0, event("Warning", "Unhealthy", "pod/cluster1-pxc-1", long, 1, 12));
+    let mut app = app_with(vec![c]);
+    app.width = 100;
+    open(&mut app, "cluster1");
+    app.update(Action::Pane(4));
+    let t = render(&app, &Theme::dark(), 100, 18);
+    let text = format!("{}", t.backend());
+    assert!(text.contains("COUNT") && text.contains("12"), "{text}");
+    assert!(text.contains("…"), "{text}");
+    insta::assert_snapshot!("detail_events_ellipsis", t.backend());
+    app.update(Action::Open);
+    let t = render(&app, &Theme::dark(), 100, 18);
+    let text = format!("{}", t.backend()).replace(['│', '║', '"', '\n', ' '], "");
+    assert!(
+        text.contains(&long.replace(['"', ' '], "").replace("\\", "")),
+        "the popup has the whole message:\n{}",
+        t.backend()
+    );
+    insta::assert_snapshot!("detail_event_popup", t.backend());
+    app.update(Action::Back);
+    assert!(app.popup.is_none());
+
+    app.update(Action::WriteDone { what: "update cluster1".into(), result: Err(long.into()) });
+    let t = render(&app, &Theme::dark(), 100, 18);
+    let status = format!("{}", t.backend()).lines().nth(16).unwrap().to_string();
+    assert!(status.contains("…") && status.contains(":messages"), "{status}");
+}
+
+/// `:ns` alone opens a picker of namespaces, narrowed by typing.
+#[test]
+fn namespace_picker() {
+    let mut app = app_with(all_clusters());
+    app.update(Action::StartCommand);
+    type_text(&mut app, "ns");
+    assert_eq!(app.update(Action::Submit), vec![Effect::ListForPicker(dbdeck::console::action::PickKind::Namespace)]);
+    app.update(Action::PickerItems {
+        kind: dbdeck::console::action::PickKind::Namespace,
+        result: Ok(vec!["bi".into(), "default".into(), "kube-system".into(), "shop".into()]),
+    });
+    type_text(&mut app, "s");
+    app.update(Action::Down);
+    snap("namespace_picker", &app, 100, 20);
+    assert_eq!(app.update(Action::Submit), vec![Effect::SwitchNamespace(Some("shop".into()))]);
+}
+
+/// `:backups`: the hint bar has the backup's keys, the delete dialog names the backup and says whether its
+/// data goes (the delete-backup finalizer).
+#[test]
+fn backup_list_keys_and_delete_dialog() {
+    let mut app = app_with(all_clusters());
+    app.update(Action::StartCommand);
+    type_text(&mut app, "backups");
+    app.update(Action::Submit);
+    let t = render(&app, &Theme::dark(), 130, 10);
+    let text = format!("{}", t.backend());
+    assert!(text.contains("describe") && text.contains("delete backup"), "{text}");
+    assert!(!text.contains("<s> scale") && !text.contains("<c> create"), "{text}");
+    let effects = app.update(Action::Delete);
+    let [Effect::FetchObject { purpose, .. }] = effects.as_slice() else { panic!("{effects:?}") };
+    app.update(Action::Fetched {
+        purpose: purpose.clone(),
+        result: Ok(json!({"metadata": {"finalizers": ["percona.com/delete-backup"]}})),
+    });
+    snap("delete_backup_dialog", &app, 130, 16);
+}
+
+/// The wizard's names checked against the cluster land on their fields; an API that could not be asked is
+/// said as such.
+#[test]
+fn wizard_shows_what_the_api_said() {
+    use dbdeck::console::action::{CheckOutcome, RemoteCheck};
+    let mut app = app_with(all_clusters());
+    app.update(Action::Create);
+    let effects = app.update(Action::Submit);
+    assert!(matches!(effects.as_slice(), [Effect::CheckWizard(q)] if q.name == "cluster1"), "{effects:?}");
+    app.update(Action::WizardChecked(vec![
+        RemoteCheck {
+            field: "name",
+            value: "cluster1".into(),
+            outcome: CheckOutcome::Problem(
+                "a PerconaXtraDBCluster named cluster1 already exists in namespace default".into(),
+            ),
+        },
+        RemoteCheck {
+            field: "credentials",
+            value: "".into(),
+            outcome: CheckOutcome::Unchecked("could not check with the API: connection refused".into()),
+        },
+    ]));
+    snap("wizard_name_exists", &app, 110, 16);
+    assert!(app.update(Action::Submit).is_empty(), "the step with the duplicate name does not go on");
+    type_text(&mut app, "x");
+    let w = app.wizard.as_ref().unwrap();
+    assert!(
+        w.problems.iter().all(|p| !p.message.contains("already exists")),
+        "a new name is no longer the checked one"
+    );
 }
 
 // ---- help, hints, themes ----
@@ -685,11 +902,11 @@ fn long_lists_page_to_the_selection() {
     let mut app = app_with(many);
     app.update(Action::Bottom);
     let text = format!("{}", render(&app, &Theme::dark(), 100, 12).backend());
-    assert!(text.contains("▌pxc       ns         c099"), "{text}");
+    assert!(text.lines().any(|l| l.contains("▌pxc") && l.contains("c099")), "{text}");
     assert!(text.contains("clusters(all)[100]"));
     app.update(Action::Top);
     let text = format!("{}", render(&app, &Theme::dark(), 100, 12).backend());
-    assert!(text.contains("▌pxc       ns         c000") && !text.contains("c099"), "{text}");
+    assert!(text.lines().any(|l| l.contains("▌pxc") && l.contains("c000")) && !text.contains("c099"), "{text}");
 }
 
 #[test]

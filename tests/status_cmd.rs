@@ -71,6 +71,7 @@ async fn status_prints_stable_json_of_the_examples() {
         "host",
         "created",
         "version",
+        "crVersion",
         "paused",
         "components",
         "members",

@@ -128,15 +128,24 @@ pub enum Action {
     // answers to a yes/no question
     Yes,
     No,
+    // the selected backup (`:backups`)
+    Describe,
+    Yaml,
     // misc
     Help,
     CycleTheme,
+    /// ctrl-L: clear the terminal and draw everything again.
+    Redraw,
     // news from the live layer
     Snapshot(Vec<ClusterView>),
     Tick(DateTime<Utc>),
     Connection(Connection),
-    /// The live layer now watches this kubeconfig context (a failed switch leaves everything as it was).
-    ContextSwitched(String),
+    /// The live layer now watches this kubeconfig context, in `namespace` (`None` = all) (a failed switch
+    /// leaves everything as it was).
+    ContextSwitched {
+        context: String,
+        namespace: Option<String>,
+    },
     /// The current custom resource, fetched for the edit form.
     EditLoaded {
         target: ClusterRef,
@@ -156,6 +165,72 @@ pub enum Action {
         what: String,
         result: Result<(), String>,
     },
+    /// An object fetched for `purpose` (its JSON), or why it could not be.
+    Fetched {
+        purpose: FetchPurpose,
+        result: Result<serde_json::Value, String>,
+    },
+    /// The answer to [`Effect::CheckNamespace`]: `Ok(note)` to switch (with a note when it could not be
+    /// verified), `Err` with the reason to refuse.
+    NamespaceChecked {
+        namespace: String,
+        result: Result<Option<String>, String>,
+    },
+    /// Items for the picker that `:ns`/`:ctx` without an argument opened (or why there are none).
+    PickerItems {
+        kind: PickKind,
+        result: Result<Vec<String>, String>,
+    },
+    /// What the API said about the wizard's names (an existing cluster, StorageClass, Secret).
+    WizardChecked(Vec<RemoteCheck>),
+}
+
+/// What a fetched object is for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FetchPurpose {
+    /// Show its YAML in a popup with this title.
+    Yaml { title: String },
+    /// Ask for a typed confirmation to delete this backup of `cluster` (its finalizers decide what goes).
+    DeleteBackup { cluster: ClusterRef, name: String },
+}
+
+/// What a picker chooses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PickKind {
+    Namespace,
+    Context,
+}
+
+/// One name the wizard asked the API about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteCheck {
+    /// The wizard field (`name`, `storage-class`, `credentials`).
+    pub field: &'static str,
+    /// The value that was checked (a later edit of the field makes the answer stale).
+    pub value: String,
+    pub outcome: CheckOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum CheckOutcome {
+    Fine,
+    /// The API says no: the sentence for the field.
+    Problem(String),
+    /// The API could not be asked (unreachable, forbidden): said, not blocking.
+    Unchecked(String),
+}
+
+/// What the wizard asks the API before it creates a cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WizardQuery {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// Empty = the default class (nothing to check).
+    pub storage_class: String,
+    /// Empty = no S3 credentials Secret in the spec.
+    pub secret: String,
 }
 
 /// A request for the live layer; the console never does I/O itself.
@@ -185,10 +260,33 @@ pub enum Effect {
         target: ClusterRef,
         scale_only: bool,
     },
-    /// Fetch the resource, run `$EDITOR` on its YAML and answer with [`Action::EditorDone`].
+    /// Fetch the resource, run `$EDITOR` on its YAML and answer with [`Action::EditorDone`]. With `resume`, the
+    /// editor re-opens on the user's own text (the resource before it, and the text with the error on top).
     OpenEditor {
         target: ClusterRef,
+        resume: Option<(serde_json::Value, String)>,
     },
+    /// GET one object and answer with [`Action::Fetched`].
+    FetchObject {
+        api_version: String,
+        kind: String,
+        namespace: String,
+        name: String,
+        purpose: FetchPurpose,
+    },
+    DeleteBackup {
+        kind: ClusterKind,
+        namespace: String,
+        name: String,
+    },
+    /// Does the namespace exist? Answered with [`Action::NamespaceChecked`].
+    CheckNamespace(String),
+    /// Names for a picker, answered with [`Action::PickerItems`].
+    ListForPicker(PickKind),
+    /// Answered with [`Action::WizardChecked`].
+    CheckWizard(WizardQuery),
+    /// Clear the terminal and draw everything again.
+    Redraw,
     /// `None` means all namespaces.
     SwitchNamespace(Option<String>),
     SwitchContext(String),

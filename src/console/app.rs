@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 use serde_json::json;
 
-use super::action::{Action, ClusterRef, Connection, Effect, SortColumn};
+use super::action::{Action, ClusterRef, Connection, Effect, FetchPurpose, PickKind, SortColumn};
 use super::command::{self, Command, KindScope};
 use super::edit::{DryRun, EditForm, Review};
 use super::filter::Filter;
@@ -120,6 +120,10 @@ pub struct Question {
     pub choices: Vec<String>,
     pub choice: usize,
     pub on_yes: OnYes,
+    /// For what cannot be undone (a restore overwrites data, a pause stops every pod): the name to type
+    /// before enter says yes.
+    pub confirm_name: Option<String>,
+    pub typed: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -129,6 +133,58 @@ pub struct DeleteConfirm {
     /// `percona.com/delete-*-pvc` finalizers on the cluster (PVCs go with it when present).
     pub pvc_finalizers: Vec<String>,
     pub pvcs: Vec<String>,
+    /// Set when a backup of `target` is what goes, not the cluster.
+    pub backup: Option<BackupDelete>,
+}
+
+impl DeleteConfirm {
+    /// The name the user has to type.
+    pub fn name(&self) -> &str {
+        self.backup.as_ref().map(|b| b.name.as_str()).unwrap_or(&self.target.name)
+    }
+}
+
+/// A backup about to be deleted, as the server has it now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackupDelete {
+    pub name: String,
+    /// `percona.com/delete-backup` is on the object: the operator removes the data before the object goes.
+    pub deletes_data: bool,
+    pub destination: Option<String>,
+    pub storage: Option<String>,
+}
+
+/// A scrollable text popup over the current screen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextPopup {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub scroll: u16,
+}
+
+/// A list to choose a namespace or context from; typed text narrows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Picker {
+    pub kind: PickKind,
+    /// `None` while the names are being fetched.
+    pub items: Option<Vec<String>>,
+    pub filter: String,
+    pub selected: usize,
+    /// Why the list is empty or incomplete.
+    pub note: Option<String>,
+}
+
+impl Picker {
+    /// The items that contain the typed text.
+    pub fn shown(&self) -> Vec<&str> {
+        let f = self.filter.to_lowercase();
+        self.items
+            .iter()
+            .flatten()
+            .filter(|i| f.is_empty() || i.to_lowercase().contains(&f))
+            .map(String::as_str)
+            .collect()
+    }
 }
 
 pub struct App {
@@ -162,9 +218,22 @@ pub struct App {
     pub review: Option<Review>,
     pub delete: Option<DeleteConfirm>,
     pub question: Option<Question>,
+    pub popup: Option<TextPopup>,
+    pub picker: Option<Picker>,
+    /// The status messages of this session, oldest first (`:messages` shows them in full).
+    pub messages: Vec<(DateTime<Utc>, StatusLine)>,
+    /// When the status line's message was said (it clears itself after a while).
+    pub status_since: DateTime<Utc>,
+    /// The terminal's width as last drawn (text wraps to it); the run loop keeps it current.
+    pub width: u16,
     pub now: DateTime<Utc>,
     pub keymap: Keymap,
 }
+
+/// How long a message stays on the status line; `:messages` keeps it after that.
+const STATUS_KEEP_SECS: i64 = 15;
+const STATUS_KEEP_ERROR_SECS: i64 = 90;
+const MESSAGES_KEPT: usize = 200;
 
 const PAGE: usize = 10;
 
@@ -197,6 +266,11 @@ impl App {
             review: None,
             delete: None,
             question: None,
+            popup: None,
+            picker: None,
+            messages: Vec::new(),
+            status_since: now,
+            width: 120,
             now,
             keymap: Keymap::default(),
         }
@@ -218,14 +292,22 @@ impl App {
     /// Active key contexts, most specific first.
     pub fn contexts(&self) -> Vec<Context> {
         use Context::*;
-        if self.question.is_some() {
-            return vec![Confirm, Always];
+        if self.popup.is_some() {
+            return vec![Popup, Always];
+        }
+        if self.picker.is_some() {
+            return vec![Picker, Always];
+        }
+        if let Some(q) = &self.question {
+            // A question that wants a name typed takes text: `y` is a letter of the name there.
+            return if q.confirm_name.is_some() { vec![Input, Always] } else { vec![Confirm, Always] };
         }
         if self.input.is_some() {
             return vec![Input, Always];
         }
         match self.screen() {
-            Screen::Clusters | Screen::Backups => vec![List, Global, Always],
+            Screen::Clusters => vec![List, Global, Always],
+            Screen::Backups => vec![Backups, Global, Always],
             Screen::Detail(_) => vec![Detail, Global, Always],
             Screen::Help => vec![Help, Global, Always],
             Screen::Wizard if self.wizard.as_ref().is_some_and(|w| w.step == Step::Review) => vec![Review, Always],
@@ -256,7 +338,7 @@ impl App {
             .iter()
             .filter(|c| self.namespace.as_ref().is_none_or(|ns| &c.namespace == ns))
             .filter(|c| self.scope.admits(&c.kind))
-            .filter(|c| self.filter.is_empty() || self.filter.matches(&search_text(c)))
+            .filter(|c| self.filter.is_empty() || self.filter.matches_row(&c.name, &search_text(c)))
             .collect();
         let now = self.now;
         v.sort_by(|a, b| {
@@ -291,7 +373,23 @@ impl App {
     }
 
     fn say(&mut self, level: Level, text: impl Into<String>) {
-        self.status = Some(StatusLine { level, text: text.into() });
+        self.tell(level, text);
+    }
+
+    /// Puts a message on the status line (and into `:messages`).
+    pub fn tell(&mut self, level: Level, text: impl Into<String>) {
+        let line = StatusLine { level, text: text.into() };
+        self.messages.push((self.now, line.clone()));
+        if self.messages.len() > MESSAGES_KEPT {
+            self.messages.remove(0);
+        }
+        self.status = Some(line);
+        self.status_since = self.now;
+    }
+
+    /// The selected backup of `:backups`.
+    pub fn selected_backup(&self) -> Option<(&ClusterView, &BackupView)> {
+        self.visible_backups().get(self.backup_selected).copied()
     }
 
     fn pop_to_base(&mut self) {
@@ -319,6 +417,58 @@ impl App {
             }
             Action::Tick(now) => {
                 self.now = now;
+                let keep = match self.status.as_ref().map(|s| s.level) {
+                    Some(Level::Error) => STATUS_KEEP_ERROR_SECS,
+                    _ => STATUS_KEEP_SECS,
+                };
+                if self.status.is_some() && (now - self.status_since).num_seconds() >= keep {
+                    self.status = None;
+                }
+                return vec![];
+            }
+            Action::Redraw => return vec![Effect::Redraw],
+            Action::Fetched { purpose, result } => return self.fetched(purpose, result),
+            Action::NamespaceChecked { namespace, result } => {
+                return match result {
+                    Ok(note) => {
+                        match note {
+                            Some(n) => self.say(Level::Info, format!("namespace {namespace}: {n}")),
+                            None => self.status = None,
+                        }
+                        self.namespace = Some(namespace.clone());
+                        self.stack = vec![Screen::Clusters];
+                        self.selected = 0;
+                        vec![Effect::SwitchNamespace(Some(namespace))]
+                    }
+                    Err(e) => {
+                        self.say(Level::Error, format!(":ns {namespace}: {e}; staying in {}", self.ns_label()));
+                        vec![]
+                    }
+                };
+            }
+            Action::PickerItems { kind, result } => {
+                if let Some(p) = self.picker.as_mut().filter(|p| p.kind == kind) {
+                    match result {
+                        Ok(items) => {
+                            if items.is_empty() {
+                                p.note = Some("nothing to choose from".into());
+                            }
+                            p.items = Some(items);
+                        }
+                        Err(e) => {
+                            p.items = Some(vec![]);
+                            p.note = Some(e);
+                        }
+                    }
+                }
+                return vec![];
+            }
+            Action::WizardChecked(results) => {
+                if let Some(w) = self.wizard.as_mut() {
+                    w.remote = results;
+                    w.checking = false;
+                    w.refresh();
+                }
                 return vec![];
             }
             Action::Connection(Connection::Lost { reason }) => {
@@ -329,8 +479,9 @@ impl App {
                 self.banner = None;
                 return vec![];
             }
-            Action::ContextSwitched(ctx) => {
+            Action::ContextSwitched { context: ctx, namespace } => {
                 self.context = ctx;
+                self.namespace = namespace;
                 self.clusters.clear();
                 self.loaded = false;
                 self.banner = None;
@@ -363,6 +514,12 @@ impl App {
             }
             Action::Quit => return vec![Effect::Quit],
             _ => {}
+        }
+        if self.popup.is_some() {
+            return self.on_popup(action);
+        }
+        if self.picker.is_some() {
+            return self.on_picker(action);
         }
         if self.question.is_some() {
             return self.on_question(action);
@@ -430,11 +587,26 @@ impl App {
             Action::PageDown => self.move_selection(PAGE as isize, None),
             Action::Top => self.move_selection(0, Some(false)),
             Action::Bottom => self.move_selection(0, Some(true)),
+            Action::Open if matches!(self.screen(), Screen::Detail(_)) => self.row_popup(),
+            Action::Open | Action::Describe if matches!(self.screen(), Screen::Backups) => self.describe_backup(),
+            Action::Yaml if matches!(self.screen(), Screen::Backups) => {
+                if let Some((c, b)) = self.selected_backup() {
+                    let (api_version, kind) = backup_api_kind(c.kind);
+                    let effect = Effect::FetchObject {
+                        api_version: api_version.into(),
+                        kind: kind.into(),
+                        namespace: c.namespace.clone(),
+                        name: b.name.clone(),
+                        purpose: FetchPurpose::Yaml { title: format!("{kind} {}/{}", c.namespace, b.name) },
+                    };
+                    return vec![effect];
+                }
+            }
             Action::Open => {
                 if let Some(c) = self.selected_cluster() {
                     let r = ClusterRef::of(c);
                     self.stack.push(Screen::Detail(r));
-                    self.pane = if matches!(self.screen(), Screen::Backups) { Pane::Backups } else { Pane::Topology };
+                    self.pane = Pane::Topology;
                     self.detail_scroll = 0;
                 }
             }
@@ -496,6 +668,26 @@ impl App {
             self.say(Level::Error, "read-only mode: dbdeck was started with --readonly, so writes are disabled");
             return vec![];
         }
+        // On the backup list a key acts on the backup of the row, never on its cluster.
+        if matches!(self.screen(), Screen::Backups) {
+            if action != Action::Delete {
+                return vec![];
+            }
+            let Some((c, b)) = self.selected_backup() else {
+                self.say(Level::Error, "no backup selected");
+                return vec![];
+            };
+            let (api_version, kind) = backup_api_kind(c.kind);
+            let (cluster, name) = (ClusterRef::of(c), b.name.clone());
+            self.say(Level::Info, format!("reading backup {name}…"));
+            return vec![Effect::FetchObject {
+                api_version: api_version.into(),
+                kind: kind.into(),
+                namespace: cluster.namespace.clone(),
+                name: name.clone(),
+                purpose: FetchPurpose::DeleteBackup { cluster, name },
+            }];
+        }
         if action == Action::Create {
             let ns = self.namespace.clone().or_else(|| self.selected_cluster().map(|c| c.namespace.clone()));
             self.wizard = Some(Wizard::new(ns.as_deref().unwrap_or("default")));
@@ -515,13 +707,14 @@ impl App {
                 self.say(Level::Info, format!("loading {label}…"));
                 vec![Effect::LoadForEdit { target, scale_only: action == Action::Scale }]
             }
-            Action::EditYaml => vec![Effect::OpenEditor { target }],
+            Action::EditYaml => vec![Effect::OpenEditor { target, resume: None }],
             Action::Delete => {
                 self.delete = Some(DeleteConfirm {
                     target,
                     typed: String::new(),
                     pvc_finalizers: c.pvc_deleting_finalizers().into_iter().map(String::from).collect(),
                     pvcs: c.pvcs.iter().map(|p| p.name.clone()).collect(),
+                    backup: None,
                 });
                 self.stack.push(Screen::ConfirmDelete);
                 vec![]
@@ -542,6 +735,8 @@ impl App {
                     choices: c.backup_storages.clone(),
                     choice: 0,
                     on_yes: OnYes::Backup(target),
+                    confirm_name: None,
+                    typed: String::new(),
                 });
                 vec![]
             }
@@ -573,6 +768,9 @@ impl App {
                     choices: done.iter().map(|b| b.name.clone()).collect(),
                     choice: 0,
                     on_yes: OnYes::Restore(target, done.iter().map(|b| (b.name.clone(), b.storage.clone())).collect()),
+                    // It overwrites the data: typed like a delete.
+                    confirm_name: Some(c.name.clone()),
+                    typed: String::new(),
                 });
                 vec![]
             }
@@ -590,6 +788,9 @@ impl App {
                     choices: vec![],
                     choice: 0,
                     on_yes: OnYes::Run(Effect::Patch { target, patch: json!({"spec": {"pause": pause}}) }, what),
+                    // Pausing stops every pod: typed like a delete. Resuming only starts them.
+                    confirm_name: pause.then(|| c.name.clone()),
+                    typed: String::new(),
                 });
                 vec![]
             }
@@ -598,6 +799,27 @@ impl App {
     }
 
     fn on_question(&mut self, action: Action) -> Vec<Effect> {
+        let Some(q) = self.question.as_mut() else { return vec![] };
+        // A question that wants the name typed: letters go to the name, enter says yes only when it matches.
+        let action = match (&q.confirm_name, action) {
+            (Some(_), Action::Input(c)) => {
+                q.typed.push(c);
+                return vec![];
+            }
+            (Some(_), Action::Backspace) => {
+                q.typed.pop();
+                return vec![];
+            }
+            (Some(name), Action::Submit | Action::Yes) => {
+                if q.typed != *name {
+                    let name = name.clone();
+                    self.say(Level::Error, format!("type {name} exactly to confirm"));
+                    return vec![];
+                }
+                Action::Yes
+            }
+            (_, a) => a,
+        };
         let Some(q) = self.question.as_mut() else { return vec![] };
         match action {
             Action::ChoiceNext if !q.choices.is_empty() => q.choice = (q.choice + 1) % q.choices.len(),
@@ -674,8 +896,20 @@ impl App {
         vec![]
     }
 
+    fn ns_label(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("namespace {ns}"),
+            None => "all namespaces".into(),
+        }
+    }
+
     fn run_command(&mut self, text: &str) -> Vec<Effect> {
-        match command::parse(text) {
+        let parsed = command::parse(text);
+        // A command that works replaces whatever the status line said before it.
+        if parsed.is_ok() {
+            self.status = None;
+        }
+        match parsed {
             Err(e) => {
                 self.say(Level::Error, e.to_string());
                 vec![]
@@ -687,15 +921,45 @@ impl App {
                 vec![]
             }
             Ok(Command::Backups) => {
-                self.stack = vec![Screen::Backups];
+                // Over the list, so esc goes back to it.
+                self.stack = vec![Screen::Clusters, Screen::Backups];
                 self.backup_selected = 0;
                 vec![]
             }
-            Ok(Command::Namespace(ns)) => {
-                self.namespace = ns.clone();
+            Ok(Command::Namespace(None)) => {
+                self.namespace = None;
                 self.stack = vec![Screen::Clusters];
                 self.selected = 0;
-                vec![Effect::SwitchNamespace(ns)]
+                vec![Effect::SwitchNamespace(None)]
+            }
+            // The switch waits for the API to say the namespace exists (a typo must not show an empty list).
+            Ok(Command::Namespace(Some(ns))) => {
+                self.say(Level::Info, format!("checking namespace {ns}…"));
+                vec![Effect::CheckNamespace(ns)]
+            }
+            Ok(Command::Pick(kind)) => {
+                self.picker = Some(Picker { kind, items: None, filter: String::new(), selected: 0, note: None });
+                vec![Effect::ListForPicker(kind)]
+            }
+            Ok(Command::Messages) => {
+                let lines = if self.messages.is_empty() {
+                    vec!["No messages yet.".to_string()]
+                } else {
+                    self.messages
+                        .iter()
+                        .rev()
+                        .map(|(t, m)| {
+                            let tag = match m.level {
+                                Level::Info => "info ",
+                                Level::Ok => "ok   ",
+                                Level::Error => "error",
+                            };
+                            format!("{} {tag} {}", t.format("%H:%M:%S"), m.text)
+                        })
+                        .collect()
+                };
+                self.popup = Some(TextPopup { title: "messages (newest first)".into(), lines, scroll: 0 });
+                vec![]
             }
             // The context changes only once the live layer has a client for it: a name that is not in the
             // kubeconfig must not leave the old clusters hidden under a context that was never reached.
@@ -754,11 +1018,15 @@ impl App {
                     lines: vec!["Nothing has been created yet.".into()],
                     choices: vec![],
                     choice: 0,
+                    confirm_name: None,
+                    typed: String::new(),
                     on_yes: OnYes::DiscardWizard,
                 });
             }
             Action::Submit => {
-                if w.step == Step::Review {
+                if w.step == Step::Review && w.checking {
+                    self.say(Level::Info, "asking the API whether the names exist…");
+                } else if w.step == Step::Review {
                     if let Some(value) = w.ready_resource() {
                         let name = w.name();
                         let kind = value["kind"].as_str().unwrap_or("cluster").to_string();
@@ -771,6 +1039,10 @@ impl App {
                     self.say(Level::Error, format!("cannot create yet: {first}"));
                 } else if w.next_step() {
                     self.status = None;
+                    // Past the names: ask the API about them (an existing cluster, StorageClass, S3 Secret) while
+                    // the user goes on; the answers land on their fields.
+                    w.checking = true;
+                    return vec![Effect::CheckWizard(w.query())];
                 } else {
                     let first = w.step_problems(w.step).first().map(|p| p.to_string()).unwrap_or_default();
                     self.say(Level::Error, format!("fix this step first: {first}"));
@@ -818,6 +1090,8 @@ impl App {
                         lines: vec!["Nothing has been applied yet.".into()],
                         choices: vec![],
                         choice: 0,
+                        confirm_name: None,
+                        typed: String::new(),
                         on_yes: OnYes::DiscardEdit,
                     });
                 }
@@ -843,25 +1117,40 @@ impl App {
     }
 
     fn editor_done(&mut self, target: ClusterRef, before: serde_json::Value, after_yaml: &str) -> Vec<Effect> {
-        let after: serde_json::Value = match serde_yaml::from_str(after_yaml) {
-            Ok(v) => v,
+        let text = super::edit::strip_error_header(after_yaml);
+        if text.trim().is_empty() {
+            self.say(Level::Info, format!("edit of {} cancelled: the file was empty", target.name));
+            return vec![];
+        }
+        // As kubectl edit does: a refused edit is not thrown away; the editor re-opens on the user's text with
+        // the reason on top.
+        let problem = match serde_yaml::from_str::<serde_json::Value>(&text) {
+            Err(e) => Err(format!("the edited YAML does not parse: {e}")),
+            Ok(after) => match AnyResource::from_value(after.clone()) {
+                Err(e) => Err(format!("the edited {} is not valid: {e}", target.name)),
+                Ok(_) => {
+                    // As in the edit form: only problems the edit brings in block it.
+                    let existing = super::edit::model_problems(before.clone());
+                    let mut problems: Vec<_> = super::edit::model_problems(after.clone())
+                        .into_iter()
+                        .filter(|p| !existing.contains(p))
+                        .collect();
+                    problems.extend(super::edit::shrinking_volumes(target.kind, &before, &after));
+                    match problems.first() {
+                        Some(p) => Err(format!("the edited {} is not valid: {p}", target.name)),
+                        None => Ok(after),
+                    }
+                }
+            },
+        };
+        let after = match problem {
+            Ok(after) => after,
             Err(e) => {
-                self.say(Level::Error, format!("the edited YAML of {} does not parse: {e}", target.name));
-                return vec![];
+                self.say(Level::Error, format!("{e} — the editor re-opens with your text"));
+                let resume = super::edit::with_error_header(&e, &text);
+                return vec![Effect::OpenEditor { target, resume: Some((before, resume)) }];
             }
         };
-        if let Err(e) = AnyResource::from_value(after.clone()) {
-            self.say(Level::Error, format!("the edited {} is not valid: {e}", target.name));
-            return vec![];
-        }
-        // As in the edit form: only problems the edit brings in block it.
-        let existing = super::edit::model_problems(before.clone());
-        let problems: Vec<_> =
-            super::edit::model_problems(after.clone()).into_iter().filter(|p| !existing.contains(p)).collect();
-        if let Some(p) = problems.first() {
-            self.say(Level::Error, format!("the edited {} is not valid: {p}", target.name));
-            return vec![];
-        }
         let Some(patch) = merge_patch(&before, &after) else {
             self.say(Level::Info, "nothing changed");
             return vec![];
@@ -922,21 +1211,213 @@ impl App {
                 self.stack.pop();
             }
             Action::Submit => {
-                if d.typed == d.target.name {
+                if d.typed == d.name() {
                     let target = d.target.clone();
+                    let backup = d.backup.clone();
                     self.delete = None;
                     // The detail screen of a deleted cluster stays open: it shows the deletion and what blocks it.
                     self.stack.pop();
+                    if let Some(b) = backup {
+                        self.say(Level::Info, format!("deleting backup {}/{}…", target.namespace, b.name));
+                        return vec![Effect::DeleteBackup {
+                            kind: target.kind,
+                            namespace: target.namespace,
+                            name: b.name,
+                        }];
+                    }
                     self.say(Level::Info, format!("deleting {}/{}…", target.namespace, target.name));
                     return vec![Effect::Delete { target }];
                 }
-                let name = d.target.name.clone();
+                let name = d.name().to_string();
                 self.say(Level::Error, format!("type {name} exactly to confirm"));
             }
             _ => {}
         }
         vec![]
     }
+}
+
+impl App {
+    fn on_popup(&mut self, action: Action) -> Vec<Effect> {
+        let Some(p) = self.popup.as_mut() else { return vec![] };
+        match action {
+            Action::Back => self.popup = None,
+            Action::Up => p.scroll = p.scroll.saturating_sub(1),
+            Action::Down => p.scroll = p.scroll.saturating_add(1).min(p.lines.len().saturating_sub(1) as u16),
+            Action::PageUp => p.scroll = p.scroll.saturating_sub(PAGE as u16),
+            Action::PageDown => {
+                p.scroll = p.scroll.saturating_add(PAGE as u16).min(p.lines.len().saturating_sub(1) as u16)
+            }
+            Action::Top => p.scroll = 0,
+            Action::Bottom => p.scroll = p.lines.len().saturating_sub(1) as u16,
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn on_picker(&mut self, action: Action) -> Vec<Effect> {
+        let Some(p) = self.picker.as_mut() else { return vec![] };
+        let n = p.shown().len();
+        match action {
+            Action::Back => self.picker = None,
+            Action::Up => p.selected = p.selected.saturating_sub(1),
+            Action::Down => p.selected = (p.selected + 1).min(n.saturating_sub(1)),
+            Action::Input(c) => {
+                p.filter.push(c);
+                p.selected = 0;
+            }
+            Action::Backspace => {
+                p.filter.pop();
+                p.selected = 0;
+            }
+            Action::Submit => {
+                let Some(choice) = p.shown().get(p.selected).map(|s| s.to_string()) else {
+                    return vec![];
+                };
+                let kind = p.kind;
+                self.picker = None;
+                return match kind {
+                    // Picked from the API's own list: it exists.
+                    PickKind::Namespace => {
+                        self.update(Action::NamespaceChecked { namespace: choice, result: Ok(None) })
+                    }
+                    PickKind::Context => vec![Effect::SwitchContext(choice)],
+                };
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
+    /// Enter on a detail pane: the selected row's whole text, for what the table had to cut.
+    fn row_popup(&mut self) {
+        let Screen::Detail(r) = self.screen().clone() else { return };
+        let Some(c) = self.cluster(&r) else { return };
+        let i = self.detail_scroll as usize;
+        let popup = match self.pane {
+            Pane::Events => c.events.get(i).map(|e| TextPopup {
+                title: format!("event {} {}", e.reason, e.object),
+                lines: vec![
+                    format!("type     {}", e.type_),
+                    format!("reason   {}", e.reason),
+                    format!("object   {}", e.object),
+                    format!("count    {}", e.count),
+                    format!(
+                        "last     {}",
+                        e.last_seen.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or("—".into())
+                    ),
+                    String::new(),
+                    e.message.clone(),
+                ],
+                scroll: 0,
+            }),
+            Pane::Conditions => c.conditions.get(i).map(|k| TextPopup {
+                title: format!("condition {}", k.type_),
+                lines: vec![
+                    format!("status   {}", k.status),
+                    format!("reason   {}", k.reason.as_deref().unwrap_or("—")),
+                    String::new(),
+                    k.message.clone().unwrap_or_default(),
+                ],
+                scroll: 0,
+            }),
+            Pane::Backups => c.backups.get(i).map(|b| backup_popup(c, b)),
+            Pane::WhyNotReady => Some(TextPopup {
+                title: format!("why {} is not ready", c.name),
+                lines: c
+                    .why_not_ready
+                    .iter()
+                    .flat_map(|w| [w.source.clone(), w.message.clone(), String::new()])
+                    .collect(),
+                scroll: 0,
+            }),
+            Pane::Topology | Pane::Pvcs => None,
+        };
+        self.popup = popup;
+    }
+
+    fn describe_backup(&mut self) {
+        let popup = self.selected_backup().map(|(c, b)| backup_popup(c, b));
+        self.popup = popup;
+    }
+
+    fn fetched(&mut self, purpose: FetchPurpose, result: Result<serde_json::Value, String>) -> Vec<Effect> {
+        let value = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let what = match &purpose {
+                    FetchPurpose::Yaml { title } => title.clone(),
+                    FetchPurpose::DeleteBackup { name, .. } => format!("backup {name}"),
+                };
+                self.say(Level::Error, format!("cannot read {what}: {e}"));
+                return vec![];
+            }
+        };
+        match purpose {
+            FetchPurpose::Yaml { title } => {
+                let mut v = value;
+                if let Some(m) = v.pointer_mut("/metadata").and_then(|m| m.as_object_mut()) {
+                    m.remove("managedFields");
+                }
+                let text = serde_yaml::to_string(&v).unwrap_or_else(|e| format!("# cannot render YAML: {e}"));
+                self.popup = Some(TextPopup { title, lines: text.lines().map(String::from).collect(), scroll: 0 });
+                self.status = None;
+            }
+            FetchPurpose::DeleteBackup { cluster, name } => {
+                let finalizers: Vec<&str> = value
+                    .pointer("/metadata/finalizers")
+                    .and_then(|f| f.as_array())
+                    .map(|a| a.iter().filter_map(|f| f.as_str()).collect())
+                    .unwrap_or_default();
+                let b = self.cluster(&cluster).and_then(|c| c.backups.iter().find(|b| b.name == name));
+                let backup = BackupDelete {
+                    deletes_data: finalizers.contains(&"percona.com/delete-backup"),
+                    destination: b.and_then(|b| b.destination.clone()),
+                    storage: b.and_then(|b| b.storage.clone()),
+                    name,
+                };
+                self.delete = Some(DeleteConfirm {
+                    target: cluster,
+                    typed: String::new(),
+                    pvc_finalizers: vec![],
+                    pvcs: vec![],
+                    backup: Some(backup),
+                });
+                self.stack.push(Screen::ConfirmDelete);
+                self.status = None;
+            }
+        }
+        vec![]
+    }
+}
+
+/// The backup custom resource's apiVersion and kind for a cluster kind.
+pub fn backup_api_kind(kind: ClusterKind) -> (&'static str, &'static str) {
+    match kind {
+        ClusterKind::Pxc => ("pxc.percona.com/v1", "PerconaXtraDBClusterBackup"),
+        ClusterKind::Ps { .. } => ("ps.percona.com/v1", "PerconaServerMySQLBackup"),
+        ClusterKind::Pg => ("pgv2.percona.com/v2", "PerconaPGBackup"),
+    }
+}
+
+fn backup_popup(c: &ClusterView, b: &BackupView) -> TextPopup {
+    let t = |t: Option<DateTime<Utc>>| t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or("—".into());
+    let mut lines = vec![
+        format!("cluster      {} {}/{}", c.kind.label(), c.namespace, c.name),
+        format!("state        {}", b.state),
+        format!("storage      {}", b.storage.as_deref().unwrap_or("—")),
+        format!("destination  {}", b.destination.as_deref().unwrap_or("—")),
+        format!("started      {}", t(b.started)),
+        format!("completed    {}", t(b.completed)),
+    ];
+    if let Some(l) = b.latest_restorable_time {
+        lines.push(format!("restorable   up to {}", t(Some(l))));
+    }
+    if let Some(e) = &b.error {
+        lines.push(String::new());
+        lines.push(format!("error        {e}"));
+    }
+    TextPopup { title: format!("backup {}", b.name), lines, scroll: 0 }
 }
 
 fn step(cur: usize, n: usize, delta: isize, to_end: Option<bool>) -> usize {
@@ -1150,13 +1631,27 @@ mod tests {
         assert_eq!(a.scope, KindScope::Pg);
         assert_eq!(names(&a), ["reports"]);
         run(&mut a, "all");
-        assert_eq!(run(&mut a, "ns shop"), vec![Effect::SwitchNamespace(Some("shop".into()))]);
+        // The API is asked first: a namespace that is not there is refused, the list stays as it was.
+        assert_eq!(run(&mut a, "ns nope"), vec![Effect::CheckNamespace("nope".into())]);
+        let refused = a.update(Action::NamespaceChecked {
+            namespace: "nope".into(),
+            result: Err("namespace nope does not exist".into()),
+        });
+        assert!(refused.is_empty());
+        assert_eq!(a.namespace, None);
+        assert!(a.status.as_ref().unwrap().text.contains("does not exist"), "{:?}", a.status);
+        assert_eq!(run(&mut a, "ns shop"), vec![Effect::CheckNamespace("shop".into())]);
+        assert_eq!(
+            a.update(Action::NamespaceChecked { namespace: "shop".into(), result: Ok(None) }),
+            vec![Effect::SwitchNamespace(Some("shop".into()))]
+        );
         assert_eq!(names(&a), ["cart", "orders"]);
         assert_eq!(run(&mut a, "ctx prod"), vec![Effect::SwitchContext("prod".into())]);
         assert_eq!(a.context, "ctx1", "nothing changes until the live layer reached the new context");
         assert_eq!(names(&a), ["cart", "orders"], "a switch that fails leaves the list as it was");
-        a.update(Action::ContextSwitched("prod".into()));
+        a.update(Action::ContextSwitched { context: "prod".into(), namespace: Some("prod-ns".into()) });
         assert_eq!(a.context, "prod");
+        assert_eq!(a.namespace.as_deref(), Some("prod-ns"), "the new context's namespace, not the old one");
         assert!(!a.loaded && a.clusters.is_empty(), "the old context's clusters are not shown under the new name");
         run(&mut a, "backups");
         assert_eq!(a.screen(), &Screen::Backups);
@@ -1249,10 +1744,166 @@ mod tests {
         let q = a.question.as_ref().expect("a confirmation");
         assert_eq!(q.choices, ["new", "old"], "newest succeeded first, failed ones left out");
         assert!(q.lines[0].contains("overwrites the data"), "{:?}", q.lines);
-        let effects = a.update(Action::Yes);
+        assert_eq!(q.confirm_name.as_deref(), Some(c.name.as_str()), "typed like a delete");
+        assert_eq!(a.contexts()[0], Context::Input, "y is a letter of the name here, not yes");
+        assert!(a.update(Action::Submit).is_empty(), "enter alone does not restore");
+        assert!(a.question.is_some());
+        for ch in c.name.chars() {
+            a.update(Action::Input(ch));
+        }
+        let effects = a.update(Action::Submit);
         let [Effect::CreateBackup { value }] = effects.as_slice() else { panic!("{effects:?}") };
         assert!(value["kind"].as_str().unwrap().ends_with("Restore"), "{value}");
         assert_eq!(value.pointer("/metadata/namespace"), Some(&json!(c.namespace)));
+    }
+
+    #[test]
+    fn wizard_text_fields_take_spaces_and_choices_still_cycle_on_space() {
+        let mut a = app();
+        key(&mut a, KeyCode::Char('c'));
+        key(&mut a, KeyCode::Char(' '));
+        assert_eq!(a.wizard.as_ref().unwrap().value("kind"), "ps", "space on a choice is the next choice");
+        let w = a.wizard.as_mut().unwrap();
+        w.step = Step::Backup;
+        w.focus = w.step_fields(Step::Backup).iter().position(|f| *f == "schedule").unwrap();
+        for _ in 0.."0 0 * * *".len() {
+            key(&mut a, KeyCode::Backspace);
+        }
+        for ch in "0 3 * * *".chars() {
+            key(&mut a, KeyCode::Char(ch));
+        }
+        let w = a.wizard.as_ref().unwrap();
+        assert_eq!(w.value("schedule"), "0 3 * * *");
+        assert!(!w.problems.iter().any(|p| p.path.contains("schedule")), "{:?}", w.problems);
+    }
+
+    #[test]
+    fn backup_rows_take_backup_keys_and_esc_goes_back() {
+        let mut a = app();
+        let mut c = a.clusters.iter().find(|c| c.name == "cart").unwrap().clone();
+        c.backups = vec![crate::observe::view::BackupView {
+            name: "cart-nightly".into(),
+            state: "Succeeded".into(),
+            storage: Some("s3-eu".into()),
+            destination: Some("s3://b/cart-nightly".into()),
+            started: Some(now()),
+            completed: Some(now()),
+            error: None,
+            latest_restorable_time: None,
+        }];
+        c.backup_storages = vec!["s3-eu".into()];
+        let others: Vec<ClusterView> = a.clusters.iter().filter(|o| o.name != "cart").cloned().collect();
+        a.update(Action::Snapshot([vec![c], others].concat()));
+        a.run_command("backups");
+        assert_eq!(a.screen(), &Screen::Backups);
+        assert_eq!(a.contexts()[0], Context::Backups);
+        let hints: Vec<&str> = a.keymap.hints(&a.contexts(), false).iter().map(|b| b.name).collect();
+        assert!(
+            hints.contains(&"backup-delete") && !hints.contains(&"scale") && !hints.contains(&"create"),
+            "{hints:?}"
+        );
+        assert!(key(&mut a, KeyCode::Char('s')).is_empty(), "no scale form of the cluster");
+        assert!(a.edit.is_none() && a.question.is_none());
+        key(&mut a, KeyCode::Enter);
+        assert!(
+            a.popup.as_ref().is_some_and(|p| p.lines.iter().any(|l| l.contains("s3://b/cart-nightly"))),
+            "describe"
+        );
+        key(&mut a, KeyCode::Esc);
+        assert!(a.popup.is_none());
+        let e = a.on_key(&KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL));
+        let [Effect::FetchObject { kind, name, purpose, .. }] = e.as_slice() else { panic!("{e:?}") };
+        assert_eq!((kind.as_str(), name.as_str()), ("PerconaXtraDBClusterBackup", "cart-nightly"));
+        a.update(Action::Fetched {
+            purpose: purpose.clone(),
+            result: Ok(json!({"metadata": {"name": "cart-nightly", "finalizers": ["percona.com/delete-backup"]}})),
+        });
+        let d = a.delete.as_ref().expect("the typed-name dialog");
+        assert_eq!(d.name(), "cart-nightly", "the backup's name is typed, not the cluster's");
+        assert!(d.backup.as_ref().unwrap().deletes_data);
+        for ch in "cart".chars() {
+            a.update(Action::Input(ch));
+        }
+        assert!(a.update(Action::Submit).is_empty(), "the cluster's name does not delete the backup");
+        for ch in "-nightly".chars() {
+            a.update(Action::Input(ch));
+        }
+        let e = a.update(Action::Submit);
+        assert_eq!(
+            e,
+            vec![Effect::DeleteBackup {
+                kind: ClusterKind::Pxc,
+                namespace: "shop".into(),
+                name: "cart-nightly".into()
+            }]
+        );
+        assert_eq!(a.screen(), &Screen::Backups);
+        key(&mut a, KeyCode::Esc);
+        assert_eq!(a.screen(), &Screen::Clusters, "esc returns from the backup list");
+    }
+
+    #[test]
+    fn pause_wants_the_name_typed_and_resume_does_not() {
+        let mut a = app();
+        a.selected = 1; // cart
+        a.update(Action::PauseResume);
+        assert!(a.update(Action::Yes).is_empty(), "y alone does not pause");
+        for ch in "cart".chars() {
+            a.update(Action::Input(ch));
+        }
+        let e = a.update(Action::Submit);
+        assert!(
+            matches!(e.as_slice(), [Effect::Patch { patch, .. }] if patch == &json!({"spec": {"pause": true}})),
+            "{e:?}"
+        );
+        let mut c = a.clusters.clone();
+        c.iter_mut().for_each(|c| c.paused = true);
+        a.update(Action::Snapshot(c));
+        a.update(Action::PauseResume);
+        assert_eq!(a.question.as_ref().unwrap().confirm_name, None);
+        assert_eq!(a.update(Action::Yes).len(), 1, "resume: y is enough");
+    }
+
+    #[test]
+    fn status_messages_clear_after_a_while_or_a_good_command_and_stay_in_messages() {
+        let mut a = app();
+        a.update(Action::WriteDone { what: "update cart".into(), result: Ok(()) });
+        a.update(Action::Tick(now() + Duration::seconds(3)));
+        assert!(a.status.is_some());
+        a.update(Action::Tick(now() + Duration::seconds(16)));
+        assert!(a.status.is_none(), "an ok message goes after 15 s");
+        a.update(Action::WriteDone { what: "update cart".into(), result: Err("conflict".into()) });
+        a.update(Action::Tick(now() + Duration::seconds(30)));
+        assert!(a.status.is_some(), "an error stays longer");
+        a.run_command("pg");
+        assert!(a.status.is_none(), "a command that works replaces it");
+        a.run_command("messages");
+        let p = a.popup.as_ref().unwrap();
+        assert!(
+            p.lines[0].contains("update cart failed: conflict") && p.lines[1].contains("update cart: done"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn ns_and_ctx_alone_open_a_picker() {
+        let mut a = app();
+        assert_eq!(a.run_command("ns"), vec![Effect::ListForPicker(PickKind::Namespace)]);
+        a.update(Action::PickerItems {
+            kind: PickKind::Namespace,
+            result: Ok(vec!["bi".into(), "default".into(), "shop".into()]),
+        });
+        for ch in "sh".chars() {
+            a.update(Action::Input(ch));
+        }
+        assert_eq!(a.picker.as_ref().unwrap().shown(), ["shop"]);
+        assert_eq!(a.update(Action::Submit), vec![Effect::SwitchNamespace(Some("shop".into()))]);
+        assert!(a.picker.is_none());
+        assert_eq!(a.namespace.as_deref(), Some("shop"));
+        assert_eq!(a.run_command("ctx"), vec![Effect::ListForPicker(PickKind::Context)]);
+        a.update(Action::PickerItems { kind: PickKind::Context, result: Ok(vec!["a".into(), "b".into()]) });
+        a.update(Action::Down);
+        assert_eq!(a.update(Action::Submit), vec![Effect::SwitchContext("b".into())]);
     }
 
     #[test]
@@ -1295,8 +1946,38 @@ mod tests {
             before: before.clone(),
             after_yaml: "spec: [".into(),
         });
-        assert!(e.is_empty());
+        // Re-opened on the user's text with the error on top, as kubectl edit does.
+        let [Effect::OpenEditor { resume: Some((b, text)), .. }] = e.as_slice() else { panic!("{e:?}") };
+        assert_eq!(b, &before);
+        assert!(
+            text.starts_with("# dbdeck: this edit was NOT applied")
+                && text.contains("# error: the edited YAML does not parse"),
+            "{text}"
+        );
+        assert!(text.ends_with("spec: ["), "{text}");
         assert!(a.status.as_ref().unwrap().text.contains("does not parse"));
+        // Saved again with the header still there and a new error: one header, the new error.
+        let e = a.update(Action::EditorDone {
+            target: target.clone(),
+            before: before.clone(),
+            after_yaml: text.replace("spec: [", "spec: {pxc: {size: 2}}\nkind: Nope"),
+        });
+        let [Effect::OpenEditor { resume: Some((_, text2)), .. }] = e.as_slice() else { panic!("{e:?}") };
+        assert_eq!(text2.matches("# dbdeck:").count(), 1, "{text2}");
+        assert!(!text2.contains("does not parse"), "{text2}");
+        // Shrinking the volume is refused as the form refuses it.
+        let mut big = before.clone();
+        big["spec"]["pxc"]["volumeSpec"] =
+            json!({"persistentVolumeClaim": {"resources": {"requests": {"storage": "20G"}}}});
+        let small = serde_yaml::to_string(&{
+            let mut s = big.clone();
+            s["spec"]["pxc"]["volumeSpec"]["persistentVolumeClaim"]["resources"]["requests"]["storage"] = json!("10G");
+            s
+        })
+        .unwrap();
+        let e = a.update(Action::EditorDone { target: target.clone(), before: big, after_yaml: small });
+        let [Effect::OpenEditor { resume: Some((_, text3)), .. }] = e.as_slice() else { panic!("{e:?}") };
+        assert!(text3.contains("volumes cannot shrink (20G → 10G)"), "{text3}");
         let yaml = "apiVersion: pxc.percona.com/v1\nkind: PerconaXtraDBCluster\nmetadata: {name: cart, namespace: shop}\nspec: {pxc: {size: 5}}\n";
         let e = a.update(Action::EditorDone { target: target.clone(), before, after_yaml: yaml.into() });
         assert_eq!(e, vec![Effect::DryRunPatch { target, patch: json!({"spec": {"pxc": {"size": 5}}}) }]);

@@ -39,6 +39,10 @@ pub enum Command {
     /// `None` = all namespaces.
     Namespace(Option<String>),
     Context(String),
+    /// `:ns` or `:ctx` alone: choose from a list.
+    Pick(super::action::PickKind),
+    /// `:messages`: the status line's recent messages in full.
+    Messages,
     /// `:sort COLUMN [asc|desc]`, or `:sort -COLUMN` for descending.
     Sort {
         column: SortColumn,
@@ -52,14 +56,15 @@ pub enum Command {
 pub const HELP: &[(&str, &str)] = &[
     (":pxc :ps :pg", "one kind of cluster"),
     (":all", "every kind again"),
-    (":ns NAME | :ns all", "one namespace, or all"),
-    (":ctx NAME", "another kubeconfig context"),
+    (":ns NAME | :ns all", "one namespace, or all (:ns alone picks from a list)"),
+    (":ctx NAME", "another kubeconfig context (:ctx alone picks from a list)"),
+    (":messages", "the recent status messages in full"),
     (":sort COLUMN [desc]", "kind namespace name state ready age backup endpoint"),
     (":backups", "every backup of the listed clusters"),
     (":help  :q", "this help, quit"),
 ];
 
-pub const USAGE: &str = ":pxc :ps :pg :all :ns NAME|all :ctx NAME :sort COLUMN [desc] :backups :help :q";
+pub const USAGE: &str = ":pxc :ps :pg :all :ns [NAME|all] :ctx [NAME] :sort COLUMN [desc] :backups :messages :help :q";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CommandError {
@@ -98,15 +103,16 @@ pub fn parse(line: &str) -> Result<Command, CommandError> {
         "all" | "clusters" | "cl" | "db" => no_arg(Command::Clusters(KindScope::All)),
         "backups" | "backup" | "bk" => no_arg(Command::Backups),
         "ns" | "namespace" => match arg.as_deref() {
-            None => Err(CommandError::MissingArg("ns", "default (or :ns all)")),
+            None => Ok(Command::Pick(super::action::PickKind::Namespace)),
             Some("all" | "-A" | "*") => Ok(Command::Namespace(None)),
             Some(n) => Ok(Command::Namespace(Some(n.to_string()))),
         },
         "ctx" | "context" => match arg {
-            None => Err(CommandError::MissingArg("ctx", "my-cluster")),
+            None => Ok(Command::Pick(super::action::PickKind::Context)),
             Some(c) => Ok(Command::Context(c)),
         },
         "help" | "h" => no_arg(Command::Help),
+        "messages" | "msg" | "messages!" => no_arg(Command::Messages),
         "q" | "quit" | "q!" | "exit" => no_arg(Command::Quit),
         other => Err(CommandError::Unknown(other.to_string())),
     }
@@ -172,7 +178,8 @@ mod tests {
     fn errors() {
         assert!(matches!(parse("pods"), Err(CommandError::Unknown(_))));
         assert!(parse("pods").unwrap_err().to_string().contains(":pxc"));
-        assert_eq!(parse("ns"), Err(CommandError::MissingArg("ns", "default (or :ns all)")));
+        assert_eq!(parse("ns"), Ok(Command::Pick(super::super::action::PickKind::Namespace)));
+        assert_eq!(parse("ctx"), Ok(Command::Pick(super::super::action::PickKind::Context)));
         assert!(matches!(parse("ns a b"), Err(CommandError::TooMany { .. })));
         assert!(matches!(parse("pxc extra"), Err(CommandError::TooMany { .. })));
         assert!(parse("").is_err());

@@ -202,6 +202,73 @@ impl EditForm {
     }
 }
 
+/// The storage requests of a cluster's data volumes, by path: what may grow but never shrink.
+fn volume_paths(kind: ClusterKind, doc: &Value) -> Vec<String> {
+    match kind {
+        ClusterKind::Pxc => vec![
+            "spec.pxc.volumeSpec.persistentVolumeClaim.resources.requests.storage".into(),
+            "spec.proxysql.volumeSpec.persistentVolumeClaim.resources.requests.storage".into(),
+        ],
+        ClusterKind::Ps { .. } => vec!["spec.mysql.volumeSpec.persistentVolumeClaim.resources.requests.storage".into()],
+        ClusterKind::Pg => {
+            let n = get(doc, "spec.instances").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
+            (0..n)
+                .flat_map(|i| {
+                    [
+                        format!("spec.instances[{i}].dataVolumeClaimSpec.resources.requests.storage"),
+                        format!("spec.instances[{i}].walVolumeClaimSpec.resources.requests.storage"),
+                    ]
+                })
+                .collect()
+        }
+    }
+}
+
+/// Volumes the edit makes smaller (the form refuses the same): a claim can only grow.
+pub fn shrinking_volumes(kind: ClusterKind, before: &Value, after: &Value) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for path in volume_paths(kind, before) {
+        let old = text_at(before, &path).and_then(|o| parse_quantity(&o).ok().map(|q| (o, q)));
+        let new = text_at(after, &path).and_then(|n| parse_quantity(&n).ok().map(|q| (n, q)));
+        if let (Some((o, oq)), Some((n, nq))) = (old, new)
+            && nq < oq
+        {
+            out.push(Problem::new(path, format!("volumes cannot shrink ({o} → {n}); only a larger size is accepted")));
+        }
+    }
+    out
+}
+
+const HEADER_FIRST: &str = "# dbdeck: this edit was NOT applied.";
+
+/// The user's text with the reason on top as `#` comments (YAML ignores them), as `kubectl edit` re-opens.
+pub fn with_error_header(error: &str, text: &str) -> String {
+    let mut out =
+        format!("{HEADER_FIRST} Fix it below and save to try again;\n# save it unchanged, or empty, to cancel.\n#\n");
+    for l in error.lines() {
+        out.push_str(&format!("# error: {l}\n"));
+    }
+    out.push_str("#\n");
+    out.push_str(text);
+    out
+}
+
+/// The text without a header [`with_error_header`] put there.
+pub fn strip_error_header(text: &str) -> String {
+    if !text.starts_with(HEADER_FIRST) {
+        return text.to_string();
+    }
+    let mut lines = text.lines().peekable();
+    while lines.peek().is_some_and(|l| l.starts_with('#')) {
+        lines.next();
+    }
+    let mut rest: String = lines.collect::<Vec<_>>().join("\n");
+    if text.ends_with('\n') {
+        rest.push('\n');
+    }
+    rest
+}
+
 /// The model's rules (the same as `dbdeck validate`) applied to a document.
 pub(crate) fn model_problems(doc: Value) -> Vec<Problem> {
     match AnyResource::from_value(doc) {

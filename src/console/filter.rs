@@ -1,5 +1,6 @@
 //! The `/` filter: case-insensitive regex (k9s style), falling back to plain text when the pattern is not a
-//! valid regex, and `!` in front for the inverse.
+//! valid regex, and `!` in front for the inverse. A pattern anchored with `^` or `$` is about the name: `^shop`
+//! means names that start with shop, not rows whose first column does; unanchored ones search the whole row.
 
 use regex::Regex;
 
@@ -10,6 +11,8 @@ pub struct Filter {
     matcher: Matcher,
     /// Set when the text was not a valid regex and is matched literally instead.
     pub note: Option<String>,
+    /// `^` at the start or `$` at the end: matched against the name only.
+    anchored: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -27,17 +30,30 @@ impl Filter {
             None => (false, trimmed),
         };
         if pattern.is_empty() {
-            return Filter { raw: raw.to_string(), inverse: false, matcher: Matcher::Everything, note: None };
+            return Filter {
+                raw: raw.to_string(),
+                inverse: false,
+                matcher: Matcher::Everything,
+                note: None,
+                anchored: false,
+            };
         }
         let (matcher, note) = match Regex::new(&format!("(?i){pattern}")) {
             Ok(re) => (Matcher::Regex(re), None),
             Err(_) => (Matcher::Text(pattern.to_lowercase()), Some("not a valid regex; matching as text".to_string())),
         };
-        Filter { raw: raw.to_string(), inverse, matcher, note }
+        let anchored = pattern.starts_with('^') || (pattern.ends_with('$') && !pattern.ends_with("\\$"));
+        Filter { raw: raw.to_string(), inverse, matcher, note, anchored }
     }
 
     pub fn is_empty(&self) -> bool {
         matches!(self.matcher, Matcher::Everything)
+    }
+
+    /// Whether a row passes: an anchored pattern is matched against `name`, any other against `row` (the
+    /// row's searchable text).
+    pub fn matches_row(&self, name: &str, row: &str) -> bool {
+        self.matches(if self.anchored { name } else { row })
     }
 
     /// Whether a row, given as its searchable text, passes the filter.
@@ -73,6 +89,18 @@ mod tests {
         assert!(!Filter::parse("!prod").matches("db-prod"));
         assert!(Filter::parse("! prod").matches("db-staging"));
         assert!(Filter::parse("!").matches("x"), "a bare ! filters nothing");
+    }
+
+    #[test]
+    fn anchors_are_about_the_name() {
+        let row = "pxc shop cart ready cart-haproxy.shop";
+        assert!(Filter::parse("^cart").matches_row("cart", row));
+        assert!(!Filter::parse("^pxc").matches_row("cart", row), "the row starts with the kind, the name does not");
+        assert!(Filter::parse("rt$").matches_row("cart", row));
+        assert!(!Filter::parse("shop$").matches_row("cart", row), "the row ends with the endpoint");
+        assert!(Filter::parse("^c.*t$").matches_row("cart", row));
+        assert!(Filter::parse("haproxy").matches_row("cart", row), "unanchored: anywhere in the row");
+        assert!(!Filter::parse("!^cart").matches_row("cart", row));
     }
 
     #[test]

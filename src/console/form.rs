@@ -113,6 +113,7 @@ impl Field {
         match &mut self.value {
             FieldValue::Text(s) => s.push(c),
             FieldValue::Toggle(on) if c == ' ' => *on = !*on,
+            FieldValue::Choice { .. } if c == ' ' => self.cycle(true),
             _ => {}
         }
     }

@@ -33,6 +33,12 @@ pub enum Context {
     /// A yes/no question.
     Confirm,
     Help,
+    /// The `:backups` list: keys act on the selected backup, never on its cluster.
+    Backups,
+    /// A scrollable text popup (an event's message, a backup's YAML, the status messages).
+    Popup,
+    /// A list to choose from (namespaces, contexts); typed text narrows it.
+    Picker,
 }
 
 impl Context {
@@ -47,6 +53,9 @@ impl Context {
             Context::Review => "Review (YAML, diff)",
             Context::Confirm => "Questions",
             Context::Help => "Help",
+            Context::Backups => "Backup list",
+            Context::Popup => "Text popup",
+            Context::Picker => "Namespace / context picker",
         }
     }
 }
@@ -230,7 +239,7 @@ fn w(name: &'static str, keys: &[Key], contexts: &'static [Context], action: Act
     Binding { write: true, ..b(name, keys, contexts, action, help, true) }
 }
 
-const TABLES: &[Context] = &[List, Detail, Help, Review];
+const TABLES: &[Context] = &[List, Detail, Help, Review, Backups, Popup];
 const FORM_REVIEW: &[Context] = &[Form, Review];
 
 impl Default for Keymap {
@@ -240,7 +249,8 @@ impl Default for Keymap {
         let bindings = vec![
             b("quit-now", &[Key::ctrl('c')], &[Always], Action::Quit, "quit dbdeck", false),
             b("help", &[c('?')], &[Global], Action::Help, "this help", true),
-            b("command", &[c(':')], &[List, Detail], Action::StartCommand, "command line", true),
+            b("redraw", &[Key::ctrl('l')], &[Always], Action::Redraw, "redraw the screen", false),
+            b("command", &[c(':')], &[List, Detail, Backups], Action::StartCommand, "command line", true),
             b("filter", &[c('/')], &[List], Action::StartFilter, "filter", true),
             b("quit", &[c('q')], &[List], Action::Quit, "quit", false),
             b("back", &[p(K::Esc)], &[Global], Action::Back, "back / clear filter", true),
@@ -264,6 +274,15 @@ impl Default for Keymap {
             b("pane-4", &[c('4')], &[Detail], Action::Pane(3), "Backups & restores", false),
             b("pane-5", &[c('5')], &[Detail], Action::Pane(4), "Events", false),
             b("pane-6", &[c('6')], &[Detail], Action::Pane(5), "Conditions", false),
+            b("row-text", &[p(K::Enter)], &[Detail], Action::Open, "full text of the selected row", true),
+            b("backup-describe", &[p(K::Enter), c('d')], &[Backups], Action::Describe, "describe backup", true),
+            b("backup-yaml", &[c('y')], &[Backups], Action::Yaml, "backup YAML", true),
+            w("backup-delete", &[Key::ctrl('d')], &[Backups], Action::Delete, "delete backup"),
+            b("close-popup", &[p(K::Esc), c('q'), p(K::Enter)], &[Popup], Action::Back, "close", true),
+            b("picker-up", &[p(K::Up)], &[Picker], Action::Up, "move up", false),
+            b("picker-down", &[p(K::Down)], &[Picker], Action::Down, "move down", false),
+            b("picker-choose", &[p(K::Enter)], &[Picker], Action::Submit, "choose", true),
+            b("picker-cancel", &[p(K::Esc)], &[Picker], Action::Back, "cancel", true),
             w("create", &[c('c')], &[List], Action::Create, "create cluster"),
             // k9s's `e`: the whole YAML in $EDITOR; `E` opens the form for the everyday changes.
             w("edit-yaml", &[c('e')], &[List, Detail], Action::EditYaml, "edit YAML in $EDITOR"),
@@ -276,18 +295,20 @@ impl Default for Keymap {
             b("theme", &[c('t')], &[List, Detail], Action::CycleTheme, "next theme", false),
             b("submit", &[p(K::Enter)], &[Input], Action::Submit, "apply", true),
             b("cancel", &[p(K::Esc)], &[Input], Action::Back, "cancel", true),
-            b("erase", &[p(K::Backspace)], &[Input, Form], Action::Backspace, "delete a character", false),
+            b("erase", &[p(K::Backspace)], &[Input, Form, Picker], Action::Backspace, "delete a character", false),
             b("next-field", &[p(K::Tab), p(K::Down)], &[Form], Action::NextField, "next field", true),
             b("prev-field", &[p(K::BackTab), p(K::Up)], &[Form], Action::PrevField, "previous field", false),
             b("choice-prev", &[p(K::Left)], &[Form], Action::ChoicePrev, "previous choice", false),
-            b("choice-next", &[p(K::Right), c(' ')], &[Form], Action::ChoiceNext, "next choice, toggle", true),
+            // Space is not bound here: text fields take it as typed (a cron schedule has spaces); on a choice
+            // or a toggle the field itself turns it into the next choice.
+            b("choice-next", &[p(K::Right)], &[Form], Action::ChoiceNext, "next choice (space too)", true),
             b("next-step", &[p(K::Enter)], FORM_REVIEW, Action::Submit, "next step / apply", true),
             b("prev-step", &[Key::ctrl('p')], FORM_REVIEW, Action::PrevStep, "step back", true),
             b("form-cancel", &[p(K::Esc)], FORM_REVIEW, Action::Back, "cancel", true),
             b("yes", &[c('y'), p(K::Enter)], &[Confirm], Action::Yes, "yes", true),
             b("no", &[c('n'), p(K::Esc)], &[Confirm], Action::No, "no", true),
-            b("choice-prev-confirm", &[p(K::Left)], &[Confirm], Action::ChoicePrev, "previous option", false),
-            b("choice-next-confirm", &[p(K::Right)], &[Confirm], Action::ChoiceNext, "next option", false),
+            b("choice-prev-confirm", &[p(K::Left)], &[Confirm, Input], Action::ChoicePrev, "previous option", false),
+            b("choice-next-confirm", &[p(K::Right)], &[Confirm, Input], Action::ChoiceNext, "next option", false),
             b("close-help", &[c('q')], &[Help], Action::Back, "close help", true),
         ];
         // The hint bar has one row for a dozen keys: shorter words there, the full ones on `?`.
@@ -305,6 +326,9 @@ impl Default for Keymap {
             ("restore", "restore"),
             ("back", "back"),
             ("choice-next", "choice"),
+            ("row-text", "full text"),
+            ("backup-describe", "describe"),
+            ("backup-yaml", "YAML"),
             ("next-step", "next/apply"),
             ("prev-step", "step back"),
         ] {
@@ -350,8 +374,8 @@ impl Keymap {
                 for ctx in a.contexts {
                     let overlaps = bnd.contexts.contains(ctx)
                         || (*ctx == Always || bnd.contexts.contains(&Always))
-                        || (*ctx == Global && bnd.contexts.iter().any(|c| matches!(c, List | Detail | Help)))
-                        || (bnd.contexts.contains(&Global) && matches!(ctx, List | Detail | Help));
+                        || (*ctx == Global && bnd.contexts.iter().any(|c| matches!(c, List | Detail | Help | Backups)))
+                        || (bnd.contexts.contains(&Global) && matches!(ctx, List | Detail | Help | Backups));
                     if !overlaps {
                         continue;
                     }
@@ -377,7 +401,7 @@ impl Keymap {
                 return Some(bnd.action.clone());
             }
         }
-        let typing = contexts.iter().any(|c| matches!(c, Input | Form));
+        let typing = contexts.iter().any(|c| matches!(c, Input | Form | Picker));
         match key.code {
             KeyCode::Char(ch) if typing && !key.ctrl && !key.alt => Some(Action::Input(ch)),
             _ => None,
@@ -400,7 +424,7 @@ impl Keymap {
 
     /// The help screen's content: one section per context, in a fixed order, with every binding.
     pub fn help_sections(&self, readonly: bool) -> Vec<(Context, Vec<&Binding>)> {
-        let order = [Global, List, Detail, Input, Form, Review, Confirm, Help, Always];
+        let order = [Global, List, Detail, Backups, Input, Form, Review, Confirm, Popup, Picker, Help, Always];
         order
             .iter()
             .map(|ctx| {

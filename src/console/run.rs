@@ -15,7 +15,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
-use super::action::{Action, ClusterRef, Connection, Effect};
+use super::action::{Action, CheckOutcome, ClusterRef, Connection, Effect, PickKind, RemoteCheck, WizardQuery};
 use super::app::App;
 use super::config::Config;
 use super::engine_life::{EngineState, LEASE_CHECK, Supervisor};
@@ -302,6 +302,9 @@ async fn session(
     loop {
         // A theme given as a path stays in use until the user cycles to a built-in one.
         let current = if app.theme_name == theme_arg { theme.clone() } else { app.theme() };
+        if let Ok(size) = term.size() {
+            app.width = size.width;
+        }
         term.draw(|f| super::views::draw(app, &current, f))?;
 
         let mut effects = Vec::new();
@@ -374,17 +377,25 @@ async fn session(
         for effect in effects {
             match effect {
                 Effect::Quit => return Ok(0),
-                Effect::OpenEditor { target } => {
-                    // The editor reads the keyboard now: stop listening until it is done.
+                Effect::Redraw => {
+                    let _ = term.clear();
+                }
+                Effect::OpenEditor { target, resume } => {
+                    // The editor reads the keyboard now: stop listening until it is done. A refused edit
+                    // re-opens it at once on the user's text.
                     drop(events.take());
-                    let action = edit_in_editor(term, &client, target).await;
-                    events = Some(EventStream::new());
-                    if let Some(a) = action {
-                        let more = app.update(a);
-                        for e in more {
-                            spawn_effect(e, &client, &tx, global.sandbox);
+                    let mut next = Some((target, resume));
+                    while let Some((target, resume)) = next.take() {
+                        if let Some(a) = edit_in_editor(term, &client, target, resume).await {
+                            for e in app.update(a) {
+                                match e {
+                                    Effect::OpenEditor { target, resume } => next = Some((target, resume)),
+                                    e => spawn_effect(e, &client, &tx, global),
+                                }
+                            }
                         }
                     }
+                    events = Some(EventStream::new());
                 }
                 Effect::SwitchNamespace(ns) => {
                     scope = match ns {
@@ -405,9 +416,16 @@ async fn session(
                     }
                     let mut g = global.clone();
                     g.context = Some(ctx.clone());
+                    // `-n` chose the first context's namespace; the new one comes with its own.
+                    g.namespace = None;
                     match kubeclient::client(&g).await {
                         Ok(c) => {
                             client = c;
+                            // The new context's own namespace (its kubeconfig entry, else default), not the
+                            // one left behind; all namespaces stay all.
+                            if let Scope::Namespace(_) = scope {
+                                scope = Scope::Namespace(client.default_namespace().to_string());
+                            }
                             // The engine follows the console: the old context's engine stops first, then the
                             // new one starts there after the same Lease check.
                             if let Some(old) = engine.take() {
@@ -423,7 +441,7 @@ async fn session(
                                 app.engine = Some(sup.state.borrow().clone());
                                 *engine = Some(sup);
                             }
-                            app.update(Action::ContextSwitched(ctx));
+                            app.update(Action::ContextSwitched { context: ctx, namespace: scope_namespace(&scope) });
                             live = live::start(client.clone(), scope.clone());
                             snapshots = live.snapshots.clone();
                         }
@@ -435,7 +453,7 @@ async fn session(
                         }
                     }
                 }
-                other => spawn_effect(other, &client, &tx, global.sandbox),
+                other => spawn_effect(other, &client, &tx, global),
             }
         }
     }
@@ -447,13 +465,13 @@ fn engine_news(app: &mut App, next: EngineState) {
     if let (Some(EngineState::Deferring { namespace, holder, .. }), EngineState::On { context, .. }) =
         (&app.engine, &next)
     {
-        app.status = Some(super::app::StatusLine {
-            level: super::app::Level::Info,
-            text: format!(
+        app.tell(
+            super::app::Level::Info,
+            format!(
                 "engine on again for {context}: the Lease {namespace}/{} of operator {holder} ended",
                 crate::headless::lease::DEFAULT_LEASE_NAME
             ),
-        });
+        );
     }
     app.engine = Some(next);
 }
@@ -508,9 +526,11 @@ async fn ensure_namespace(client: &kube::Client, ns: &str) -> Result<bool, Strin
 /// Runs one effect off the UI task; its answer comes back as an action. On the embedded `sandbox`, a cluster
 /// the wizard puts into a namespace that does not exist yet gets the namespace too (on a real cluster the API's
 /// "namespace not found" stands: creating namespaces there is an administrator's decision).
-fn spawn_effect(effect: Effect, client: &kube::Client, tx: &mpsc::UnboundedSender<Action>, sandbox: bool) {
+fn spawn_effect(effect: Effect, client: &kube::Client, tx: &mpsc::UnboundedSender<Action>, global: &GlobalArgs) {
     let client = client.clone();
     let tx = tx.clone();
+    let sandbox = global.sandbox;
+    let global_kc = global.clone();
     tokio::spawn(async move {
         let action = match effect {
             Effect::CreateCluster { value } | Effect::CreateBackup { value } => {
@@ -565,25 +585,160 @@ fn spawn_effect(effect: Effect, client: &kube::Client, tx: &mpsc::UnboundedSende
                     Err(e) => Action::WriteDone { what: format!("load {}", target.name), result: Err(e) },
                 }
             }
+            Effect::FetchObject { api_version, kind, namespace, name, purpose } => {
+                let result = timed(api_for(&client, &api_version, &kind, &namespace).get(&name))
+                    .await
+                    .and_then(|o| serde_json::to_value(o).map_err(|e| e.to_string()));
+                Action::Fetched { purpose, result }
+            }
+            Effect::DeleteBackup { kind, namespace, name } => {
+                let (api_version, k) = super::app::backup_api_kind(kind);
+                let result =
+                    timed(api_for(&client, api_version, k, &namespace).delete(&name, &DeleteParams::default()))
+                        .await
+                        .map(|_| ());
+                Action::WriteDone { what: format!("delete backup {name}"), result }
+            }
+            Effect::CheckNamespace(ns) => {
+                Action::NamespaceChecked { result: check_namespace(&client, &ns).await, namespace: ns }
+            }
+            Effect::ListForPicker(kind) => {
+                Action::PickerItems { kind, result: picker_items(&client, kind, &global_kc).await }
+            }
+            Effect::CheckWizard(q) => Action::WizardChecked(check_wizard(&client, &q).await),
             // Handled by the loop itself (they need the terminal or restart the watches).
-            Effect::OpenEditor { .. } | Effect::SwitchNamespace(_) | Effect::SwitchContext(_) | Effect::Quit => return,
+            Effect::OpenEditor { .. }
+            | Effect::SwitchNamespace(_)
+            | Effect::SwitchContext(_)
+            | Effect::Redraw
+            | Effect::Quit => return,
         };
         let _ = tx.send(action);
     });
 }
 
+/// Whether `:ns NAME` may switch: the namespace exists (`Ok(None)`), or cannot be checked (`Ok(note)`: a user
+/// allowed into one namespace is often not allowed to read namespaces); `Err` when the API says it is not there.
+async fn check_namespace(client: &kube::Client, ns: &str) -> Result<Option<String>, String> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(client.clone());
+    match tokio::time::timeout(CALL_TIMEOUT, api.get_opt(ns)).await {
+        Ok(Ok(Some(_))) => Ok(None),
+        Ok(Ok(None)) => Err(format!("namespace {ns} does not exist (kubectl get namespaces lists them)")),
+        Ok(Err(kube::Error::Api(s))) if s.code == 403 => {
+            Ok(Some(format!("not allowed to read namespaces, so not checked ({})", s.message)))
+        }
+        Ok(Err(e)) => Ok(Some(format!("could not check that it exists: {e}"))),
+        Err(_) => Ok(Some(format!("could not check that it exists: no answer within {}s", CALL_TIMEOUT.as_secs()))),
+    }
+}
+
+/// Namespaces from the API, or the kubeconfig's contexts.
+async fn picker_items(client: &kube::Client, kind: PickKind, global: &GlobalArgs) -> Result<Vec<String>, String> {
+    match kind {
+        PickKind::Namespace => {
+            use k8s_openapi::api::core::v1::Namespace;
+            let api: Api<Namespace> = Api::all(client.clone());
+            match timed(api.list(&Default::default())).await {
+                Ok(list) => {
+                    let mut names: Vec<String> = list.items.into_iter().filter_map(|n| n.metadata.name).collect();
+                    names.sort();
+                    Ok(names)
+                }
+                Err(e) => Err(format!("cannot list namespaces: {e}; type :ns NAME instead")),
+            }
+        }
+        PickKind::Context if global.sandbox => Err("the embedded sandbox has no other contexts".into()),
+        PickKind::Context => {
+            let kc = match &global.kubeconfig {
+                Some(p) => kube::config::Kubeconfig::read_from(p),
+                None => kube::config::Kubeconfig::read(),
+            }
+            .map_err(|e| format!("cannot read the kubeconfig: {e}"))?;
+            Ok(kc.contexts.into_iter().map(|c| c.name).collect())
+        }
+    }
+}
+
+/// The wizard's names against the cluster: a cluster of that name must not exist yet, the StorageClass and the
+/// S3 credentials Secret must. What cannot be asked is said, never passed silently.
+async fn check_wizard(client: &kube::Client, q: &WizardQuery) -> Vec<RemoteCheck> {
+    use k8s_openapi::api::core::v1::Secret;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let unchecked = |e: String| CheckOutcome::Unchecked(format!("could not check with the API: {e}"));
+    let mut out = Vec::new();
+    if !q.name.is_empty() && !q.namespace.is_empty() && !q.kind.is_empty() {
+        let api = api_for(client, &q.api_version, &q.kind, &q.namespace);
+        let outcome = match timed(api.get_opt(&q.name)).await {
+            Ok(Some(_)) => CheckOutcome::Problem(format!(
+                "a {} named {} already exists in namespace {}",
+                q.kind, q.name, q.namespace
+            )),
+            Ok(None) => CheckOutcome::Fine,
+            Err(e) => unchecked(e),
+        };
+        out.push(RemoteCheck { field: "name", value: q.name.clone(), outcome });
+    }
+    if !q.storage_class.is_empty() {
+        let api: Api<StorageClass> = Api::all(client.clone());
+        let outcome = match timed(api.get_opt(&q.storage_class)).await {
+            Ok(Some(_)) => CheckOutcome::Fine,
+            Ok(None) => {
+                let known = match timed(api.list(&Default::default())).await {
+                    Ok(l) => {
+                        let names: Vec<String> = l.items.into_iter().filter_map(|c| c.metadata.name).collect();
+                        if names.is_empty() {
+                            "there are none".to_string()
+                        } else {
+                            format!("there are: {}", names.join(", "))
+                        }
+                    }
+                    Err(_) => "kubectl get storageclass lists them".to_string(),
+                };
+                CheckOutcome::Problem(format!("StorageClass {} does not exist; {known}", q.storage_class))
+            }
+            Err(e) => unchecked(e),
+        };
+        out.push(RemoteCheck { field: "storage-class", value: q.storage_class.clone(), outcome });
+    }
+    if !q.secret.is_empty() && !q.namespace.is_empty() {
+        let api: Api<Secret> = Api::namespaced(client.clone(), &q.namespace);
+        let outcome = match timed(api.get_opt(&q.secret)).await {
+            Ok(Some(_)) => CheckOutcome::Fine,
+            Ok(None) => CheckOutcome::Problem(format!(
+                "Secret {} does not exist in namespace {}; create it with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY first",
+                q.secret, q.namespace
+            )),
+            Err(e) => unchecked(e),
+        };
+        out.push(RemoteCheck { field: "credentials", value: q.secret.clone(), outcome });
+    }
+    out
+}
+
 /// Fetches the resource, hands the terminal to `$EDITOR` (then `$VISUAL`, then `vi`) on its YAML, and returns
 /// what came back.
-async fn edit_in_editor(term: &mut Term, client: &kube::Client, target: ClusterRef) -> Option<Action> {
+async fn edit_in_editor(
+    term: &mut Term,
+    client: &kube::Client,
+    target: ClusterRef,
+    resume: Option<(serde_json::Value, String)>,
+) -> Option<Action> {
     let fail = |e: String| Some(Action::WriteDone { what: format!("edit {}", target.name), result: Err(e) });
-    let obj = match timed(cluster_api(client, &target).get(&target.name)).await {
-        Ok(o) => o,
-        Err(e) => return fail(e),
-    };
-    let before = value_of(&obj, &target);
-    let yaml = match serde_yaml::to_string(&before) {
-        Ok(y) => y,
-        Err(e) => return fail(e.to_string()),
+    let resumed = resume.as_ref().map(|(_, text)| text.clone());
+    let (before, yaml) = match resume {
+        Some(r) => r,
+        None => {
+            let obj = match timed(cluster_api(client, &target).get(&target.name)).await {
+                Ok(o) => o,
+                Err(e) => return fail(e),
+            };
+            let before = value_of(&obj, &target);
+            match serde_yaml::to_string(&before) {
+                Ok(y) => (before, y),
+                Err(e) => return fail(e.to_string()),
+            }
+        }
     };
     // A private file in the temp directory, removed again below (the YAML may hold nothing secret, but a CR is
     // still the user's business).
@@ -600,9 +755,7 @@ async fn edit_in_editor(term: &mut Term, client: &kube::Client, target: ClusterR
         std::process::Command::new("sh").arg("-c").arg(format!("{editor} \"$1\"")).arg("sh").arg(&run_path).status()
     })
     .await;
-    let _ = enable_raw_mode();
-    let _ = execute!(std::io::stdout(), EnterAlternateScreen);
-    let _ = term.clear();
+    back_from_editor(term);
     let edited = std::fs::read_to_string(&path);
     let _ = std::fs::remove_file(&path);
     match status {
@@ -612,9 +765,34 @@ async fn edit_in_editor(term: &mut Term, client: &kube::Client, target: ClusterR
         Err(e) => return fail(e.to_string()),
     }
     match edited {
+        // Saved as it was re-opened: the user gave up on the edit (kubectl cancels the same way).
+        Ok(after_yaml) if resumed.as_deref() == Some(after_yaml.as_str()) => Some(Action::WriteDone {
+            what: format!("edit {}", target.name),
+            result: Err("cancelled: the file was saved unchanged after the error, nothing was applied".into()),
+        }),
         Ok(after_yaml) => Some(Action::EditorDone { target, before, after_yaml }),
         Err(e) => fail(e.to_string()),
     }
+}
+
+/// Takes the terminal back from an editor: raw mode and the alternate screen again (an editor may have left
+/// either), input the editor did not read (or the terminal's late answers to its queries) thrown away so it is
+/// not taken for keys, the cursor hidden, and the whole screen cleared so the next frame draws every cell.
+fn back_from_editor(term: &mut Term) {
+    let _ = enable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        EnterAlternateScreen,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+        crossterm::cursor::Hide
+    );
+    // A short quiet period catches answers that arrive just after the editor exited.
+    while crossterm::event::poll(Duration::from_millis(30)).unwrap_or(false) {
+        if crossterm::event::read().is_err() {
+            break;
+        }
+    }
+    let _ = term.clear();
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -7,7 +7,8 @@
 
 use serde_json::{Value, json};
 
-use super::form::{Field, get, path_is_under, set};
+use super::action::{CheckOutcome, RemoteCheck, WizardQuery};
+use super::form::{Field, FieldValue, get, path_is_under, set};
 use crate::api::common::{check_cron, check_dns_label, check_quantity, parse_quantity};
 use crate::api::{AnyResource, ParseError, Problem, Problems, pg, ps, pxc};
 
@@ -53,9 +54,14 @@ pub struct Wizard {
     /// Fields of every step; which are visible depends on the step and the kind.
     pub fields: Vec<Field>,
     built_for: Option<Family>,
-    /// Problems of the resource as it stands (model rules first, then form checks).
+    /// Problems of the resource as it stands (model rules first, then form checks, then the API's answers).
     pub problems: Vec<Problem>,
     pub review_scroll: u16,
+    /// What the API said about the names (cluster, StorageClass, Secret); each answer holds while its field
+    /// keeps the value it was asked about.
+    pub remote: Vec<RemoteCheck>,
+    /// A check is on its way.
+    pub checking: bool,
 }
 
 impl Wizard {
@@ -86,6 +92,8 @@ impl Wizard {
             built_for: None,
             problems: Vec::new(),
             review_scroll: 0,
+            remote: Vec::new(),
+            checking: false,
         };
         w.rebuild();
         w
@@ -194,7 +202,7 @@ impl Wizard {
     }
 
     /// Field paths that depend on other fields (proxy kind, storage name), then validation.
-    fn refresh(&mut self) {
+    pub fn refresh(&mut self) {
         let fam = self.family();
         let proxy = self.value("proxy").to_string();
         let store = self.value("storage-name").to_string();
@@ -291,12 +299,53 @@ impl Wizard {
     }
 
     pub fn input(&mut self, c: char) {
+        // Space on a choice is the next choice (the kind choice rebuilds the fields); in text it is typed.
+        if c == ' '
+            && self
+                .focused_id()
+                .and_then(|id| self.field(id))
+                .is_some_and(|f| matches!(f.value, FieldValue::Choice { .. }))
+        {
+            return self.cycle(true);
+        }
         if let Some(id) = self.focused_id()
             && let Some(f) = self.field_mut(id)
         {
             f.input(c);
         }
         self.refresh();
+    }
+
+    /// What to ask the API: does a cluster of this name exist, does the StorageClass, does the S3 Secret.
+    pub fn query(&self) -> WizardQuery {
+        let v = self.resource();
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let s3_secret = self.field("backup").is_some_and(Field::is_on)
+            && self.value("storage-type") == "s3"
+            && self.family() != Family::Pg;
+        WizardQuery {
+            api_version: s("/apiVersion"),
+            kind: s("/kind"),
+            namespace: self.value("namespace").trim().to_string(),
+            name: self.value("name").trim().to_string(),
+            storage_class: self.value("storage-class").trim().to_string(),
+            secret: if s3_secret { self.value("credentials").trim().to_string() } else { String::new() },
+        }
+    }
+
+    /// Answers that still hold (their field has the value that was asked about).
+    fn current_remote(&self) -> impl Iterator<Item = &RemoteCheck> {
+        self.remote.iter().filter(|r| self.value(r.field).trim() == r.value)
+    }
+
+    /// Fields the API could not be asked about, with why: shown, not blocking.
+    pub fn unchecked(&self) -> Vec<(&'static str, String)> {
+        self.current_remote()
+            .filter_map(|r| match &r.outcome {
+                CheckOutcome::Unchecked(why) => Some((r.field, why.clone())),
+                _ => None,
+            })
+            .collect()
     }
     pub fn backspace(&mut self) {
         if let Some(id) = self.focused_id()
@@ -525,6 +574,14 @@ impl Wizard {
         for p in form {
             if !out.iter().any(|o| path_is_under(&o.path, &p.path) || path_is_under(&p.path, &o.path)) {
                 out.push(p);
+            }
+        }
+        for r in self.current_remote() {
+            if let CheckOutcome::Problem(message) = &r.outcome
+                && let Some(f) = self.field(r.field)
+            {
+                let path = if r.field == "name" { "metadata.name".to_string() } else { f.path.clone() };
+                out.push(Problem::new(path, message.clone()));
             }
         }
         out

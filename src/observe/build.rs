@@ -714,13 +714,69 @@ fn event_view(e: &Event) -> EventView {
         reason: e.reason.clone().unwrap_or_default(),
         object: format!("{}/{}", obj.kind.as_deref().unwrap_or(""), obj.name.as_deref().unwrap_or("")),
         message: e.message.clone().unwrap_or_default(),
-        count: e.count.unwrap_or(1).max(1) as u32,
-        last_seen: e
-            .last_timestamp
-            .as_ref()
-            .and_then(k8s_time)
-            .or_else(|| e.event_time.as_ref().and_then(k8s_time))
-            .or_else(|| e.metadata.creation_timestamp.as_ref().and_then(k8s_time)),
+        // events.k8s.io series count their repeats in `series.count`, core/v1 in `count`.
+        count: e.series.as_ref().and_then(|s| s.count).or(e.count).unwrap_or(1).max(1) as u32,
+        last_seen: event_time(e),
+    }
+}
+
+/// When an event last happened, as precisely as it says: a series' last observation, `eventTime`
+/// (microseconds) when it is the later one, `lastTimestamp` (seconds), else its creation.
+fn event_time(e: &Event) -> Option<DateTime<Utc>> {
+    let series = e.series.as_ref().and_then(|s| s.last_observed_time.as_ref()).and_then(k8s_time);
+    let last = e.last_timestamp.as_ref().and_then(k8s_time);
+    let at = e.event_time.as_ref().and_then(k8s_time);
+    series
+        .or(match (last, at) {
+            // lastTimestamp has whole seconds: eventTime within that second is the finer figure.
+            (Some(l), Some(a)) if a >= l => Some(a),
+            (Some(l), _) => Some(l),
+            (None, a) => a,
+        })
+        .or_else(|| e.metadata.creation_timestamp.as_ref().and_then(k8s_time))
+}
+
+/// Newest first: by time, then (events within the same second) by resourceVersion, which the API server
+/// hands out in write order.
+fn event_order(a: &Event, b: &Event) -> std::cmp::Ordering {
+    let rv = |e: &Event| e.metadata.resource_version.as_deref().and_then(|v| v.parse::<u64>().ok());
+    event_time(b).cmp(&event_time(a)).then_with(|| rv(b).cmp(&rv(a)))
+}
+
+#[cfg(test)]
+mod event_order_tests {
+    use super::*;
+
+    fn ev(rv: &str, last: &str, micro: Option<&str>, count: Option<i32>, series: Option<i32>) -> Event {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("e{rv}"), "namespace": "db", "resourceVersion": rv},
+            "involvedObject": {"kind": "Pod", "name": "p"},
+            "lastTimestamp": last,
+            "eventTime": micro,
+            "count": count,
+            "series": series.map(|c| serde_json::json!({"count": c, "lastObservedTime": "2026-01-01T00:00:09.000001Z"})),
+            "message": rv,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn same_second_events_keep_write_order_and_series_count() {
+        let mut v = vec![
+            ev("7", "2026-01-01T00:00:05Z", None, Some(1), None),
+            ev("9", "2026-01-01T00:00:05Z", None, Some(4), None),
+            ev("8", "2026-01-01T00:00:05Z", None, None, None),
+            ev("3", "2026-01-01T00:00:04Z", Some("2026-01-01T00:00:04.900000Z"), None, None),
+            ev("2", "2026-01-01T00:00:04Z", Some("2026-01-01T00:00:04.100000Z"), None, None),
+            ev("1", "2026-01-01T00:00:01Z", None, None, Some(12)),
+        ];
+        v.sort_by(event_order);
+        let order: Vec<_> = v.iter().map(|e| e.metadata.resource_version.clone().unwrap()).collect();
+        assert_eq!(order, ["1", "9", "8", "7", "3", "2"], "series last seen at :09 is newest; then by rv");
+        let views: Vec<EventView> = v.iter().map(event_view).collect();
+        assert_eq!(views[0].count, 12, "series.count");
+        assert_eq!(views[1].count, 4);
+        assert_eq!(views[2].count, 1, "no count at all is one");
     }
 }
 
@@ -750,6 +806,7 @@ pub fn build(cr: &Value, world: &World, nodes: &NodeFacts, now: DateTime<Utc>) -
     v.host = st(cr, &["status", "host"]).map(str::to_string);
     v.created = time(cr, &["metadata", "creationTimestamp"]);
     v.version = version(kind, cr);
+    v.cr_version = st(cr, &["spec", "crVersion"]).map(str::to_string);
     v.paused = enabled(cr, &["spec", "pause"], false);
     v.finalizers = s(cr, &["metadata", "finalizers"])
         .and_then(Value::as_array)
@@ -848,7 +905,7 @@ pub fn build(cr: &Value, world: &World, nodes: &NodeFacts, now: DateTime<Utc>) -
         .chain(v.restores.iter().map(|r| r.name.as_str()))
         .collect();
     let (_, cr_kind) = kind.api_version_kind();
-    let mut events: Vec<EventView> = world
+    let mut events: Vec<&Event> = world
         .events
         .iter()
         .filter(|e| {
@@ -860,10 +917,9 @@ pub fn build(cr: &Value, world: &World, nodes: &NodeFacts, now: DateTime<Utc>) -
                     || (matches!(o.kind.as_deref(), Some("StatefulSet" | "Deployment" | "Service" | "Job"))
                         && on.starts_with(&format!("{name}-"))))
         })
-        .map(event_view)
         .collect();
-    events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
-    v.events = events;
+    events.sort_by(|a, b| event_order(a, b));
+    v.events = events.into_iter().map(event_view).collect();
 
     // Why not ready.
     let mut why = Vec::new();

@@ -388,6 +388,9 @@ pub struct ClusterView {
     pub created: Option<DateTime<Utc>>,
     /// Database version as reported in status (or requested in spec), when known.
     pub version: Option<String>,
+    /// `spec.crVersion`: the operator release the resource is written for.
+    #[serde(default)]
+    pub cr_version: Option<String>,
     /// `spec.pause`.
     pub paused: bool,
     pub components: Vec<ComponentView>,
@@ -429,6 +432,7 @@ impl ClusterView {
             host: None,
             created: None,
             version: None,
+            cr_version: None,
             paused: false,
             components: Vec::new(),
             members: Vec::new(),

@@ -10,35 +10,74 @@ use crate::console::app::{App, InputKind, Level};
 use crate::console::theme::Theme;
 
 pub fn header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let crumbs = app.stack.iter().map(|s| s.crumb()).collect::<Vec<_>>().join(" › ");
+    let width = area.width as usize;
     let ns = app.namespace.as_deref().unwrap_or("all");
+    let mut crumbs = app.stack.iter().map(|s| s.crumb()).collect::<Vec<_>>().join(" › ");
+    if app.scope.label() != "all" {
+        crumbs.push_str(&format!(" ({})", app.scope.label()));
+    }
+    // What goes first when the line is too narrow: the theme, then the engine's word, then the crumbs are cut
+    // (the screen's own title says where one is), then the context and namespace names.
+    let readonly = app.readonly;
+    let engine = app.engine.as_ref().map(|e| (e.header(), e.warns()));
+    let right_for = |level: usize| -> Vec<Span<'static>> {
+        let mut right = Vec::new();
+        if readonly {
+            right.push(Span::styled(
+                " READ-ONLY ",
+                Style::default().fg(theme.bg).bg(theme.warn).add_modifier(Modifier::BOLD),
+            ));
+            right.push(Span::raw(" "));
+        }
+        if let Some((text, warns)) = &engine
+            && level < 2
+        {
+            let style = if *warns { Style::default().fg(theme.warn) } else { theme.muted() };
+            right.push(Span::styled(format!("{text}  "), style));
+        }
+        if level < 1 {
+            right.push(Span::styled(format!("theme {} ", app.theme_name), theme.muted()));
+        }
+        right
+    };
+    let fixed = " dbdeck ".len() + " ctx ".len() + "  ns ".len() + "  │ ".len();
+    let need = |ctx: &str, ns: &str, crumbs: &str, right: &[Span]| {
+        fixed
+            + ctx.chars().count()
+            + ns.chars().count()
+            + crumbs.chars().count()
+            + right.iter().map(|s| s.width()).sum::<usize>()
+    };
+    let mut level = 0;
+    let mut right = right_for(0);
+    while need(&app.context, ns, &crumbs, &right) > width && level < 2 {
+        level += 1;
+        right = right_for(level);
+    }
+    let right_w: usize = right.iter().map(|s| s.width()).sum();
+    let over = need(&app.context, ns, &crumbs, &right).saturating_sub(width);
+    if over > 0 {
+        let keep = crumbs.chars().count().saturating_sub(over).max(8);
+        crumbs = super::ellipsize(&crumbs, keep);
+    }
+    let mut ctx = app.context.clone();
+    let mut nsw = ns.to_string();
+    if need(&ctx, &nsw, &crumbs, &right) > width {
+        let room = width.saturating_sub(fixed + right_w + crumbs.chars().count());
+        ctx = super::ellipsize(&ctx, (room * 2 / 3).max(6));
+        nsw = super::ellipsize(&nsw, room.saturating_sub(ctx.chars().count()).max(4));
+    }
     let mut left = vec![
         Span::styled(" dbdeck ", theme.header()),
         Span::styled(" ctx ", theme.muted()),
-        Span::styled(app.context.clone(), theme.accent()),
+        Span::styled(ctx, theme.accent()),
         Span::styled("  ns ", theme.muted()),
-        Span::styled(ns.to_string(), theme.accent()),
+        Span::styled(nsw, theme.accent()),
         Span::styled("  │ ", theme.border()),
         Span::styled(crumbs, Style::default().fg(theme.fg)),
     ];
-    if app.scope.label() != "all" {
-        left.push(Span::styled(format!(" ({})", app.scope.label()), theme.muted()));
-    }
-    let mut right = Vec::new();
-    if app.readonly {
-        right.push(Span::styled(
-            " READ-ONLY ",
-            Style::default().fg(theme.bg).bg(theme.warn).add_modifier(Modifier::BOLD),
-        ));
-        right.push(Span::raw(" "));
-    }
-    if let Some(engine) = &app.engine {
-        let style = if engine.warns() { Style::default().fg(theme.warn) } else { theme.muted() };
-        right.push(Span::styled(format!("{}  ", engine.header()), style));
-    }
-    right.push(Span::styled(format!("theme {} ", app.theme_name), theme.muted()));
     let used: usize = left.iter().chain(right.iter()).map(|s| s.width()).sum();
-    let gap = (area.width as usize).saturating_sub(used);
+    let gap = width.saturating_sub(used);
     left.push(Span::raw(" ".repeat(gap)));
     left.extend(right);
     frame.render_widget(Paragraph::new(Line::from(left)), area);
@@ -64,7 +103,7 @@ pub fn engine_notice(text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
 pub fn status_line(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let line = if let Some(input) = &app.input {
         let (prompt, help) = match input.kind {
-            InputKind::Filter => ("/", "  regex or text · !inverse · enter keep · esc clear"),
+            InputKind::Filter => ("/", "  regex or text · ^name$ anchors the name · !inverse · enter keep · esc clear"),
             InputKind::Command => (":", "  pxc ps pg all · ns NAME · ctx NAME · sort COLUMN [desc] · backups · q"),
         };
         Line::from(vec![
@@ -79,7 +118,16 @@ pub fn status_line(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Level::Ok => theme.ok,
             Level::Error => theme.error,
         };
-        Line::from(Span::styled(format!(" {}", s.text), Style::default().fg(c)))
+        // A message longer than the line ends in `…` and says where the whole of it is.
+        let width = area.width as usize;
+        let text = format!(" {}", s.text.replace('\n', " "));
+        if text.chars().count() > width {
+            let more = "  :messages shows all";
+            let cut = super::ellipsize(&text, width.saturating_sub(more.len()));
+            Line::from(vec![Span::styled(cut, Style::default().fg(c)), Span::styled(more, theme.muted())])
+        } else {
+            Line::from(Span::styled(text, Style::default().fg(c)))
+        }
     } else if !app.filter.is_empty() {
         let mut spans =
             vec![Span::styled(" filter ", theme.muted()), Span::styled(format!("/{}", app.filter.raw), theme.accent())];

@@ -125,7 +125,12 @@ fn summary_lines(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>
             Span::styled(blockers, Style::default().fg(theme.warn)),
         ]));
     } else if let Some(reason) = &c.state_reason {
-        lines.push(Line::from(vec![label("reason", theme), Span::styled(reason.clone(), theme.health(c.health()))]));
+        // Wrapped under its label: the operator's message can be long.
+        let room = (app.width as usize).saturating_sub(4 + 7).max(20);
+        for (i, l) in super::wrap(reason, room).into_iter().enumerate() {
+            let head = if i == 0 { label("reason", theme) } else { Span::raw("       ") };
+            lines.push(Line::from(vec![head, Span::styled(l, theme.health(c.health()))]));
+        }
     }
     lines
 }
@@ -518,7 +523,9 @@ fn why_not_ready(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>
             Span::styled(format!(" {glyph} {tag:<14}"), Style::default().fg(colour).add_modifier(Modifier::BOLD)),
             Span::styled(r.source.clone(), Style::default().fg(theme.fg).add_modifier(Modifier::BOLD)),
         ]));
-        for l in r.message.lines() {
+        // Wrapped to the pane (the terminal less the borders and the indent), so a long message reads whole.
+        let room = (app.width as usize).saturating_sub(4 + 18).max(20);
+        for l in super::wrap(&r.message, room) {
             lines.push(Line::from(Span::styled(format!("                  {l}"), Style::default().fg(theme.fg))));
         }
         if r.kind == ReasonKind::Finalizer {
@@ -530,7 +537,6 @@ fn why_not_ready(app: &App, c: &ClusterView, theme: &Theme) -> Vec<Line<'static>
             lines.push(Line::from(Span::styled(format!("                  {what}"), theme.muted())));
         }
     }
-    let _ = app;
     lines
 }
 
@@ -552,6 +558,32 @@ fn render_table(
     let table = Table::new(rows, widths.to_vec()).header(header).column_spacing(2).style(Style::default().fg(theme.fg));
     let mut state = TableState::default().with_offset(app.detail_scroll as usize);
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// A table whose rows are chosen (↑/↓) and opened in full with enter: the selected row is highlighted.
+fn render_selectable(
+    rows: Vec<Row<'static>>,
+    header: Row<'static>,
+    widths: &[Constraint],
+    app: &App,
+    theme: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let table = Table::new(rows, widths.to_vec())
+        .header(header)
+        .column_spacing(2)
+        .style(Style::default().fg(theme.fg))
+        .row_highlight_style(theme.selection())
+        .highlight_symbol("▌");
+    let mut state = TableState::default().with_selected(Some(app.detail_scroll as usize));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// The width left for a table's last column after the fixed ones, the spacing and the selection marker.
+fn rest_width(area: Rect, fixed: &[u16]) -> usize {
+    let used: usize = fixed.iter().map(|w| *w as usize).sum::<usize>() + 2 * fixed.len() + 1;
+    (area.width as usize).saturating_sub(used).max(8)
 }
 
 fn empty(text: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -636,6 +668,8 @@ fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: R
     if c.backups.is_empty() {
         empty("No backups yet. b starts an on-demand backup.", theme, frame, table_area);
     } else {
+        let w = c.backups.iter().map(|b| b.name.chars().count()).max().unwrap_or(4) as u16;
+        let dw = rest_width(table_area, &[w, 10, 12, 7, 9, 7]);
         let rows = c
             .backups
             .iter()
@@ -645,8 +679,8 @@ fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: R
                     _ => "—".into(),
                 };
                 let detail = match &b.error {
-                    Some(e) => Span::styled(e.clone(), Style::default().fg(theme.error)),
-                    None => Span::styled(b.destination.clone().unwrap_or_else(|| "—".into()), theme.muted()),
+                    Some(e) => Span::styled(super::ellipsize(e, dw), Style::default().fg(theme.error)),
+                    None => Span::styled(super::ellipsize(b.destination.as_deref().unwrap_or("—"), dw), theme.muted()),
                 };
                 Row::new(vec![
                     Cell::from(b.name.clone()),
@@ -659,8 +693,7 @@ fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: R
                 ])
             })
             .collect();
-        let w = c.backups.iter().map(|b| b.name.chars().count()).max().unwrap_or(4) as u16;
-        render_table(
+        render_selectable(
             rows,
             table_header(&["NAME", "STATE", "STORAGE", "STARTED", "COMPLETED", "TOOK", "DESTINATION / ERROR"], theme),
             &[
@@ -679,13 +712,14 @@ fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: R
         );
     }
     if !c.restores.is_empty() {
+        let sw = c.restores.iter().map(|r| r.state.chars().count()).max().unwrap_or(5).clamp(5, 24);
         let rows = c
             .restores
             .iter()
             .map(|r| {
                 Row::new(vec![
                     Cell::from(r.name.clone()),
-                    Cell::from(Span::styled(r.state.clone(), backup_state_style(&r.state, theme))),
+                    Cell::from(Span::styled(super::ellipsize(&r.state, sw), backup_state_style(&r.state, theme))),
                     Cell::from(r.backup.clone().unwrap_or_else(|| "—".into())),
                     Cell::from(age(app.now, r.started)),
                     Cell::from(Span::styled(r.error.clone().unwrap_or_default(), Style::default().fg(theme.error))),
@@ -696,7 +730,7 @@ fn backups(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: R
             rows,
             [
                 Constraint::Min(12),
-                Constraint::Length(10),
+                Constraint::Length(sw as u16),
                 Constraint::Min(12),
                 Constraint::Length(7),
                 Constraint::Min(10),
@@ -713,6 +747,10 @@ fn events(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Re
     if c.events.is_empty() {
         return empty("No events for the cluster or its objects.", theme, frame, area);
     }
+    let rw = c.events.iter().map(|e| e.reason.chars().count()).max().unwrap_or(6).max(6) as u16;
+    let ow = (c.events.iter().map(|e| e.object.chars().count()).max().unwrap_or(6).max(6) as u16).min(40);
+    let fixed = [7, rw, ow, 4, 5];
+    let mw = rest_width(area, &fixed);
     let rows = c
         .events
         .iter()
@@ -721,25 +759,24 @@ fn events(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area: Re
             Row::new(vec![
                 Cell::from(Span::styled(e.type_.clone(), Style::default().fg(colour))),
                 Cell::from(e.reason.clone()),
-                Cell::from(Span::styled(e.object.clone(), theme.muted())),
+                Cell::from(Span::styled(super::ellipsize(&e.object, ow as usize), theme.muted())),
                 Cell::from(age(app.now, e.last_seen)),
-                Cell::from(if e.count > 1 { format!("×{}", e.count) } else { String::new() }),
-                Cell::from(e.message.clone()),
+                Cell::from(Line::from(e.count.to_string()).right_aligned()),
+                // Cut with `…` where it does not fit; enter shows it whole.
+                Cell::from(super::ellipsize(&e.message.replace('\n', " "), mw)),
             ])
         })
         .collect();
-    let rw = c.events.iter().map(|e| e.reason.chars().count()).max().unwrap_or(6) as u16;
-    let ow = c.events.iter().map(|e| e.object.chars().count()).max().unwrap_or(6) as u16;
-    render_table(
+    render_selectable(
         rows,
-        table_header(&["TYPE", "REASON", "OBJECT", "AGE", "", "MESSAGE"], theme),
+        table_header(&["TYPE", "REASON", "OBJECT", "AGE", "COUNT", "MESSAGE"], theme),
         &[
             Constraint::Length(7),
             Constraint::Length(rw),
             Constraint::Length(ow),
             Constraint::Length(4),
-            Constraint::Length(4),
-            Constraint::Min(20),
+            Constraint::Length(5),
+            Constraint::Min(8),
         ],
         app,
         theme,
@@ -752,6 +789,9 @@ fn conditions(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area
     if c.conditions.is_empty() {
         return empty("The operator has not reported any condition.", theme, frame, area);
     }
+    let tw = c.conditions.iter().map(|k| k.type_.len()).max().unwrap_or(4) as u16;
+    let rw = c.conditions.iter().map(|k| k.reason.as_deref().unwrap_or("").len()).max().unwrap_or(6).max(6) as u16;
+    let mw = rest_width(area, &[tw, 7, rw, 4]);
     let rows = c
         .conditions
         .iter()
@@ -766,13 +806,11 @@ fn conditions(app: &App, c: &ClusterView, theme: &Theme, frame: &mut Frame, area
                 Cell::from(Span::styled(k.status.clone(), Style::default().fg(colour))),
                 Cell::from(k.reason.clone().unwrap_or_default()),
                 Cell::from(age(app.now, k.last_transition)),
-                Cell::from(k.message.clone().unwrap_or_default()),
+                Cell::from(super::ellipsize(&k.message.clone().unwrap_or_default(), mw)),
             ])
         })
         .collect();
-    let tw = c.conditions.iter().map(|k| k.type_.len()).max().unwrap_or(4) as u16;
-    let rw = c.conditions.iter().map(|k| k.reason.as_deref().unwrap_or("").len()).max().unwrap_or(6).max(6) as u16;
-    render_table(
+    render_selectable(
         rows,
         table_header(&["TYPE", "STATUS", "REASON", "AGE", "MESSAGE"], theme),
         &[

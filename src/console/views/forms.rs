@@ -23,7 +23,14 @@ fn owner<'a>(p: &Problem, fields: &[&'a Field]) -> Option<&'a str> {
 }
 
 /// Field rows: label, value (with cursor when focused), hint, and problems in the error colour below.
-fn field_lines(fields: &[&Field], focus: usize, problems: &[Problem], theme: &Theme) -> Vec<Line<'static>> {
+fn field_lines(
+    fields: &[&Field],
+    focus: usize,
+    problems: &[Problem],
+    notes: &[(&'static str, String)],
+    width: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
     let lw = fields.iter().map(|f| f.label.chars().count()).max().unwrap_or(0);
     let mut lines = Vec::new();
     for (i, f) in fields.iter().enumerate() {
@@ -57,11 +64,25 @@ fn field_lines(fields: &[&Field], focus: usize, problems: &[Problem], theme: &Th
             row.push(Span::styled(format!("   {}", f.hint), theme.muted()));
         }
         lines.push(Line::from(row));
+        // Messages wrap under the value (a long one is read whole, not cut at the border).
+        let room = width.saturating_sub(lw + 8).max(20);
         for p in problems.iter().filter(|p| owner(p, fields) == Some(f.id)) {
-            lines.push(Line::from(Span::styled(
-                format!("   {:<lw$}  ✖ {}", "", p.message),
-                Style::default().fg(theme.error),
-            )));
+            for (i, l) in super::wrap(&p.message, room).into_iter().enumerate() {
+                let glyph = if i == 0 { "✖" } else { " " };
+                lines.push(Line::from(Span::styled(
+                    format!("   {:<lw$}  {glyph} {l}", ""),
+                    Style::default().fg(theme.error),
+                )));
+            }
+        }
+        for (_, note) in notes.iter().filter(|(id, _)| *id == f.id) {
+            for (i, l) in super::wrap(note, room).into_iter().enumerate() {
+                let glyph = if i == 0 { "▲" } else { " " };
+                lines.push(Line::from(Span::styled(
+                    format!("   {:<lw$}  {glyph} {l}", ""),
+                    Style::default().fg(theme.warn),
+                )));
+            }
         }
     }
     lines
@@ -99,14 +120,23 @@ pub fn wizard(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         let problems = &w.problems;
         let yaml = w.yaml();
         let mut lines: Vec<Line> = Vec::new();
-        if problems.is_empty() {
+        let room = main.width.saturating_sub(6) as usize;
+        if w.checking {
+            lines.push(Line::from(Span::styled(" asking the API whether the names exist…", theme.muted())));
+        } else if problems.is_empty() {
             lines.push(Line::from(Span::styled(" ✓ valid — enter creates it", Style::default().fg(theme.ok))));
         } else {
             for p in problems {
-                lines.push(Line::from(Span::styled(
-                    format!(" ✖ {}: {}", p.path, p.message),
-                    Style::default().fg(theme.error),
-                )));
+                for (i, l) in super::wrap(&format!("{}: {}", p.path, p.message), room).into_iter().enumerate() {
+                    let glyph = if i == 0 { "✖" } else { " " };
+                    lines.push(Line::from(Span::styled(format!(" {glyph} {l}"), Style::default().fg(theme.error))));
+                }
+            }
+        }
+        for (field, note) in w.unchecked() {
+            for (i, l) in super::wrap(&format!("{field}: {note}"), room).into_iter().enumerate() {
+                let glyph = if i == 0 { "▲" } else { " " };
+                lines.push(Line::from(Span::styled(format!(" {glyph} {l}"), Style::default().fg(theme.warn))));
             }
         }
         lines.push(Line::default());
@@ -120,7 +150,12 @@ pub fn wizard(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let ids = w.step_fields(w.step);
     let fields: Vec<&Field> = ids.iter().filter_map(|id| w.field(id)).collect();
     let mut lines = vec![Line::default()];
-    lines.extend(field_lines(&fields, w.focus, &w.problems, theme));
+    let width = main.width.saturating_sub(2) as usize;
+    lines.extend(field_lines(&fields, w.focus, &w.problems, &w.unchecked(), width, theme));
+    if w.checking {
+        lines.push(Line::default());
+        lines.push(Line::from(Span::styled(" asking the API whether the names exist…", theme.muted())));
+    }
     frame.render_widget(Paragraph::new(Text::from(lines)).block(block(title, theme)), main);
 }
 
@@ -145,7 +180,7 @@ pub fn edit(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     ]);
     let fields: Vec<&Field> = f.fields.iter().collect();
     let mut lines = vec![Line::default()];
-    lines.extend(field_lines(&fields, f.focus, &f.problems, theme));
+    lines.extend(field_lines(&fields, f.focus, &f.problems, &[], area.width.saturating_sub(2) as usize, theme));
     lines.push(Line::default());
     let (text, style) = match f.patch() {
         Err(_) => ("fix the fields marked ✖ to continue".to_string(), Style::default().fg(theme.error)),
@@ -174,12 +209,21 @@ pub fn review(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Span::styled("ok ✓", Style::default().fg(theme.ok).add_modifier(Modifier::BOLD)),
             Span::styled("  enter applies", theme.muted()),
         ]),
-        DryRun::Failed(e) => Line::from(vec![
-            Span::styled(" server dry-run: ", theme.muted()),
-            Span::styled(format!("error ✖ {e}"), Style::default().fg(theme.error).add_modifier(Modifier::BOLD)),
-        ]),
+        DryRun::Failed(_) => Line::from(vec![Span::styled(" server dry-run: ", theme.muted())]),
     };
-    let mut lines = vec![dry, Line::default()];
+    let mut lines = vec![dry];
+    if let DryRun::Failed(e) = &r.dry_run {
+        for (i, l) in
+            super::wrap(&format!("error ✖ {e}"), area.width.saturating_sub(6) as usize).into_iter().enumerate()
+        {
+            let pad = if i == 0 { " " } else { "   " };
+            lines.push(Line::from(Span::styled(
+                format!("{pad}{l}"),
+                Style::default().fg(theme.error).add_modifier(Modifier::BOLD),
+            )));
+        }
+    }
+    lines.push(Line::default());
     for d in &r.diff {
         lines.push(match d {
             DiffLine::Hunk(h) => Line::from(Span::styled(format!(" {h}"), Style::default().fg(theme.info))),

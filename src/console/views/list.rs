@@ -10,18 +10,18 @@ use super::age;
 use crate::console::action::SortColumn;
 use crate::console::app::App;
 use crate::console::theme::Theme;
-use crate::observe::view::{ClusterView, ComponentKind, ComponentView, Health};
+use crate::observe::view::{ClusterView, ComponentKind, ComponentView, Health, LagView};
 
 fn block<'a>(title: Line<'a>, theme: &Theme) -> Block<'a> {
     Block::bordered().border_type(BorderType::Rounded).border_style(theme.border()).title(title)
 }
 
-fn header_cell(label: &str, col: Option<SortColumn>, app: &App, theme: &Theme) -> Cell<'static> {
+fn header_cell(label: &str, col: Option<SortColumn>, app: &App, theme: &Theme, width: usize) -> Cell<'static> {
     let mut text = label.to_string();
-    if col == Some(app.sort) {
+    if col.is_some() && col == Some(app.sort) {
         text.push(if app.descending { '↓' } else { '↑' });
     }
-    Cell::from(text).style(theme.muted().add_modifier(Modifier::BOLD))
+    Cell::from(super::ellipsize(&text, width)).style(theme.muted().add_modifier(Modifier::BOLD))
 }
 
 /// `3/3 pxc  2/3 haproxy`, each count coloured by whether it is complete.
@@ -68,6 +68,115 @@ fn state_cell(c: &ClusterView, theme: &Theme) -> Line<'static> {
     Line::from(Span::styled(format!("{glyph} {}", c.display_state()), theme.health(c.health())))
 }
 
+/// One column of the cluster list: what it shows and how much it matters when the screen is narrow.
+struct Column<'a> {
+    header: &'static str,
+    sort: Option<SortColumn>,
+    /// Lower is kept longer: as the width shrinks, the highest numbers go first.
+    priority: u8,
+    /// The width its longest cell wants, and the least it is still readable at (cells are cut with `…`).
+    want: usize,
+    min: usize,
+    cells: Vec<Line<'a>>,
+}
+
+/// Cuts a styled line to `width` columns, ending in `…` when something was cut.
+fn fit_line(line: Line<'static>, width: usize) -> Line<'static> {
+    if line.width() <= width {
+        return line;
+    }
+    let mut out: Vec<Span<'static>> = Vec::new();
+    let mut left = width.saturating_sub(1);
+    for span in line.spans {
+        if left == 0 {
+            break;
+        }
+        let n = span.content.chars().count();
+        if n <= left {
+            left -= n;
+            out.push(span);
+        } else {
+            let cut: String = span.content.chars().take(left).collect();
+            out.push(Span::styled(cut, span.style));
+            left = 0;
+        }
+    }
+    let style = out.last().map(|s| s.style).unwrap_or_default();
+    out.push(Span::styled("…", style));
+    Line::from(out)
+}
+
+/// The pod that takes writes, as the databases (or the operator's label) say; Galera has no single one.
+fn primary_cell(c: &ClusterView, theme: &Theme) -> Line<'static> {
+    if c.kind == crate::observe::view::ClusterKind::Pxc {
+        return Line::from(Span::styled("galera", theme.muted()));
+    }
+    match c.members.iter().find(|m| m.role.is_some_and(|r| r.is_writer())) {
+        Some(m) => Line::from(Span::raw(m.pod.clone())),
+        None if c.members.iter().any(|m| c.is_database_member(m)) => {
+            Line::from(Span::styled("?", Style::default().fg(theme.warn)))
+        }
+        None => Line::from(Span::styled("—", theme.muted())),
+    }
+}
+
+/// The largest replication lag of the cluster's members: red when a replica reports its replication broken
+/// (a stopped IO/SQL thread, paused replay), `?` where a lag could not be read (the detail's topology says why).
+fn lag_cell(c: &ClusterView, theme: &Theme) -> Line<'static> {
+    let broken =
+        c.members.iter().any(|m| c.facts_of(&m.pod).and_then(|r| r.facts()).is_some_and(|f| !f.problems.is_empty()));
+    let mut max_secs: Option<f64> = None;
+    let mut amount: Option<String> = None;
+    let mut unknown = false;
+    for m in &c.members {
+        match &m.lag {
+            LagView::Known { seconds, .. } => max_secs = Some(max_secs.map_or(*seconds, |x: f64| x.max(*seconds))),
+            LagView::Amount { .. } => amount = Some(super::lag_text(&m.lag)),
+            LagView::Unknown { .. } if c.is_database_member(m) => unknown = true,
+            _ => {}
+        }
+    }
+    let mut text = match (max_secs, &amount) {
+        // A stopped applier's backlog says more than another replica's seconds.
+        (_, Some(a)) if broken => a.clone(),
+        (Some(s), _) => super::duration(s),
+        (None, Some(a)) => a.clone(),
+        (None, None) if unknown => "?".to_string(),
+        (None, None) if broken => String::new(),
+        (None, None) => return Line::from(Span::styled("—", theme.muted())),
+    };
+    if unknown && text != "?" {
+        text.push_str(" ?");
+    }
+    let style = if broken {
+        text = if text.is_empty() { "✖ broken".into() } else { format!("✖ {text}") };
+        Style::default().fg(theme.error).add_modifier(Modifier::BOLD)
+    } else {
+        match max_secs {
+            Some(s) if s >= 60.0 => Style::default().fg(theme.error),
+            Some(s) if s >= 10.0 => Style::default().fg(theme.warn),
+            Some(_) => Style::default().fg(theme.ok),
+            None if amount.is_some() => Style::default().fg(theme.warn),
+            None => theme.muted(),
+        }
+    };
+    Line::from(Span::styled(text, style))
+}
+
+/// Bound claims of all, coloured; `↻` while one is being resized.
+fn pvc_cell(c: &ClusterView, theme: &Theme) -> Line<'static> {
+    if c.pvcs.is_empty() {
+        return Line::from(Span::styled("—", theme.muted()));
+    }
+    let bound = c.pvcs.iter().filter(|p| p.phase == "Bound").count();
+    let colour = if bound == c.pvcs.len() { theme.ok } else { theme.warn };
+    let mut spans = vec![Span::styled(format!("{bound}/{}", c.pvcs.len()), Style::default().fg(colour))];
+    if c.pvcs.iter().any(|p| p.resizing) {
+        spans.push(Span::styled(" ↻", Style::default().fg(theme.info)));
+    }
+    Line::from(spans)
+}
+
 pub fn clusters(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let rows = app.visible();
     let total = app.clusters.len();
@@ -90,53 +199,133 @@ pub fn clusters(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(empty_state(app, theme), inner);
         return;
     }
-    let header = Row::new(vec![
-        header_cell("KIND", Some(SortColumn::Kind), app, theme),
-        header_cell("NAMESPACE", Some(SortColumn::Namespace), app, theme),
-        header_cell("NAME", Some(SortColumn::Name), app, theme),
-        header_cell("STATE", Some(SortColumn::State), app, theme),
-        header_cell("READY", Some(SortColumn::Ready), app, theme),
-        header_cell("AGE", Some(SortColumn::Age), app, theme),
-        header_cell("BACKUP", Some(SortColumn::LastBackup), app, theme),
-        header_cell("ENDPOINT", Some(SortColumn::Endpoint), app, theme),
-    ]);
     // Only the page of rows holding the selection is built, so a list of thousands costs what a screenful
     // costs; paging (rather than a remembered offset) keeps the view stateless.
     let height = area.height.saturating_sub(3).max(1) as usize;
     let start = (app.selected / height) * height;
     let window = &rows[start..(start + height).min(rows.len())];
-    let body: Vec<Row> = window
-        .iter()
-        .map(|c| {
-            let backup = match c.last_successful_backup {
-                Some(t) => Span::styled(age(app.now, Some(t)), Style::default().fg(theme.fg)),
-                // A database that was never backed up is a risk worth colouring.
-                None => Span::styled("never", Style::default().fg(theme.warn)),
-            };
-            Row::new(vec![
-                Cell::from(Span::styled(c.kind.label(), theme.muted())),
-                Cell::from(c.namespace.clone()),
-                Cell::from(Span::styled(c.name.clone(), Style::default().fg(theme.fg).add_modifier(Modifier::BOLD))),
-                Cell::from(state_cell(c, theme)),
-                Cell::from(ready_cell(c, theme)),
-                Cell::from(age(app.now, c.created)),
-                Cell::from(backup),
-                Cell::from(Span::styled(c.host.clone().unwrap_or_else(|| "—".into()), theme.muted())),
-            ])
+    let col = |header, sort, priority, min: usize, cells: Vec<Line<'static>>| {
+        let mut want = cells.iter().map(|l| l.width()).max().unwrap_or(0).max(header_width(header, sort, app));
+        want = want.max(1);
+        Column { header, sort, priority, want, min: min.min(want), cells }
+    };
+    let one_ns = app.namespace.is_some();
+    let mut columns = vec![
+        col(
+            "KIND",
+            Some(SortColumn::Kind),
+            2,
+            8,
+            window.iter().map(|c| Line::from(Span::styled(c.kind.label(), theme.muted()))).collect(),
+        ),
+        // In one namespace every row says the same: it goes early.
+        col(
+            "NAMESPACE",
+            Some(SortColumn::Namespace),
+            if one_ns { 12 } else { 5 },
+            9,
+            window.iter().map(|c| Line::from(c.namespace.clone())).collect(),
+        ),
+        col(
+            "NAME",
+            Some(SortColumn::Name),
+            0,
+            12,
+            window
+                .iter()
+                .map(|c| {
+                    Line::from(Span::styled(c.name.clone(), Style::default().fg(theme.fg).add_modifier(Modifier::BOLD)))
+                })
+                .collect(),
+        ),
+        col("STATE", Some(SortColumn::State), 1, 9, window.iter().map(|c| state_cell(c, theme)).collect()),
+        col("READY", Some(SortColumn::Ready), 3, 9, window.iter().map(|c| ready_cell(c, theme)).collect()),
+        col("PRIMARY", None, 6, 10, window.iter().map(|c| primary_cell(c, theme)).collect()),
+        col("LAG", None, 4, 8, window.iter().map(|c| lag_cell(c, theme)).collect()),
+        col("PVC", None, 8, 3, window.iter().map(|c| pvc_cell(c, theme)).collect()),
+        col(
+            "VERSION",
+            None,
+            10,
+            6,
+            window
+                .iter()
+                // The operator release the resource is written for, then the database's version.
+                .map(|c| {
+                    let text = match (&c.cr_version, &c.version) {
+                        (Some(cr), Some(v)) => format!("{cr}/{v}"),
+                        (Some(cr), None) => format!("{cr}/?"),
+                        (None, Some(v)) => v.clone(),
+                        (None, None) => "—".into(),
+                    };
+                    Line::from(Span::styled(text, theme.muted()))
+                })
+                .collect(),
+        ),
+        col("AGE", Some(SortColumn::Age), 9, 3, window.iter().map(|c| Line::from(age(app.now, c.created))).collect()),
+        col(
+            "BACKUP",
+            Some(SortColumn::LastBackup),
+            7,
+            5,
+            window
+                .iter()
+                .map(|c| match c.last_successful_backup {
+                    Some(t) => Line::from(Span::styled(age(app.now, Some(t)), Style::default().fg(theme.fg))),
+                    // A database that was never backed up is a risk worth colouring.
+                    None => Line::from(Span::styled("never", Style::default().fg(theme.warn))),
+                })
+                .collect(),
+        ),
+        col(
+            "ENDPOINT",
+            Some(SortColumn::Endpoint),
+            11,
+            10,
+            window
+                .iter()
+                .map(|c| Line::from(Span::styled(c.host.clone().unwrap_or_else(|| "—".into()), theme.muted())))
+                .collect(),
+        ),
+    ];
+    // Borders, the selection marker, and two spaces between columns.
+    let room = (area.width as usize).saturating_sub(3);
+    let used =
+        |cols: &[Column]| -> usize { cols.iter().map(|c| c.min).sum::<usize>() + 2 * cols.len().saturating_sub(1) };
+    while columns.len() > 1 && used(&columns) > room {
+        let Some(worst) = columns.iter().enumerate().max_by_key(|(_, c)| c.priority).map(|(i, _)| i) else { break };
+        columns.remove(worst);
+    }
+    // What is left over widens columns towards what their cells want, most important first.
+    let mut spare = room.saturating_sub(used(&columns));
+    let mut widths: Vec<usize> = columns.iter().map(|c| c.min).collect();
+    let mut order: Vec<usize> = (0..columns.len()).collect();
+    order.sort_by_key(|&i| columns[i].priority);
+    for i in order {
+        let more = (columns[i].want - widths[i]).min(spare);
+        widths[i] += more;
+        spare -= more;
+    }
+    // The last column takes what is still free (its cells are never cut while there is room).
+    if let Some(last) = widths.last_mut() {
+        *last += spare;
+    }
+    let header = Row::new(
+        columns.iter().zip(&widths).map(|(c, w)| header_cell(c.header, c.sort, app, theme, *w)).collect::<Vec<_>>(),
+    );
+    let body: Vec<Row> = (0..window.len())
+        .map(|r| {
+            Row::new(
+                columns
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| Cell::from(fit_line(c.cells[r].clone(), *w)))
+                    .collect::<Vec<_>>(),
+            )
         })
         .collect();
-    let ready_w = rows.iter().map(|c| ready_width(c)).max().unwrap_or(5).max(5);
-    let widths = [
-        Constraint::Length(8),
-        Constraint::Length(rows.iter().map(|c| c.namespace.chars().count()).max().unwrap_or(0).max(9) as u16),
-        Constraint::Length(rows.iter().map(|c| c.name.chars().count()).max().unwrap_or(0).max(4) as u16),
-        Constraint::Length(14),
-        Constraint::Length(ready_w as u16),
-        Constraint::Length(4),
-        Constraint::Length(6),
-        Constraint::Fill(1),
-    ];
-    let table = Table::new(body, widths)
+    let constraints: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w as u16)).collect();
+    let table = Table::new(body, constraints)
         .header(header)
         .block(block)
         .column_spacing(2)
@@ -147,13 +336,8 @@ pub fn clusters(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-/// The width of [`ready_cell`] without building it.
-fn ready_width(c: &ClusterView) -> usize {
-    c.components
-        .iter()
-        .map(|x| format!("{}/{}", x.ready, x.size).len() + 1 + short_component(x).chars().count())
-        .sum::<usize>()
-        + 2 * c.components.len().saturating_sub(1)
+fn header_width(label: &str, col: Option<SortColumn>, app: &App) -> usize {
+    label.chars().count() + usize::from(col.is_some() && col == Some(app.sort))
 }
 
 /// What a newcomer sees when there is nothing to list: why, and what to press.

@@ -55,6 +55,12 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame) {
     if app.question.is_some() {
         dialogs::question(app, theme, frame, body);
     }
+    if app.picker.is_some() {
+        dialogs::picker(app, theme, frame, body);
+    }
+    if app.popup.is_some() {
+        dialogs::popup(app, theme, frame, body);
+    }
     if let Some(text) = &notice {
         chrome::engine_notice(text, theme, frame, notice_area);
     }
@@ -69,6 +75,49 @@ fn draw_base(app: &App, theme: &Theme, frame: &mut Frame, body: Rect) {
         Screen::Backups => list::backups(app, theme, frame, body),
         _ => list::clusters(app, theme, frame, body),
     }
+}
+
+/// `text` cut to `width` columns with `…` at the end when it is longer (never mid-character).
+pub fn ellipsize(text: &str, width: usize) -> String {
+    // Everything the console prints is one column per character (ASCII, box drawing, ✓ ▲ …).
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Greedy word wrap to `width` columns; a word longer than a line is cut across lines.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut lines = Vec::new();
+    for para in text.lines() {
+        let mut cur = String::new();
+        for word in para.split_whitespace() {
+            let mut word = word.to_string();
+            while word.chars().count() > width {
+                if !cur.is_empty() {
+                    lines.push(std::mem::take(&mut cur));
+                }
+                let head: String = word.chars().take(width).collect();
+                word = word.chars().skip(width).collect();
+                lines.push(head);
+            }
+            if !cur.is_empty() && cur.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::take(&mut cur));
+            }
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(&word);
+        }
+        lines.push(cur);
+    }
+    lines
 }
 
 /// Compact age as k9s prints it: `42s`, `17m`, `5h`, `3d`.

@@ -45,7 +45,7 @@ async fn run(cli: &Cli, global: &GlobalArgs) -> color_eyre::Result<i32> {
     Ok(match &cli.command {
         Some(Command::Crd(args)) => cmd::crd::run(global, args).await?,
         Some(Command::Validate(args)) => cmd::validate::run(args)?,
-        Some(Command::Sandbox(args)) => cmd::sandbox::run(args).await?,
+        Some(Command::Sandbox(args)) => cmd::sandbox::run(global, args).await?,
         Some(Command::Bench(args)) => cmd::bench::run(args).await?,
         Some(Command::Status(args)) => cmd::status::run(global, &cli.console, args).await?,
         None => dbdeck::console::run::run(global, &cli.console).await?,

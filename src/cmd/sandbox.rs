@@ -13,10 +13,16 @@ use crate::sandbox::controllers::ControllerConfig;
 use crate::sandbox::listener;
 use crate::sandbox::serve::{ServeOptions, start};
 
-pub async fn run(args: &SandboxArgs) -> color_eyre::Result<i32> {
+/// `before` holds the connection flags given before `sandbox` (`dbdeck --kubeconfig P sandbox fault …`); those
+/// given after `fault`/`attach` win.
+pub async fn run(before: &crate::cli::GlobalArgs, args: &SandboxArgs) -> color_eyre::Result<i32> {
+    let target = |t: &SandboxTarget| SandboxTarget {
+        kubeconfig: t.kubeconfig.clone().or_else(|| before.kubeconfig.clone()),
+        context: t.context.clone().or_else(|| before.context.clone()),
+    };
     match &args.action {
-        Some(SandboxAction::Fault(f)) => return fault(&f.target_sandbox, args, &f.target).await,
-        Some(SandboxAction::Attach(a)) => return attach(&a.target_sandbox, args, a).await,
+        Some(SandboxAction::Fault(f)) => return fault(&target(&f.target_sandbox), args, &f.target).await,
+        Some(SandboxAction::Attach(a)) => return attach(&target(&a.target_sandbox), args, a).await,
         None => {}
     }
     let controllers = ControllerConfig {

@@ -440,3 +440,26 @@ fn plain_http_and_private_state() {
         }
     }
 }
+
+/// An unknown kind gets kubectl's own mapping error, as against a real server (not a failed openapi download).
+#[test]
+fn kubectl_names_an_unknown_kind() {
+    if !have_kubectl() {
+        eprintln!("kubectl not on PATH; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sb = start_sandbox(dir.path());
+    let kc = &sb.kubeconfig;
+    let gadget = "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\nspec: {}\n";
+    for args in [vec!["apply", "-f", "-"], vec!["apply", "--server-side", "-f", "-"], vec!["create", "-f", "-"]] {
+        let (ok, _, err) = kubectl_in(kc, &args, gadget);
+        assert!(!ok, "{args:?}");
+        assert!(err.contains(r#"no matches for kind "Gadget" in version "example.com/v1""#), "{args:?}: {err}");
+    }
+    kubectl_stdin(kc, &["apply", "-f", "-"], &crds_yaml());
+    let wrong_version = "apiVersion: pxc.percona.com/v9\nkind: PerconaXtraDBCluster\nmetadata:\n  name: x\nspec: {}\n";
+    let (ok, _, err) = kubectl_in(kc, &["apply", "-f", "-"], wrong_version);
+    assert!(!ok);
+    assert!(err.contains(r#"no matches for kind "PerconaXtraDBCluster" in version "pxc.percona.com/v9""#), "{err}");
+}

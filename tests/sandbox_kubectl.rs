@@ -335,3 +335,131 @@ stringData: {root: hunter2}
     let kept = kubectl_ok(kc, &["get", "secret", "shop-db-secrets", "-o", "jsonpath={.stringData}"]);
     assert_eq!(kept.trim(), "", "stringData is write-only");
 }
+
+fn kubectl_in(kc: &Path, args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kc)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// kubectl shows the sandbox's schema errors as it shows a real server's: `is invalid: <field>: <why>`, for
+/// client-side apply, server-side apply, create and the patch types.
+#[test]
+fn kubectl_shows_schema_errors_with_the_field() {
+    if !have_kubectl() {
+        eprintln!("kubectl not on PATH; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sb = start_sandbox(dir.path());
+    let kc = &sb.kubeconfig;
+    kubectl_stdin(kc, &["apply", "-f", "-"], &crds_yaml());
+    kubectl_ok(kc, &["wait", "--for=condition=Established", "crd", "--all", "--timeout=30s"]);
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad/pxc-size-string.yaml");
+    let bad = bad.to_str().unwrap();
+    let why = r#"spec.pxc.size: Invalid value: "string": spec.pxc.size in body must be of type integer: "string""#;
+    for args in [vec!["apply", "-f", bad], vec!["apply", "--server-side", "-f", bad], vec!["create", "-f", bad]] {
+        let (ok, out, err) = kubectl(kc, &args);
+        assert!(!ok, "kubectl {args:?} should fail: {out}");
+        assert!(err.contains(r#""shop-db" is invalid: "#), "{args:?}: {err}");
+        assert!(err.contains(why), "kubectl {args:?}: {err}");
+    }
+    kubectl_ok(kc, &["apply", "-f", &example("pxc-minimal.yaml")]);
+    for (kind, patch) in [
+        ("merge", r#"{"spec":{"pxc":{"size":"three"}}}"#),
+        ("json", r#"[{"op":"replace","path":"/spec/pxc/size","value":"three"}]"#),
+    ] {
+        let (ok, _, err) = kubectl(kc, &["patch", "pxc", "shop-db", "--type", kind, "-p", patch]);
+        assert!(!ok, "a {kind} patch to a string size must fail");
+        assert!(err.contains(r#"The PerconaXtraDBCluster "shop-db" is invalid"#) && err.contains(why), "{kind}: {err}");
+    }
+    let (ok, _, err) = kubectl_in(
+        kc,
+        &["apply", "-f", "-"],
+        "apiVersion: pxc.percona.com/v1\nkind: PerconaXtraDBCluster\nmetadata:\n  name: no-spec\n",
+    );
+    assert!(!ok);
+    assert!(err.contains("spec: Required value"), "{err}");
+    let size = kubectl_ok(kc, &["get", "pxc", "shop-db", "-o", "jsonpath={.spec.pxc.size}"]);
+    assert_eq!(size, "3", "nothing refused was stored");
+}
+
+/// Plain HTTP on the TLS port gets Go's 400, and the state directory keeps its Secrets and keys to its owner.
+#[test]
+fn plain_http_and_private_state() {
+    if !have_kubectl() {
+        eprintln!("kubectl not on PATH; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let sb = start_sandbox(&state);
+    let kc = &sb.kubeconfig;
+    let text = std::fs::read_to_string(kc).unwrap();
+    let server = text.lines().find_map(|l| l.trim().strip_prefix("server: https://")).expect("server in kubeconfig");
+    let answer = {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(server.trim()).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        tcp.write_all(b"GET /version HTTP/1.1\r\nHost: sandbox\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    assert!(answer.starts_with("HTTP/1.0 400 Bad Request\r\n"), "{answer:?}");
+    assert!(answer.ends_with("Client sent an HTTP request to an HTTPS server.\n"), "{answer:?}");
+    // HTTPS on the same port still works after that.
+    kubectl_ok(kc, &["get", "ns", "default"]);
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700, "state directory");
+        assert_eq!(mode(&state.join("sandbox.redb")), 0o600, "sandbox.redb holds Secrets");
+        for entry in std::fs::read_dir(&state).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.contains("key") || name == "token" || name == "kubeconfig" {
+                assert_eq!(mode(&path), 0o600, "{name}");
+            }
+        }
+    }
+}
+
+/// An unknown kind gets kubectl's own mapping error, as against a real server (not a failed openapi download).
+#[test]
+fn kubectl_names_an_unknown_kind() {
+    if !have_kubectl() {
+        eprintln!("kubectl not on PATH; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sb = start_sandbox(dir.path());
+    let kc = &sb.kubeconfig;
+    let gadget = "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\nspec: {}\n";
+    for args in [vec!["apply", "-f", "-"], vec!["apply", "--server-side", "-f", "-"], vec!["create", "-f", "-"]] {
+        let (ok, _, err) = kubectl_in(kc, &args, gadget);
+        assert!(!ok, "{args:?}");
+        assert!(err.contains(r#"no matches for kind "Gadget" in version "example.com/v1""#), "{args:?}: {err}");
+    }
+    kubectl_stdin(kc, &["apply", "-f", "-"], &crds_yaml());
+    let wrong_version = "apiVersion: pxc.percona.com/v9\nkind: PerconaXtraDBCluster\nmetadata:\n  name: x\nspec: {}\n";
+    let (ok, _, err) = kubectl_in(kc, &["apply", "-f", "-"], wrong_version);
+    assert!(!ok);
+    assert!(err.contains(r#"no matches for kind "PerconaXtraDBCluster" in version "pxc.percona.com/v9""#), "{err}");
+}

@@ -848,3 +848,86 @@ fn kubectl_rollout_and_wide_listing_over_https() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The waiting reason and message of a pod's first container, if it waits.
+fn waiting(p: &Pod) -> Option<(String, String)> {
+    let w = p.status.as_ref()?.container_statuses.as_ref()?.first()?.state.as_ref()?.waiting.clone()?;
+    Some((w.reason.unwrap_or_default(), w.message.unwrap_or_default()))
+}
+
+async fn events_about(client: &Client, pod: &str) -> Vec<(String, String)> {
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::default_namespaced(client.clone());
+    events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(pod))
+        .map(|e| (e.reason.unwrap_or_default(), e.message.unwrap_or_default()))
+        .collect()
+}
+
+fn secret(name: &str) -> k8s_openapi::api::core::v1::Secret {
+    serde_json::from_value(json!({"metadata": {"name": name}, "stringData": {"password": "s3cret"}})).unwrap()
+}
+
+/// As a kubelet does: a container whose environment names a missing Secret waits in CreateContainerConfigError,
+/// a volume of a missing Secret keeps the pod ContainerCreating with a FailedMount Event; optional references do
+/// not block; the Secret's arrival lets the pod start.
+#[tokio::test]
+async fn pods_wait_for_their_secrets_as_a_kubelet_makes_them() {
+    let (_sb, client) = cluster();
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::default_namespaced(client.clone());
+    let env_pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "env-pod"},
+        "spec": {"containers": [{"name": "db", "image": "mysql:8.4",
+            "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db-secrets", "key": "password"}}},
+                    {"name": "EXTRA", "valueFrom": {"secretKeyRef": {"name": "nowhere", "key": "x", "optional": true}}}],
+            "envFrom": [{"secretRef": {"name": "maybe", "optional": true}}]}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &env_pod).await.unwrap();
+    let (reason, message) = eventually("env-pod in CreateContainerConfigError", || async {
+        waiting(&pods.get("env-pod").await.unwrap()).filter(|(r, _)| r == "CreateContainerConfigError")
+    })
+    .await;
+    assert_eq!((reason.as_str(), message.as_str()), ("CreateContainerConfigError", r#"secret "db-secrets" not found"#));
+    let p = pods.get("env-pod").await.unwrap();
+    assert!(!ready(&p));
+    assert_eq!(p.status.as_ref().unwrap().phase.as_deref(), Some("Pending"));
+    assert!(
+        events_about(&client, "env-pod")
+            .await
+            .contains(&("Failed".into(), r#"Error: secret "db-secrets" not found"#.into())),
+        "{:?}",
+        events_about(&client, "env-pod").await
+    );
+
+    let vol_pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "vol-pod"},
+        "spec": {"containers": [{"name": "db", "image": "mysql:8.4", "volumeMounts": [{"name": "ssl", "mountPath": "/ssl"}]}],
+                 "volumes": [{"name": "ssl", "secret": {"secretName": "db-ssl"}}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &vol_pod).await.unwrap();
+    let mount = r#"MountVolume.SetUp failed for volume "ssl" : secret "db-ssl" not found"#;
+    eventually("a FailedMount event for vol-pod", || async {
+        events_about(&client, "vol-pod").await.contains(&("FailedMount".into(), mount.into())).then_some(())
+    })
+    .await;
+    let p = pods.get("vol-pod").await.unwrap();
+    assert_eq!(waiting(&p).map(|w| w.0).as_deref(), Some("ContainerCreating"));
+    assert!(!ready(&p));
+
+    // The Secrets appear: both pods start.
+    secrets.create(&PostParams::default(), &secret("db-secrets")).await.unwrap();
+    secrets.create(&PostParams::default(), &secret("db-ssl")).await.unwrap();
+    for name in ["env-pod", "vol-pod"] {
+        eventually(&format!("{name} Ready once its Secret exists"), || async {
+            ready(&pods.get(name).await.unwrap()).then_some(())
+        })
+        .await;
+    }
+}

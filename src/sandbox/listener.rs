@@ -85,6 +85,14 @@ async fn handle(
     token: Arc<str>,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
+    if plain_http(&tcp).await {
+        use tokio::io::AsyncWriteExt;
+        let mut tcp = tcp;
+        tracing::debug!("sandbox got plain HTTP on its TLS port; answered 400");
+        let _ = tcp.write_all(PLAIN_HTTP_ANSWER.as_bytes()).await;
+        let _ = tcp.shutdown().await;
+        return;
+    }
     let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
@@ -111,6 +119,20 @@ async fn handle(
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     if let Err(e) = watcher.watch(conn.into_owned()).await {
         tracing::debug!(error = %e, "sandbox connection ended with an error");
+    }
+}
+
+/// What Go's HTTPS servers (the API server among them) answer a plain-HTTP request with, so `curl http://…`
+/// says what is wrong instead of showing a TLS alert.
+pub const PLAIN_HTTP_ANSWER: &str = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// A TLS connection starts with a handshake record (0x16); an HTTP request starts with its method's first
+/// letter. Peeking leaves the byte for the TLS acceptor.
+async fn plain_http(tcp: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
+        Ok(Ok(1)) => first[0].is_ascii_uppercase(),
+        _ => false,
     }
 }
 

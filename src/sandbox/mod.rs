@@ -13,7 +13,7 @@
 //!
 //! Layout: `store` (objects, RVs, indexes, history, LIST, the `Store` facade), `writes` (create,
 //! update, patch, scale), `validation` (body shapes, ObjectMeta rules), `schema` (CRD pruning and
-//! defaults), `gc` (delete, finalizers, owner references, namespaces, CRD removal), `watch`,
+//! defaults), `schema_validation` (CRD schema validation, 422 with field paths), `gc` (delete, finalizers, owner references, namespaces, CRD removal), `watch`,
 //! `selector`, `views` (per-API presentation, events mapping, metadata-only and Table), `printers`
 //! (built-in Table columns), `crd`,
 //! `persist` (redb), `faults` (admin knobs, counters), `protobuf` (kubectl's typed create bodies),
@@ -38,6 +38,7 @@ mod printers;
 mod protobuf;
 pub mod resources;
 mod schema;
+mod schema_validation;
 mod secrets;
 pub mod selector;
 pub mod serve;
@@ -80,6 +81,9 @@ pub struct SandboxConfig {
     pub hub_capacity: usize,
     /// Prune fields a CRD's schema does not declare and apply its defaults, as a real apiserver does.
     pub prune_unknown_fields: bool,
+    /// Refuse custom resources that their CRD's schema forbids with 422 Invalid, as a real apiserver does. Off
+    /// only to stand in for objects stored before their CRD's schema changed (a real cluster can hold those).
+    pub validate_custom_resources: bool,
 }
 
 impl Default for SandboxConfig {
@@ -90,6 +94,7 @@ impl Default for SandboxConfig {
             bookmark_interval: Duration::from_secs(15),
             hub_capacity: 16_384,
             prune_unknown_fields: true,
+            validate_custom_resources: true,
         }
     }
 }
@@ -134,6 +139,7 @@ impl Sandbox {
         };
         let mut state = State::new(config.history_size, persist, hub.clone());
         state.prune = config.prune_unknown_fields;
+        state.validate = config.validate_custom_resources;
         if let Some(loaded) = loaded {
             let count = loaded.objects.len();
             for (key, obj) in loaded.objects {

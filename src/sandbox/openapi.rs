@@ -44,6 +44,18 @@ pub fn root(types: &[ResourceType]) -> Value {
     json!({"paths": paths})
 }
 
+/// `/openapi/v2`: a Swagger 2.0 document without definitions. The schemas are published through `/openapi/v3`;
+/// kubectl falls back to v2 only for a kind no served group/version has, and without a v2 document it stops
+/// there with "the server could not find the requested resource" instead of its own "no matches for kind".
+pub fn v2() -> Value {
+    json!({
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes (dbdeck sandbox)", "version": GIT_VERSION},
+        "paths": {},
+        "definitions": {},
+    })
+}
+
 /// `api/v1` for the core group, `apis/{group}/{version}` otherwise (the keys of the index, and the path after
 /// `/openapi/v3/`).
 pub fn index_key(group_version: &str) -> String {

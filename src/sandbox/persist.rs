@@ -16,6 +16,8 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub enum PersistError {
     #[error("cannot create the state directory {0}: {1}")]
     Dir(PathBuf, std::io::Error),
+    #[error("cannot make {0} private to its owner: {1}")]
+    Private(PathBuf, std::io::Error),
     #[error("redb: {0}")]
     Db(#[from] redb::Error),
     #[error("object {key} in the state file is not valid JSON: {source}")]
@@ -56,7 +58,9 @@ impl Persist {
     /// Opens (or creates) `dir/sandbox.redb` and reads everything back.
     pub fn open(dir: &Path) -> Result<(Persist, Loaded), PersistError> {
         std::fs::create_dir_all(dir).map_err(|e| PersistError::Dir(dir.to_path_buf(), e))?;
-        let db = db_err!(Database::create(dir.join("sandbox.redb")))?;
+        let file = dir.join("sandbox.redb");
+        make_private(dir, &file)?;
+        let db = db_err!(Database::create(&file))?;
         // Make sure both tables exist so a fresh file reads back empty.
         let txn = db_err!(db.begin_write())?;
         db_err!(txn.open_table(OBJECTS))?;
@@ -108,6 +112,29 @@ impl Persist {
     }
 }
 
+/// The state holds Secrets: the directory is the owner's alone (0700) and the file is created, or narrowed if an
+/// older version left it readable, with mode 0600 before redb writes anything to it.
+fn make_private(dir: &Path, file: &Path) -> Result<(), PersistError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let err = |path: &Path, e| PersistError::Private(path.to_path_buf(), e);
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| err(dir, e))?;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(file)
+            .map_err(|e| err(file, e))?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(|e| err(file, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, file);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +160,23 @@ mod tests {
         drop(p);
         let (_, loaded) = Persist::open(dir.path()).unwrap();
         assert_eq!((loaded.rv, loaded.objects.len()), (8, 0));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        drop(Persist::open(&dir).unwrap());
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("sandbox.redb")), 0o600);
+        // A file an older version left world-readable is narrowed on the next open.
+        std::fs::set_permissions(dir.join("sandbox.redb"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        drop(Persist::open(&dir).unwrap());
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("sandbox.redb")), 0o600);
     }
 }

@@ -26,18 +26,46 @@ fn walk(v: &mut Value, schema: &Value, path: &str, root: bool, pruned: &mut Vec<
     }
 }
 
+fn nullable(schema: &Value) -> bool {
+    schema["nullable"].as_bool() == Some(true)
+}
+
 fn walk_object(map: &mut Map<String, Value>, schema: &Value, path: &str, root: bool, pruned: &mut Vec<String>) {
     let preserve = schema["x-kubernetes-preserve-unknown-fields"].as_bool() == Some(true);
     let embedded = schema["x-kubernetes-embedded-resource"].as_bool() == Some(true);
     let props = schema.get("properties").and_then(Value::as_object);
     let additional = schema.get("additionalProperties");
-    // Defaults first, so defaulted objects are themselves walked (and defaulted) below.
+    // Defaults first, so defaulted objects are themselves walked (and defaulted) below. A null where the schema
+    // does not allow one counts as absent: it takes the default, or is dropped (upstream prunes such nulls).
     if let Some(props) = props {
         for (name, prop) in props {
-            if let Some(d) = prop.get("default")
-                && !map.contains_key(name)
+            let absent = match map.get(name) {
+                None => true,
+                Some(Value::Null) => !nullable(prop),
+                Some(_) => false,
+            };
+            if !absent || ((root || embedded) && matches!(name.as_str(), "apiVersion" | "kind" | "metadata")) {
+                continue;
+            }
+            match prop.get("default") {
+                Some(d) => {
+                    map.insert(name.clone(), d.clone());
+                }
+                None => {
+                    map.remove(name);
+                }
+            }
+        }
+    }
+    if let Some(add) = additional.filter(|a| a.is_object() && !nullable(a)) {
+        let declared = |k: &str| props.is_some_and(|p| p.contains_key(k));
+        map.retain(|k, v| !v.is_null() || declared(k) || add.get("default").is_some());
+        for (k, v) in map.iter_mut() {
+            if v.is_null()
+                && !declared(k)
+                && let Some(d) = add.get("default")
             {
-                map.insert(name.clone(), d.clone());
+                *v = d.clone();
             }
         }
     }
@@ -100,5 +128,18 @@ mod tests {
         assert_eq!(o["spec"]["extra"]["anything"]["goes"], true);
         assert_eq!(o["spec"]["labels"]["a"], "b");
         assert_eq!(o["metadata"]["name"], "a");
+    }
+
+    #[test]
+    fn nulls_the_schema_does_not_allow_are_defaulted_or_dropped() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "size": {"type": "integer", "default": 3},
+            "image": {"type": "string"},
+            "note": {"type": "string", "nullable": true},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+        }}}});
+        let mut o = json!({"spec": {"size": null, "image": null, "note": null, "labels": {"a": null, "b": "c"}}});
+        assert!(prune_and_default(&mut o, &s).is_empty(), "dropped nulls are not unknown fields");
+        assert_eq!(o, json!({"spec": {"size": 3, "note": null, "labels": {"b": "c"}}}));
     }
 }

@@ -47,6 +47,12 @@ fn private_dir() -> Result<PathBuf, ServeError> {
         rand::random::<u32>()
     ));
     std::fs::create_dir_all(&dir).map_err(|source| ServeError::PrivateDir { path: dir.clone(), source })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|source| ServeError::PrivateDir { path: dir.clone(), source })?;
+    }
     Ok(dir)
 }
 

@@ -301,6 +301,15 @@ fn serve(
                 return ok(discovery::resource_list(&gv, &all));
             }
             ["openapi", "v3"] => return ok(openapi::root(&types())),
+            ["openapi", "v2"] => {
+                let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+                if accept.contains("protobuf") {
+                    // kubectl asks for protobuf; an empty message is a valid, empty openapi_v2.Document.
+                    let ct = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+                    return Ok(([(axum::http::header::CONTENT_TYPE, ct)], Vec::<u8>::new()).into_response());
+                }
+                return ok(openapi::v2());
+            }
             ["openapi", "v3", rest @ ..] => {
                 let gv = match rest {
                     ["api", v] => v.to_string(),

@@ -79,6 +79,24 @@ impl ApiError {
         e
     }
 
+    /// 422 Invalid from schema validation: one cause per field error; the message lists them all (upstream's
+    /// aggregate: the single message, or `[a, b]`).
+    pub fn invalid_fields(rt: &ResourceType, name: &str, errs: &[super::schema_validation::FieldError]) -> Self {
+        let kind = if rt.group.is_empty() { rt.kind.clone() } else { format!("{}.{}", rt.kind, rt.group) };
+        let mut messages: Vec<String> = Vec::new();
+        for m in errs.iter().map(|e| e.message()) {
+            if !messages.contains(&m) {
+                messages.push(m);
+            }
+        }
+        let listed = if messages.len() == 1 { messages[0].clone() } else { format!("[{}]", messages.join(", ")) };
+        let mut e = Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {listed}"));
+        let causes: Vec<Value> =
+            errs.iter().map(|f| json!({"reason": f.kind.cause(), "message": f.body(), "field": f.field})).collect();
+        e.details = Some(Box::new(json!({"name": name, "group": rt.group, "kind": rt.kind, "causes": causes})));
+        e
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }

@@ -197,6 +197,8 @@ pub(crate) struct State {
     pub(crate) bump_noop: bool,
     /// Prune and default custom resources by their CRD's schema, as an apiserver does.
     pub(crate) prune: bool,
+    /// Refuse custom resources their CRD's schema forbids (422), as an apiserver does.
+    pub(crate) validate: bool,
 }
 
 impl State {
@@ -217,6 +219,7 @@ impl State {
             mutations: 0,
             bump_noop: false,
             prune: true,
+            validate: true,
         }
     }
 

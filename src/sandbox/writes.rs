@@ -170,7 +170,7 @@ impl State {
         {
             m.remove("status");
         }
-        self.apply_schema(rt, &name, &mut obj, opts)?;
+        self.apply_schema(rt, &name, &mut obj, opts, None)?;
         fold_secret_string_data(rt, &name, &mut obj)?;
         if super::controllers::admission::admits(&rt.group, &rt.kind) {
             let class = self.default_storage_class();
@@ -184,6 +184,7 @@ impl State {
         if crd::is_crd(&key.gr) {
             crd::accept(&mut obj).map_err(|(field, why)| ApiError::invalid(rt, &name, &field, &why))?;
             self.check_crd_names(rt, &obj)?;
+            warn_unchecked_rules(&name, &obj);
         }
         let manager = opts.field_manager.clone().unwrap_or_else(|| "unknown".into());
         let obj = ssa::record_update(None, &obj, &manager, None);
@@ -198,29 +199,43 @@ impl State {
         Ok(to_view(rt, &stored))
     }
 
-    /// Prunes and defaults a custom resource by its CRD schema (built-in kinds are left alone).
+    /// Prunes, defaults and then validates a custom resource by its CRD schema (built-in kinds are left alone).
+    /// On an update, `old` is the stored object: values it already had invalid are let through (ratcheting).
     fn apply_schema(
         &self,
         rt: &ResourceType,
         name: &str,
         obj: &mut Value,
         opts: &WriteOptions,
+        old: Option<&Value>,
     ) -> Result<(), ApiError> {
         let custom = self.crd_types.values().flatten().any(|t| t.group == rt.group && t.plural == rt.plural);
-        let Some(schema) = rt.schema.as_ref().filter(|_| self.prune && custom) else { return Ok(()) };
-        let pruned = super::schema::prune_and_default(obj, schema);
-        if pruned.is_empty() {
-            return Ok(());
+        let Some(schema) = rt.schema.as_ref().filter(|_| custom) else { return Ok(()) };
+        let pruned = if self.prune { super::schema::prune_and_default(obj, schema) } else { Vec::new() };
+        // Unknown fields are a decoding error upstream, so they are reported before the schema's own rules.
+        if !pruned.is_empty() {
+            let fields: Vec<String> =
+                pruned.iter().map(|p| format!("unknown field {:?}", p.trim_start_matches('.'))).collect();
+            if opts.strict_fields {
+                let mut e = ApiError::bad_request(format!(
+                    "{} {name:?}: strict decoding error: {}",
+                    rt.kind,
+                    fields.join(", ")
+                ));
+                e.details = Some(Box::new(json!({"name": name, "group": rt.group, "kind": rt.plural})));
+                return Err(e);
+            }
+            tracing::debug!(kind = %rt.kind, %name, pruned = ?pruned, "pruned fields the CRD schema does not declare");
         }
-        let fields: Vec<String> =
-            pruned.iter().map(|p| format!("unknown field {:?}", p.trim_start_matches('.'))).collect();
-        if opts.strict_fields {
-            let mut e =
-                ApiError::bad_request(format!("{} {name:?}: strict decoding error: {}", rt.kind, fields.join(", ")));
-            e.details = Some(Box::new(json!({"name": name, "group": rt.group, "kind": rt.plural})));
-            return Err(e);
+        if self.validate {
+            let mut errs = super::schema_validation::validate(obj, schema);
+            if let Some(old) = old {
+                errs = super::schema_validation::ratchet(errs, old, obj);
+            }
+            if !errs.is_empty() {
+                return Err(ApiError::invalid_fields(rt, name, &errs));
+            }
         }
-        tracing::debug!(kind = %rt.kind, %name, pruned = ?pruned, "pruned fields the CRD schema does not declare");
         Ok(())
     }
 
@@ -363,7 +378,7 @@ impl State {
                 self.check_claim_resize(rt, name, &old, &merged)?;
             }
         }
-        self.apply_schema(rt, name, &mut merged, opts)?;
+        self.apply_schema(rt, name, &mut merged, opts, Some(&old))?;
         fold_secret_string_data(rt, name, &mut merged)?;
         if spec_part(&merged) != spec_part(&old) {
             let generation = old["metadata"]["generation"].as_i64().unwrap_or(0);
@@ -372,6 +387,7 @@ impl State {
         if crd::is_crd(&key.gr) {
             crd::accept(&mut merged).map_err(|(field, why)| ApiError::invalid(rt, name, &field, &why))?;
             self.check_crd_names(rt, &merged)?;
+            warn_unchecked_rules(name, &merged);
         }
         if record_manager {
             let manager = opts.field_manager.clone().unwrap_or_else(|| "unknown".into());
@@ -556,6 +572,13 @@ impl State {
         set_at_pointer(&mut obj, &path_to_pointer(&sc.spec_replicas_path), json!(replicas));
         let updated = self.update(rt, ns, name, obj, Subresource::Main, opts, true)?;
         scale_view(rt, &from_view(rt, updated))
+    }
+}
+
+/// CEL rules (`x-kubernetes-validations`) are not evaluated here; say so instead of pretending they hold.
+fn warn_unchecked_rules(name: &str, crd_obj: &Value) {
+    if super::schema_validation::has_cel_rules(&crd_obj["spec"]) {
+        tracing::warn!(crd = %name, "the CRD has x-kubernetes-validations (CEL) rules; the sandbox does not evaluate them");
     }
 }
 

@@ -110,6 +110,7 @@ struct Kinds {
     slices: ResourceType,
     pdbs: ResourceType,
     events: ResourceType,
+    secrets: ResourceType,
 }
 
 impl Kinds {
@@ -134,6 +135,7 @@ impl Kinds {
             slices: get("discovery.k8s.io", "v1", "endpointslices")?,
             pdbs: get("policy", "v1", "poddisruptionbudgets")?,
             events: get("", "v1", "events")?,
+            secrets: get("", "v1", "secrets")?,
         })
     }
 }
@@ -189,6 +191,8 @@ struct Sim {
     finishing: HashSet<Key>,
     /// Pods that wait for their claims to bind.
     blocked: HashMap<Key, Vec<String>>,
+    /// Pods whose containers cannot start for want of a Secret (its name), as a kubelet retries them.
+    secret_blocked: HashMap<Key, String>,
     /// Pods and ControllerRevisions by the StatefulSet that controls them (from the change feed), so a
     /// sync reads its own objects instead of filtering the namespace.
     sts_children: HashMap<Key, (HashSet<String>, HashSet<String>)>,
@@ -238,6 +242,7 @@ pub(crate) fn start(
         starting: HashSet::new(),
         finishing: HashSet::new(),
         blocked: HashMap::new(),
+        secret_blocked: HashMap::new(),
         unbound: HashSet::new(),
         sts_children: HashMap::new(),
         sts_orphans: HashMap::new(),
@@ -362,6 +367,7 @@ impl Sim {
                     self.starting.remove(&k);
                     self.finishing.remove(&k);
                     self.blocked.remove(&k);
+                    self.secret_blocked.remove(&k);
                     self.unbound.remove(&k);
                     d.schedule = true;
                 } else {
@@ -405,6 +411,12 @@ impl Sim {
                         .iter()
                         .filter(|(b, claims)| b.0 == k.0 && claims.contains(&k.1))
                         .map(|(b, _)| b.clone()),
+                );
+            }
+            ("", "secrets") => {
+                // A kubelet retries pods that wait for a Secret; the one that appeared (or changed) lets them go.
+                d.pods.extend(
+                    self.secret_blocked.iter().filter(|(p, s)| p.0 == k.0 && **s == k.1).map(|(p, _)| p.clone()),
                 );
             }
             ("apps", "controllerrevisions") => self.index_child(obj, true, deleted),

@@ -120,6 +120,96 @@ fn claim_names(pod: &Value) -> impl Iterator<Item = &str> {
         .filter_map(|v| v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str))
 }
 
+/// Why a pod's containers cannot start for want of a Secret, in the kubelet's words.
+#[derive(Debug, PartialEq)]
+struct SecretWait {
+    /// The Secret to wait for.
+    secret: String,
+    /// `Some(volume)`: the volume cannot be mounted (the pod stays ContainerCreating); `None`: the container's
+    /// environment cannot be built (CreateContainerConfigError).
+    volume: Option<String>,
+    message: String,
+}
+
+fn optional(v: &Value) -> bool {
+    v.get("optional").and_then(Value::as_bool) == Some(true)
+}
+
+/// The first Secret a pod needs that `lookup` does not find (or that lacks a key the pod names): volumes first,
+/// as the kubelet mounts before it creates containers, then each container's `env` and `envFrom`.
+fn missing_secret(pod: &Value, lookup: impl Fn(&str) -> Option<Value>) -> Option<SecretWait> {
+    let ns = str_at(pod, "/metadata/namespace");
+    let volumes = pod.pointer("/spec/volumes").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    for vol in volumes {
+        let vname = str_at(vol, "/name");
+        let mut sources: Vec<&Value> = vol.get("secret").into_iter().collect();
+        if let Some(projected) = vol.pointer("/projected/sources").and_then(Value::as_array) {
+            sources.extend(projected.iter().filter_map(|s| s.get("secret")));
+        }
+        for src in sources {
+            let secret = match src.get("secretName").or_else(|| src.get("name")).and_then(Value::as_str) {
+                Some(n) if !n.is_empty() => n,
+                _ => continue,
+            };
+            if optional(src) {
+                continue;
+            }
+            let wait =
+                |message: String| SecretWait { secret: secret.to_string(), volume: Some(vname.to_string()), message };
+            let Some(found) = lookup(secret) else {
+                return Some(wait(format!(
+                    "MountVolume.SetUp failed for volume {vname:?} : secret {secret:?} not found"
+                )));
+            };
+            let items = src.get("items").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+            for key in items.iter().map(|i| str_at(i, "/key")) {
+                if found.pointer(&format!("/data/{}", key.replace('~', "~0").replace('/', "~1"))).is_none() {
+                    return Some(wait(format!(
+                        "MountVolume.SetUp failed for volume {vname:?} : references non-existent secret key: {key}"
+                    )));
+                }
+            }
+        }
+    }
+    let containers = ["initContainers", "containers"]
+        .iter()
+        .filter_map(|k| pod.pointer(&format!("/spec/{k}")).and_then(Value::as_array))
+        .flatten();
+    for c in containers {
+        let env = c.get("env").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        for r in env.iter().filter_map(|e| e.pointer("/valueFrom/secretKeyRef")) {
+            let secret = str_at(r, "/name");
+            if optional(r) || secret.is_empty() {
+                continue;
+            }
+            let key = str_at(r, "/key");
+            let wait = |message: String| SecretWait { secret: secret.to_string(), volume: None, message };
+            match lookup(secret) {
+                None => return Some(wait(format!("secret {secret:?} not found"))),
+                Some(found) if found.get("data").and_then(|d| d.get(key)).is_none() => {
+                    return Some(wait(format!("couldn't find key {key} in Secret {ns}/{secret}")));
+                }
+                Some(_) => {}
+            }
+        }
+        let env_from = c.get("envFrom").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        for r in env_from.iter().filter_map(|e| e.get("secretRef")) {
+            let secret = str_at(r, "/name");
+            if optional(r) || secret.is_empty() {
+                continue;
+            }
+            if lookup(secret).is_none() {
+                return Some(SecretWait {
+                    secret: secret.to_string(),
+                    volume: None,
+                    message: format!("secret {secret:?} not found"),
+                });
+            }
+        }
+    }
+    None
+}
+
 impl Sim {
     /// Binds every unbound pod it can; the others get `PodScheduled=False` with the scheduler's message.
     pub(super) fn schedule(&mut self) {
@@ -236,8 +326,74 @@ impl Sim {
             return;
         }
         self.blocked.remove(pk);
+        if self.waits_for_secret(&pod) {
+            return;
+        }
         self.starting.insert(pk.clone());
         self.after(self.cfg.start_delay, Wake::Start(pk.clone()));
+    }
+
+    /// Whether the pod cannot start for want of a Secret; if so its status and an Event say why (once per cause),
+    /// and the Secret's arrival re-syncs it.
+    fn waits_for_secret(&mut self, pod: &Value) -> bool {
+        let pk = key(pod);
+        let ns = pk.0.clone();
+        let secrets = self.kinds.secrets.clone();
+        let Some(wait) = missing_secret(pod, |name| self.get(&secrets, &(ns.clone(), name.to_string()))) else {
+            self.secret_blocked.remove(&pk);
+            return false;
+        };
+        self.secret_blocked.insert(pk.clone(), wait.secret.clone());
+        let (reason, message) = match &wait.volume {
+            Some(_) => ("ContainerCreating", None),
+            None => ("CreateContainerConfigError", Some(wait.message.clone())),
+        };
+        let current = pod.pointer("/status/containerStatuses/0/state/waiting");
+        let same = current.is_some_and(|w| {
+            str_at(w, "/reason") == reason && w.get("message").and_then(Value::as_str) == message.as_deref()
+        });
+        if same {
+            return true;
+        }
+        let containers = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+        let names: Vec<&str> = containers.iter().map(|c| str_at(c, "/name")).collect();
+        let statuses: Vec<Value> = containers
+            .iter()
+            .map(|c| {
+                let mut waiting = json!({"reason": reason});
+                if let Some(m) = &message {
+                    waiting["message"] = json!(m);
+                }
+                json!({"name": str_at(c, "/name"), "image": str_at(c, "/image"), "imageID": "", "ready": false,
+                       "started": false, "restartCount": 0, "state": {"waiting": waiting}})
+            })
+            .collect();
+        let unready = |kind: &str| {
+            let mut c = condition(kind, false);
+            c["reason"] = json!("ContainersNotReady");
+            c["message"] = json!(format!("containers with unready status: [{}]", names.join(" ")));
+            c
+        };
+        let conds = json!([
+            condition("PodReadyToStartContainers", wait.volume.is_none()),
+            condition("Initialized", true),
+            unready("Ready"),
+            unready("ContainersReady"),
+            condition("PodScheduled", true),
+        ]);
+        let start_time = match str_at(pod, "/status/startTime") {
+            "" => stamp(),
+            t => t.to_string(),
+        };
+        let status = json!({"phase": "Pending", "conditions": conds, "startTime": start_time,
+                            "qosClass": qos_class(pod), "containerStatuses": statuses});
+        self.patch(&self.kinds.pods, &pk, json!({"status": status}), Subresource::Status);
+        match &wait.volume {
+            Some(_) => self.event(pod, true, "FailedMount", &wait.message, "kubelet"),
+            None => self.event(pod, true, "Failed", &format!("Error: {}", wait.message), "kubelet"),
+        }
+        tracing::debug!(namespace = %pk.0, pod = %pk.1, why = %wait.message, "sandbox kubelet: waiting for a Secret");
+        true
     }
 
     fn claims_bound(&self, pod: &Value) -> bool {
@@ -261,8 +417,9 @@ impl Sim {
             || finished(&pod)
             || crate::sandbox::sim::is_terminating(&pod)
             || !self.claims_bound(&pod)
+            || self.waits_for_secret(&pod)
         {
-            // The next change of the pod, its node or its claims starts it again.
+            // The next change of the pod, its node, its claims or its Secrets starts it again.
             return;
         }
         let started = stamp();
@@ -448,6 +605,34 @@ impl Sim {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_secrets_are_found_as_a_kubelet_reports_them() {
+        let pod = json!({"metadata": {"namespace": "db"}, "spec": {
+            "volumes": [{"name": "ssl", "secret": {"secretName": "c-ssl"}},
+                        {"name": "extra", "secret": {"secretName": "c-extra", "optional": true}}],
+            "containers": [{"name": "db",
+                "env": [{"name": "P", "valueFrom": {"secretKeyRef": {"name": "c-secrets", "key": "root"}}},
+                        {"name": "Q", "valueFrom": {"secretKeyRef": {"name": "c-opt", "key": "x", "optional": true}}}],
+                "envFrom": [{"secretRef": {"name": "c-env"}}]}]}});
+        let have = |names: &'static [&'static str]| {
+            move |n: &str| names.iter().any(|x| *x == n).then(|| json!({"data": {"root": "cg=="}}))
+        };
+        let w = missing_secret(&pod, have(&[])).unwrap();
+        assert_eq!(w.volume.as_deref(), Some("ssl"));
+        assert_eq!(w.message, r#"MountVolume.SetUp failed for volume "ssl" : secret "c-ssl" not found"#);
+        let w = missing_secret(&pod, have(&["c-ssl"])).unwrap();
+        assert_eq!(
+            (w.volume, w.message.as_str(), w.secret.as_str()),
+            (None, r#"secret "c-secrets" not found"#, "c-secrets")
+        );
+        let w = missing_secret(&pod, have(&["c-ssl", "c-secrets"])).unwrap();
+        assert_eq!(w.message, r#"secret "c-env" not found"#);
+        assert_eq!(missing_secret(&pod, have(&["c-ssl", "c-secrets", "c-env"])), None);
+        let no_key = |n: &str| (n != "none").then(|| json!({"data": {"other": "cg=="}}));
+        let w = missing_secret(&pod, no_key).unwrap();
+        assert_eq!(w.message, "couldn't find key root in Secret db/c-secrets");
+    }
 
     #[test]
     fn qos_classes() {

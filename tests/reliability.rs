@@ -7,8 +7,9 @@
 //!   field;
 //! - `# expect: accepted`: both take it.
 //!
-//! Every case also runs through the `api` validation, which must reject refused cases too and name the field.
-//! The outcome counts are printed as a table.
+//! Every case also runs through the `api` validation, which must reject refused cases too and name the field, and
+//! every `invalid` cluster case is given to the running engine, which must put it in `error` with a status message
+//! naming the field and build nothing for it. The outcome counts are printed as a table.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,6 +25,9 @@ use kube::runtime::{conditions, wait::await_condition};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+#[path = "support/engine_env.rs"]
+mod engine_env;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -335,4 +339,83 @@ async fn patches_updates_and_status_writes_are_validated_too() {
     let float = json!({"spec": {"pxc": {"size": 5.0}}});
     let patched = api.patch("shop-db", &PatchParams::default(), &Patch::Merge(&float)).await.unwrap();
     assert!(patched.data["spec"]["pxc"]["size"].is_i64(), "{:?}", patched.data["spec"]["pxc"]["size"]);
+}
+
+/// The engine's side of the `invalid` cases: each cluster the API server stores but `validate` refuses ends in
+/// `error` with a status message naming the field, and no child object is made for it.
+#[test]
+fn the_engine_puts_every_invalid_cluster_in_error_naming_the_field() {
+    engine_env::runtime().block_on(async {
+        // Env installs dbdeck's CRDs itself.
+        let env = engine_env::Env::new().await;
+        let resources: Vec<ApiResource> = dbdeck::api::crds()
+            .iter()
+            .map(|crd| {
+                let version = &crd.spec.versions[0].name;
+                ApiResource {
+                    group: crd.spec.group.clone(),
+                    version: version.clone(),
+                    api_version: format!("{}/{version}", crd.spec.group),
+                    kind: crd.spec.names.kind.clone(),
+                    plural: crd.spec.names.plural.clone(),
+                }
+            })
+            .collect();
+        let mut pending = Vec::new();
+        for (i, case) in cases().into_iter().enumerate() {
+            let Expect::Invalid(field) = &case.expect else { continue };
+            let kind = case.doc["kind"].as_str().unwrap_or_default();
+            if kind.ends_with("Backup") || kind.ends_with("Restore") {
+                continue;
+            }
+            let ar = resources.iter().find(|r| r.kind == kind).unwrap().clone();
+            let mut doc = case.doc.clone();
+            // Cases about the name itself keep it; the others get one of their own in the shared namespace.
+            let name = if field.starts_with("metadata.") {
+                doc["metadata"]["name"].as_str().unwrap_or_default().to_string()
+            } else {
+                format!("case-{i}")
+            };
+            doc["metadata"]["name"] = json!(name);
+            let api: Api<DynamicObject> = Api::namespaced_with(env.client.clone(), "default", &ar);
+            let obj: DynamicObject = serde_json::from_value(doc).unwrap();
+            let stored =
+                api.create(&PostParams::default(), &obj).await.unwrap_or_else(|e| panic!("{}: {e}", case.file));
+            // What the server pruned (an unknown field) never reaches the engine; only `validate` can name it.
+            let stored = serde_json::to_value(&stored).unwrap();
+            if !api_problems(&stored).iter().any(|(p, _)| names(p, field)) {
+                api.delete(&name, &Default::default()).await.unwrap();
+                continue;
+            }
+            pending.push((case.file.clone(), field.clone(), name, api));
+        }
+        assert!(pending.len() >= 10, "only {} invalid cluster cases", pending.len());
+        let mut failures = Vec::new();
+        for (file, field, name, api) in &pending {
+            let status = engine_env::eventually(&format!("{file}: state error"), || async {
+                let o = api.get(name).await.ok()?;
+                let status = o.data.get("status")?.clone();
+                (status["state"] == "error").then_some(status)
+            })
+            .await;
+            let message = status["message"].to_string() + &status["conditions"].to_string();
+            if !message.contains(field.as_str()) {
+                failures.push(format!("{file}: the status does not name {field}: {status}"));
+            }
+        }
+        // Nothing was built for any of them: no StatefulSet, Deployment or Service carries their instance label.
+        let sts: Api<k8s_openapi::api::apps::v1::StatefulSet> = Api::namespaced(env.client.clone(), "default");
+        for (file, _, name, _) in &pending {
+            let lp = kube::api::ListParams::default().labels(&format!("app.kubernetes.io/instance={name}"));
+            if !sts.list(&lp).await.unwrap().items.is_empty() {
+                failures.push(format!("{file}: a StatefulSet was built for an invalid cluster"));
+            }
+        }
+        println!(
+            "engine: {} invalid clusters, all in error naming their field: {}",
+            pending.len(),
+            failures.is_empty()
+        );
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
 }

@@ -154,7 +154,23 @@ impl EditForm {
                 None => remove(&mut v, &f.path),
             }
         }
+        // PXC and PS grow claims only with their expansion switch on (off in Percona's cr.yaml); a form that
+        // grows storage means it, so the switch goes into the same change, where the review shows it.
+        if let Some(switch) = expansion_switch(self.target.kind)
+            && self.storage_grows()
+            && get(&v, switch) != Some(&Value::Bool(true))
+        {
+            set(&mut v, switch, Value::Bool(true));
+        }
         v
+    }
+
+    /// Whether the form's storage size is larger than the server's.
+    fn storage_grows(&self) -> bool {
+        self.fields.iter().filter(|f| f.id == "storage").any(|f| {
+            let old = text_at(&self.before, &f.path).and_then(|o| parse_quantity(&o).ok());
+            matches!((old, parse_quantity(f.as_str().trim())), (Some(old), Ok(new)) if new > old)
+        })
     }
 
     pub fn validate(&self) -> Vec<Problem> {
@@ -199,6 +215,15 @@ impl EditForm {
             return Err(&self.problems);
         }
         Ok(merge_patch(&self.before, &self.after()))
+    }
+}
+
+/// The switch that lets the engine grow a family's data claims; PG grows them without one.
+fn expansion_switch(kind: ClusterKind) -> Option<&'static str> {
+    match kind {
+        ClusterKind::Pxc => Some("spec.enableVolumeExpansion"),
+        ClusterKind::Ps { .. } => Some("spec.storageScaling.enableVolumeScaling"),
+        ClusterKind::Pg => None,
     }
 }
 
@@ -466,6 +491,21 @@ mod tests {
         assert!(paths.contains(&"spec.pxc.size"));
         assert!(paths.contains(&"spec.pxc.volumeSpec.persistentVolumeClaim.resources.requests.storage"));
         assert!(f.patch().is_err());
+    }
+
+    #[test]
+    fn growing_storage_turns_on_volume_expansion_in_the_same_change() {
+        let mut f = EditForm::new(target(), pxc(), false);
+        set_text(&mut f, "storage", "12G");
+        assert_eq!(
+            f.patch(),
+            Ok(Some(json!({"spec": {"enableVolumeExpansion": true,
+                "pxc": {"volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": "12G"}}}}}}})))
+        );
+        // Any other change leaves the switch as the server has it.
+        let mut f = EditForm::new(target(), pxc(), false);
+        set_text(&mut f, "cpu", "");
+        assert!(!f.after()["spec"].as_object().unwrap().contains_key("enableVolumeExpansion"));
     }
 
     #[test]

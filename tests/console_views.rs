@@ -537,7 +537,10 @@ fn edit_form_and_diff() {
     clear_field(&mut app, 2);
     type_text(&mut app, "10G");
     let effects = app.update(Action::Submit);
-    let patch = json!({"spec": {"pxc": {"size": 5, "volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": "10G"}}}}}}});
+    // Growing storage brings the expansion switch with it (off in Percona's cr.yaml, and the engine grows claims
+    // only with it on).
+    let patch = json!({"spec": {"enableVolumeExpansion": true,
+        "pxc": {"size": 5, "volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": "10G"}}}}}}});
     assert_eq!(effects, vec![Effect::DryRunPatch { target: target.clone(), patch: patch.clone() }]);
     snap("edit_diff_pending", &app, 100, 24);
     app.update(Action::DryRun(Ok(())));

@@ -18,6 +18,9 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+#[path = "support/user_secrets.rs"]
+mod user_secrets;
+
 const DEADLINE: Duration = Duration::from_secs(20);
 const NS: &str = "default";
 
@@ -48,6 +51,10 @@ async fn env(job_duration: Duration) -> Env {
     .expect("controllers start");
     let client = Client::new(sb.router(), NS);
     dbdeck::cmd::crd::apply_all(client.clone()).await.expect("CRDs install");
+    // The clusters here are stand-ins (no controller builds their Secrets) and the storages' credentials are the
+    // user's: a stand-in user provides each Secret a Job pod names, as the sandbox's kubelet, like a real one,
+    // holds a pod whose Secret is missing.
+    tokio::spawn(user_secrets::provide_user_secrets(client.clone()));
     let stop = Some(start_engine(&client));
     Env { _sb: sb, client, stop }
 }

@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 mod dbservers;
 #[path = "support/engine_env.rs"]
 mod engine_env;
+#[path = "support/user_secrets.rs"]
+mod user_secrets;
 use dbdeck::engine::pg::patroni_api::{Member, PatroniApi};
 use dbservers::{PatroniCluster, PatroniTls};
 use engine_env::{DEADLINE, Env, eventually, json_merge, runtime};
@@ -209,57 +211,6 @@ fn minimal_example_reaches_ready_with_every_object_and_a_restart_writes_nothing(
     })
 }
 
-/// Creates, as the cluster's user would, each Secret a pod of the namespace names that does not exist yet, with
-/// the keys the pods ask for (Secrets the engine creates are left alone).
-async fn provide_user_secrets(client: kube::Client) {
-    let pods: Api<Pod> = Api::default_namespaced(client.clone());
-    let secrets: Api<Secret> = Api::default_namespaced(client);
-    loop {
-        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for pod in pods.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default() {
-            let spec = serde_json::to_value(pod.spec).unwrap_or_default();
-            let mut note = |name: &Value, keys: Vec<String>| {
-                if let Some(n) = name.as_str() {
-                    wanted.entry(n.to_string()).or_default().extend(keys);
-                }
-            };
-            let keys_of = |src: &Value| -> Vec<String> {
-                src["items"]
-                    .as_array()
-                    .map(|i| i.iter().filter_map(|i| i["key"].as_str().map(str::to_string)).collect())
-                    .unwrap_or_default()
-            };
-            for vol in spec["volumes"].as_array().cloned().unwrap_or_default() {
-                note(&vol["secret"]["secretName"], keys_of(&vol["secret"]));
-                for src in vol["projected"]["sources"].as_array().cloned().unwrap_or_default() {
-                    note(&src["secret"]["name"], keys_of(&src["secret"]));
-                }
-            }
-            for kind in ["containers", "initContainers"] {
-                for c in spec[kind].as_array().cloned().unwrap_or_default() {
-                    for e in c["env"].as_array().cloned().unwrap_or_default() {
-                        let r = &e["valueFrom"]["secretKeyRef"];
-                        note(&r["name"], r["key"].as_str().map(str::to_string).into_iter().collect());
-                    }
-                    for e in c["envFrom"].as_array().cloned().unwrap_or_default() {
-                        note(&e["secretRef"]["name"], Vec::new());
-                    }
-                }
-            }
-        }
-        for (name, keys) in wanted {
-            if secrets.get_opt(&name).await.ok().flatten().is_some() {
-                continue;
-            }
-            let data: serde_json::Map<String, Value> =
-                keys.into_iter().chain(["value".to_string()]).map(|k| (k, json!("c2FuZGJveA=="))).collect();
-            let secret = json!({"metadata": {"name": name, "labels": {"provided-by": "test-user"}}, "data": data});
-            let _ = secrets.create(&PostParams::default(), &serde_json::from_value(secret).unwrap()).await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[test]
 fn full_example_with_pgbouncer_reaches_ready() {
     runtime().block_on(async {
@@ -272,7 +223,7 @@ fn full_example_with_pgbouncer_reaches_ready() {
         env.create_from(FULL, "orders-db", json!({})).await;
         // The example names Secrets its user provides (LDAP CA, custom TLS, pgBouncer users and environment);
         // pods cannot start without them, as on a real cluster.
-        let provider = tokio::spawn(provide_user_secrets(env.client.clone()));
+        let provider = tokio::spawn(user_secrets::provide_user_secrets(env.client.clone()));
         let cr = env.wait_state("orders-db", "ready").await;
         provider.abort();
         let st = cr.status.unwrap();
